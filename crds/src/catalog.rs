@@ -1,0 +1,349 @@
+//! Compiling a set of manifests into one runnable configuration: references resolved,
+//! Transformer calls expanded, defaults applied, every problem collected.
+//!
+//! An invalid Route is left out (with its problems) while valid Routes stay in, so the
+//! operator can keep a tenant's good routes running; the local mode refuses to start when
+//! there is any problem at all.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::manifest::{AnyResource, LoadedResource};
+use crate::problem::{Origin, Problem, ResourceId};
+use crate::v1alpha1::{
+    ConnectionSpec, HttpConnection, HttpDelivery, Incoming, ProcessingMode, RouteSpec, Step,
+};
+use crate::validate;
+
+/// Key of a namespaced resource: `(namespace, name)`.
+pub type Key = (String, String);
+
+/// A Connection that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledConnection {
+    pub id: ResourceId,
+    pub origin: Origin,
+    pub spec: ConnectionSpec,
+}
+
+/// One step of a compiled pipeline, with a label that says where it was written (for
+/// task logs and errors).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabeledStep {
+    /// e.g. `incoming step 2` or `Transformer/default/clean step 1`.
+    pub label: String,
+    pub step: Step,
+}
+
+/// Retry settings with defaults applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySettings {
+    pub max_attempts: u32,
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+}
+
+/// Processing settings with defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessingSettings {
+    pub mode: ProcessingMode,
+    pub schedule: Option<String>,
+    pub max_concurrency: u32,
+    pub retry: RetrySettings,
+    pub suspend: bool,
+}
+
+/// Default number of tasks a route delivers at once: enough to hide a receiver's
+/// latency without flooding it.
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 16;
+/// Default attempts before a task is `failed`.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+/// Default first back-off: one second.
+pub const DEFAULT_INITIAL_BACKOFF_MS: u64 = 1_000;
+/// Default back-off ceiling: five minutes.
+pub const DEFAULT_MAX_BACKOFF_MS: u64 = 300_000;
+
+/// A Route that passed validation, with everything it refers to resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledRoute {
+    pub id: ResourceId,
+    pub origin: Origin,
+    pub spec: RouteSpec,
+    /// The poll Connection, when the route polls.
+    pub poll_connection: Option<HttpConnection>,
+    /// Incoming steps with Transformer calls expanded.
+    pub incoming_steps: Vec<LabeledStep>,
+    /// Outgoing steps with Transformer calls expanded.
+    pub outgoing_steps: Vec<LabeledStep>,
+    /// The Connection items are delivered to.
+    pub outgoing_connection: HttpConnection,
+    /// What to send.
+    pub delivery: HttpDelivery,
+    pub processing: ProcessingSettings,
+}
+
+impl CompiledRoute {
+    pub fn namespace(&self) -> &str {
+        &self.id.namespace
+    }
+
+    pub fn name(&self) -> &str {
+        &self.id.name
+    }
+}
+
+/// The compiled configuration of one runner.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Catalog {
+    pub connections: BTreeMap<Key, CompiledConnection>,
+    pub routes: BTreeMap<Key, CompiledRoute>,
+    /// Every problem found; resources with problems are left out of the maps above.
+    pub problems: Vec<Problem>,
+    /// Every Secret key referenced by a valid resource, as `(namespace, name, key)`.
+    pub secret_refs: BTreeSet<(String, String, String)>,
+}
+
+impl Catalog {
+    /// Validates and compiles `resources`. Never fails: problems are collected in
+    /// [`Catalog::problems`].
+    pub fn build(resources: Vec<LoadedResource>) -> Self {
+        let mut catalog = Catalog::default();
+        let mut transformers = BTreeMap::new();
+        let mut routes = Vec::new();
+        let mut seen = BTreeMap::<ResourceId, Origin>::new();
+
+        for loaded in resources {
+            if let Some(first) = seen.get(&loaded.id) {
+                catalog.problems.push(Problem::new(
+                    &loaded.origin,
+                    Some(&loaded.id),
+                    "metadata.name",
+                    format!("duplicate resource; first defined in {first}"),
+                ));
+                continue;
+            }
+            seen.insert(loaded.id.clone(), loaded.origin.clone());
+            let key = (loaded.id.namespace.clone(), loaded.id.name.clone());
+            match loaded.resource {
+                AnyResource::Connection(connection) => {
+                    let problems =
+                        validate::connection(&connection.spec, &loaded.origin, &loaded.id);
+                    if problems.is_empty() {
+                        catalog.connections.insert(
+                            key,
+                            CompiledConnection {
+                                id: loaded.id,
+                                origin: loaded.origin,
+                                spec: connection.spec,
+                            },
+                        );
+                    } else {
+                        catalog.problems.extend(problems);
+                    }
+                }
+                AnyResource::Transformer(transformer) => {
+                    transformers.insert(key, (loaded.id, loaded.origin, transformer.spec));
+                }
+                AnyResource::Route(route) => routes.push((loaded.id, loaded.origin, route.spec)),
+            }
+        }
+
+        let resolver = StepResolver { transformers: &transformers };
+        for (key, (id, origin, spec)) in &transformers {
+            let mut problems = Vec::new();
+            resolver.expand(&key.0, &spec.steps, "spec.steps", origin, id, &mut Vec::new(), &mut problems);
+            catalog.problems.extend(problems);
+        }
+        for (id, origin, spec) in routes {
+            match compile_route(&catalog, &resolver, id, origin, spec) {
+                Ok(route) => {
+                    catalog.routes.insert((route.id.namespace.clone(), route.id.name.clone()), route);
+                }
+                Err(problems) => catalog.problems.extend(problems),
+            }
+        }
+        catalog.collect_secret_refs();
+        catalog
+    }
+
+    fn collect_secret_refs(&mut self) {
+        let mut refs = BTreeSet::new();
+        for connection in self.connections.values() {
+            for selector in validate::connection_secrets(&connection.spec) {
+                refs.insert((connection.id.namespace.clone(), selector.name, selector.key));
+            }
+        }
+        for route in self.routes.values() {
+            for selector in validate::route_secrets(&route.spec) {
+                refs.insert((route.id.namespace.clone(), selector.name, selector.key));
+            }
+        }
+        self.secret_refs = refs;
+    }
+}
+
+type TransformerEntry = (ResourceId, Origin, crate::v1alpha1::TransformerSpec);
+
+/// Expands `transformer:` calls into the steps they name, catching unknown names and
+/// cycles.
+struct StepResolver<'a> {
+    transformers: &'a BTreeMap<Key, TransformerEntry>,
+}
+
+impl StepResolver<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn expand(
+        &self,
+        namespace: &str,
+        steps: &[Step],
+        field: &str,
+        origin: &Origin,
+        id: &ResourceId,
+        stack: &mut Vec<String>,
+        problems: &mut Vec<Problem>,
+    ) -> Vec<LabeledStep> {
+        let mut out = Vec::new();
+        for (index, step) in steps.iter().enumerate() {
+            let step_field = format!("{field}[{index}]");
+            if let Step::Transformer(name) = step {
+                let key = (namespace.to_owned(), name.clone());
+                let Some((callee_id, callee_origin, callee)) = self.transformers.get(&key) else {
+                    problems.push(Problem::new(
+                        origin,
+                        Some(id),
+                        format!("{step_field}.transformer"),
+                        format!("Transformer `{name}` does not exist in namespace `{namespace}`"),
+                    ));
+                    continue;
+                };
+                if stack.contains(name) {
+                    problems.push(Problem::new(
+                        origin,
+                        Some(id),
+                        format!("{step_field}.transformer"),
+                        format!("Transformer `{name}` calls itself (via {})", stack.join(" → ")),
+                    ));
+                    continue;
+                }
+                stack.push(name.clone());
+                // The callee's own problems are reported once, against the callee.
+                let mut ignored = Vec::new();
+                out.extend(self.expand(
+                    namespace,
+                    &callee.steps,
+                    "spec.steps",
+                    callee_origin,
+                    callee_id,
+                    stack,
+                    &mut ignored,
+                ));
+                if !ignored.is_empty() {
+                    problems.push(Problem::new(
+                        origin,
+                        Some(id),
+                        format!("{step_field}.transformer"),
+                        format!("Transformer `{name}` is invalid (see its own problems)"),
+                    ));
+                }
+                stack.pop();
+            } else {
+                let before = problems.len();
+                validate::step(step, &step_field, origin, id, problems);
+                if problems.len() == before {
+                    let label = if id.kind == "Transformer" {
+                        format!("{id} step {}", index + 1)
+                    } else {
+                        format!("{} step {}", field.trim_start_matches("spec.transformers."), index + 1)
+                    };
+                    out.push(LabeledStep { label, step: step.clone() });
+                }
+            }
+        }
+        out
+    }
+}
+
+fn compile_route(
+    catalog: &Catalog,
+    resolver: &StepResolver<'_>,
+    id: ResourceId,
+    origin: Origin,
+    spec: RouteSpec,
+) -> Result<CompiledRoute, Vec<Problem>> {
+    let mut problems = validate::route(&spec, &origin, &id);
+    let http_connection = |field: &str, name: &str, problems: &mut Vec<Problem>| {
+        let key = (id.namespace.clone(), name.to_owned());
+        match catalog.connections.get(&key) {
+            Some(CompiledConnection { spec: ConnectionSpec { http: Some(http) }, .. }) => {
+                Some(http.clone())
+            }
+            Some(_) => {
+                problems.push(Problem::new(&origin, Some(&id), field, format!("Connection `{name}` is not an HTTP connection")));
+                None
+            }
+            None => {
+                problems.push(Problem::new(
+                    &origin,
+                    Some(&id),
+                    field,
+                    format!("Connection `{name}` does not exist in namespace `{}` (or is invalid)", id.namespace),
+                ));
+                None
+            }
+        }
+    };
+    let poll_connection = match &spec.incoming {
+        Incoming { poll: Some(poll), .. } => {
+            http_connection("spec.incoming.poll.connection", &poll.connection, &mut problems)
+        }
+        _ => None,
+    };
+    let outgoing_connection =
+        http_connection("spec.outgoing.connection", &spec.outgoing.connection, &mut problems);
+    let incoming_steps = resolver.expand(
+        &id.namespace,
+        &spec.transformers.incoming,
+        "spec.transformers.incoming",
+        &origin,
+        &id,
+        &mut Vec::new(),
+        &mut problems,
+    );
+    let outgoing_steps = resolver.expand(
+        &id.namespace,
+        &spec.transformers.outgoing,
+        "spec.transformers.outgoing",
+        &origin,
+        &id,
+        &mut Vec::new(),
+        &mut problems,
+    );
+    let Some(outgoing_connection) = outgoing_connection else {
+        return Err(problems);
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let processing = spec.processing.clone().unwrap_or_default();
+    let retry = processing.retry.clone().unwrap_or_default();
+    Ok(CompiledRoute {
+        poll_connection,
+        incoming_steps,
+        outgoing_steps,
+        outgoing_connection,
+        delivery: spec.outgoing.http.clone().unwrap_or_default(),
+        processing: ProcessingSettings {
+            mode: processing.mode.unwrap_or(ProcessingMode::Realtime),
+            schedule: processing.schedule,
+            max_concurrency: processing.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY),
+            retry: RetrySettings {
+                max_attempts: retry.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
+                initial_backoff_ms: retry.initial_backoff_ms.unwrap_or(DEFAULT_INITIAL_BACKOFF_MS),
+                max_backoff_ms: retry.max_backoff_ms.unwrap_or(DEFAULT_MAX_BACKOFF_MS),
+            },
+            suspend: processing.suspend.unwrap_or(false),
+        },
+        id,
+        origin,
+        spec,
+    })
+}

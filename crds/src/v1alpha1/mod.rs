@@ -1,0 +1,12 @@
+//! Version `v1alpha1` of the `switchyard.dev` API. Types only; behaviour lives in the
+//! `catalog` and `validate` modules.
+
+mod common;
+mod connection;
+mod route;
+mod transformer;
+
+pub use common::*;
+pub use connection::*;
+pub use route::*;
+pub use transformer::*;

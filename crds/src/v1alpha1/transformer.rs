@@ -1,0 +1,87 @@
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::CommonStatus;
+
+/// A reusable, named list of steps that reshape items. Routes refer to it by name.
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "switchyard.dev",
+    version = "v1alpha1",
+    kind = "Transformer",
+    namespaced,
+    status = "TransformerStatus",
+    shortname = "swtf",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransformerSpec {
+    /// The steps, applied in order. Each step takes one item and returns zero (the item
+    /// is filtered out), one or many items.
+    pub steps: Vec<Step>,
+}
+
+/// Status of a Transformer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TransformerStatus {
+    #[serde(flatten)]
+    pub common: CommonStatus,
+}
+
+/// One transformer step. Write exactly one of the keys, e.g. `- jq: '.order'`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum Step {
+    /// A jq program. Each output becomes an item; no output drops the item (a filter).
+    Jq(String),
+    /// Set a field to a constant value.
+    Set(SetStep),
+    /// Rename (move) a field.
+    Rename(RenameStep),
+    /// Remove fields.
+    Remove(RemoveStep),
+    /// Split the array at a path into one item per element.
+    Split(SplitStep),
+    /// Run the steps of another Transformer in the same namespace.
+    Transformer(String),
+}
+
+/// Set `path` to `value`, creating objects along the way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetStep {
+    /// Dotted path of the field, e.g. `meta.source`.
+    pub path: String,
+    /// Any JSON value.
+    pub value: serde_json::Value,
+}
+
+/// Move the field at `from` to `to`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenameStep {
+    /// Dotted path of the field to move.
+    pub from: String,
+    /// Dotted path it moves to.
+    pub to: String,
+}
+
+/// Remove the fields at `paths`; missing fields are ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoveStep {
+    /// Dotted paths of the fields to remove.
+    pub paths: Vec<String>,
+}
+
+/// Turn the array at `path` into one item per element.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SplitStep {
+    /// Dotted path of the array.
+    pub path: String,
+}
