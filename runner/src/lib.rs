@@ -1,1 +1,8 @@
+//! The Switchyard runner: loads the compiled configuration, runs incoming triggers, the
+//! transformer pipeline, the durable queue and outgoing delivery, and serves the
+//! webhook endpoints, the REST API, `/metrics` and health probes.
 
+pub mod queue;
+pub mod redact;
+pub mod secrets;
+pub mod transform;

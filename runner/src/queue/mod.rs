@@ -1,0 +1,84 @@
+//! The durable queue: one task per item.
+//!
+//! # Invariants
+//! - **Accepted means durable.** [`Committer::enqueue`] returns only after the tasks are
+//!   committed and the commit is flushed to disk (SQLite `synchronous=FULL` in WAL mode,
+//!   PostgreSQL's default `synchronous_commit=on`). Callers acknowledge their senders
+//!   only then.
+//! - **At-least-once.** A task leaves `pending` only by being leased. A lease lasts
+//!   [`LEASE_DURATION`]; a runner that dies holding it loses nothing: once the lease has
+//!   expired the task is leased again. A completion carries the lease token and is
+//!   ignored if the lease was lost meanwhile, so a slow runner cannot overwrite the work
+//!   of the runner that took over.
+//! - **Ordering.** Tasks of a route are leased in order of next attempt time, then
+//!   creation (ids are UUIDv7). Concurrent delivery and retries mean delivery order is
+//!   not guaranteed.
+//! - **Group commit.** Writes from many callers are merged into one transaction (one
+//!   fsync) by the [`Committer`], so throughput does not stop at one fsync per item.
+//! - **Nothing vanishes.** A task that runs out of attempts is `failed` and waits for a
+//!   human (retry or discard through the API); `done`, `failed` and `skipped` tasks keep
+//!   their item and log.
+
+mod backoff;
+mod committer;
+mod sql;
+mod types;
+
+pub use backoff::backoff_delay;
+pub use committer::Committer;
+pub use sql::{SqlQueue, QueueUrlError};
+pub use types::*;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// How long a leased task belongs to one runner before another may take it.
+pub const LEASE_DURATION: Duration = Duration::from_secs(60);
+
+/// Errors of the queue store.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue database error during {operation}: {source}")]
+    Database {
+        operation: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("queue schema migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("task {id} is {state} and cannot be {action}")]
+    InvalidTransition { id: String, state: TaskState, action: &'static str },
+    #[error("the queue writer has stopped")]
+    WriterStopped,
+    #[error("stored task {id} is corrupt: {reason}")]
+    Corrupt { id: String, reason: String },
+}
+
+impl QueueError {
+    pub(crate) fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
+        move |source| Self::Database { operation, source }
+    }
+}
+
+/// The queue's storage. One SQL implementation serves SQLite and PostgreSQL
+/// ([`SqlQueue`]); the trait keeps the engine independent of it and lets tests run the
+/// engine's rules against a model.
+#[async_trait]
+pub trait QueueStore: Send + Sync + 'static {
+    /// Commits new tasks and completions in one durable transaction.
+    async fn write(&self, batch: WriteBatch) -> Result<(), QueueError>;
+    /// Leases up to `limit` ready tasks of a route (pending and due, or processing with
+    /// an expired lease): they become `processing` with one more attempt.
+    async fn lease(&self, route: &RouteKey, limit: u32, now_ms: i64) -> Result<Vec<LeasedTask>, QueueError>;
+    /// Task counts per route and state in a namespace.
+    async fn counts(&self, namespace: &str) -> Result<Vec<RouteCounts>, QueueError>;
+    /// Tasks in a namespace, oldest first, after the `cursor` id.
+    async fn list(&self, namespace: &str, filter: &TaskFilter) -> Result<Vec<TaskSummary>, QueueError>;
+    /// One task with its item and log.
+    async fn get(&self, namespace: &str, id: &str) -> Result<Option<TaskDetail>, QueueError>;
+    /// Applies an operator's action to one task. `Ok(None)`: no such task.
+    async fn act(&self, namespace: &str, id: &str, action: &TaskAction) -> Result<Option<TaskState>, QueueError>;
+    /// Puts every failed task of a route back to `pending`; returns how many.
+    async fn retry_failed(&self, route: &RouteKey, actor: &str) -> Result<u64, QueueError>;
+}

@@ -1,0 +1,468 @@
+//! The queue in SQL, for SQLite (embedded, the default) and PostgreSQL (shared by several
+//! runners). Both run the same statements through `sqlx::Any`; [`Dialect`] holds the few
+//! differences.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, QueryBuilder, Row};
+
+use super::{
+    Completion, LEASE_DURATION, LeasedTask, LogLine, NewTask, Outcome, QueueError, QueueStore,
+    RouteCounts, RouteKey, StateCounts, TaskAction, TaskDetail, TaskFilter, TaskState,
+    TaskSummary, WriteBatch, now_ms, now_us,
+};
+
+/// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
+const INSERT_CHUNK: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Row locking for concurrent leasing. SQLite has one writer at a time, so it needs
+    /// none; PostgreSQL runners skip each other's rows instead of waiting for them.
+    fn lock_clause(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueUrlError {
+    #[error("unsupported queue URL scheme in `{0}`; use sqlite:// or postgres://")]
+    Scheme(String),
+    #[error("cannot connect to the queue database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// The SQL queue store.
+pub struct SqlQueue {
+    dialect: Dialect,
+    /// Writes go through this pool. On SQLite it holds one connection: SQLite has a
+    /// single writer, and queueing in the pool is cheaper than `SQLITE_BUSY` retries.
+    writer: AnyPool,
+    /// Reads for the API. On SQLite, WAL lets them run beside the writer.
+    reader: AnyPool,
+}
+
+impl SqlQueue {
+    /// The default queue: a SQLite file in `data_dir`.
+    pub fn default_url(data_dir: &Path) -> String {
+        format!("sqlite://{}?mode=rwc", data_dir.join("queue.db").display())
+    }
+
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and migrates the schema.
+    pub async fn connect(url: &str) -> Result<Self, QueueUrlError> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Dialect::Postgres
+        } else {
+            return Err(QueueUrlError::Scheme(redact_url(url)));
+        };
+        let (writer, reader) = match dialect {
+            Dialect::Sqlite => {
+                let options = || {
+                    AnyPoolOptions::new().after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL with FULL sync: every commit is fsynced, so a committed
+                            // task survives power loss, not only a crash.
+                            sqlx::query("PRAGMA journal_mode=WAL").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA synchronous=FULL").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA busy_timeout=10000").execute(&mut *conn).await?;
+                            Ok(())
+                        })
+                    })
+                };
+                let writer = options().max_connections(1).connect(url).await.map_err(QueueUrlError::Connect)?;
+                let reader = options().max_connections(4).connect(url).await.map_err(QueueUrlError::Connect)?;
+                (writer, reader)
+            }
+            Dialect::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await
+                    .map_err(QueueUrlError::Connect)?;
+                (pool.clone(), pool)
+            }
+        };
+        sqlx::migrate!("./migrations").run(&writer).await.map_err(QueueError::from)?;
+        Ok(Self { dialect, writer, reader })
+    }
+
+    async fn insert_tasks(
+        tx: &mut sqlx::Transaction<'_, Any>,
+        tasks: &[NewTask],
+        now: i64,
+    ) -> Result<(), QueueError> {
+        for chunk in tasks.chunks(INSERT_CHUNK) {
+            let mut query = QueryBuilder::<Any>::new(
+                "INSERT INTO tasks (id, namespace, route, state, item, source, attempts, created_at, updated_at, next_attempt_at) ",
+            );
+            query.push_values(chunk, |mut row, task| {
+                row.push_bind(task.id.clone())
+                    .push_bind(task.route.namespace.clone())
+                    .push_bind(task.route.route.clone())
+                    .push_bind(TaskState::Pending.as_str())
+                    .push_bind(task.item.to_string())
+                    .push_bind(task.source)
+                    .push_bind(0_i64)
+                    .push_bind(now)
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            query.build().execute(&mut **tx).await.map_err(QueueError::db("insert tasks"))?;
+        }
+        Ok(())
+    }
+
+    async fn insert_logs<'a>(
+        tx: &mut sqlx::Transaction<'_, Any>,
+        lines: impl Iterator<Item = (&'a str, &'a LogLine)>,
+    ) -> Result<(), QueueError> {
+        let lines: Vec<_> = lines.collect();
+        for chunk in lines.chunks(INSERT_CHUNK) {
+            let mut query = QueryBuilder::<Any>::new("INSERT INTO task_logs (task_id, at, seq, message) ");
+            query.push_values(chunk.iter().enumerate(), |mut row, (seq, (task_id, line))| {
+                row.push_bind(task_id.to_string())
+                    .push_bind(line.at_us)
+                    .push_bind(seq as i64)
+                    .push_bind(line.message.clone());
+            });
+            query.build().execute(&mut **tx).await.map_err(QueueError::db("insert task logs"))?;
+        }
+        Ok(())
+    }
+
+    async fn apply_completions(
+        tx: &mut sqlx::Transaction<'_, Any>,
+        completions: &[Completion],
+        now: i64,
+    ) -> Result<(), QueueError> {
+        // Successful deliveries are the bulk: one statement per lease token.
+        let mut done_by_token: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for completion in completions {
+            match &completion.outcome {
+                Outcome::Done => done_by_token
+                    .entry(completion.lease_token.as_str())
+                    .or_default()
+                    .push(completion.id.as_str()),
+                Outcome::Skipped => {
+                    Self::finish_one(tx, completion, TaskState::Skipped, now, None, None).await?
+                }
+                Outcome::Failed { error } => {
+                    Self::finish_one(tx, completion, TaskState::Failed, now, None, Some(error)).await?
+                }
+                Outcome::Retry { next_attempt_at_ms, error } => {
+                    Self::finish_one(tx, completion, TaskState::Pending, now, Some(*next_attempt_at_ms), Some(error))
+                        .await?
+                }
+            }
+        }
+        for (token, ids) in done_by_token {
+            for chunk in ids.chunks(INSERT_CHUNK) {
+                let mut query = QueryBuilder::<Any>::new("UPDATE tasks SET state = ");
+                query
+                    .push_bind(TaskState::Done.as_str())
+                    .push(", updated_at = ")
+                    .push_bind(now)
+                    .push(", lease_until = NULL, lease_token = NULL, last_error = NULL WHERE lease_token = ")
+                    .push_bind(token.to_owned())
+                    .push(" AND id IN (");
+                let mut list = query.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.to_string());
+                }
+                query.push(")");
+                query.build().execute(&mut **tx).await.map_err(QueueError::db("complete tasks"))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish_one(
+        tx: &mut sqlx::Transaction<'_, Any>,
+        completion: &Completion,
+        state: TaskState,
+        now: i64,
+        next_attempt_at: Option<i64>,
+        error: Option<&String>,
+    ) -> Result<(), QueueError> {
+        sqlx::query(
+            "UPDATE tasks SET state = $1, updated_at = $2, next_attempt_at = COALESCE($3, next_attempt_at), \
+             last_error = COALESCE($4, last_error), lease_until = NULL, lease_token = NULL \
+             WHERE id = $5 AND lease_token = $6",
+        )
+        .bind(state.as_str())
+        .bind(now)
+        .bind(next_attempt_at)
+        .bind(error.cloned())
+        .bind(completion.id.clone())
+        .bind(completion.lease_token.clone())
+        .execute(&mut **tx)
+        .await
+        .map_err(QueueError::db("complete task"))?;
+        Ok(())
+    }
+
+    async fn state_of(&self, namespace: &str, id: &str) -> Result<Option<TaskState>, QueueError> {
+        let row = sqlx::query("SELECT state FROM tasks WHERE namespace = $1 AND id = $2")
+            .bind(namespace.to_owned())
+            .bind(id.to_owned())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(QueueError::db("read task state"))?;
+        row.map(|row| parse_state(id, &row)).transpose()
+    }
+}
+
+fn parse_state(id: &str, row: &AnyRow) -> Result<TaskState, QueueError> {
+    let text: String = row.try_get("state").map_err(QueueError::db("read task state"))?;
+    TaskState::from_str(&text).map_err(|e| QueueError::Corrupt { id: id.to_owned(), reason: e.to_string() })
+}
+
+fn summary(row: &AnyRow) -> Result<TaskSummary, QueueError> {
+    let get = QueueError::db("read task");
+    let id: String = row.try_get("id").map_err(QueueError::db("read task"))?;
+    Ok(TaskSummary {
+        state: parse_state(&id, row)?,
+        namespace: row.try_get("namespace").map_err(QueueError::db("read task"))?,
+        route: row.try_get("route").map_err(QueueError::db("read task"))?,
+        source: row.try_get("source").map_err(QueueError::db("read task"))?,
+        attempts: row.try_get("attempts").map_err(QueueError::db("read task"))?,
+        created_at_ms: row.try_get("created_at").map_err(QueueError::db("read task"))?,
+        updated_at_ms: row.try_get("updated_at").map_err(QueueError::db("read task"))?,
+        next_attempt_at_ms: row.try_get("next_attempt_at").map_err(QueueError::db("read task"))?,
+        last_error: row.try_get("last_error").map_err(get)?,
+        id,
+    })
+}
+
+fn parse_item(id: &str, text: &str) -> Result<serde_json::Value, QueueError> {
+    serde_json::from_str(text).map_err(|e| QueueError::Corrupt { id: id.to_owned(), reason: e.to_string() })
+}
+
+const SUMMARY_COLUMNS: &str =
+    "id, namespace, route, state, source, attempts, created_at, updated_at, next_attempt_at, last_error";
+
+#[async_trait]
+impl QueueStore for SqlQueue {
+    async fn write(&self, batch: WriteBatch) -> Result<(), QueueError> {
+        let now = now_ms();
+        let mut tx = self.writer.begin().await.map_err(QueueError::db("begin write"))?;
+        Self::insert_tasks(&mut tx, &batch.new_tasks, now).await?;
+        Self::apply_completions(&mut tx, &batch.completions, now).await?;
+        let mut lines: Vec<(&str, &LogLine)> = Vec::new();
+        for task in &batch.new_tasks {
+            lines.extend(task.log.iter().map(|line| (task.id.as_str(), line)));
+        }
+        for completion in &batch.completions {
+            lines.extend(completion.log.iter().map(|line| (completion.id.as_str(), line)));
+        }
+        Self::insert_logs(&mut tx, lines.into_iter()).await?;
+        tx.commit().await.map_err(QueueError::db("commit write"))
+    }
+
+    async fn lease(&self, route: &RouteKey, limit: u32, now_ms: i64) -> Result<Vec<LeasedTask>, QueueError> {
+        let token = uuid::Uuid::now_v7().to_string();
+        let lease_until = now_ms + i64::try_from(LEASE_DURATION.as_millis()).unwrap_or(i64::MAX);
+        let sql = format!(
+            "UPDATE tasks SET state = 'processing', attempts = attempts + 1, lease_until = $1, lease_token = $2, updated_at = $3 \
+             WHERE id IN (SELECT id FROM tasks WHERE namespace = $4 AND route = $5 AND \
+             ((state = 'pending' AND next_attempt_at <= $3) OR (state = 'processing' AND lease_until < $3)) \
+             ORDER BY next_attempt_at, id LIMIT $6{}) \
+             RETURNING id, item, attempts",
+            self.dialect.lock_clause()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(lease_until)
+            .bind(token.clone())
+            .bind(now_ms)
+            .bind(route.namespace.clone())
+            .bind(route.route.clone())
+            .bind(i64::from(limit))
+            .fetch_all(&self.writer)
+            .await
+            .map_err(QueueError::db("lease tasks"))?;
+        let mut tasks = rows
+            .iter()
+            .map(|row| {
+                let id: String = row.try_get("id").map_err(QueueError::db("read leased task"))?;
+                let item: String = row.try_get("item").map_err(QueueError::db("read leased task"))?;
+                Ok(LeasedTask {
+                    item: parse_item(&id, &item)?,
+                    attempts: row.try_get("attempts").map_err(QueueError::db("read leased task"))?,
+                    route: route.clone(),
+                    lease_token: token.clone(),
+                    id,
+                })
+            })
+            .collect::<Result<Vec<_>, QueueError>>()?;
+        tasks.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(tasks)
+    }
+
+    async fn counts(&self, namespace: &str) -> Result<Vec<RouteCounts>, QueueError> {
+        let rows = sqlx::query(
+            "SELECT route, state, COUNT(*) AS n FROM tasks WHERE namespace = $1 GROUP BY route, state ORDER BY route",
+        )
+        .bind(namespace.to_owned())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(QueueError::db("count tasks"))?;
+        let mut out: Vec<RouteCounts> = Vec::new();
+        for row in rows {
+            let route: String = row.try_get("route").map_err(QueueError::db("count tasks"))?;
+            let state = parse_state(&route, &row)?;
+            let n: i64 = row.try_get("n").map_err(QueueError::db("count tasks"))?;
+            match out.last_mut() {
+                Some(last) if last.route == route => last.counts.add(state, n),
+                _ => {
+                    let mut counts = StateCounts::default();
+                    counts.add(state, n);
+                    out.push(RouteCounts { route, counts });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn list(&self, namespace: &str, filter: &TaskFilter) -> Result<Vec<TaskSummary>, QueueError> {
+        let mut query = QueryBuilder::<Any>::new(format!("SELECT {SUMMARY_COLUMNS} FROM tasks WHERE namespace = "));
+        query.push_bind(namespace.to_owned());
+        if let Some(route) = &filter.route {
+            query.push(" AND route = ").push_bind(route.clone());
+        }
+        if let Some(state) = filter.state {
+            query.push(" AND state = ").push_bind(state.as_str());
+        }
+        if let Some(cursor) = &filter.cursor {
+            query.push(" AND id > ").push_bind(cursor.clone());
+        }
+        query.push(" ORDER BY id LIMIT ").push_bind(i64::from(filter.limit));
+        let rows = query.build().fetch_all(&self.reader).await.map_err(QueueError::db("list tasks"))?;
+        rows.iter().map(summary).collect()
+    }
+
+    async fn get(&self, namespace: &str, id: &str) -> Result<Option<TaskDetail>, QueueError> {
+        let Some(row) = sqlx::query(&format!("SELECT {SUMMARY_COLUMNS}, item FROM tasks WHERE namespace = $1 AND id = $2"))
+            .bind(namespace.to_owned())
+            .bind(id.to_owned())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(QueueError::db("read task"))?
+        else {
+            return Ok(None);
+        };
+        let item: String = row.try_get("item").map_err(QueueError::db("read task"))?;
+        let log = sqlx::query("SELECT at, message FROM task_logs WHERE task_id = $1 ORDER BY at, seq")
+            .bind(id.to_owned())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(QueueError::db("read task log"))?
+            .iter()
+            .map(|line| {
+                Ok(LogLine {
+                    at_us: line.try_get("at").map_err(QueueError::db("read task log"))?,
+                    message: line.try_get("message").map_err(QueueError::db("read task log"))?,
+                })
+            })
+            .collect::<Result<Vec<_>, QueueError>>()?;
+        Ok(Some(TaskDetail { summary: summary(&row)?, item: parse_item(id, &item)?, log }))
+    }
+
+    async fn act(&self, namespace: &str, id: &str, action: &TaskAction) -> Result<Option<TaskState>, QueueError> {
+        let Some(state) = self.state_of(namespace, id).await? else {
+            return Ok(None);
+        };
+        let (allowed, target, verb, message): (&[TaskState], TaskState, &'static str, String) = match action {
+            TaskAction::Retry { actor } => (
+                &[TaskState::Failed, TaskState::Skipped, TaskState::Pending],
+                TaskState::Pending,
+                "retried",
+                format!("Retry requested by {actor}; attempts reset"),
+            ),
+            TaskAction::Discard { actor, reason } => (
+                &[TaskState::Pending, TaskState::Failed],
+                TaskState::Skipped,
+                "discarded",
+                format!("Discarded by {actor}: {reason}"),
+            ),
+        };
+        if !allowed.contains(&state) {
+            return Err(QueueError::InvalidTransition { id: id.to_owned(), state, action: verb });
+        }
+        let now = now_ms();
+        let mut tx = self.writer.begin().await.map_err(QueueError::db("begin task action"))?;
+        let updated = sqlx::query(
+            "UPDATE tasks SET state = $1, updated_at = $2, next_attempt_at = $2, \
+             attempts = CASE WHEN $1 = 'pending' THEN 0 ELSE attempts END \
+             WHERE namespace = $3 AND id = $4 AND state = $5",
+        )
+        .bind(target.as_str())
+        .bind(now)
+        .bind(namespace.to_owned())
+        .bind(id.to_owned())
+        .bind(state.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(QueueError::db("apply task action"))?
+        .rows_affected();
+        if updated == 0 {
+            // The task moved on between our read and our write (a runner leased it).
+            let current = self.state_of(namespace, id).await?.unwrap_or(state);
+            return Err(QueueError::InvalidTransition { id: id.to_owned(), state: current, action: verb });
+        }
+        let line = LogLine { at_us: now_us(), message };
+        Self::insert_logs(&mut tx, std::iter::once((id, &line))).await?;
+        tx.commit().await.map_err(QueueError::db("commit task action"))?;
+        Ok(Some(target))
+    }
+
+    async fn retry_failed(&self, route: &RouteKey, actor: &str) -> Result<u64, QueueError> {
+        let now = now_ms();
+        let mut tx = self.writer.begin().await.map_err(QueueError::db("begin retry-failed"))?;
+        let ids: Vec<String> = sqlx::query(
+            "UPDATE tasks SET state = 'pending', attempts = 0, updated_at = $1, next_attempt_at = $1 \
+             WHERE namespace = $2 AND route = $3 AND state = 'failed' RETURNING id",
+        )
+        .bind(now)
+        .bind(route.namespace.clone())
+        .bind(route.route.clone())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(QueueError::db("retry failed tasks"))?
+        .iter()
+        .map(|row| row.try_get("id").map_err(QueueError::db("retry failed tasks")))
+        .collect::<Result<_, _>>()?;
+        let line = LogLine { at_us: now_us(), message: format!("Retry of all failed tasks requested by {actor}; attempts reset") };
+        Self::insert_logs(&mut tx, ids.iter().map(|id| (id.as_str(), &line))).await?;
+        tx.commit().await.map_err(QueueError::db("commit retry-failed"))?;
+        Ok(ids.len() as u64)
+    }
+}
+
+/// A queue URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

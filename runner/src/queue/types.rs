@@ -1,0 +1,211 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A route's identity in the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RouteKey {
+    pub namespace: String,
+    pub route: String,
+}
+
+/// The life of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    /// Waiting for its (next) attempt.
+    Pending,
+    /// Leased by a runner, being delivered.
+    Processing,
+    /// Delivered.
+    Done,
+    /// Out of attempts or permanently rejected; waits for a human.
+    Failed,
+    /// Filtered out or discarded by a human; will not be delivered.
+    Skipped,
+}
+
+impl TaskState {
+    pub const ALL: [TaskState; 5] =
+        [Self::Pending, Self::Processing, Self::Done, Self::Failed, Self::Skipped];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Processing => "processing",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a task state; use pending, processing, done, failed or skipped")]
+pub struct UnknownState(pub String);
+
+impl FromStr for TaskState {
+    type Err = UnknownState;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| UnknownState(s.to_owned()))
+    }
+}
+
+/// One line of a task's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LogLine {
+    /// Microseconds since the Unix epoch.
+    pub at_us: i64,
+    pub message: String,
+}
+
+impl LogLine {
+    pub fn now(message: impl Into<String>) -> Self {
+        Self { at_us: now_us(), message: message.into() }
+    }
+}
+
+/// A task to create.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub id: String,
+    pub route: RouteKey,
+    pub item: serde_json::Value,
+    /// `webhook`, `poll` or `manual`.
+    pub source: &'static str,
+    pub log: Vec<LogLine>,
+}
+
+/// A task handed to a runner for delivery.
+#[derive(Debug, Clone)]
+pub struct LeasedTask {
+    pub id: String,
+    pub route: RouteKey,
+    pub item: serde_json::Value,
+    /// Attempts including this one.
+    pub attempts: i64,
+    pub lease_token: String,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Done,
+    /// Try again at `next_attempt_at_ms`.
+    Retry { next_attempt_at_ms: i64, error: String },
+    Failed { error: String },
+    Skipped,
+}
+
+/// The result of one attempt, written back under the lease it was made with.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub id: String,
+    pub lease_token: String,
+    pub outcome: Outcome,
+    pub log: Vec<LogLine>,
+}
+
+/// Everything one transaction writes.
+#[derive(Debug, Default)]
+pub struct WriteBatch {
+    pub new_tasks: Vec<NewTask>,
+    pub completions: Vec<Completion>,
+}
+
+/// Task counts of one route.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct StateCounts {
+    pub pending: i64,
+    pub processing: i64,
+    pub done: i64,
+    pub failed: i64,
+    pub skipped: i64,
+}
+
+impl StateCounts {
+    pub fn add(&mut self, state: TaskState, count: i64) {
+        match state {
+            TaskState::Pending => self.pending += count,
+            TaskState::Processing => self.processing += count,
+            TaskState::Done => self.done += count,
+            TaskState::Failed => self.failed += count,
+            TaskState::Skipped => self.skipped += count,
+        }
+    }
+}
+
+/// Counts of one route in a namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteCounts {
+    pub route: String,
+    pub counts: StateCounts,
+}
+
+/// Which tasks to list.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub route: Option<String>,
+    pub state: Option<TaskState>,
+    /// Only ids after this one.
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+/// A task without its item and log.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSummary {
+    pub id: String,
+    pub namespace: String,
+    pub route: String,
+    pub state: TaskState,
+    pub source: String,
+    pub attempts: i64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub next_attempt_at_ms: i64,
+    pub last_error: Option<String>,
+}
+
+/// A task with its item and every log line.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskDetail {
+    #[serde(flatten)]
+    pub summary: TaskSummary,
+    /// The item as it was queued.
+    pub item: serde_json::Value,
+    pub log: Vec<LogLine>,
+}
+
+/// What an operator can do to one task.
+#[derive(Debug, Clone)]
+pub enum TaskAction {
+    /// Back to `pending`, due now, with a fresh attempt budget. Allowed from `failed`,
+    /// `skipped` and `pending`.
+    Retry { actor: String },
+    /// To `skipped`. Allowed from `pending` and `failed`.
+    Discard { actor: String, reason: String },
+}
+
+pub fn now_ms() -> i64 {
+    now_us() / 1000
+}
+
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
