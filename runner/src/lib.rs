@@ -2,7 +2,11 @@
 //! transformer pipeline, the durable queue and outgoing delivery, and serves the
 //! webhook endpoints, the REST API, `/metrics` and health probes.
 
+pub mod connectors;
+pub mod engine;
 pub mod queue;
 pub mod redact;
+pub mod runtime;
 pub mod secrets;
+pub mod telemetry;
 pub mod transform;

@@ -1,0 +1,134 @@
+//! One HTTP Connection, resolved: base URL, headers, credentials and a client. Shared by
+//! every route that uses the Connection.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue as WireValue};
+use switchyard_crds::v1alpha1::{HeaderValue, Headers, HttpConnection};
+use url::Url;
+
+use super::auth::{Authenticator, OAuth2Client};
+use crate::secrets::{SecretNotFound, SecretSource};
+
+/// A common gateway time-out; used when the Connection sets none.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    #[error("field `{field}`: {source}")]
+    Secret { field: String, #[source] source: SecretNotFound },
+    #[error("field `{field}`: {message}")]
+    Invalid { field: String, message: String },
+}
+
+pub struct HttpEndpoint {
+    base_url: String,
+    headers: HeaderMap,
+    pub auth: Authenticator,
+    pub client: reqwest::Client,
+}
+
+impl HttpEndpoint {
+    pub fn new(spec: &HttpConnection, namespace: &str, secrets: &SecretSource) -> Result<Self, EndpointError> {
+        let secret = |field: &str, value| {
+            secrets.resolve(namespace, value).map_err(|source| EndpointError::Secret { field: field.to_owned(), source })
+        };
+        let auth = match &spec.auth {
+            None => Authenticator::None,
+            Some(auth) => {
+                if let Some(basic) = &auth.basic {
+                    Authenticator::basic(basic.username.clone(), secret("spec.http.auth.basic.password", &basic.password)?)
+                } else if let Some(bearer) = &auth.bearer {
+                    Authenticator::Bearer(secret("spec.http.auth.bearer.token", &bearer.token)?)
+                } else if let Some(key) = &auth.api_key {
+                    let value = secret("spec.http.auth.apiKey.value", &key.value)?;
+                    match (&key.header, &key.query) {
+                        (Some(header), _) => Authenticator::ApiKeyHeader { header: header.clone(), value },
+                        (None, Some(param)) => Authenticator::ApiKeyQuery { param: param.clone(), value },
+                        (None, None) => {
+                            return Err(EndpointError::Invalid {
+                                field: "spec.http.auth.apiKey".into(),
+                                message: "set `header` or `query`".into(),
+                            });
+                        }
+                    }
+                } else if let Some(oauth) = &auth.oauth2_client_credentials {
+                    Authenticator::OAuth2(OAuth2Client::new(
+                        oauth.token_url.clone(),
+                        oauth.client_id.clone(),
+                        secret("spec.http.auth.oauth2ClientCredentials.clientSecret", &oauth.client_secret)?,
+                        oauth.scopes.clone(),
+                    ))
+                } else {
+                    Authenticator::None
+                }
+            }
+        };
+        let timeout = spec.timeout_seconds.map(|s| Duration::from_secs(u64::from(s))).unwrap_or(DEFAULT_TIMEOUT);
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(256)
+            .build()
+            .map_err(|e| EndpointError::Invalid { field: "spec.http".into(), message: e.to_string() })?;
+        Ok(Self {
+            base_url: spec.base_url.trim_end_matches('/').to_owned(),
+            headers: resolve_headers(&spec.headers, "spec.http.headers", namespace, secrets)?,
+            auth,
+            client,
+        })
+    }
+
+    /// The URL of `path`: an absolute URL is taken as is (next links), anything else is
+    /// appended to the base URL.
+    pub fn url(&self, path: &str) -> Result<Url, url::ParseError> {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            return Url::parse(path);
+        }
+        if path.is_empty() {
+            return Url::parse(&self.base_url);
+        }
+        let separator = if path.starts_with('/') { "" } else { "/" };
+        Url::parse(&format!("{}{separator}{path}", self.base_url))
+    }
+
+    /// A request with the Connection's headers, `extra` headers and credentials.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+        extra: &HeaderMap,
+    ) -> Result<reqwest::RequestBuilder, super::auth::AuthError> {
+        let request = self.client.request(method, url).headers(self.headers.clone()).headers(extra.clone());
+        self.auth.apply(&self.client, request).await
+    }
+}
+
+/// Resolves manifest headers (plain or from Secrets) into wire headers.
+pub fn resolve_headers(
+    headers: &Headers,
+    field: &str,
+    namespace: &str,
+    secrets: &SecretSource,
+) -> Result<HeaderMap, EndpointError> {
+    let mut out = HeaderMap::new();
+    for (name, value) in headers {
+        let field = format!("{field}.{name}");
+        let invalid = |message: String| EndpointError::Invalid { field: field.clone(), message };
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(e.to_string()))?;
+        let mut wire = match value {
+            HeaderValue::Plain(text) => WireValue::from_str(text).map_err(|e| invalid(e.to_string()))?,
+            HeaderValue::Secret(secret) => {
+                let secret = secrets
+                    .resolve(namespace, secret)
+                    .map_err(|source| EndpointError::Secret { field: field.clone(), source })?;
+                WireValue::from_str(secret.expose()).map_err(|_| invalid("the secret is not a valid header value".into()))?
+            }
+        };
+        if matches!(value, HeaderValue::Secret(_)) {
+            wire.set_sensitive(true);
+        }
+        out.insert(header, wire);
+    }
+    Ok(out)
+}

@@ -1,0 +1,14 @@
+//! HTTP/REST connections: a shared [`HttpEndpoint`] per Connection, a polling
+//! [`HttpSource`] with pagination and a delivering [`HttpSink`].
+
+mod auth;
+mod endpoint;
+mod source;
+mod sink;
+mod template;
+
+pub use auth::Authenticator;
+pub use endpoint::{EndpointError, HttpEndpoint};
+pub use sink::{DeliveryError, DeliveryReport, HttpSink};
+pub use source::{HttpSource, SourceError};
+pub use template::UrlTemplate;

@@ -1,0 +1,83 @@
+//! URL path templates: `/orders/{{ .id }}` filled from the item, each value
+//! percent-encoded as one path segment.
+
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use serde_json::Value;
+use switchyard_crds::template::{self, Segment};
+
+use crate::transform::{JqProgram, TransformError};
+
+/// Characters encoded in a path segment (RFC 3986 `pchar` complement).
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ').add(b'"').add(b'#').add(b'<').add(b'>').add(b'`').add(b'?').add(b'{').add(b'}')
+    .add(b'/').add(b'%').add(b'\\').add(b'^').add(b'|');
+
+enum Part {
+    Literal(String),
+    Expression(JqProgram),
+}
+
+pub struct UrlTemplate {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("{0}")]
+    Parse(String),
+    #[error("placeholder `{{{{ {expression} }}}}`: {reason}")]
+    Render { expression: String, reason: String },
+}
+
+impl UrlTemplate {
+    pub fn parse(text: &str) -> Result<Self, TemplateError> {
+        let parts = template::parse(text)
+            .map_err(|e| TemplateError::Parse(e.to_string()))?
+            .into_iter()
+            .map(|segment| match segment {
+                Segment::Literal(text) => Ok(Part::Literal(text)),
+                Segment::Expression(code) => JqProgram::compile(&code)
+                    .map(Part::Expression)
+                    .map_err(|e| TemplateError::Parse(e.to_string())),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { parts })
+    }
+
+    pub fn render(&self, item: &Value) -> Result<String, TemplateError> {
+        let mut out = String::new();
+        for (index, part) in self.parts.iter().enumerate() {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Expression(program) => {
+                    let fail = |reason: String| TemplateError::Render { expression: format!("#{}", index + 1), reason };
+                    let value = program.first(item.clone()).map_err(|e: TransformError| fail(e.to_string()))?;
+                    let text = match value {
+                        Some(Value::String(s)) => s,
+                        Some(Value::Number(n)) => n.to_string(),
+                        Some(Value::Bool(b)) => b.to_string(),
+                        Some(Value::Null) | None => return Err(fail("the item has no value there".into())),
+                        Some(_) => return Err(fail("an object or array cannot be part of a URL".into())),
+                    };
+                    out.extend(utf8_percent_encode(&text, SEGMENT));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn fills_and_encodes_placeholders() -> Result<(), TemplateError> {
+        let template = UrlTemplate::parse("/orders/{{ .id }}/lines/{{ .sku }}")?;
+        assert_eq!(template.render(&json!({"id": 7, "sku": "a/b c"}))?, "/orders/7/lines/a%2Fb%20c");
+        assert!(template.render(&json!({"sku": "x"})).is_err());
+        Ok(())
+    }
+}

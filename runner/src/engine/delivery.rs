@@ -1,0 +1,177 @@
+//! Delivery: lease ready tasks, run the outgoing pipeline, send, record the outcome.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::Engine;
+use super::intake::redact_lines;
+use crate::connectors::http::DeliveryError;
+use crate::queue::{Completion, LeasedTask, LogLine, Outcome, backoff_delay, now_ms};
+use crate::runtime::RouteRuntime;
+use crate::telemetry;
+
+/// Most tasks leased at once; bounds the size of a lease transaction.
+const MAX_LEASE_BATCH: usize = 256;
+/// How often an idle worker looks for due retries and, on a shared PostgreSQL queue,
+/// for tasks queued by other runners.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+/// Pause after a queue error before trying again.
+const ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+/// Time until the next occurrence of a cron schedule.
+pub(super) fn until_next(schedule: &croner::Cron) -> Option<Duration> {
+    let now = Utc::now();
+    let next = schedule.find_next_occurrence(&now, false).ok()?;
+    (next - now).to_std().ok()
+}
+
+pub(super) async fn run(engine: Arc<Engine>, route: Arc<RouteRuntime>, cancel: CancellationToken, tracker: TaskTracker) {
+    let wakeup = engine.wakeup(&route.key);
+    let slots = Arc::new(Semaphore::new(route.compiled.processing.max_concurrency as usize));
+    loop {
+        if let Some(schedule) = &route.delivery_schedule {
+            let Some(wait) = until_next(schedule) else { return };
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+            // A scheduled run drains what is due, then sleeps until the next tick.
+            while !cancel.is_cancelled() && lease_and_dispatch(&engine, &route, &slots, &tracker).await == Leased::Full {}
+            continue;
+        }
+        let leased = tokio::select! {
+            () = cancel.cancelled() => return,
+            leased = lease_and_dispatch(&engine, &route, &slots, &tracker) => leased,
+        };
+        if leased != Leased::Full {
+            let pause = if leased == Leased::Error { ERROR_PAUSE } else { IDLE_POLL };
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = wakeup.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Leased {
+    /// As many tasks as there were free slots: more may be waiting.
+    Full,
+    /// Fewer: the route is drained for now.
+    Partial,
+    Error,
+}
+
+/// Waits for a free slot, leases up to the number of free slots and starts delivering.
+async fn lease_and_dispatch(
+    engine: &Arc<Engine>,
+    route: &Arc<RouteRuntime>,
+    slots: &Arc<Semaphore>,
+    tracker: &TaskTracker,
+) -> Leased {
+    let Ok(first) = slots.clone().acquire_owned().await else { return Leased::Error };
+    let mut permits = vec![first];
+    while permits.len() < MAX_LEASE_BATCH {
+        match slots.clone().try_acquire_owned() {
+            Ok(permit) => permits.push(permit),
+            Err(_) => break,
+        }
+    }
+    let wanted = permits.len();
+    let tasks = match engine.store.lease(&route.key, u32::try_from(wanted).unwrap_or(u32::MAX), now_ms()).await {
+        Ok(tasks) => tasks,
+        Err(error) => {
+            tracing::error!(namespace = %route.key.namespace, route = %route.key.route, error = %error, "Cannot lease tasks");
+            return Leased::Error;
+        }
+    };
+    let leased = if tasks.len() == wanted { Leased::Full } else { Leased::Partial };
+    for (task, permit) in tasks.into_iter().zip(permits) {
+        let engine = engine.clone();
+        let route = route.clone();
+        tracker.spawn(async move {
+            let completion = attempt(&route, task).await;
+            // The slot frees as soon as the receiver answered; the outcome is committed
+            // with others in the next group commit. Until then the task stays
+            // `processing` under our lease, so nobody else takes it.
+            drop(permit);
+            if let Err(error) = engine.committer.complete(vec![completion]).await {
+                tracing::error!(error = %error, "Cannot record a delivery outcome; the task runs again when its lease expires");
+            }
+        });
+    }
+    leased
+}
+
+/// One delivery attempt of one task.
+async fn attempt(route: &RouteRuntime, task: LeasedTask) -> Completion {
+    let retry = route.compiled.processing.retry;
+    let mut log = Vec::new();
+    let outcome = match deliver(route, &task, &mut log).await {
+        Ok(outcome) => outcome,
+        Err(error) if error.is_retriable() && task.attempts < i64::from(retry.max_attempts) => {
+            let mut delay = backoff_delay(&retry, task.attempts);
+            if let Some(asked) = error.retry_after() {
+                delay = delay.max(asked);
+            }
+            let next_attempt_at_ms = now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+            log.push(LogLine::now(format!(
+                "Attempt {} failed: {error}; retrying in {} ms",
+                task.attempts,
+                delay.as_millis()
+            )));
+            Outcome::Retry { next_attempt_at_ms, error: error.to_string() }
+        }
+        Err(error) => {
+            let why = if error.is_retriable() {
+                format!("out of attempts ({} of {})", task.attempts, retry.max_attempts)
+            } else {
+                "not retriable".to_owned()
+            };
+            log.push(LogLine::now(format!("Attempt {} failed: {error}; task failed ({why})", task.attempts)));
+            Outcome::Failed { error: error.to_string() }
+        }
+    };
+    telemetry::task_attempted(&route.key, &outcome);
+    Completion { id: task.id, lease_token: task.lease_token, outcome, log: redact_lines(log) }
+}
+
+/// Runs the outgoing pipeline and sends each resulting item.
+async fn deliver(route: &RouteRuntime, task: &LeasedTask, log: &mut Vec<LogLine>) -> Result<Outcome, DeliveryError> {
+    let items = if route.outgoing.is_empty() {
+        vec![task.item.clone()]
+    } else {
+        match route.outgoing.run(task.item.clone()) {
+            Ok((items, summary)) => {
+                log.push(LogLine::now(format!("Outgoing transformers: {summary}")));
+                items
+            }
+            Err(error) => return Err(DeliveryError::Request(error.to_string())),
+        }
+    };
+    if items.is_empty() {
+        log.push(LogLine::now("Skipped: the outgoing transformers filtered the item out"));
+        return Ok(Outcome::Skipped);
+    }
+    let several = items.len() > 1;
+    for (index, item) in items.iter().enumerate() {
+        // Several requests per task each get their own key, stable across attempts.
+        let key = if several { format!("{}-{}", task.id, index + 1) } else { task.id.clone() };
+        let report = route.sink.send(item, &key).await?;
+        log.push(LogLine::now(format!(
+            "Attempt {}: {} {} → {} in {} ms",
+            task.attempts,
+            route.sink.method(),
+            report.url,
+            report.status,
+            report.elapsed.as_millis()
+        )));
+    }
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,72 @@
+//! Intake: items → incoming pipeline → durable tasks.
+
+use serde_json::Value;
+
+use super::Engine;
+use crate::queue::{LogLine, NewTask, QueueError};
+use crate::redact;
+use crate::runtime::RouteRuntime;
+use crate::telemetry;
+use crate::transform::StepFailed;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("item {index}: {source}")]
+    Transform { index: usize, #[source] source: StepFailed },
+    #[error("the queue could not store the items: {0}")]
+    Queue(#[source] std::sync::Arc<QueueError>),
+    #[error("route {0} is suspended")]
+    Suspended(String),
+    #[error("poll failed: {0}")]
+    Poll(String),
+}
+
+impl Engine {
+    /// Runs the incoming pipeline on every item and commits one task per resulting item.
+    /// All or nothing: if one item fails its pipeline, nothing is queued and the caller
+    /// learns which item and step. Returns once the tasks are durable.
+    pub async fn intake(&self, route: &RouteRuntime, items: Vec<Value>, source: &'static str) -> Result<Vec<String>, IntakeError> {
+        if route.suspended() {
+            return Err(IntakeError::Suspended(format!("{}/{}", route.key.namespace, route.key.route)));
+        }
+        let received = items.len();
+        let mut tasks = Vec::with_capacity(received);
+        for (index, item) in items.into_iter().enumerate() {
+            let came_in = LogLine::now(format!("Received via {source} (item {} of {received})", index + 1));
+            let (outputs, summary) = if route.incoming.is_empty() {
+                (vec![item], None)
+            } else {
+                let (outputs, summary) = route.incoming.run(item).map_err(|source| IntakeError::Transform { index, source })?;
+                (outputs, Some(summary))
+            };
+            for output in outputs {
+                let mut log = vec![came_in.clone()];
+                if let Some(summary) = &summary {
+                    log.push(LogLine::now(format!("Incoming transformers: {summary}")));
+                }
+                tasks.push(NewTask {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    route: route.key.clone(),
+                    item: output,
+                    source,
+                    log: redact_lines(log),
+                });
+            }
+        }
+        let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
+        self.committer.enqueue(tasks).await.map_err(IntakeError::Queue)?;
+        telemetry::items_received(&route.key, source, received, ids.len());
+        self.wakeup(&route.key).notify_one();
+        Ok(ids)
+    }
+}
+
+/// Task log lines pass through the redactor before they are stored.
+pub(crate) fn redact_lines(mut lines: Vec<LogLine>) -> Vec<LogLine> {
+    for line in &mut lines {
+        if let std::borrow::Cow::Owned(clean) = redact::redact(&line.message) {
+            line.message = clean;
+        }
+    }
+    lines
+}

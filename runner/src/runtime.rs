@@ -1,0 +1,156 @@
+//! The runnable form of a compiled catalog: pipelines built, secrets resolved, HTTP
+//! clients created (one per Connection, shared by its routes).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use switchyard_crds::catalog::{Catalog, CompiledRoute, Key};
+use switchyard_crds::manifest;
+use switchyard_crds::problem::{Problem, Problems};
+
+use crate::connectors::http::{HttpEndpoint, HttpSink, HttpSource};
+use crate::connectors::webhook::WebhookAuthenticator;
+use crate::queue::RouteKey;
+use crate::secrets::SecretSource;
+use crate::transform::{Pipeline, build_pipeline};
+
+/// One route, ready to run.
+pub struct RouteRuntime {
+    pub key: RouteKey,
+    pub compiled: CompiledRoute,
+    pub incoming: Pipeline,
+    pub outgoing: Pipeline,
+    /// Set for webhook routes with authentication.
+    pub webhook_auth: Option<WebhookAuthenticator>,
+    /// Set for polling routes.
+    pub source: Option<HttpSource>,
+    pub poll_schedule: Option<croner::Cron>,
+    pub sink: HttpSink,
+    /// Set when delivery runs on a schedule instead of in real time.
+    pub delivery_schedule: Option<croner::Cron>,
+}
+
+impl RouteRuntime {
+    pub fn is_webhook(&self) -> bool {
+        self.compiled.spec.incoming.webhook.is_some()
+    }
+
+    pub fn suspended(&self) -> bool {
+        self.compiled.processing.suspend
+    }
+}
+
+/// Every route of a runner.
+#[derive(Default)]
+pub struct Runtime {
+    pub routes: BTreeMap<RouteKey, Arc<RouteRuntime>>,
+    /// Namespaces with at least one resource, for the API.
+    pub namespaces: Vec<String>,
+}
+
+impl Runtime {
+    pub fn route(&self, namespace: &str, name: &str) -> Option<&Arc<RouteRuntime>> {
+        self.routes.get(&RouteKey { namespace: namespace.to_owned(), route: name.to_owned() })
+    }
+}
+
+/// Loads, validates and builds the manifests under `paths`. Any problem anywhere fails
+/// the whole load: local mode starts all or nothing.
+pub fn load(paths: &[PathBuf], secrets: &SecretSource) -> Result<Runtime, Problems> {
+    let (resources, mut problems) = manifest::load_paths(paths);
+    let catalog = Catalog::build(resources);
+    problems.extend(catalog.problems.iter().cloned());
+    if !problems.is_empty() {
+        return Err(Problems(problems));
+    }
+    build(&catalog, secrets).map_err(Problems)
+}
+
+/// Builds the runtime of every route of a problem-free catalog.
+pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut endpoints: HashMap<Key, Arc<HttpEndpoint>> = HashMap::new();
+    for (key, connection) in &catalog.connections {
+        if let Some(http) = &connection.spec.http {
+            match HttpEndpoint::new(http, &key.0, secrets) {
+                Ok(endpoint) => {
+                    endpoints.insert(key.clone(), Arc::new(endpoint));
+                }
+                Err(error) => problems.push(problem(&connection.origin, &connection.id, &error.to_string())),
+            }
+        }
+    }
+    let mut runtime = Runtime::default();
+    for (key, route) in &catalog.routes {
+        match build_route(route, &endpoints, secrets) {
+            Ok(built) => {
+                runtime.routes.insert(built.key.clone(), Arc::new(built));
+            }
+            Err(message) => problems.push(problem(&route.origin, &route.id, &message)),
+        }
+        runtime.namespaces.push(key.0.clone());
+    }
+    runtime.namespaces.extend(catalog.connections.keys().map(|k| k.0.clone()));
+    runtime.namespaces.sort();
+    runtime.namespaces.dedup();
+    if problems.is_empty() { Ok(runtime) } else { Err(problems) }
+}
+
+/// A problem found while building: the message starts with `field `…``.
+fn problem(origin: &switchyard_crds::problem::Origin, id: &switchyard_crds::problem::ResourceId, message: &str) -> Problem {
+    let (field, message) = message
+        .strip_prefix("field `")
+        .and_then(|rest| rest.split_once("`: "))
+        .unwrap_or(("", message));
+    Problem::new(origin, Some(id), field, message)
+}
+
+fn build_route(
+    route: &CompiledRoute,
+    endpoints: &HashMap<Key, Arc<HttpEndpoint>>,
+    secrets: &SecretSource,
+) -> Result<RouteRuntime, String> {
+    let namespace = route.namespace();
+    let endpoint = |name: &str| {
+        endpoints
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned()
+            .ok_or_else(|| format!("field `spec`: Connection `{name}` could not be built"))
+    };
+    let cron = |field: &str, text: &str| {
+        croner::Cron::from_str(text).map_err(|e| format!("field `{field}`: {e}"))
+    };
+    let incoming = route.spec.incoming.clone();
+    let (source, poll_schedule) = match &incoming.poll {
+        Some(poll) => (
+            Some(HttpSource::new(endpoint(&poll.connection)?, poll, namespace, secrets).map_err(|e| e.to_string())?),
+            Some(cron("spec.incoming.poll.schedule", &poll.schedule)?),
+        ),
+        None => (None, None),
+    };
+    let webhook_auth = match incoming.webhook.as_ref().and_then(|w| w.auth.as_ref()) {
+        Some(auth) => WebhookAuthenticator::new(auth, namespace, secrets)
+            .map_err(|(field, error)| format!("field `{field}`: {error}"))?,
+        None => None,
+    };
+    let delivery_schedule = match (&route.processing.mode, &route.processing.schedule) {
+        (switchyard_crds::v1alpha1::ProcessingMode::Scheduled, Some(text)) => {
+            Some(cron("spec.processing.schedule", text)?)
+        }
+        _ => None,
+    };
+    Ok(RouteRuntime {
+        key: RouteKey { namespace: namespace.to_owned(), route: route.name().to_owned() },
+        incoming: build_pipeline(&route.incoming_steps).map_err(|e| format!("field `spec.transformers.incoming`: {e}"))?,
+        outgoing: build_pipeline(&route.outgoing_steps).map_err(|e| format!("field `spec.transformers.outgoing`: {e}"))?,
+        sink: HttpSink::new(endpoint(&route.spec.outgoing.connection)?, &route.delivery, namespace, secrets)
+            .map_err(|e| e.to_string())?,
+        webhook_auth,
+        source,
+        poll_schedule,
+        delivery_schedule,
+        compiled: route.clone(),
+    })
+}
