@@ -2,6 +2,8 @@
 //! transformer pipeline, the durable queue and outgoing delivery, and serves the
 //! webhook endpoints, the REST API, `/metrics` and health probes.
 
+pub mod api;
+pub mod cli;
 pub mod connectors;
 pub mod engine;
 pub mod queue;

@@ -62,6 +62,11 @@ impl Engine {
         wakeups.entry(key.clone()).or_default().clone()
     }
 
+    /// Wakes a route's delivery worker (after tasks were put back to `pending`).
+    pub fn wake(&self, key: &RouteKey) {
+        self.wakeup(key).notify_one();
+    }
+
     /// Starts the workers of the current configuration.
     pub async fn start(self: &Arc<Self>) {
         let mut generation = self.generation.lock().await;

@@ -63,6 +63,7 @@ impl FromStr for TaskState {
 
 /// One line of a task's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct LogLine {
     /// Microseconds since the Unix epoch.
     pub at_us: i64,

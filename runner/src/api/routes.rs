@@ -1,0 +1,134 @@
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use super::{ApiError, AppState};
+use crate::connectors::webhook::items_of_body;
+use crate::engine::IntakeError;
+use crate::queue::{RouteKey, StateCounts};
+
+/// A route and its queue.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteInfo {
+    pub namespace: String,
+    pub name: String,
+    /// `webhook` or `poll`.
+    pub incoming: &'static str,
+    /// Where to POST items, for webhook routes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_path: Option<String>,
+    /// `realtime` or `scheduled`.
+    pub mode: &'static str,
+    pub suspended: bool,
+    pub max_concurrency: u32,
+    /// Tasks per state.
+    pub tasks: StateCounts,
+}
+
+/// Routes of a namespace with their task counts per state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{namespace}/routes",
+    params(("namespace" = String, Path)),
+    responses((status = 200, body = [RouteInfo])),
+    security(("bearer" = []))
+)]
+pub async fn list_routes(State(state): State<AppState>, Path(namespace): Path<String>) -> Result<Json<Vec<RouteInfo>>, ApiError> {
+    let runtime = state.engine.runtime();
+    let counts = state.engine.store().counts(&namespace).await?;
+    let routes = runtime
+        .routes
+        .values()
+        .filter(|route| route.key.namespace == namespace)
+        .map(|route| RouteInfo {
+            namespace: namespace.clone(),
+            name: route.key.route.clone(),
+            incoming: if route.is_webhook() { "webhook" } else { "poll" },
+            webhook_path: route.is_webhook().then(|| format!("/webhooks/{namespace}/{}", route.key.route)),
+            mode: if route.delivery_schedule.is_some() { "scheduled" } else { "realtime" },
+            suspended: route.suspended(),
+            max_concurrency: route.compiled.processing.max_concurrency,
+            tasks: counts.iter().find(|c| c.route == route.key.route).map(|c| c.counts.clone()).unwrap_or_default(),
+        })
+        .collect();
+    Ok(Json(routes))
+}
+
+/// How many tasks an action touched.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Affected {
+    pub task_ids: Vec<String>,
+    pub count: u64,
+}
+
+fn known_route(state: &AppState, namespace: &str, route: &str) -> Result<RouteKey, ApiError> {
+    state
+        .engine
+        .runtime()
+        .route(namespace, route)
+        .map(|r| r.key.clone())
+        .ok_or_else(|| ApiError::not_found(format!("no route `{route}` in namespace `{namespace}`")))
+}
+
+/// Put every failed task of a route back to `pending` with a fresh attempt budget.
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/routes/{route}/retry-failed",
+    params(("namespace" = String, Path), ("route" = String, Path)),
+    responses((status = 200, body = Affected), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn retry_failed(
+    State(state): State<AppState>,
+    Path((namespace, route)): Path<(String, String)>,
+) -> Result<Json<Affected>, ApiError> {
+    let key = known_route(&state, &namespace, &route)?;
+    let count = state.engine.store().retry_failed(&key, "API").await?;
+    state.engine.wake(&key);
+    Ok(Json(Affected { task_ids: Vec::new(), count }))
+}
+
+/// Run a route now. A polling route fetches at once; any route accepts a JSON body
+/// (object or array of objects) whose items are queued as if they had come in.
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/routes/{route}/trigger",
+    params(("namespace" = String, Path), ("route" = String, Path)),
+    request_body(content = serde_json::Value, description = "Optional items to queue"),
+    responses(
+        (status = 202, body = Affected),
+        (status = 400, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 502, description = "The poll failed", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn trigger(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Affected>), ApiError> {
+    let runtime = state.engine.runtime();
+    let route = runtime
+        .route(&namespace, &name)
+        .ok_or_else(|| ApiError::not_found(format!("no route `{name}` in namespace `{namespace}`")))?;
+    let result = if body.iter().all(u8::is_ascii_whitespace) {
+        if route.source.is_none() {
+            return Err(ApiError::bad_request("this route does not poll; send the items to queue as the request body"));
+        }
+        state.engine.poll_now(route).await
+    } else {
+        let items = items_of_body(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        state.engine.intake(route, items, "manual").await
+    };
+    match result {
+        Ok(task_ids) => Ok((StatusCode::ACCEPTED, Json(Affected { count: task_ids.len() as u64, task_ids }))),
+        Err(error @ IntakeError::Poll(_)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, error.to_string())),
+        Err(error @ IntakeError::Transform { .. }) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())),
+        Err(error) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())),
+    }
+}

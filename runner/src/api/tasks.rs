@@ -1,0 +1,155 @@
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState};
+use crate::queue::{RouteKey, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary};
+
+/// Largest page of tasks.
+const MAX_PAGE: u32 = 1_000;
+/// Page size when none is asked for.
+const DEFAULT_PAGE: u32 = 100;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only tasks of this route.
+    pub route: Option<String>,
+    /// Only tasks in this state: pending, processing, done, failed, skipped.
+    pub state: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    pub limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of tasks.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskPage {
+    pub tasks: Vec<TaskSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Tasks of a namespace, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{namespace}/tasks",
+    params(("namespace" = String, Path), ListQuery),
+    responses((status = 200, body = TaskPage), (status = 400, body = super::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn list_tasks(
+    State(state): State<AppState>,
+    Path(namespace): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<TaskPage>, ApiError> {
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!("`limit` must be between 1 and {MAX_PAGE}")));
+    }
+    let filter = TaskFilter {
+        route: query.route,
+        state: query
+            .state
+            .map(|s| s.parse::<TaskState>())
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        cursor: query.cursor,
+        limit,
+    };
+    let tasks = state.engine.store().list(&namespace, &filter).await?;
+    let next_cursor = (tasks.len() == limit as usize).then(|| tasks.last().map(|t| t.id.clone())).flatten();
+    Ok(Json(TaskPage { tasks, next_cursor }))
+}
+
+/// One task: its item, attempts and every log line.
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{namespace}/tasks/{id}",
+    params(("namespace" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = TaskDetail), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn get_task(State(state): State<AppState>, Path((namespace, id)): Path<(String, String)>) -> Result<Json<TaskDetail>, ApiError> {
+    state
+        .engine
+        .store()
+        .get(&namespace, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no task `{id}` in namespace `{namespace}`")))
+}
+
+/// Who acts, and why; both optional.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    /// Who asks (shown in the task log). Default: `API`.
+    pub actor: Option<String>,
+    /// Why (shown in the task log).
+    pub reason: Option<String>,
+}
+
+/// The state a task is in after an action.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ActionResult {
+    pub id: String,
+    pub state: TaskState,
+}
+
+fn action_request(body: &Bytes) -> Result<ActionRequest, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ActionRequest::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body is not a valid action request: {e}")))
+}
+
+async fn act(state: &AppState, namespace: &str, id: &str, action: TaskAction) -> Result<Json<ActionResult>, ApiError> {
+    let new_state = state
+        .engine
+        .store()
+        .act(namespace, id, &action)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no task `{id}` in namespace `{namespace}`")))?;
+    if new_state == TaskState::Pending
+        && let Some(task) = state.engine.store().get(namespace, id).await?
+    {
+        state.engine.wake(&RouteKey { namespace: namespace.to_owned(), route: task.summary.route });
+    }
+    Ok(Json(ActionResult { id: id.to_owned(), state: new_state }))
+}
+
+/// Put a failed or skipped task back to `pending`, due now, with a fresh attempt budget.
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/tasks/{id}/retry",
+    params(("namespace" = String, Path), ("id" = String, Path)),
+    request_body(content = ActionRequest, description = "Optional"),
+    responses((status = 200, body = ActionResult), (status = 404, body = super::error::ErrorBody), (status = 409, description = "The task is processing or done", body = super::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn retry_task(State(state): State<AppState>, Path((namespace, id)): Path<(String, String)>, body: Bytes) -> Result<Json<ActionResult>, ApiError> {
+    let request = action_request(&body)?;
+    let actor = request.actor.unwrap_or_else(|| "API".into());
+    act(&state, &namespace, &id, TaskAction::Retry { actor }).await
+}
+
+/// Discard a pending or failed task: it becomes `skipped`, with who and why in its log.
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/tasks/{id}/discard",
+    params(("namespace" = String, Path), ("id" = String, Path)),
+    request_body(content = ActionRequest, description = "Optional"),
+    responses((status = 200, body = ActionResult), (status = 404, body = super::error::ErrorBody), (status = 409, description = "The task is processing, done or skipped", body = super::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn discard_task(State(state): State<AppState>, Path((namespace, id)): Path<(String, String)>, body: Bytes) -> Result<Json<ActionResult>, ApiError> {
+    let request = action_request(&body)?;
+    let actor = request.actor.unwrap_or_else(|| "API".into());
+    let reason = request.reason.unwrap_or_else(|| "no reason given".into());
+    act(&state, &namespace, &id, TaskAction::Discard { actor, reason }).await
+}

@@ -1,0 +1,69 @@
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Serialize;
+
+use super::{ApiError, AppState};
+use crate::connectors::webhook::items_of_body;
+use crate::engine::IntakeError;
+use crate::telemetry;
+
+/// The answer to an accepted webhook: the tasks now durably queued.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    /// One id per queued task, in order.
+    pub task_ids: Vec<String>,
+}
+
+/// Receive items. A JSON object is one item; a JSON array one item per element. The
+/// answer comes only after the tasks are committed to disk.
+#[utoipa::path(
+    post,
+    path = "/webhooks/{namespace}/{route}",
+    params(("namespace" = String, Path), ("route" = String, Path)),
+    request_body(content = serde_json::Value, description = "A JSON object or an array of objects"),
+    responses(
+        (status = 202, description = "Queued", body = Accepted),
+        (status = 400, description = "Malformed body", body = super::error::ErrorBody),
+        (status = 401, description = "Missing or wrong credentials", body = super::error::ErrorBody),
+        (status = 404, description = "No such webhook route", body = super::error::ErrorBody),
+        (status = 422, description = "An item failed the incoming transformers", body = super::error::ErrorBody),
+        (status = 503, description = "Route suspended or queue unavailable", body = super::error::ErrorBody),
+    )
+)]
+pub async fn receive(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let runtime = state.engine.runtime();
+    let route = runtime
+        .route(&namespace, &name)
+        .filter(|route| route.is_webhook())
+        .ok_or_else(|| ApiError::not_found(format!("no webhook route `{name}` in namespace `{namespace}`")))?;
+    if let Some(auth) = &route.webhook_auth
+        && let Err(error) = auth.verify(&headers, &body)
+    {
+        telemetry::webhook_rejected(&route.key, "auth");
+        return Err(ApiError::unauthorized(error.to_string()));
+    }
+    let items = items_of_body(&body).map_err(|error| {
+        telemetry::webhook_rejected(&route.key, "body");
+        ApiError::bad_request(error.to_string())
+    })?;
+    match state.engine.intake(route, items, "webhook").await {
+        Ok(task_ids) => Ok((StatusCode::ACCEPTED, Json(Accepted { task_ids }))),
+        Err(error) => {
+            let (status, reason) = match &error {
+                IntakeError::Transform { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "transform"),
+                IntakeError::Suspended(_) => (StatusCode::SERVICE_UNAVAILABLE, "suspended"),
+                IntakeError::Queue(_) | IntakeError::Poll(_) => (StatusCode::SERVICE_UNAVAILABLE, "queue"),
+            };
+            telemetry::webhook_rejected(&route.key, reason);
+            Err(ApiError::new(status, format!("nothing was queued: {error}")))
+        }
+    }
+}

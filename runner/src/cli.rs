@@ -1,0 +1,218 @@
+//! The `runner` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use notify::Watcher;
+use tokio::sync::mpsc;
+
+use crate::api::{self, AppState};
+use crate::engine::Engine;
+use crate::queue::{QueueStore, SqlQueue};
+use crate::redact::Secret;
+use crate::runtime;
+use crate::secrets::SecretSource;
+use crate::telemetry;
+
+/// Quiet time after a manifest change before reloading, so an editor's save (or a
+/// `git pull`) of several files reloads once.
+const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
+
+#[derive(Parser)]
+#[command(name = "runner", version, about = "Switchyard runner: routes items from incoming systems through a durable queue to outgoing systems")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the manifests, then serve webhooks, the API and delivery until stopped.
+    Run(RunArgs),
+    /// Validate the manifests and exit: 0 when valid, 2 with every problem listed.
+    Validate(ManifestArgs),
+}
+
+#[derive(Args)]
+struct ManifestArgs {
+    /// Manifest files or directories (searched recursively for .yaml/.yml), multi-document
+    /// YAML. Repeat for several.
+    #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+    paths: Vec<PathBuf>,
+
+    /// Where `secretKeyRef`s are resolved: `<DIR>/<namespace>/<secret>/<key>`, then
+    /// `<DIR>/<secret>/<key>` (a mounted Secret), then the environment variable
+    /// `SWITCHYARD_SECRET_<SECRET>_<KEY>` (upper case, other characters as `_`).
+    #[arg(long, env = "SWITCHYARD_SECRETS_DIR")]
+    secrets_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    manifests: ManifestArgs,
+
+    /// Address for webhooks, the API, /metrics and probes.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "SWITCHYARD_LISTEN")]
+    listen: SocketAddr,
+
+    /// Directory for the embedded queue (created if missing).
+    #[arg(long, default_value = "data", env = "SWITCHYARD_DATA_DIR")]
+    data_dir: PathBuf,
+
+    /// Queue database: `sqlite://<file>` or `postgres://…`. Default: SQLite in the data
+    /// directory.
+    #[arg(long, env = "SWITCHYARD_QUEUE_URL", hide_env_values = true)]
+    queue_url: Option<String>,
+
+    /// Bearer token the API requires (from the environment only, so it never shows in
+    /// a process list). Without one the runner only listens on loopback.
+    #[arg(long = "api-token", env = "SWITCHYARD_API_TOKEN", hide_env_values = true, hide = true)]
+    api_token: Option<String>,
+
+    /// Do not reload when a manifest file changes (SIGHUP still reloads).
+    #[arg(long)]
+    no_watch: bool,
+}
+
+/// Exit code for invalid manifests or arguments.
+const EXIT_INVALID: i32 = 2;
+
+pub async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init_logging();
+    match cli.command {
+        Command::Validate(args) => {
+            let secrets = SecretSource { dir: args.secrets_dir.clone() };
+            match runtime::load(&args.paths, &secrets) {
+                Ok(runtime) => {
+                    println!("{} route(s) valid", runtime.routes.len());
+                    Ok(())
+                }
+                Err(problems) => {
+                    eprintln!("{problems}");
+                    std::process::exit(EXIT_INVALID);
+                }
+            }
+        }
+        Command::Run(args) => run(args).await,
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let secrets = SecretSource { dir: args.manifests.secrets_dir.clone() };
+    let runtime = match runtime::load(&args.manifests.paths, &secrets) {
+        Ok(runtime) => runtime,
+        Err(problems) => {
+            eprintln!("{problems}");
+            eprintln!("Nothing was started.");
+            std::process::exit(EXIT_INVALID);
+        }
+    };
+    let api_token = args.api_token.filter(|t| !t.is_empty()).map(|t| Arc::new(Secret::new(t)));
+    if api_token.is_none() && !args.listen.ip().is_loopback() {
+        eprintln!(
+            "Refusing to serve the API on {} without authentication: set SWITCHYARD_API_TOKEN, or listen on 127.0.0.1.",
+            args.listen
+        );
+        std::process::exit(EXIT_INVALID);
+    }
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+    let queue_url = args.queue_url.unwrap_or_else(|| SqlQueue::default_url(&args.data_dir));
+    let store: Arc<dyn QueueStore> = Arc::new(SqlQueue::connect(&queue_url).await?);
+    let engine = Engine::new(store, runtime);
+    engine.start().await;
+
+    let reloads = reload_triggers(&args.manifests.paths, !args.no_watch)?;
+    tokio::spawn(reload_loop(engine.clone(), args.manifests.paths.clone(), secrets, reloads));
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let app = api::router(AppState { engine: engine.clone(), api_token, ready: ready.clone() });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(listen = %args.listen, routes = engine.runtime().routes.len(), "Runner started");
+    ready.store(true, Ordering::Relaxed);
+    let draining = ready.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Stop advertising readiness first, so a load balancer sends no new work.
+            draining.store(false, Ordering::Relaxed);
+            tracing::info!("Stopping: finishing in-flight requests and deliveries");
+        })
+        .await
+        .context("the HTTP server failed")?;
+    engine.shutdown().await;
+    tracing::info!("Stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+/// A channel that receives a message on SIGHUP and, if `watch`, on file changes.
+fn reload_triggers(paths: &[PathBuf], watch: bool) -> anyhow::Result<mpsc::Receiver<()>> {
+    let (sender, receiver) = mpsc::channel(16);
+    let on_hangup = sender.clone();
+    tokio::spawn(async move {
+        let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+        while hangup.recv().await.is_some() {
+            if on_hangup.send(()).await.is_err() {
+                return;
+            }
+        }
+    });
+    if watch {
+        let on_change = sender;
+        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if event.is_ok_and(|e| !e.kind.is_access()) {
+                let _ = on_change.try_send(());
+            }
+        })
+        .context("cannot watch the manifest files")?;
+        for path in paths {
+            watcher
+                .watch(path, notify::RecursiveMode::Recursive)
+                .with_context(|| format!("cannot watch {}", path.display()))?;
+        }
+        // The watcher lives as long as the process.
+        std::mem::forget(watcher);
+    }
+    Ok(receiver)
+}
+
+async fn reload_loop(engine: Arc<Engine>, paths: Vec<PathBuf>, secrets: SecretSource, mut triggers: mpsc::Receiver<()>) {
+    while triggers.recv().await.is_some() {
+        // Let a burst of changes settle, then reload once.
+        tokio::time::sleep(RELOAD_DEBOUNCE).await;
+        while triggers.try_recv().is_ok() {}
+        match runtime::load(&paths, &secrets) {
+            Ok(runtime) => engine.reload(runtime).await,
+            Err(problems) => {
+                tracing::error!("Manifests changed but are invalid; keeping the running configuration");
+                for problem in problems.0 {
+                    tracing::error!(problem = %problem, "Invalid manifest");
+                }
+            }
+        }
+    }
+}
