@@ -147,16 +147,28 @@ impl Catalog {
             }
         }
 
-        let resolver = StepResolver { transformers: &transformers };
+        let resolver = StepResolver {
+            transformers: &transformers,
+        };
         for (key, (id, origin, spec)) in &transformers {
             let mut problems = Vec::new();
-            resolver.expand(&key.0, &spec.steps, "spec.steps", origin, id, &mut Vec::new(), &mut problems);
+            resolver.expand(
+                &key.0,
+                &spec.steps,
+                "spec.steps",
+                origin,
+                id,
+                &mut Vec::new(),
+                &mut problems,
+            );
             catalog.problems.extend(problems);
         }
         for (id, origin, spec) in routes {
             match compile_route(&catalog, &resolver, id, origin, spec) {
                 Ok(route) => {
-                    catalog.routes.insert((route.id.namespace.clone(), route.id.name.clone()), route);
+                    catalog
+                        .routes
+                        .insert((route.id.namespace.clone(), route.id.name.clone()), route);
                 }
                 Err(problems) => catalog.problems.extend(problems),
             }
@@ -220,7 +232,10 @@ impl StepResolver<'_> {
                         origin,
                         Some(id),
                         format!("{step_field}.transformer"),
-                        format!("Transformer `{name}` calls itself (via {})", stack.join(" → ")),
+                        format!(
+                            "Transformer `{name}` calls itself (via {})",
+                            stack.join(" → ")
+                        ),
                     ));
                     continue;
                 }
@@ -252,9 +267,16 @@ impl StepResolver<'_> {
                     let label = if id.kind == "Transformer" {
                         format!("{id} step {}", index + 1)
                     } else {
-                        format!("{} step {}", field.trim_start_matches("spec.transformers."), index + 1)
+                        format!(
+                            "{} step {}",
+                            field.trim_start_matches("spec.transformers."),
+                            index + 1
+                        )
                     };
-                    out.push(LabeledStep { label, step: step.clone() });
+                    out.push(LabeledStep {
+                        label,
+                        step: step.clone(),
+                    });
                 }
             }
         }
@@ -273,11 +295,17 @@ fn compile_route(
     let http_connection = |field: &str, name: &str, problems: &mut Vec<Problem>| {
         let key = (id.namespace.clone(), name.to_owned());
         match catalog.connections.get(&key) {
-            Some(CompiledConnection { spec: ConnectionSpec { http: Some(http) }, .. }) => {
-                Some(http.clone())
-            }
+            Some(CompiledConnection {
+                spec: ConnectionSpec { http: Some(http) },
+                ..
+            }) => Some(http.clone()),
             Some(_) => {
-                problems.push(Problem::new(&origin, Some(&id), field, format!("Connection `{name}` is not an HTTP connection")));
+                problems.push(Problem::new(
+                    &origin,
+                    Some(&id),
+                    field,
+                    format!("Connection `{name}` is not an HTTP connection"),
+                ));
                 None
             }
             None => {
@@ -285,20 +313,30 @@ fn compile_route(
                     &origin,
                     Some(&id),
                     field,
-                    format!("Connection `{name}` does not exist in namespace `{}` (or is invalid)", id.namespace),
+                    format!(
+                        "Connection `{name}` does not exist in namespace `{}` (or is invalid)",
+                        id.namespace
+                    ),
                 ));
                 None
             }
         }
     };
     let poll_connection = match &spec.incoming {
-        Incoming { poll: Some(poll), .. } => {
-            http_connection("spec.incoming.poll.connection", &poll.connection, &mut problems)
-        }
+        Incoming {
+            poll: Some(poll), ..
+        } => http_connection(
+            "spec.incoming.poll.connection",
+            &poll.connection,
+            &mut problems,
+        ),
         _ => None,
     };
-    let outgoing_connection =
-        http_connection("spec.outgoing.connection", &spec.outgoing.connection, &mut problems);
+    let outgoing_connection = http_connection(
+        "spec.outgoing.connection",
+        &spec.outgoing.connection,
+        &mut problems,
+    );
     let incoming_steps = resolver.expand(
         &id.namespace,
         &spec.transformers.incoming,
@@ -334,10 +372,14 @@ fn compile_route(
         processing: ProcessingSettings {
             mode: processing.mode.unwrap_or(ProcessingMode::Realtime),
             schedule: processing.schedule,
-            max_concurrency: processing.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY),
+            max_concurrency: processing
+                .max_concurrency
+                .unwrap_or(DEFAULT_MAX_CONCURRENCY),
             retry: RetrySettings {
                 max_attempts: retry.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
-                initial_backoff_ms: retry.initial_backoff_ms.unwrap_or(DEFAULT_INITIAL_BACKOFF_MS),
+                initial_backoff_ms: retry
+                    .initial_backoff_ms
+                    .unwrap_or(DEFAULT_INITIAL_BACKOFF_MS),
                 max_backoff_ms: retry.max_backoff_ms.unwrap_or(DEFAULT_MAX_BACKOFF_MS),
             },
             suspend: processing.suspend.unwrap_or(false),

@@ -76,7 +76,10 @@ mod tests {
         assert!(compile(".items[] | {id, total: (.price * .qty)}").is_ok());
         let error = compile(".a | {").err().map(|e| e.0).unwrap_or_default();
         assert!(error.contains("expected"), "{error}");
-        let error = compile("no_such_function(1)").err().map(|e| e.0).unwrap_or_default();
+        let error = compile("no_such_function(1)")
+            .err()
+            .map(|e| e.0)
+            .unwrap_or_default();
         assert!(error.contains("no_such_function"), "{error}");
     }
 }

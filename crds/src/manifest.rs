@@ -55,7 +55,10 @@ pub fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Problem> {
 fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), Problem> {
     let unreadable = |error: std::io::Error| {
         Problem::new(
-            &Origin { file: Some(path.to_owned()), document: None },
+            &Origin {
+                file: Some(path.to_owned()),
+                document: None,
+            },
             None,
             "",
             format!("cannot read: {error}"),
@@ -66,7 +69,11 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), Problem> {
             .map_err(unreadable)?
             .filter_map(Result::ok)
             .map(|entry| entry.path())
-            .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+            .filter(|p| {
+                !p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+            })
             .collect();
         entries.sort();
         for entry in entries {
@@ -83,7 +90,10 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), Problem> {
 }
 
 fn is_yaml(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
 }
 
 /// Loads every Switchyard resource under `paths`. Documents of other API groups (a
@@ -101,7 +111,10 @@ pub fn load_paths(paths: &[PathBuf]) -> (Vec<LoadedResource>, Vec<Problem>) {
                         problems.append(&mut p);
                     }
                     Err(error) => problems.push(Problem::new(
-                        &Origin { file: Some(file.clone()), document: None },
+                        &Origin {
+                            file: Some(file.clone()),
+                            document: None,
+                        },
                         None,
                         "",
                         format!("cannot read: {error}"),
@@ -119,12 +132,20 @@ pub fn load_str(text: &str, file: Option<&Path>) -> (Vec<LoadedResource>, Vec<Pr
     let mut resources = Vec::new();
     let mut problems = Vec::new();
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let origin = Origin { file: file.map(Path::to_owned), document: Some(index + 1) };
+        let origin = Origin {
+            file: file.map(Path::to_owned),
+            document: Some(index + 1),
+        };
         let value = match serde_yaml::Value::deserialize(document) {
             Ok(serde_yaml::Value::Null) => continue,
             Ok(value) => value,
             Err(error) => {
-                problems.push(Problem::new(&origin, None, "", format!("invalid YAML: {error}")));
+                problems.push(Problem::new(
+                    &origin,
+                    None,
+                    "",
+                    format!("invalid YAML: {error}"),
+                ));
                 continue;
             }
         };
@@ -142,7 +163,12 @@ fn load_document(
     origin: &Origin,
 ) -> Result<Option<LoadedResource>, Problem> {
     let head: DocumentHead = serde_yaml::from_value(value.clone()).map_err(|error| {
-        Problem::new(origin, None, "", format!("not a Kubernetes manifest: {error}"))
+        Problem::new(
+            origin,
+            None,
+            "",
+            format!("not a Kubernetes manifest: {error}"),
+        )
     })?;
     let api_version = head.api_version.unwrap_or_default();
     if api_version.split('/').next() != Some(API_GROUP) {
@@ -153,7 +179,10 @@ fn load_document(
         .ok_or_else(|| Problem::new(origin, None, "kind", "is missing"))?;
     let id = ResourceId {
         kind: kind.clone(),
-        namespace: head.metadata.namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
+        namespace: head
+            .metadata
+            .namespace
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
         name: head.metadata.name.unwrap_or_default(),
     };
     if api_version != API_VERSION {
@@ -165,7 +194,12 @@ fn load_document(
         ));
     }
     if id.name.is_empty() {
-        return Err(Problem::new(origin, Some(&id), "metadata.name", "is missing"));
+        return Err(Problem::new(
+            origin,
+            Some(&id),
+            "metadata.name",
+            "is missing",
+        ));
     }
     let resource = match kind.as_str() {
         "Connection" => AnyResource::Connection(typed(value, origin, &id)?),
@@ -180,7 +214,11 @@ fn load_document(
             ));
         }
     };
-    Ok(Some(LoadedResource { origin: origin.clone(), id, resource }))
+    Ok(Some(LoadedResource {
+        origin: origin.clone(),
+        id,
+        resource,
+    }))
 }
 
 /// Deserializes a document into its type; an error names the field path.
@@ -192,7 +230,12 @@ fn typed<T: DeserializeOwned>(
     // Through JSON: serde_yaml's own Value only reads enums written as YAML tags, while
     // manifests write them as maps (`- jq: '.a'`).
     let value = serde_json::to_value(value).map_err(|error| {
-        Problem::new(origin, Some(id), "", format!("cannot be represented as JSON: {error}"))
+        Problem::new(
+            origin,
+            Some(id),
+            "",
+            format!("cannot be represented as JSON: {error}"),
+        )
     })?;
     serde_path_to_error::deserialize(value).map_err(|error| {
         let field = error.path().to_string();

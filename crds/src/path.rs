@@ -45,12 +45,15 @@ mod tests {
 
     #[test]
     fn parses_dotted_paths_and_rejects_empty_segments() {
+        assert_eq!(FieldPath::parse("a.b.0").map(|p| p.segments().len()), Ok(3));
         assert_eq!(
-            FieldPath::parse("a.b.0").map(|p| p.segments().len()),
-            Ok(3)
+            FieldPath::parse(".a").map(|p| p.to_string()),
+            Ok("a".into())
         );
-        assert_eq!(FieldPath::parse(".a").map(|p| p.to_string()), Ok("a".into()));
         assert_eq!(FieldPath::parse(""), Err(PathError::Empty));
-        assert!(matches!(FieldPath::parse("a..b"), Err(PathError::EmptySegment(_))));
+        assert!(matches!(
+            FieldPath::parse("a..b"),
+            Err(PathError::EmptySegment(_))
+        ));
     }
 }

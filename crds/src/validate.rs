@@ -26,8 +26,15 @@ const SENSITIVE_HEADERS: &[&str] = &[
 
 /// Query parameter names that carry credentials: use `auth.apiKey.query` instead.
 const SENSITIVE_QUERY_PARAMS: &[&str] = &[
-    "password", "passwd", "secret", "client_secret", "token", "access_token", "api_key",
-    "apikey", "key",
+    "password",
+    "passwd",
+    "secret",
+    "client_secret",
+    "token",
+    "access_token",
+    "api_key",
+    "apikey",
+    "key",
 ];
 
 /// Collects problems against one resource.
@@ -39,29 +46,49 @@ struct Checker<'a> {
 
 impl<'a> Checker<'a> {
     fn new(origin: &'a Origin, id: &'a ResourceId) -> Self {
-        Self { origin, id, problems: Vec::new() }
+        Self {
+            origin,
+            id,
+            problems: Vec::new(),
+        }
     }
 
     fn report(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(Problem::new(self.origin, Some(self.id), field, message));
+        self.problems
+            .push(Problem::new(self.origin, Some(self.id), field, message));
     }
 
     fn exactly_one(&mut self, field: &str, options: &[(&str, bool)]) {
-        let set: Vec<&str> = options.iter().filter(|(_, s)| *s).map(|(n, _)| *n).collect();
+        let set: Vec<&str> = options
+            .iter()
+            .filter(|(_, s)| *s)
+            .map(|(n, _)| *n)
+            .collect();
         let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
         match set.len() {
             1 => {}
             0 => self.report(field, format!("set exactly one of: {}", names.join(", "))),
-            _ => self.report(field, format!("set only one of: {} (found {})", names.join(", "), set.join(", "))),
+            _ => self.report(
+                field,
+                format!(
+                    "set only one of: {} (found {})",
+                    names.join(", "),
+                    set.join(", ")
+                ),
+            ),
         }
     }
 
     fn url(&mut self, field: &str, text: &str) {
         match url::Url::parse(text) {
             Err(error) => self.report(field, format!("`{text}` is not a valid URL: {error}")),
-            Ok(url) if !matches!(url.scheme(), "http" | "https") => {
-                self.report(field, format!("scheme `{}` is not supported; use http or https", url.scheme()))
-            }
+            Ok(url) if !matches!(url.scheme(), "http" | "https") => self.report(
+                field,
+                format!(
+                    "scheme `{}` is not supported; use http or https",
+                    url.scheme()
+                ),
+            ),
             Ok(url) if url.password().is_some() || !url.username().is_empty() => self.report(
                 field,
                 "the URL carries credentials; put them in a Secret and use `auth`",
@@ -91,7 +118,10 @@ impl<'a> Checker<'a> {
 
     fn cron(&mut self, field: &str, expression: &str) {
         if let Err(error) = croner::Cron::from_str(expression) {
-            self.report(field, format!("`{expression}` is not a valid cron expression: {error}"));
+            self.report(
+                field,
+                format!("`{expression}` is not a valid cron expression: {error}"),
+            );
         }
     }
 
@@ -113,7 +143,10 @@ impl<'a> Checker<'a> {
 
     fn method(&mut self, field: &str, method: Option<&str>) {
         if let Some(method) = method
-            && !matches!(method.to_ascii_uppercase().as_str(), "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS")
+            && !matches!(
+                method.to_ascii_uppercase().as_str(),
+                "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS"
+            )
         {
             self.report(field, format!("`{method}` is not an HTTP method"));
         }
@@ -121,7 +154,10 @@ impl<'a> Checker<'a> {
 
     fn pointer(&mut self, field: &str, pointer: &str) {
         if !pointer.is_empty() && !pointer.starts_with('/') {
-            self.report(field, format!("`{pointer}` is not a JSON pointer; it must start with `/`"));
+            self.report(
+                field,
+                format!("`{pointer}` is not a JSON pointer; it must start with `/`"),
+            );
         }
     }
 
@@ -132,7 +168,9 @@ impl<'a> Checker<'a> {
 
 fn reqwest_header_name_is_invalid(name: &str) -> bool {
     name.is_empty()
-        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 pub(crate) fn connection(spec: &ConnectionSpec, origin: &Origin, id: &ResourceId) -> Vec<Problem> {
@@ -151,17 +189,26 @@ pub(crate) fn connection(spec: &ConnectionSpec, origin: &Origin, id: &ResourceId
                     ("basic", auth.basic.is_some()),
                     ("bearer", auth.bearer.is_some()),
                     ("apiKey", auth.api_key.is_some()),
-                    ("oauth2ClientCredentials", auth.oauth2_client_credentials.is_some()),
+                    (
+                        "oauth2ClientCredentials",
+                        auth.oauth2_client_credentials.is_some(),
+                    ),
                 ],
             );
             if let Some(api_key) = &auth.api_key {
                 check.exactly_one(
                     "spec.http.auth.apiKey",
-                    &[("header", api_key.header.is_some()), ("query", api_key.query.is_some())],
+                    &[
+                        ("header", api_key.header.is_some()),
+                        ("query", api_key.query.is_some()),
+                    ],
                 );
             }
             if let Some(oauth2) = &auth.oauth2_client_credentials {
-                check.url("spec.http.auth.oauth2ClientCredentials.tokenUrl", &oauth2.token_url);
+                check.url(
+                    "spec.http.auth.oauth2ClientCredentials.tokenUrl",
+                    &oauth2.token_url,
+                );
             }
         }
     }
@@ -174,14 +221,23 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
         check.report("metadata.name", "must be a DNS label (lower-case letters, digits and `-`, at most 63 characters): it is part of the webhook URL");
     }
     let Incoming { webhook, poll } = &spec.incoming;
-    check.exactly_one("spec.incoming", &[("webhook", webhook.is_some()), ("poll", poll.is_some())]);
+    check.exactly_one(
+        "spec.incoming",
+        &[("webhook", webhook.is_some()), ("poll", poll.is_some())],
+    );
     if let Some(auth) = webhook.as_ref().and_then(|w| w.auth.as_ref()) {
         let WebhookAuth { token, hmac } = auth;
-        check.exactly_one("spec.incoming.webhook.auth", &[("token", token.is_some()), ("hmac", hmac.is_some())]);
+        check.exactly_one(
+            "spec.incoming.webhook.auth",
+            &[("token", token.is_some()), ("hmac", hmac.is_some())],
+        );
     }
     if let Some(poll) = poll {
         check.cron("spec.incoming.poll.schedule", &poll.schedule);
-        check.method("spec.incoming.poll.request.method", poll.request.method.as_deref());
+        check.method(
+            "spec.incoming.poll.request.method",
+            poll.request.method.as_deref(),
+        );
         check.headers("spec.incoming.poll.request.headers", &poll.request.headers);
         for name in poll.request.query.keys() {
             if SENSITIVE_QUERY_PARAMS.contains(&name.to_ascii_lowercase().as_str()) {
@@ -210,9 +266,10 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
     }
     if let Some(processing) = &spec.processing {
         match (processing.mode, &processing.schedule) {
-            (Some(ProcessingMode::Scheduled), None) => {
-                check.report("spec.processing.schedule", "is required when `mode` is `scheduled`")
-            }
+            (Some(ProcessingMode::Scheduled), None) => check.report(
+                "spec.processing.schedule",
+                "is required when `mode` is `scheduled`",
+            ),
             (_, Some(schedule)) => check.cron("spec.processing.schedule", schedule),
             _ => {}
         }
@@ -226,7 +283,10 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
             if let (Some(initial), Some(max)) = (retry.initial_backoff_ms, retry.max_backoff_ms)
                 && initial > max
             {
-                check.report("spec.processing.retry.initialBackoffMs", "must not exceed `maxBackoffMs`");
+                check.report(
+                    "spec.processing.retry.initialBackoffMs",
+                    "must not exceed `maxBackoffMs`",
+                );
             }
         }
     }
@@ -256,7 +316,13 @@ fn pagination_problems(check: &mut Checker<'_>, pagination: &Pagination) {
 }
 
 /// Validates one (non-`transformer`) step.
-pub(crate) fn step(step: &Step, field: &str, origin: &Origin, id: &ResourceId, problems: &mut Vec<Problem>) {
+pub(crate) fn step(
+    step: &Step,
+    field: &str,
+    origin: &Origin,
+    id: &ResourceId,
+    problems: &mut Vec<Problem>,
+) {
     let mut check = Checker::new(origin, id);
     let path = |check: &mut Checker<'_>, sub: &str, text: &str| {
         if let Err(error) = FieldPath::parse(text) {
@@ -284,7 +350,9 @@ pub(crate) fn step(step: &Step, field: &str, origin: &Origin, id: &ResourceId, p
 fn is_dns_label(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
 }
@@ -301,7 +369,9 @@ fn auth_secrets(auth: &HttpAuth) -> Vec<&SecretValue> {
         auth.basic.as_ref().map(|b| &b.password),
         auth.bearer.as_ref().map(|b| &b.token),
         auth.api_key.as_ref().map(|a| &a.value),
-        auth.oauth2_client_credentials.as_ref().map(|o| &o.client_secret),
+        auth.oauth2_client_credentials
+            .as_ref()
+            .map(|o| &o.client_secret),
     ]
     .into_iter()
     .flatten()
@@ -314,7 +384,11 @@ pub(crate) fn connection_secrets(spec: &ConnectionSpec) -> Vec<SecretKeySelector
     if let Some(http) = &spec.http {
         out.extend(header_secrets(&http.headers));
         if let Some(auth) = &http.auth {
-            out.extend(auth_secrets(auth).into_iter().map(|s| s.secret_key_ref.clone()));
+            out.extend(
+                auth_secrets(auth)
+                    .into_iter()
+                    .map(|s| s.secret_key_ref.clone()),
+            );
         }
     }
     out

@@ -24,7 +24,11 @@ use crate::telemetry;
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
 
 #[derive(Parser)]
-#[command(name = "runner", version, about = "Switchyard runner: routes items from incoming systems through a durable queue to outgoing systems")]
+#[command(
+    name = "runner",
+    version,
+    about = "Switchyard runner: routes items from incoming systems through a durable queue to outgoing systems"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -72,7 +76,12 @@ struct RunArgs {
 
     /// Bearer token the API requires (from the environment only, so it never shows in
     /// a process list). Without one the runner only listens on loopback.
-    #[arg(long = "api-token", env = "SWITCHYARD_API_TOKEN", hide_env_values = true, hide = true)]
+    #[arg(
+        long = "api-token",
+        env = "SWITCHYARD_API_TOKEN",
+        hide_env_values = true,
+        hide = true
+    )]
     api_token: Option<String>,
 
     /// Do not reload when a manifest file changes (SIGHUP still reloads).
@@ -88,7 +97,9 @@ pub async fn main() -> anyhow::Result<()> {
     telemetry::init_logging();
     match cli.command {
         Command::Validate(args) => {
-            let secrets = SecretSource { dir: args.secrets_dir.clone() };
+            let secrets = SecretSource {
+                dir: args.secrets_dir.clone(),
+            };
             match runtime::load(&args.paths, &secrets) {
                 Ok(runtime) => {
                     println!("{} route(s) valid", runtime.routes.len());
@@ -105,7 +116,9 @@ pub async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let secrets = SecretSource { dir: args.manifests.secrets_dir.clone() };
+    let secrets = SecretSource {
+        dir: args.manifests.secrets_dir.clone(),
+    };
     let runtime = match runtime::load(&args.manifests.paths, &secrets) {
         Ok(runtime) => runtime,
         Err(problems) => {
@@ -114,7 +127,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             std::process::exit(EXIT_INVALID);
         }
     };
-    let api_token = args.api_token.filter(|t| !t.is_empty()).map(|t| Arc::new(Secret::new(t)));
+    let api_token = args
+        .api_token
+        .filter(|t| !t.is_empty())
+        .map(|t| Arc::new(Secret::new(t)));
     if api_token.is_none() && !args.listen.ip().is_loopback() {
         eprintln!(
             "Refusing to serve the API on {} without authentication: set SWITCHYARD_API_TOKEN, or listen on 127.0.0.1.",
@@ -122,18 +138,33 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         );
         std::process::exit(EXIT_INVALID);
     }
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
-    let queue_url = args.queue_url.unwrap_or_else(|| SqlQueue::default_url(&args.data_dir));
+    std::fs::create_dir_all(&args.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
+    let queue_url = args
+        .queue_url
+        .unwrap_or_else(|| SqlQueue::default_url(&args.data_dir));
     let store: Arc<dyn QueueStore> = Arc::new(SqlQueue::connect(&queue_url).await?);
     let engine = Engine::new(store, runtime);
     engine.start().await;
 
     let reloads = reload_triggers(&args.manifests.paths, !args.no_watch)?;
-    tokio::spawn(reload_loop(engine.clone(), args.manifests.paths.clone(), secrets, reloads));
+    tokio::spawn(reload_loop(
+        engine.clone(),
+        args.manifests.paths.clone(),
+        secrets,
+        reloads,
+    ));
 
     let ready = Arc::new(AtomicBool::new(false));
-    let app = api::router(AppState { engine: engine.clone(), api_token, ready: ready.clone() });
+    let app = api::router(AppState {
+        engine: engine.clone(),
+        api_token,
+        ready: ready.clone(),
+    });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -174,7 +205,10 @@ fn reload_triggers(paths: &[PathBuf], watch: bool) -> anyhow::Result<mpsc::Recei
     let (sender, receiver) = mpsc::channel(16);
     let on_hangup = sender.clone();
     tokio::spawn(async move {
-        let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+        let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
         while hangup.recv().await.is_some() {
             if on_hangup.send(()).await.is_err() {
                 return;
@@ -183,12 +217,13 @@ fn reload_triggers(paths: &[PathBuf], watch: bool) -> anyhow::Result<mpsc::Recei
     });
     if watch {
         let on_change = sender;
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok_and(|e| !e.kind.is_access()) {
-                let _ = on_change.try_send(());
-            }
-        })
-        .context("cannot watch the manifest files")?;
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if event.is_ok_and(|e| !e.kind.is_access()) {
+                    let _ = on_change.try_send(());
+                }
+            })
+            .context("cannot watch the manifest files")?;
         for path in paths {
             watcher
                 .watch(path, notify::RecursiveMode::Recursive)
@@ -200,7 +235,12 @@ fn reload_triggers(paths: &[PathBuf], watch: bool) -> anyhow::Result<mpsc::Recei
     Ok(receiver)
 }
 
-async fn reload_loop(engine: Arc<Engine>, paths: Vec<PathBuf>, secrets: SecretSource, mut triggers: mpsc::Receiver<()>) {
+async fn reload_loop(
+    engine: Arc<Engine>,
+    paths: Vec<PathBuf>,
+    secrets: SecretSource,
+    mut triggers: mpsc::Receiver<()>,
+) {
     while triggers.recv().await.is_some() {
         // Let a burst of changes settle, then reload once.
         tokio::time::sleep(RELOAD_DEBOUNCE).await;
@@ -208,7 +248,9 @@ async fn reload_loop(engine: Arc<Engine>, paths: Vec<PathBuf>, secrets: SecretSo
         match runtime::load(&paths, &secrets) {
             Ok(runtime) => engine.reload(runtime).await,
             Err(problems) => {
-                tracing::error!("Manifests changed but are invalid; keeping the running configuration");
+                tracing::error!(
+                    "Manifests changed but are invalid; keeping the running configuration"
+                );
                 for problem in problems.0 {
                     tracing::error!(problem = %problem, "Invalid manifest");
                 }

@@ -20,7 +20,8 @@ pub fn register(secret: &str) {
         return;
     }
     let mut forms = vec![secret.to_owned()];
-    let encoded = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let encoded = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+        .to_string();
     if encoded != secret {
         forms.push(encoded);
     }
@@ -30,11 +31,15 @@ pub fn register(secret: &str) {
 /// Registers a Basic-auth credential: the password and the header's base64 form.
 pub fn register_basic(username: &str, password: &str) {
     register(password);
-    add(vec![base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))]);
+    add(vec![
+        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}")),
+    ]);
 }
 
 fn add(forms: Vec<String>) {
-    let mut guard = SECRETS.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut guard = SECRETS
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut list: Vec<String> = guard.as_ref().clone();
     for form in forms {
         if !list.contains(&form) {
@@ -48,7 +53,10 @@ fn add(forms: Vec<String>) {
 
 /// `text` with every registered secret masked.
 pub fn redact(text: &str) -> Cow<'_, str> {
-    let secrets = SECRETS.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    let secrets = SECRETS
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
     let mut out = Cow::Borrowed(text);
     for secret in secrets.iter() {
         if out.contains(secret.as_str()) {

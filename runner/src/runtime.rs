@@ -52,7 +52,10 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn route(&self, namespace: &str, name: &str) -> Option<&Arc<RouteRuntime>> {
-        self.routes.get(&RouteKey { namespace: namespace.to_owned(), route: name.to_owned() })
+        self.routes.get(&RouteKey {
+            namespace: namespace.to_owned(),
+            route: name.to_owned(),
+        })
     }
 }
 
@@ -78,7 +81,11 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
                 Ok(endpoint) => {
                     endpoints.insert(key.clone(), Arc::new(endpoint));
                 }
-                Err(error) => problems.push(problem(&connection.origin, &connection.id, &error.to_string())),
+                Err(error) => problems.push(problem(
+                    &connection.origin,
+                    &connection.id,
+                    &error.to_string(),
+                )),
             }
         }
     }
@@ -92,14 +99,24 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
         }
         runtime.namespaces.push(key.0.clone());
     }
-    runtime.namespaces.extend(catalog.connections.keys().map(|k| k.0.clone()));
+    runtime
+        .namespaces
+        .extend(catalog.connections.keys().map(|k| k.0.clone()));
     runtime.namespaces.sort();
     runtime.namespaces.dedup();
-    if problems.is_empty() { Ok(runtime) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(runtime)
+    } else {
+        Err(problems)
+    }
 }
 
 /// A problem found while building: the message starts with `field `…``.
-fn problem(origin: &switchyard_crds::problem::Origin, id: &switchyard_crds::problem::ResourceId, message: &str) -> Problem {
+fn problem(
+    origin: &switchyard_crds::problem::Origin,
+    id: &switchyard_crds::problem::ResourceId,
+    message: &str,
+) -> Problem {
     let (field, message) = message
         .strip_prefix("field `")
         .and_then(|rest| rest.split_once("`: "))
@@ -125,7 +142,10 @@ fn build_route(
     let incoming = route.spec.incoming.clone();
     let (source, poll_schedule) = match &incoming.poll {
         Some(poll) => (
-            Some(HttpSource::new(endpoint(&poll.connection)?, poll, namespace, secrets).map_err(|e| e.to_string())?),
+            Some(
+                HttpSource::new(endpoint(&poll.connection)?, poll, namespace, secrets)
+                    .map_err(|e| e.to_string())?,
+            ),
             Some(cron("spec.incoming.poll.schedule", &poll.schedule)?),
         ),
         None => (None, None),
@@ -142,11 +162,21 @@ fn build_route(
         _ => None,
     };
     Ok(RouteRuntime {
-        key: RouteKey { namespace: namespace.to_owned(), route: route.name().to_owned() },
-        incoming: build_pipeline(&route.incoming_steps).map_err(|e| format!("field `spec.transformers.incoming`: {e}"))?,
-        outgoing: build_pipeline(&route.outgoing_steps).map_err(|e| format!("field `spec.transformers.outgoing`: {e}"))?,
-        sink: HttpSink::new(endpoint(&route.spec.outgoing.connection)?, &route.delivery, namespace, secrets)
-            .map_err(|e| e.to_string())?,
+        key: RouteKey {
+            namespace: namespace.to_owned(),
+            route: route.name().to_owned(),
+        },
+        incoming: build_pipeline(&route.incoming_steps)
+            .map_err(|e| format!("field `spec.transformers.incoming`: {e}"))?,
+        outgoing: build_pipeline(&route.outgoing_steps)
+            .map_err(|e| format!("field `spec.transformers.outgoing`: {e}"))?,
+        sink: HttpSink::new(
+            endpoint(&route.spec.outgoing.connection)?,
+            &route.delivery,
+            namespace,
+            secrets,
+        )
+        .map_err(|e| e.to_string())?,
         webhook_auth,
         source,
         poll_schedule,

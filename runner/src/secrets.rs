@@ -31,7 +31,15 @@ pub struct SecretNotFound {
 impl SecretSource {
     pub fn env_var(name: &str, key: &str) -> String {
         let clean = |s: &str| -> String {
-            s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
         };
         format!("SWITCHYARD_SECRET_{}_{}", clean(name), clean(key))
     }
@@ -47,7 +55,9 @@ impl SecretSource {
             ] {
                 if let Ok(text) = std::fs::read_to_string(&path) {
                     let text = text.strip_suffix('\n').unwrap_or(&text);
-                    return Ok(Secret::new(text.strip_suffix('\r').unwrap_or(text).to_owned()));
+                    return Ok(Secret::new(
+                        text.strip_suffix('\r').unwrap_or(text).to_owned(),
+                    ));
                 }
                 looked.push(path.display().to_string());
             }

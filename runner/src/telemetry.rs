@@ -21,7 +21,8 @@ pub struct Metrics {
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let counter = IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
+    let counter = IntCounterVec::new(Opts::new(name, help), labels)
+        .unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
     // Registration fails only for duplicate names, which the constants above rule out.
     let _ = registry.register(Box::new(counter.clone()));
     counter
@@ -30,17 +31,43 @@ fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntC
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let registry = Registry::new();
     Metrics {
-        items_received: counter(&registry, ITEMS_RECEIVED, "Items received by the incoming side", &["namespace", "route", "source"]),
-        tasks_created: counter(&registry, TASKS_CREATED, "Tasks committed to the queue", &["namespace", "route"]),
-        delivery_attempts: counter(&registry, DELIVERY_ATTEMPTS, "Delivery attempts by outcome", &["namespace", "route", "outcome"]),
-        webhook_rejected: counter(&registry, WEBHOOK_REJECTED, "Webhook requests refused", &["namespace", "route", "reason"]),
+        items_received: counter(
+            &registry,
+            ITEMS_RECEIVED,
+            "Items received by the incoming side",
+            &["namespace", "route", "source"],
+        ),
+        tasks_created: counter(
+            &registry,
+            TASKS_CREATED,
+            "Tasks committed to the queue",
+            &["namespace", "route"],
+        ),
+        delivery_attempts: counter(
+            &registry,
+            DELIVERY_ATTEMPTS,
+            "Delivery attempts by outcome",
+            &["namespace", "route", "outcome"],
+        ),
+        webhook_rejected: counter(
+            &registry,
+            WEBHOOK_REJECTED,
+            "Webhook requests refused",
+            &["namespace", "route", "reason"],
+        ),
         registry,
     }
 });
 
 pub fn items_received(route: &RouteKey, source: &str, items: usize, tasks: usize) {
-    METRICS.items_received.with_label_values(&[&route.namespace, &route.route, source]).inc_by(items as u64);
-    METRICS.tasks_created.with_label_values(&[&route.namespace, &route.route]).inc_by(tasks as u64);
+    METRICS
+        .items_received
+        .with_label_values(&[&route.namespace, &route.route, source])
+        .inc_by(items as u64);
+    METRICS
+        .tasks_created
+        .with_label_values(&[&route.namespace, &route.route])
+        .inc_by(tasks as u64);
 }
 
 pub fn task_attempted(route: &RouteKey, outcome: &Outcome) {
@@ -50,19 +77,27 @@ pub fn task_attempted(route: &RouteKey, outcome: &Outcome) {
         Outcome::Failed { .. } => "failed",
         Outcome::Skipped => "skipped",
     };
-    METRICS.delivery_attempts.with_label_values(&[&route.namespace, &route.route, outcome]).inc();
+    METRICS
+        .delivery_attempts
+        .with_label_values(&[&route.namespace, &route.route, outcome])
+        .inc();
 }
 
 /// `reason` is a fixed category (`auth`, `body`, `transform`, `suspended`, `queue`),
 /// never user data.
 pub fn webhook_rejected(route: &RouteKey, reason: &'static str) {
-    METRICS.webhook_rejected.with_label_values(&[&route.namespace, &route.route, reason]).inc();
+    METRICS
+        .webhook_rejected
+        .with_label_values(&[&route.namespace, &route.route, reason])
+        .inc();
 }
 
 /// The Prometheus text exposition of every metric.
 pub fn render() -> String {
     let encoder = prometheus::TextEncoder::new();
-    encoder.encode_to_string(&METRICS.registry.gather()).unwrap_or_default()
+    encoder
+        .encode_to_string(&METRICS.registry.gather())
+        .unwrap_or_default()
 }
 
 /// Logs to stderr through the redactor; `RUST_LOG` sets the level (default `info`),
@@ -70,7 +105,9 @@ pub fn render() -> String {
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(crate::redact::RedactingStderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(crate::redact::RedactingStderr);
     if std::env::var("SWITCHYARD_LOG_FORMAT").is_ok_and(|f| f == "json") {
         let _ = builder.json().try_init();
     } else {

@@ -24,7 +24,10 @@ pub struct ErrorBody {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -43,10 +46,15 @@ impl ApiError {
 impl From<QueueError> for ApiError {
     fn from(error: QueueError) -> Self {
         match error {
-            QueueError::InvalidTransition { .. } => Self::new(StatusCode::CONFLICT, error.to_string()),
+            QueueError::InvalidTransition { .. } => {
+                Self::new(StatusCode::CONFLICT, error.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "Queue error while answering an API request");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "the queue is unavailable; try again")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the queue is unavailable; try again",
+                )
             }
         }
     }
@@ -54,7 +62,9 @@ impl From<QueueError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: redact::redact(&self.message).into_owned() };
+        let body = ErrorBody {
+            error: redact::redact(&self.message).into_owned(),
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -17,16 +17,28 @@ pub async fn healthz() -> &'static str {
 #[utoipa::path(get, path = "/readyz", responses((status = 200, description = "Ready"), (status = 503, description = "Starting, draining or queue unavailable")))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     if !state.ready.load(Ordering::Relaxed) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "not ready: starting or draining");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: starting or draining",
+        );
     }
     match state.engine.store().counts("").await {
         Ok(_) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready: the queue does not answer"),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the queue does not answer",
+        ),
     }
 }
 
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics() -> impl IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], telemetry::render())
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        telemetry::render(),
+    )
 }

@@ -41,12 +41,24 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/namespaces/{namespace}/routes", get(routes::list_routes))
-        .route("/namespaces/{namespace}/routes/{route}/retry-failed", post(routes::retry_failed))
-        .route("/namespaces/{namespace}/routes/{route}/trigger", post(routes::trigger))
+        .route(
+            "/namespaces/{namespace}/routes/{route}/retry-failed",
+            post(routes::retry_failed),
+        )
+        .route(
+            "/namespaces/{namespace}/routes/{route}/trigger",
+            post(routes::trigger),
+        )
         .route("/namespaces/{namespace}/tasks", get(tasks::list_tasks))
         .route("/namespaces/{namespace}/tasks/{id}", get(tasks::get_task))
-        .route("/namespaces/{namespace}/tasks/{id}/retry", post(tasks::retry_task))
-        .route("/namespaces/{namespace}/tasks/{id}/discard", post(tasks::discard_task))
+        .route(
+            "/namespaces/{namespace}/tasks/{id}/retry",
+            post(tasks::retry_task),
+        )
+        .route(
+            "/namespaces/{namespace}/tasks/{id}/discard",
+            post(tasks::discard_task),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .nest("/api/v1", api)
@@ -59,7 +71,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
+async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     if let Some(expected) = &state.api_token {
         let presented = request
             .headers()

@@ -36,7 +36,10 @@ pub struct RouteInfo {
     responses((status = 200, body = [RouteInfo])),
     security(("bearer" = []))
 )]
-pub async fn list_routes(State(state): State<AppState>, Path(namespace): Path<String>) -> Result<Json<Vec<RouteInfo>>, ApiError> {
+pub async fn list_routes(
+    State(state): State<AppState>,
+    Path(namespace): Path<String>,
+) -> Result<Json<Vec<RouteInfo>>, ApiError> {
     let runtime = state.engine.runtime();
     let counts = state.engine.store().counts(&namespace).await?;
     let routes = runtime
@@ -46,12 +49,26 @@ pub async fn list_routes(State(state): State<AppState>, Path(namespace): Path<St
         .map(|route| RouteInfo {
             namespace: namespace.clone(),
             name: route.key.route.clone(),
-            incoming: if route.is_webhook() { "webhook" } else { "poll" },
-            webhook_path: route.is_webhook().then(|| format!("/webhooks/{namespace}/{}", route.key.route)),
-            mode: if route.delivery_schedule.is_some() { "scheduled" } else { "realtime" },
+            incoming: if route.is_webhook() {
+                "webhook"
+            } else {
+                "poll"
+            },
+            webhook_path: route
+                .is_webhook()
+                .then(|| format!("/webhooks/{namespace}/{}", route.key.route)),
+            mode: if route.delivery_schedule.is_some() {
+                "scheduled"
+            } else {
+                "realtime"
+            },
             suspended: route.suspended(),
             max_concurrency: route.compiled.processing.max_concurrency,
-            tasks: counts.iter().find(|c| c.route == route.key.route).map(|c| c.counts.clone()).unwrap_or_default(),
+            tasks: counts
+                .iter()
+                .find(|c| c.route == route.key.route)
+                .map(|c| c.counts.clone())
+                .unwrap_or_default(),
         })
         .collect();
     Ok(Json(routes))
@@ -71,7 +88,9 @@ fn known_route(state: &AppState, namespace: &str, route: &str) -> Result<RouteKe
         .runtime()
         .route(namespace, route)
         .map(|r| r.key.clone())
-        .ok_or_else(|| ApiError::not_found(format!("no route `{route}` in namespace `{namespace}`")))
+        .ok_or_else(|| {
+            ApiError::not_found(format!("no route `{route}` in namespace `{namespace}`"))
+        })
 }
 
 /// Put every failed task of a route back to `pending` with a fresh attempt budget.
@@ -89,7 +108,10 @@ pub async fn retry_failed(
     let key = known_route(&state, &namespace, &route)?;
     let count = state.engine.store().retry_failed(&key, "API").await?;
     state.engine.wake(&key);
-    Ok(Json(Affected { task_ids: Vec::new(), count }))
+    Ok(Json(Affected {
+        task_ids: Vec::new(),
+        count,
+    }))
 }
 
 /// Run a route now. A polling route fetches at once; any route accepts a JSON body
@@ -113,12 +135,14 @@ pub async fn trigger(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Affected>), ApiError> {
     let runtime = state.engine.runtime();
-    let route = runtime
-        .route(&namespace, &name)
-        .ok_or_else(|| ApiError::not_found(format!("no route `{name}` in namespace `{namespace}`")))?;
+    let route = runtime.route(&namespace, &name).ok_or_else(|| {
+        ApiError::not_found(format!("no route `{name}` in namespace `{namespace}`"))
+    })?;
     let result = if body.iter().all(u8::is_ascii_whitespace) {
         if route.source.is_none() {
-            return Err(ApiError::bad_request("this route does not poll; send the items to queue as the request body"));
+            return Err(ApiError::bad_request(
+                "this route does not poll; send the items to queue as the request body",
+            ));
         }
         state.engine.poll_now(route).await
     } else {
@@ -126,9 +150,23 @@ pub async fn trigger(
         state.engine.intake(route, items, "manual").await
     };
     match result {
-        Ok(task_ids) => Ok((StatusCode::ACCEPTED, Json(Affected { count: task_ids.len() as u64, task_ids }))),
-        Err(error @ IntakeError::Poll(_)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, error.to_string())),
-        Err(error @ IntakeError::Transform { .. }) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())),
-        Err(error) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())),
+        Ok(task_ids) => Ok((
+            StatusCode::ACCEPTED,
+            Json(Affected {
+                count: task_ids.len() as u64,
+                task_ids,
+            }),
+        )),
+        Err(error @ IntakeError::Poll(_)) => {
+            Err(ApiError::new(StatusCode::BAD_GATEWAY, error.to_string()))
+        }
+        Err(error @ IntakeError::Transform { .. }) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            error.to_string(),
+        )),
+        Err(error) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error.to_string(),
+        )),
     }
 }

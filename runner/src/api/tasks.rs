@@ -49,7 +49,9 @@ pub async fn list_tasks(
 ) -> Result<Json<TaskPage>, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(format!("`limit` must be between 1 and {MAX_PAGE}")));
+        return Err(ApiError::bad_request(format!(
+            "`limit` must be between 1 and {MAX_PAGE}"
+        )));
     }
     let filter = TaskFilter {
         route: query.route,
@@ -62,7 +64,9 @@ pub async fn list_tasks(
         limit,
     };
     let tasks = state.engine.store().list(&namespace, &filter).await?;
-    let next_cursor = (tasks.len() == limit as usize).then(|| tasks.last().map(|t| t.id.clone())).flatten();
+    let next_cursor = (tasks.len() == limit as usize)
+        .then(|| tasks.last().map(|t| t.id.clone()))
+        .flatten();
     Ok(Json(TaskPage { tasks, next_cursor }))
 }
 
@@ -74,7 +78,10 @@ pub async fn list_tasks(
     responses((status = 200, body = TaskDetail), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = []))
 )]
-pub async fn get_task(State(state): State<AppState>, Path((namespace, id)): Path<(String, String)>) -> Result<Json<TaskDetail>, ApiError> {
+pub async fn get_task(
+    State(state): State<AppState>,
+    Path((namespace, id)): Path<(String, String)>,
+) -> Result<Json<TaskDetail>, ApiError> {
     state
         .engine
         .store()
@@ -105,10 +112,16 @@ fn action_request(body: &Bytes) -> Result<ActionRequest, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(ActionRequest::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body is not a valid action request: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not a valid action request: {e}")))
 }
 
-async fn act(state: &AppState, namespace: &str, id: &str, action: TaskAction) -> Result<Json<ActionResult>, ApiError> {
+async fn act(
+    state: &AppState,
+    namespace: &str,
+    id: &str,
+    action: TaskAction,
+) -> Result<Json<ActionResult>, ApiError> {
     let new_state = state
         .engine
         .store()
@@ -118,9 +131,15 @@ async fn act(state: &AppState, namespace: &str, id: &str, action: TaskAction) ->
     if new_state == TaskState::Pending
         && let Some(task) = state.engine.store().get(namespace, id).await?
     {
-        state.engine.wake(&RouteKey { namespace: namespace.to_owned(), route: task.summary.route });
+        state.engine.wake(&RouteKey {
+            namespace: namespace.to_owned(),
+            route: task.summary.route,
+        });
     }
-    Ok(Json(ActionResult { id: id.to_owned(), state: new_state }))
+    Ok(Json(ActionResult {
+        id: id.to_owned(),
+        state: new_state,
+    }))
 }
 
 /// Put a failed or skipped task back to `pending`, due now, with a fresh attempt budget.
@@ -132,7 +151,11 @@ async fn act(state: &AppState, namespace: &str, id: &str, action: TaskAction) ->
     responses((status = 200, body = ActionResult), (status = 404, body = super::error::ErrorBody), (status = 409, description = "The task is processing or done", body = super::error::ErrorBody)),
     security(("bearer" = []))
 )]
-pub async fn retry_task(State(state): State<AppState>, Path((namespace, id)): Path<(String, String)>, body: Bytes) -> Result<Json<ActionResult>, ApiError> {
+pub async fn retry_task(
+    State(state): State<AppState>,
+    Path((namespace, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<ActionResult>, ApiError> {
     let request = action_request(&body)?;
     let actor = request.actor.unwrap_or_else(|| "API".into());
     act(&state, &namespace, &id, TaskAction::Retry { actor }).await
@@ -147,9 +170,19 @@ pub async fn retry_task(State(state): State<AppState>, Path((namespace, id)): Pa
     responses((status = 200, body = ActionResult), (status = 404, body = super::error::ErrorBody), (status = 409, description = "The task is processing, done or skipped", body = super::error::ErrorBody)),
     security(("bearer" = []))
 )]
-pub async fn discard_task(State(state): State<AppState>, Path((namespace, id)): Path<(String, String)>, body: Bytes) -> Result<Json<ActionResult>, ApiError> {
+pub async fn discard_task(
+    State(state): State<AppState>,
+    Path((namespace, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<ActionResult>, ApiError> {
     let request = action_request(&body)?;
     let actor = request.actor.unwrap_or_else(|| "API".into());
     let reason = request.reason.unwrap_or_else(|| "no reason given".into());
-    act(&state, &namespace, &id, TaskAction::Discard { actor, reason }).await
+    act(
+        &state,
+        &namespace,
+        &id,
+        TaskAction::Discard { actor, reason },
+    )
+    .await
 }

@@ -43,7 +43,11 @@ pub async fn receive(
     let route = runtime
         .route(&namespace, &name)
         .filter(|route| route.is_webhook())
-        .ok_or_else(|| ApiError::not_found(format!("no webhook route `{name}` in namespace `{namespace}`")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no webhook route `{name}` in namespace `{namespace}`"
+            ))
+        })?;
     if let Some(auth) = &route.webhook_auth
         && let Err(error) = auth.verify(&headers, &body)
     {
@@ -60,10 +64,15 @@ pub async fn receive(
             let (status, reason) = match &error {
                 IntakeError::Transform { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "transform"),
                 IntakeError::Suspended(_) => (StatusCode::SERVICE_UNAVAILABLE, "suspended"),
-                IntakeError::Queue(_) | IntakeError::Poll(_) => (StatusCode::SERVICE_UNAVAILABLE, "queue"),
+                IntakeError::Queue(_) | IntakeError::Poll(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "queue")
+                }
             };
             telemetry::webhook_rejected(&route.key, reason);
-            Err(ApiError::new(status, format!("nothing was queued: {error}")))
+            Err(ApiError::new(
+                status,
+                format!("nothing was queued: {error}"),
+            ))
         }
     }
 }

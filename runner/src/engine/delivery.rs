@@ -30,18 +30,30 @@ pub(super) fn until_next(schedule: &croner::Cron) -> Option<Duration> {
     (next - now).to_std().ok()
 }
 
-pub(super) async fn run(engine: Arc<Engine>, route: Arc<RouteRuntime>, cancel: CancellationToken, tracker: TaskTracker) {
+pub(super) async fn run(
+    engine: Arc<Engine>,
+    route: Arc<RouteRuntime>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+) {
     let wakeup = engine.wakeup(&route.key);
-    let slots = Arc::new(Semaphore::new(route.compiled.processing.max_concurrency as usize));
+    let slots = Arc::new(Semaphore::new(
+        route.compiled.processing.max_concurrency as usize,
+    ));
     loop {
         if let Some(schedule) = &route.delivery_schedule {
-            let Some(wait) = until_next(schedule) else { return };
+            let Some(wait) = until_next(schedule) else {
+                return;
+            };
             tokio::select! {
                 () = cancel.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
             }
             // A scheduled run drains what is due, then sleeps until the next tick.
-            while !cancel.is_cancelled() && lease_and_dispatch(&engine, &route, &slots, &tracker).await == Leased::Full {}
+            while !cancel.is_cancelled()
+                && lease_and_dispatch(&engine, &route, &slots, &tracker).await == Leased::Full
+            {
+            }
             continue;
         }
         let leased = tokio::select! {
@@ -49,7 +61,11 @@ pub(super) async fn run(engine: Arc<Engine>, route: Arc<RouteRuntime>, cancel: C
             leased = lease_and_dispatch(&engine, &route, &slots, &tracker) => leased,
         };
         if leased != Leased::Full {
-            let pause = if leased == Leased::Error { ERROR_PAUSE } else { IDLE_POLL };
+            let pause = if leased == Leased::Error {
+                ERROR_PAUSE
+            } else {
+                IDLE_POLL
+            };
             tokio::select! {
                 () = cancel.cancelled() => return,
                 () = wakeup.notified() => {}
@@ -75,7 +91,9 @@ async fn lease_and_dispatch(
     slots: &Arc<Semaphore>,
     tracker: &TaskTracker,
 ) -> Leased {
-    let Ok(first) = slots.clone().acquire_owned().await else { return Leased::Error };
+    let Ok(first) = slots.clone().acquire_owned().await else {
+        return Leased::Error;
+    };
     let mut permits = vec![first];
     while permits.len() < MAX_LEASE_BATCH {
         match slots.clone().try_acquire_owned() {
@@ -84,14 +102,26 @@ async fn lease_and_dispatch(
         }
     }
     let wanted = permits.len();
-    let tasks = match engine.store.lease(&route.key, u32::try_from(wanted).unwrap_or(u32::MAX), now_ms()).await {
+    let tasks = match engine
+        .store
+        .lease(
+            &route.key,
+            u32::try_from(wanted).unwrap_or(u32::MAX),
+            now_ms(),
+        )
+        .await
+    {
         Ok(tasks) => tasks,
         Err(error) => {
             tracing::error!(namespace = %route.key.namespace, route = %route.key.route, error = %error, "Cannot lease tasks");
             return Leased::Error;
         }
     };
-    let leased = if tasks.len() == wanted { Leased::Full } else { Leased::Partial };
+    let leased = if tasks.len() == wanted {
+        Leased::Full
+    } else {
+        Leased::Partial
+    };
     for (task, permit) in tasks.into_iter().zip(permits) {
         let engine = engine.clone();
         let route = route.clone();
@@ -120,30 +150,51 @@ async fn attempt(route: &RouteRuntime, task: LeasedTask) -> Completion {
             if let Some(asked) = error.retry_after() {
                 delay = delay.max(asked);
             }
-            let next_attempt_at_ms = now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+            let next_attempt_at_ms =
+                now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
             log.push(LogLine::now(format!(
                 "Attempt {} failed: {error}; retrying in {} ms",
                 task.attempts,
                 delay.as_millis()
             )));
-            Outcome::Retry { next_attempt_at_ms, error: error.to_string() }
+            Outcome::Retry {
+                next_attempt_at_ms,
+                error: error.to_string(),
+            }
         }
         Err(error) => {
             let why = if error.is_retriable() {
-                format!("out of attempts ({} of {})", task.attempts, retry.max_attempts)
+                format!(
+                    "out of attempts ({} of {})",
+                    task.attempts, retry.max_attempts
+                )
             } else {
                 "not retriable".to_owned()
             };
-            log.push(LogLine::now(format!("Attempt {} failed: {error}; task failed ({why})", task.attempts)));
-            Outcome::Failed { error: error.to_string() }
+            log.push(LogLine::now(format!(
+                "Attempt {} failed: {error}; task failed ({why})",
+                task.attempts
+            )));
+            Outcome::Failed {
+                error: error.to_string(),
+            }
         }
     };
     telemetry::task_attempted(&route.key, &outcome);
-    Completion { id: task.id, lease_token: task.lease_token, outcome, log: redact_lines(log) }
+    Completion {
+        id: task.id,
+        lease_token: task.lease_token,
+        outcome,
+        log: redact_lines(log),
+    }
 }
 
 /// Runs the outgoing pipeline and sends each resulting item.
-async fn deliver(route: &RouteRuntime, task: &LeasedTask, log: &mut Vec<LogLine>) -> Result<Outcome, DeliveryError> {
+async fn deliver(
+    route: &RouteRuntime,
+    task: &LeasedTask,
+    log: &mut Vec<LogLine>,
+) -> Result<Outcome, DeliveryError> {
     let items = if route.outgoing.is_empty() {
         vec![task.item.clone()]
     } else {
@@ -156,13 +207,19 @@ async fn deliver(route: &RouteRuntime, task: &LeasedTask, log: &mut Vec<LogLine>
         }
     };
     if items.is_empty() {
-        log.push(LogLine::now("Skipped: the outgoing transformers filtered the item out"));
+        log.push(LogLine::now(
+            "Skipped: the outgoing transformers filtered the item out",
+        ));
         return Ok(Outcome::Skipped);
     }
     let several = items.len() > 1;
     for (index, item) in items.iter().enumerate() {
         // Several requests per task each get their own key, stable across attempts.
-        let key = if several { format!("{}-{}", task.id, index + 1) } else { task.id.clone() };
+        let key = if several {
+            format!("{}-{}", task.id, index + 1)
+        } else {
+            task.id.clone()
+        };
         let report = route.sink.send(item, &key).await?;
         log.push(LogLine::now(format!(
             "Attempt {}: {} {} → {} in {} ms",

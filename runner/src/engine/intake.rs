@@ -12,7 +12,11 @@ use crate::transform::StepFailed;
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
     #[error("item {index}: {source}")]
-    Transform { index: usize, #[source] source: StepFailed },
+    Transform {
+        index: usize,
+        #[source]
+        source: StepFailed,
+    },
     #[error("the queue could not store the items: {0}")]
     Queue(#[source] std::sync::Arc<QueueError>),
     #[error("route {0} is suspended")]
@@ -25,18 +29,32 @@ impl Engine {
     /// Runs the incoming pipeline on every item and commits one task per resulting item.
     /// All or nothing: if one item fails its pipeline, nothing is queued and the caller
     /// learns which item and step. Returns once the tasks are durable.
-    pub async fn intake(&self, route: &RouteRuntime, items: Vec<Value>, source: &'static str) -> Result<Vec<String>, IntakeError> {
+    pub async fn intake(
+        &self,
+        route: &RouteRuntime,
+        items: Vec<Value>,
+        source: &'static str,
+    ) -> Result<Vec<String>, IntakeError> {
         if route.suspended() {
-            return Err(IntakeError::Suspended(format!("{}/{}", route.key.namespace, route.key.route)));
+            return Err(IntakeError::Suspended(format!(
+                "{}/{}",
+                route.key.namespace, route.key.route
+            )));
         }
         let received = items.len();
         let mut tasks = Vec::with_capacity(received);
         for (index, item) in items.into_iter().enumerate() {
-            let came_in = LogLine::now(format!("Received via {source} (item {} of {received})", index + 1));
+            let came_in = LogLine::now(format!(
+                "Received via {source} (item {} of {received})",
+                index + 1
+            ));
             let (outputs, summary) = if route.incoming.is_empty() {
                 (vec![item], None)
             } else {
-                let (outputs, summary) = route.incoming.run(item).map_err(|source| IntakeError::Transform { index, source })?;
+                let (outputs, summary) = route
+                    .incoming
+                    .run(item)
+                    .map_err(|source| IntakeError::Transform { index, source })?;
                 (outputs, Some(summary))
             };
             for output in outputs {
@@ -54,7 +72,10 @@ impl Engine {
             }
         }
         let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
-        self.committer.enqueue(tasks).await.map_err(IntakeError::Queue)?;
+        self.committer
+            .enqueue(tasks)
+            .await
+            .map_err(IntakeError::Queue)?;
         telemetry::items_received(&route.key, source, received, ids.len());
         self.wakeup(&route.key).notify_one();
         Ok(ids)

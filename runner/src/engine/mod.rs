@@ -83,7 +83,10 @@ impl Engine {
             drain(old).await;
         }
         *generation = Some(self.spawn_workers());
-        tracing::info!(routes = self.runtime.load().routes.len(), "Configuration reloaded");
+        tracing::info!(
+            routes = self.runtime.load().routes.len(),
+            "Configuration reloaded"
+        );
     }
 
     /// Stops every worker after its in-flight deliveries.
@@ -94,7 +97,10 @@ impl Engine {
     }
 
     fn spawn_workers(self: &Arc<Self>) -> Generation {
-        let generation = Generation { cancel: CancellationToken::new(), tracker: TaskTracker::new() };
+        let generation = Generation {
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        };
         for route in self.runtime.load().routes.values() {
             if route.suspended() {
                 tracing::info!(namespace = %route.key.namespace, route = %route.key.route, "Route suspended; not delivering");
@@ -107,7 +113,11 @@ impl Engine {
                 generation.tracker.clone(),
             ));
             if route.source.is_some() {
-                generation.tracker.spawn(poller::run(self.clone(), route.clone(), generation.cancel.clone()));
+                generation.tracker.spawn(poller::run(
+                    self.clone(),
+                    route.clone(),
+                    generation.cancel.clone(),
+                ));
             }
         }
         generation
@@ -122,7 +132,12 @@ impl Engine {
 async fn drain(generation: Generation) {
     generation.cancel.cancel();
     generation.tracker.close();
-    if tokio::time::timeout(DRAIN_TIMEOUT, generation.tracker.wait()).await.is_err() {
-        tracing::warn!("Workers did not finish within {DRAIN_TIMEOUT:?}; their tasks run again when the leases expire");
+    if tokio::time::timeout(DRAIN_TIMEOUT, generation.tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "Workers did not finish within {DRAIN_TIMEOUT:?}; their tasks run again when the leases expire"
+        );
     }
 }

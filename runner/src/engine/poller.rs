@@ -8,7 +8,9 @@ use super::{Engine, IntakeError};
 use crate::runtime::RouteRuntime;
 
 pub(super) async fn run(engine: Arc<Engine>, route: Arc<RouteRuntime>, cancel: CancellationToken) {
-    let Some(schedule) = &route.poll_schedule else { return };
+    let Some(schedule) = &route.poll_schedule else {
+        return;
+    };
     loop {
         let Some(wait) = super::delivery::until_next(schedule) else {
             tracing::warn!(route = %route.key.route, "Poll schedule has no next occurrence; polling stops");
@@ -19,17 +21,27 @@ pub(super) async fn run(engine: Arc<Engine>, route: Arc<RouteRuntime>, cancel: C
             () = tokio::time::sleep(wait) => {}
         }
         match poll_once(&engine, &route).await {
-            Ok(ids) => tracing::info!(namespace = %route.key.namespace, route = %route.key.route, tasks = ids.len(), "Poll queued tasks"),
-            Err(error) => tracing::warn!(namespace = %route.key.namespace, route = %route.key.route, error = %error, "Poll failed; next run on schedule"),
+            Ok(ids) => {
+                tracing::info!(namespace = %route.key.namespace, route = %route.key.route, tasks = ids.len(), "Poll queued tasks")
+            }
+            Err(error) => {
+                tracing::warn!(namespace = %route.key.namespace, route = %route.key.route, error = %error, "Poll failed; next run on schedule")
+            }
         }
     }
 }
 
 /// One poll: fetch every page, then queue the items.
-pub(super) async fn poll_once(engine: &Engine, route: &RouteRuntime) -> Result<Vec<String>, IntakeError> {
+pub(super) async fn poll_once(
+    engine: &Engine,
+    route: &RouteRuntime,
+) -> Result<Vec<String>, IntakeError> {
     let Some(source) = &route.source else {
         return Ok(Vec::new());
     };
-    let items = source.fetch().await.map_err(|e| IntakeError::Poll(e.to_string()))?;
+    let items = source
+        .fetch()
+        .await
+        .map_err(|e| IntakeError::Poll(e.to_string()))?;
     engine.intake(route, items, "poll").await
 }

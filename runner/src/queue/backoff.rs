@@ -25,7 +25,11 @@ mod tests {
 
     #[test]
     fn grows_exponentially_within_jitter_and_stops_at_the_ceiling() {
-        let settings = RetrySettings { max_attempts: 10, initial_backoff_ms: 100, max_backoff_ms: 1_000 };
+        let settings = RetrySettings {
+            max_attempts: 10,
+            initial_backoff_ms: 100,
+            max_backoff_ms: 1_000,
+        };
         for _ in 0..100 {
             let first = backoff_delay(&settings, 1).as_millis();
             assert!((50..=100).contains(&first), "{first}");

@@ -45,16 +45,26 @@ impl Committer {
         self.submit(Vec::new(), completions).await
     }
 
-    async fn submit(&self, new_tasks: Vec<NewTask>, completions: Vec<Completion>) -> Result<(), Arc<QueueError>> {
+    async fn submit(
+        &self,
+        new_tasks: Vec<NewTask>,
+        completions: Vec<Completion>,
+    ) -> Result<(), Arc<QueueError>> {
         if new_tasks.is_empty() && completions.is_empty() {
             return Ok(());
         }
         let (done, answer) = oneshot::channel();
         self.requests
-            .send(Request { new_tasks, completions, done })
+            .send(Request {
+                new_tasks,
+                completions,
+                done,
+            })
             .await
             .map_err(|_| Arc::new(QueueError::WriterStopped))?;
-        answer.await.map_err(|_| Arc::new(QueueError::WriterStopped))?
+        answer
+            .await
+            .map_err(|_| Arc::new(QueueError::WriterStopped))?
     }
 }
 

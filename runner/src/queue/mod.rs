@@ -26,7 +26,7 @@ mod types;
 
 pub use backoff::backoff_delay;
 pub use committer::Committer;
-pub use sql::{SqlQueue, QueueUrlError};
+pub use sql::{QueueUrlError, SqlQueue};
 pub use types::*;
 
 use std::time::Duration;
@@ -48,7 +48,11 @@ pub enum QueueError {
     #[error("queue schema migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("task {id} is {state} and cannot be {action}")]
-    InvalidTransition { id: String, state: TaskState, action: &'static str },
+    InvalidTransition {
+        id: String,
+        state: TaskState,
+        action: &'static str,
+    },
     #[error("the queue writer has stopped")]
     WriterStopped,
     #[error("stored task {id} is corrupt: {reason}")]
@@ -70,15 +74,29 @@ pub trait QueueStore: Send + Sync + 'static {
     async fn write(&self, batch: WriteBatch) -> Result<(), QueueError>;
     /// Leases up to `limit` ready tasks of a route (pending and due, or processing with
     /// an expired lease): they become `processing` with one more attempt.
-    async fn lease(&self, route: &RouteKey, limit: u32, now_ms: i64) -> Result<Vec<LeasedTask>, QueueError>;
+    async fn lease(
+        &self,
+        route: &RouteKey,
+        limit: u32,
+        now_ms: i64,
+    ) -> Result<Vec<LeasedTask>, QueueError>;
     /// Task counts per route and state in a namespace.
     async fn counts(&self, namespace: &str) -> Result<Vec<RouteCounts>, QueueError>;
     /// Tasks in a namespace, oldest first, after the `cursor` id.
-    async fn list(&self, namespace: &str, filter: &TaskFilter) -> Result<Vec<TaskSummary>, QueueError>;
+    async fn list(
+        &self,
+        namespace: &str,
+        filter: &TaskFilter,
+    ) -> Result<Vec<TaskSummary>, QueueError>;
     /// One task with its item and log.
     async fn get(&self, namespace: &str, id: &str) -> Result<Option<TaskDetail>, QueueError>;
     /// Applies an operator's action to one task. `Ok(None)`: no such task.
-    async fn act(&self, namespace: &str, id: &str, action: &TaskAction) -> Result<Option<TaskState>, QueueError>;
+    async fn act(
+        &self,
+        namespace: &str,
+        id: &str,
+        action: &TaskAction,
+    ) -> Result<Option<TaskState>, QueueError>;
     /// Puts every failed task of a route back to `pending`; returns how many.
     async fn retry_failed(&self, route: &RouteKey, actor: &str) -> Result<u64, QueueError>;
 }

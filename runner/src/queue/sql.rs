@@ -12,8 +12,8 @@ use sqlx::{Any, AnyPool, QueryBuilder, Row};
 
 use super::{
     Completion, LEASE_DURATION, LeasedTask, LogLine, NewTask, Outcome, QueueError, QueueStore,
-    RouteCounts, RouteKey, StateCounts, TaskAction, TaskDetail, TaskFilter, TaskState,
-    TaskSummary, WriteBatch, now_ms, now_us,
+    RouteCounts, RouteKey, StateCounts, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary,
+    WriteBatch, now_ms, now_us,
 };
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
@@ -79,15 +79,29 @@ impl SqlQueue {
                         Box::pin(async move {
                             // WAL with FULL sync: every commit is fsynced, so a committed
                             // task survives power loss, not only a crash.
-                            sqlx::query("PRAGMA journal_mode=WAL").execute(&mut *conn).await?;
-                            sqlx::query("PRAGMA synchronous=FULL").execute(&mut *conn).await?;
-                            sqlx::query("PRAGMA busy_timeout=10000").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA journal_mode=WAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA synchronous=FULL")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA busy_timeout=10000")
+                                .execute(&mut *conn)
+                                .await?;
                             Ok(())
                         })
                     })
                 };
-                let writer = options().max_connections(1).connect(url).await.map_err(QueueUrlError::Connect)?;
-                let reader = options().max_connections(4).connect(url).await.map_err(QueueUrlError::Connect)?;
+                let writer = options()
+                    .max_connections(1)
+                    .connect(url)
+                    .await
+                    .map_err(QueueUrlError::Connect)?;
+                let reader = options()
+                    .max_connections(4)
+                    .connect(url)
+                    .await
+                    .map_err(QueueUrlError::Connect)?;
                 (writer, reader)
             }
             Dialect::Postgres => {
@@ -100,8 +114,15 @@ impl SqlQueue {
                 (pool.clone(), pool)
             }
         };
-        sqlx::migrate!("./migrations").run(&writer).await.map_err(QueueError::from)?;
-        Ok(Self { dialect, writer, reader })
+        sqlx::migrate!("./migrations")
+            .run(&writer)
+            .await
+            .map_err(QueueError::from)?;
+        Ok(Self {
+            dialect,
+            writer,
+            reader,
+        })
     }
 
     async fn insert_tasks(
@@ -125,7 +146,11 @@ impl SqlQueue {
                     .push_bind(now)
                     .push_bind(now);
             });
-            query.build().execute(&mut **tx).await.map_err(QueueError::db("insert tasks"))?;
+            query
+                .build()
+                .execute(&mut **tx)
+                .await
+                .map_err(QueueError::db("insert tasks"))?;
         }
         Ok(())
     }
@@ -136,14 +161,22 @@ impl SqlQueue {
     ) -> Result<(), QueueError> {
         let lines: Vec<_> = lines.collect();
         for chunk in lines.chunks(INSERT_CHUNK) {
-            let mut query = QueryBuilder::<Any>::new("INSERT INTO task_logs (task_id, at, seq, message) ");
-            query.push_values(chunk.iter().enumerate(), |mut row, (seq, (task_id, line))| {
-                row.push_bind(task_id.to_string())
-                    .push_bind(line.at_us)
-                    .push_bind(seq as i64)
-                    .push_bind(line.message.clone());
-            });
-            query.build().execute(&mut **tx).await.map_err(QueueError::db("insert task logs"))?;
+            let mut query =
+                QueryBuilder::<Any>::new("INSERT INTO task_logs (task_id, at, seq, message) ");
+            query.push_values(
+                chunk.iter().enumerate(),
+                |mut row, (seq, (task_id, line))| {
+                    row.push_bind(task_id.to_string())
+                        .push_bind(line.at_us)
+                        .push_bind(seq as i64)
+                        .push_bind(line.message.clone());
+                },
+            );
+            query
+                .build()
+                .execute(&mut **tx)
+                .await
+                .map_err(QueueError::db("insert task logs"))?;
         }
         Ok(())
     }
@@ -165,11 +198,22 @@ impl SqlQueue {
                     Self::finish_one(tx, completion, TaskState::Skipped, now, None, None).await?
                 }
                 Outcome::Failed { error } => {
-                    Self::finish_one(tx, completion, TaskState::Failed, now, None, Some(error)).await?
-                }
-                Outcome::Retry { next_attempt_at_ms, error } => {
-                    Self::finish_one(tx, completion, TaskState::Pending, now, Some(*next_attempt_at_ms), Some(error))
+                    Self::finish_one(tx, completion, TaskState::Failed, now, None, Some(error))
                         .await?
+                }
+                Outcome::Retry {
+                    next_attempt_at_ms,
+                    error,
+                } => {
+                    Self::finish_one(
+                        tx,
+                        completion,
+                        TaskState::Pending,
+                        now,
+                        Some(*next_attempt_at_ms),
+                        Some(error),
+                    )
+                    .await?
                 }
             }
         }
@@ -188,7 +232,11 @@ impl SqlQueue {
                     list.push_bind(id.to_string());
                 }
                 query.push(")");
-                query.build().execute(&mut **tx).await.map_err(QueueError::db("complete tasks"))?;
+                query
+                    .build()
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(QueueError::db("complete tasks"))?;
             }
         }
         Ok(())
@@ -231,8 +279,13 @@ impl SqlQueue {
 }
 
 fn parse_state(id: &str, row: &AnyRow) -> Result<TaskState, QueueError> {
-    let text: String = row.try_get("state").map_err(QueueError::db("read task state"))?;
-    TaskState::from_str(&text).map_err(|e| QueueError::Corrupt { id: id.to_owned(), reason: e.to_string() })
+    let text: String = row
+        .try_get("state")
+        .map_err(QueueError::db("read task state"))?;
+    TaskState::from_str(&text).map_err(|e| QueueError::Corrupt {
+        id: id.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 fn summary(row: &AnyRow) -> Result<TaskSummary, QueueError> {
@@ -240,30 +293,46 @@ fn summary(row: &AnyRow) -> Result<TaskSummary, QueueError> {
     let id: String = row.try_get("id").map_err(QueueError::db("read task"))?;
     Ok(TaskSummary {
         state: parse_state(&id, row)?,
-        namespace: row.try_get("namespace").map_err(QueueError::db("read task"))?,
+        namespace: row
+            .try_get("namespace")
+            .map_err(QueueError::db("read task"))?,
         route: row.try_get("route").map_err(QueueError::db("read task"))?,
         source: row.try_get("source").map_err(QueueError::db("read task"))?,
-        attempts: row.try_get("attempts").map_err(QueueError::db("read task"))?,
-        created_at_ms: row.try_get("created_at").map_err(QueueError::db("read task"))?,
-        updated_at_ms: row.try_get("updated_at").map_err(QueueError::db("read task"))?,
-        next_attempt_at_ms: row.try_get("next_attempt_at").map_err(QueueError::db("read task"))?,
+        attempts: row
+            .try_get("attempts")
+            .map_err(QueueError::db("read task"))?,
+        created_at_ms: row
+            .try_get("created_at")
+            .map_err(QueueError::db("read task"))?,
+        updated_at_ms: row
+            .try_get("updated_at")
+            .map_err(QueueError::db("read task"))?,
+        next_attempt_at_ms: row
+            .try_get("next_attempt_at")
+            .map_err(QueueError::db("read task"))?,
         last_error: row.try_get("last_error").map_err(get)?,
         id,
     })
 }
 
 fn parse_item(id: &str, text: &str) -> Result<serde_json::Value, QueueError> {
-    serde_json::from_str(text).map_err(|e| QueueError::Corrupt { id: id.to_owned(), reason: e.to_string() })
+    serde_json::from_str(text).map_err(|e| QueueError::Corrupt {
+        id: id.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
-const SUMMARY_COLUMNS: &str =
-    "id, namespace, route, state, source, attempts, created_at, updated_at, next_attempt_at, last_error";
+const SUMMARY_COLUMNS: &str = "id, namespace, route, state, source, attempts, created_at, updated_at, next_attempt_at, last_error";
 
 #[async_trait]
 impl QueueStore for SqlQueue {
     async fn write(&self, batch: WriteBatch) -> Result<(), QueueError> {
         let now = now_ms();
-        let mut tx = self.writer.begin().await.map_err(QueueError::db("begin write"))?;
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .map_err(QueueError::db("begin write"))?;
         Self::insert_tasks(&mut tx, &batch.new_tasks, now).await?;
         Self::apply_completions(&mut tx, &batch.completions, now).await?;
         let mut lines: Vec<(&str, &LogLine)> = Vec::new();
@@ -271,13 +340,23 @@ impl QueueStore for SqlQueue {
             lines.extend(task.log.iter().map(|line| (task.id.as_str(), line)));
         }
         for completion in &batch.completions {
-            lines.extend(completion.log.iter().map(|line| (completion.id.as_str(), line)));
+            lines.extend(
+                completion
+                    .log
+                    .iter()
+                    .map(|line| (completion.id.as_str(), line)),
+            );
         }
         Self::insert_logs(&mut tx, lines.into_iter()).await?;
         tx.commit().await.map_err(QueueError::db("commit write"))
     }
 
-    async fn lease(&self, route: &RouteKey, limit: u32, now_ms: i64) -> Result<Vec<LeasedTask>, QueueError> {
+    async fn lease(
+        &self,
+        route: &RouteKey,
+        limit: u32,
+        now_ms: i64,
+    ) -> Result<Vec<LeasedTask>, QueueError> {
         let token = uuid::Uuid::now_v7().to_string();
         let lease_until = now_ms + i64::try_from(LEASE_DURATION.as_millis()).unwrap_or(i64::MAX);
         let sql = format!(
@@ -301,11 +380,17 @@ impl QueueStore for SqlQueue {
         let mut tasks = rows
             .iter()
             .map(|row| {
-                let id: String = row.try_get("id").map_err(QueueError::db("read leased task"))?;
-                let item: String = row.try_get("item").map_err(QueueError::db("read leased task"))?;
+                let id: String = row
+                    .try_get("id")
+                    .map_err(QueueError::db("read leased task"))?;
+                let item: String = row
+                    .try_get("item")
+                    .map_err(QueueError::db("read leased task"))?;
                 Ok(LeasedTask {
                     item: parse_item(&id, &item)?,
-                    attempts: row.try_get("attempts").map_err(QueueError::db("read leased task"))?,
+                    attempts: row
+                        .try_get("attempts")
+                        .map_err(QueueError::db("read leased task"))?,
                     route: route.clone(),
                     lease_token: token.clone(),
                     id,
@@ -326,7 +411,9 @@ impl QueueStore for SqlQueue {
         .map_err(QueueError::db("count tasks"))?;
         let mut out: Vec<RouteCounts> = Vec::new();
         for row in rows {
-            let route: String = row.try_get("route").map_err(QueueError::db("count tasks"))?;
+            let route: String = row
+                .try_get("route")
+                .map_err(QueueError::db("count tasks"))?;
             let state = parse_state(&route, &row)?;
             let n: i64 = row.try_get("n").map_err(QueueError::db("count tasks"))?;
             match out.last_mut() {
@@ -341,8 +428,14 @@ impl QueueStore for SqlQueue {
         Ok(out)
     }
 
-    async fn list(&self, namespace: &str, filter: &TaskFilter) -> Result<Vec<TaskSummary>, QueueError> {
-        let mut query = QueryBuilder::<Any>::new(format!("SELECT {SUMMARY_COLUMNS} FROM tasks WHERE namespace = "));
+    async fn list(
+        &self,
+        namespace: &str,
+        filter: &TaskFilter,
+    ) -> Result<Vec<TaskSummary>, QueueError> {
+        let mut query = QueryBuilder::<Any>::new(format!(
+            "SELECT {SUMMARY_COLUMNS} FROM tasks WHERE namespace = "
+        ));
         query.push_bind(namespace.to_owned());
         if let Some(route) = &filter.route {
             query.push(" AND route = ").push_bind(route.clone());
@@ -353,61 +446,92 @@ impl QueueStore for SqlQueue {
         if let Some(cursor) = &filter.cursor {
             query.push(" AND id > ").push_bind(cursor.clone());
         }
-        query.push(" ORDER BY id LIMIT ").push_bind(i64::from(filter.limit));
-        let rows = query.build().fetch_all(&self.reader).await.map_err(QueueError::db("list tasks"))?;
+        query
+            .push(" ORDER BY id LIMIT ")
+            .push_bind(i64::from(filter.limit));
+        let rows = query
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(QueueError::db("list tasks"))?;
         rows.iter().map(summary).collect()
     }
 
     async fn get(&self, namespace: &str, id: &str) -> Result<Option<TaskDetail>, QueueError> {
-        let Some(row) = sqlx::query(&format!("SELECT {SUMMARY_COLUMNS}, item FROM tasks WHERE namespace = $1 AND id = $2"))
-            .bind(namespace.to_owned())
-            .bind(id.to_owned())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(QueueError::db("read task"))?
+        let Some(row) = sqlx::query(&format!(
+            "SELECT {SUMMARY_COLUMNS}, item FROM tasks WHERE namespace = $1 AND id = $2"
+        ))
+        .bind(namespace.to_owned())
+        .bind(id.to_owned())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(QueueError::db("read task"))?
         else {
             return Ok(None);
         };
         let item: String = row.try_get("item").map_err(QueueError::db("read task"))?;
-        let log = sqlx::query("SELECT at, message FROM task_logs WHERE task_id = $1 ORDER BY at, seq")
-            .bind(id.to_owned())
-            .fetch_all(&self.reader)
-            .await
-            .map_err(QueueError::db("read task log"))?
-            .iter()
-            .map(|line| {
-                Ok(LogLine {
-                    at_us: line.try_get("at").map_err(QueueError::db("read task log"))?,
-                    message: line.try_get("message").map_err(QueueError::db("read task log"))?,
+        let log =
+            sqlx::query("SELECT at, message FROM task_logs WHERE task_id = $1 ORDER BY at, seq")
+                .bind(id.to_owned())
+                .fetch_all(&self.reader)
+                .await
+                .map_err(QueueError::db("read task log"))?
+                .iter()
+                .map(|line| {
+                    Ok(LogLine {
+                        at_us: line
+                            .try_get("at")
+                            .map_err(QueueError::db("read task log"))?,
+                        message: line
+                            .try_get("message")
+                            .map_err(QueueError::db("read task log"))?,
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, QueueError>>()?;
-        Ok(Some(TaskDetail { summary: summary(&row)?, item: parse_item(id, &item)?, log }))
+                .collect::<Result<Vec<_>, QueueError>>()?;
+        Ok(Some(TaskDetail {
+            summary: summary(&row)?,
+            item: parse_item(id, &item)?,
+            log,
+        }))
     }
 
-    async fn act(&self, namespace: &str, id: &str, action: &TaskAction) -> Result<Option<TaskState>, QueueError> {
+    async fn act(
+        &self,
+        namespace: &str,
+        id: &str,
+        action: &TaskAction,
+    ) -> Result<Option<TaskState>, QueueError> {
         let Some(state) = self.state_of(namespace, id).await? else {
             return Ok(None);
         };
-        let (allowed, target, verb, message): (&[TaskState], TaskState, &'static str, String) = match action {
-            TaskAction::Retry { actor } => (
-                &[TaskState::Failed, TaskState::Skipped, TaskState::Pending],
-                TaskState::Pending,
-                "retried",
-                format!("Retry requested by {actor}; attempts reset"),
-            ),
-            TaskAction::Discard { actor, reason } => (
-                &[TaskState::Pending, TaskState::Failed],
-                TaskState::Skipped,
-                "discarded",
-                format!("Discarded by {actor}: {reason}"),
-            ),
-        };
+        let (allowed, target, verb, message): (&[TaskState], TaskState, &'static str, String) =
+            match action {
+                TaskAction::Retry { actor } => (
+                    &[TaskState::Failed, TaskState::Skipped, TaskState::Pending],
+                    TaskState::Pending,
+                    "retried",
+                    format!("Retry requested by {actor}; attempts reset"),
+                ),
+                TaskAction::Discard { actor, reason } => (
+                    &[TaskState::Pending, TaskState::Failed],
+                    TaskState::Skipped,
+                    "discarded",
+                    format!("Discarded by {actor}: {reason}"),
+                ),
+            };
         if !allowed.contains(&state) {
-            return Err(QueueError::InvalidTransition { id: id.to_owned(), state, action: verb });
+            return Err(QueueError::InvalidTransition {
+                id: id.to_owned(),
+                state,
+                action: verb,
+            });
         }
         let now = now_ms();
-        let mut tx = self.writer.begin().await.map_err(QueueError::db("begin task action"))?;
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .map_err(QueueError::db("begin task action"))?;
         let updated = sqlx::query(
             "UPDATE tasks SET state = $1, updated_at = $2, next_attempt_at = $2, \
              attempts = CASE WHEN $1 = 'pending' THEN 0 ELSE attempts END \
@@ -425,17 +549,30 @@ impl QueueStore for SqlQueue {
         if updated == 0 {
             // The task moved on between our read and our write (a runner leased it).
             let current = self.state_of(namespace, id).await?.unwrap_or(state);
-            return Err(QueueError::InvalidTransition { id: id.to_owned(), state: current, action: verb });
+            return Err(QueueError::InvalidTransition {
+                id: id.to_owned(),
+                state: current,
+                action: verb,
+            });
         }
-        let line = LogLine { at_us: now_us(), message };
+        let line = LogLine {
+            at_us: now_us(),
+            message,
+        };
         Self::insert_logs(&mut tx, std::iter::once((id, &line))).await?;
-        tx.commit().await.map_err(QueueError::db("commit task action"))?;
+        tx.commit()
+            .await
+            .map_err(QueueError::db("commit task action"))?;
         Ok(Some(target))
     }
 
     async fn retry_failed(&self, route: &RouteKey, actor: &str) -> Result<u64, QueueError> {
         let now = now_ms();
-        let mut tx = self.writer.begin().await.map_err(QueueError::db("begin retry-failed"))?;
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .map_err(QueueError::db("begin retry-failed"))?;
         let ids: Vec<String> = sqlx::query(
             "UPDATE tasks SET state = 'pending', attempts = 0, updated_at = $1, next_attempt_at = $1 \
              WHERE namespace = $2 AND route = $3 AND state = 'failed' RETURNING id",
@@ -449,9 +586,14 @@ impl QueueStore for SqlQueue {
         .iter()
         .map(|row| row.try_get("id").map_err(QueueError::db("retry failed tasks")))
         .collect::<Result<_, _>>()?;
-        let line = LogLine { at_us: now_us(), message: format!("Retry of all failed tasks requested by {actor}; attempts reset") };
+        let line = LogLine {
+            at_us: now_us(),
+            message: format!("Retry of all failed tasks requested by {actor}; attempts reset"),
+        };
         Self::insert_logs(&mut tx, ids.iter().map(|id| (id.as_str(), &line))).await?;
-        tx.commit().await.map_err(QueueError::db("commit retry-failed"))?;
+        tx.commit()
+            .await
+            .map_err(QueueError::db("commit retry-failed"))?;
         Ok(ids.len() as u64)
     }
 }

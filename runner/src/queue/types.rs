@@ -27,8 +27,13 @@ pub enum TaskState {
 }
 
 impl TaskState {
-    pub const ALL: [TaskState; 5] =
-        [Self::Pending, Self::Processing, Self::Done, Self::Failed, Self::Skipped];
+    pub const ALL: [TaskState; 5] = [
+        Self::Pending,
+        Self::Processing,
+        Self::Done,
+        Self::Failed,
+        Self::Skipped,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -72,7 +77,10 @@ pub struct LogLine {
 
 impl LogLine {
     pub fn now(message: impl Into<String>) -> Self {
-        Self { at_us: now_us(), message: message.into() }
+        Self {
+            at_us: now_us(),
+            message: message.into(),
+        }
     }
 }
 
@@ -103,8 +111,13 @@ pub struct LeasedTask {
 pub enum Outcome {
     Done,
     /// Try again at `next_attempt_at_ms`.
-    Retry { next_attempt_at_ms: i64, error: String },
-    Failed { error: String },
+    Retry {
+        next_attempt_at_ms: i64,
+        error: String,
+    },
+    Failed {
+        error: String,
+    },
     Skipped,
 }
 

@@ -14,7 +14,9 @@ pub struct JqProgram {
 
 impl JqProgram {
     pub fn compile(code: &str) -> Result<Self, JqCompileError> {
-        Ok(Self { filter: compile(code)? })
+        Ok(Self {
+            filter: compile(code)?,
+        })
     }
 
     /// Every output of the program on `input`.
@@ -22,7 +24,11 @@ impl JqProgram {
         let inputs = RcIter::new(core::iter::empty());
         self.filter
             .run((Ctx::new([], &inputs), Val::from(input)))
-            .map(|result| result.map(Value::from).map_err(|error| TransformError::Jq(error.to_string())))
+            .map(|result| {
+                result
+                    .map(Value::from)
+                    .map_err(|error| TransformError::Jq(error.to_string()))
+            })
             .collect()
     }
 
@@ -58,11 +64,17 @@ mod tests {
     #[test]
     fn maps_filters_and_reports_runtime_errors() -> Result<(), Box<dyn std::error::Error>> {
         let map = JqProgram::compile("{id, total: (.price * .qty)}")?;
-        assert_eq!(map.outputs(json!({"id": 1, "price": 2.5, "qty": 2}))?, vec![json!({"id": 1, "total": 5.0})]);
+        assert_eq!(
+            map.outputs(json!({"id": 1, "price": 2.5, "qty": 2}))?,
+            vec![json!({"id": 1, "total": 5.0})]
+        );
         let filter = JqProgram::compile("select(.ok)")?;
         assert_eq!(filter.outputs(json!({"ok": false}))?, Vec::<Value>::new());
         let failing = JqProgram::compile(".a + 1")?;
-        assert!(matches!(failing.outputs(json!({"a": "x"})), Err(TransformError::Jq(_))));
+        assert!(matches!(
+            failing.outputs(json!({"a": "x"})),
+            Err(TransformError::Jq(_))
+        ));
         Ok(())
     }
 }

@@ -67,13 +67,20 @@ impl Pipeline {
             let before = items.len();
             let mut next = Vec::with_capacity(before);
             for item in items {
-                step.transform.apply(item, &mut next).map_err(|error| StepFailed {
-                    label: step.label.clone(),
-                    kind: step.transform.kind(),
-                    error,
-                })?;
+                step.transform
+                    .apply(item, &mut next)
+                    .map_err(|error| StepFailed {
+                        label: step.label.clone(),
+                        kind: step.transform.kind(),
+                        error,
+                    })?;
             }
-            summary.push(format!("{} {}: {before} → {}", step.label, step.transform.kind(), next.len()));
+            summary.push(format!(
+                "{} {}: {before} → {}",
+                step.label,
+                step.transform.kind(),
+                next.len()
+            ));
             items = next;
             if items.is_empty() {
                 break;

@@ -6,7 +6,10 @@ use switchyard_crds::path::FieldPath;
 use super::TransformError;
 
 fn path_error(path: &FieldPath, reason: impl Into<String>) -> TransformError {
-    TransformError::Path { path: path.to_string(), reason: reason.into() }
+    TransformError::Path {
+        path: path.to_string(),
+        reason: reason.into(),
+    }
 }
 
 /// Sets the value at `path`, creating objects along the way.
@@ -15,11 +18,18 @@ pub fn set(root: &mut Value, path: &FieldPath, value: Value) -> Result<(), Trans
     let mut current = root;
     for segment in parents {
         current = match current {
-            Value::Object(map) => map.entry(segment.clone()).or_insert_with(|| Value::Object(Map::new())),
+            Value::Object(map) => map
+                .entry(segment.clone())
+                .or_insert_with(|| Value::Object(Map::new())),
             Value::Array(items) => index(segment)
                 .and_then(|i| items.get_mut(i))
                 .ok_or_else(|| path_error(path, format!("no array element `{segment}`")))?,
-            _ => return Err(path_error(path, format!("`{segment}` is inside a value that is not an object"))),
+            _ => {
+                return Err(path_error(
+                    path,
+                    format!("`{segment}` is inside a value that is not an object"),
+                ));
+            }
         };
     }
     match current {
@@ -62,7 +72,9 @@ pub fn take(root: &mut Value, path: &FieldPath) -> Option<Value> {
 fn split_last(path: &FieldPath) -> (&String, &[String]) {
     let segments = path.segments();
     // A FieldPath is never empty (FieldPath::parse guarantees it).
-    let (last, parents) = segments.split_last().unwrap_or_else(|| unreachable!("empty FieldPath"));
+    let (last, parents) = segments
+        .split_last()
+        .unwrap_or_else(|| unreachable!("empty FieldPath"));
     (last, parents)
 }
 

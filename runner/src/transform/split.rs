@@ -24,7 +24,10 @@ impl Transform for SplitArray {
                 path: self.path.to_string(),
                 reason: format!("expected an array, found {}", kind_of(&other)),
             }),
-            None => Err(TransformError::Path { path: self.path.to_string(), reason: "no such field".into() }),
+            None => Err(TransformError::Path {
+                path: self.path.to_string(),
+                reason: "no such field".into(),
+            }),
         }
     }
 }

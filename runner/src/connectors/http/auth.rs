@@ -44,7 +44,9 @@ impl Authenticator {
     ) -> Result<reqwest::RequestBuilder, AuthError> {
         Ok(match self {
             Self::None => request,
-            Self::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
+            Self::Basic { username, password } => {
+                request.basic_auth(username, Some(password.expose()))
+            }
             Self::Bearer(token) => request.bearer_auth(token.expose()),
             Self::ApiKeyHeader { header, value } => request.header(header, value.expose()),
             Self::ApiKeyQuery { param, value } => request.query(&[(param, value.expose())]),
@@ -82,8 +84,19 @@ struct TokenResponse {
 }
 
 impl OAuth2Client {
-    pub fn new(token_url: String, client_id: String, client_secret: Secret, scopes: Vec<String>) -> Self {
-        Self { token_url, client_id, client_secret, scopes, cached: Mutex::new(None) }
+    pub fn new(
+        token_url: String,
+        client_id: String,
+        client_secret: Secret,
+        scopes: Vec<String>,
+    ) -> Self {
+        Self {
+            token_url,
+            client_id,
+            client_secret,
+            scopes,
+            cached: Mutex::new(None),
+        }
     }
 
     async fn token(&self, client: &reqwest::Client) -> Result<Secret, AuthError> {
@@ -93,7 +106,10 @@ impl OAuth2Client {
         {
             return Ok(token.clone());
         }
-        let error = |message: String| AuthError::Token { url: self.token_url.clone(), message: redact::redact(&message).into_owned() };
+        let error = |message: String| AuthError::Token {
+            url: self.token_url.clone(),
+            message: redact::redact(&message).into_owned(),
+        };
         let mut form = vec![("grant_type", "client_credentials".to_owned())];
         if !self.scopes.is_empty() {
             form.push(("scope", self.scopes.join(" ")));
@@ -110,10 +126,19 @@ impl OAuth2Client {
             let body = response.text().await.unwrap_or_default();
             return Err(error(format!("status {status}: {}", truncate(&body, 300))));
         }
-        let token: TokenResponse = response.json().await.map_err(|e| error(format!("unreadable token response: {e}")))?;
-        let lifetime = token.expires_in.map(Duration::from_secs).unwrap_or(DEFAULT_TOKEN_LIFETIME);
+        let token: TokenResponse = response
+            .json()
+            .await
+            .map_err(|e| error(format!("unreadable token response: {e}")))?;
+        let lifetime = token
+            .expires_in
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_TOKEN_LIFETIME);
         let secret = Secret::new(token.access_token);
-        *cached = Some((secret.clone(), Instant::now() + lifetime.saturating_sub(TOKEN_EXPIRY_MARGIN)));
+        *cached = Some((
+            secret.clone(),
+            Instant::now() + lifetime.saturating_sub(TOKEN_EXPIRY_MARGIN),
+        ));
         Ok(secret)
     }
 }

@@ -16,7 +16,11 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
     #[error("field `{field}`: {source}")]
-    Secret { field: String, #[source] source: SecretNotFound },
+    Secret {
+        field: String,
+        #[source]
+        source: SecretNotFound,
+    },
     #[error("field `{field}`: {message}")]
     Invalid { field: String, message: String },
 }
@@ -29,22 +33,40 @@ pub struct HttpEndpoint {
 }
 
 impl HttpEndpoint {
-    pub fn new(spec: &HttpConnection, namespace: &str, secrets: &SecretSource) -> Result<Self, EndpointError> {
+    pub fn new(
+        spec: &HttpConnection,
+        namespace: &str,
+        secrets: &SecretSource,
+    ) -> Result<Self, EndpointError> {
         let secret = |field: &str, value| {
-            secrets.resolve(namespace, value).map_err(|source| EndpointError::Secret { field: field.to_owned(), source })
+            secrets
+                .resolve(namespace, value)
+                .map_err(|source| EndpointError::Secret {
+                    field: field.to_owned(),
+                    source,
+                })
         };
         let auth = match &spec.auth {
             None => Authenticator::None,
             Some(auth) => {
                 if let Some(basic) = &auth.basic {
-                    Authenticator::basic(basic.username.clone(), secret("spec.http.auth.basic.password", &basic.password)?)
+                    Authenticator::basic(
+                        basic.username.clone(),
+                        secret("spec.http.auth.basic.password", &basic.password)?,
+                    )
                 } else if let Some(bearer) = &auth.bearer {
                     Authenticator::Bearer(secret("spec.http.auth.bearer.token", &bearer.token)?)
                 } else if let Some(key) = &auth.api_key {
                     let value = secret("spec.http.auth.apiKey.value", &key.value)?;
                     match (&key.header, &key.query) {
-                        (Some(header), _) => Authenticator::ApiKeyHeader { header: header.clone(), value },
-                        (None, Some(param)) => Authenticator::ApiKeyQuery { param: param.clone(), value },
+                        (Some(header), _) => Authenticator::ApiKeyHeader {
+                            header: header.clone(),
+                            value,
+                        },
+                        (None, Some(param)) => Authenticator::ApiKeyQuery {
+                            param: param.clone(),
+                            value,
+                        },
                         (None, None) => {
                             return Err(EndpointError::Invalid {
                                 field: "spec.http.auth.apiKey".into(),
@@ -56,7 +78,10 @@ impl HttpEndpoint {
                     Authenticator::OAuth2(OAuth2Client::new(
                         oauth.token_url.clone(),
                         oauth.client_id.clone(),
-                        secret("spec.http.auth.oauth2ClientCredentials.clientSecret", &oauth.client_secret)?,
+                        secret(
+                            "spec.http.auth.oauth2ClientCredentials.clientSecret",
+                            &oauth.client_secret,
+                        )?,
                         oauth.scopes.clone(),
                     ))
                 } else {
@@ -64,13 +89,19 @@ impl HttpEndpoint {
                 }
             }
         };
-        let timeout = spec.timeout_seconds.map(|s| Duration::from_secs(u64::from(s))).unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = spec
+            .timeout_seconds
+            .map(|s| Duration::from_secs(u64::from(s)))
+            .unwrap_or(DEFAULT_TIMEOUT);
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(256)
             .build()
-            .map_err(|e| EndpointError::Invalid { field: "spec.http".into(), message: e.to_string() })?;
+            .map_err(|e| EndpointError::Invalid {
+                field: "spec.http".into(),
+                message: e.to_string(),
+            })?;
         Ok(Self {
             base_url: spec.base_url.trim_end_matches('/').to_owned(),
             headers: resolve_headers(&spec.headers, "spec.http.headers", namespace, secrets)?,
@@ -99,7 +130,11 @@ impl HttpEndpoint {
         url: Url,
         extra: &HeaderMap,
     ) -> Result<reqwest::RequestBuilder, super::auth::AuthError> {
-        let request = self.client.request(method, url).headers(self.headers.clone()).headers(extra.clone());
+        let request = self
+            .client
+            .request(method, url)
+            .headers(self.headers.clone())
+            .headers(extra.clone());
         self.auth.apply(&self.client, request).await
     }
 }
@@ -114,15 +149,25 @@ pub fn resolve_headers(
     let mut out = HeaderMap::new();
     for (name, value) in headers {
         let field = format!("{field}.{name}");
-        let invalid = |message: String| EndpointError::Invalid { field: field.clone(), message };
+        let invalid = |message: String| EndpointError::Invalid {
+            field: field.clone(),
+            message,
+        };
         let header = HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(e.to_string()))?;
         let mut wire = match value {
-            HeaderValue::Plain(text) => WireValue::from_str(text).map_err(|e| invalid(e.to_string()))?,
+            HeaderValue::Plain(text) => {
+                WireValue::from_str(text).map_err(|e| invalid(e.to_string()))?
+            }
             HeaderValue::Secret(secret) => {
-                let secret = secrets
-                    .resolve(namespace, secret)
-                    .map_err(|source| EndpointError::Secret { field: field.clone(), source })?;
-                WireValue::from_str(secret.expose()).map_err(|_| invalid("the secret is not a valid header value".into()))?
+                let secret =
+                    secrets
+                        .resolve(namespace, secret)
+                        .map_err(|source| EndpointError::Secret {
+                            field: field.clone(),
+                            source,
+                        })?;
+                WireValue::from_str(secret.expose())
+                    .map_err(|_| invalid("the secret is not a valid header value".into()))?
             }
         };
         if matches!(value, HeaderValue::Secret(_)) {

@@ -3,8 +3,8 @@
 
 mod auth;
 mod endpoint;
-mod source;
 mod sink;
+mod source;
 mod template;
 
 pub use auth::Authenticator;

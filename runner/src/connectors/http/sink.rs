@@ -34,7 +34,13 @@ pub struct DeliveryReport {
 pub enum DeliveryError {
     /// The receiver answered with a status that will not change on retry (most 4xx).
     #[error("{method} {url} answered {status} after {elapsed_ms} ms: {body}")]
-    Rejected { method: String, url: String, status: StatusCode, elapsed_ms: u128, body: String },
+    Rejected {
+        method: String,
+        url: String,
+        status: StatusCode,
+        elapsed_ms: u128,
+        body: String,
+    },
     /// The receiver is overloaded, down or slow (408, 429, 5xx, connection error,
     /// time-out).
     #[error("{method} {url} failed after {elapsed_ms} ms: {reason}")]
@@ -69,7 +75,9 @@ impl DeliveryError {
 /// Whether a response status is worth retrying: time-outs, rate limits and server
 /// errors are; other client errors mean the request itself is wrong.
 pub fn status_is_retriable(status: StatusCode) -> bool {
-    status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+    status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error()
 }
 
 /// Parses `Retry-After`: delay-seconds or an HTTP date.
@@ -77,7 +85,10 @@ pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duratio
     let text = value.to_str().ok()?.trim();
     let delay = match text.parse::<u64>() {
         Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => httpdate::parse_http_date(text).ok()?.duration_since(now).unwrap_or_default(),
+        Err(_) => httpdate::parse_http_date(text)
+            .ok()?
+            .duration_since(now)
+            .unwrap_or_default(),
     };
     Some(delay.min(MAX_RETRY_AFTER))
 }
@@ -97,15 +108,27 @@ impl HttpSink {
         namespace: &str,
         secrets: &SecretSource,
     ) -> Result<Self, EndpointError> {
-        let invalid = |field: &str, message: String| EndpointError::Invalid { field: field.to_owned(), message };
-        let method = delivery.method.as_deref().unwrap_or("POST").to_ascii_uppercase();
+        let invalid = |field: &str, message: String| EndpointError::Invalid {
+            field: field.to_owned(),
+            message,
+        };
+        let method = delivery
+            .method
+            .as_deref()
+            .unwrap_or("POST")
+            .to_ascii_uppercase();
         Ok(Self {
             endpoint,
             method: reqwest::Method::from_bytes(method.as_bytes())
                 .map_err(|e| invalid("spec.outgoing.http.method", e.to_string()))?,
             path: UrlTemplate::parse(delivery.path.as_deref().unwrap_or(""))
                 .map_err(|e| invalid("spec.outgoing.http.path", e.to_string()))?,
-            headers: resolve_headers(&delivery.headers, "spec.outgoing.http.headers", namespace, secrets)?,
+            headers: resolve_headers(
+                &delivery.headers,
+                "spec.outgoing.http.headers",
+                namespace,
+                secrets,
+            )?,
             body: delivery
                 .body
                 .as_deref()
@@ -121,15 +144,27 @@ impl HttpSink {
 
     /// Sends `item` once. `idempotency_key` (the task id) lets the receiver drop
     /// duplicates of an at-least-once delivery.
-    pub async fn send(&self, item: &Value, idempotency_key: &str) -> Result<DeliveryReport, DeliveryError> {
-        let path = self.path.render(item).map_err(|e| DeliveryError::Request(e.to_string()))?;
-        let url = self.endpoint.url(&path).map_err(|e| DeliveryError::Request(format!("invalid URL `{path}`: {e}")))?;
+    pub async fn send(
+        &self,
+        item: &Value,
+        idempotency_key: &str,
+    ) -> Result<DeliveryReport, DeliveryError> {
+        let path = self
+            .path
+            .render(item)
+            .map_err(|e| DeliveryError::Request(e.to_string()))?;
+        let url = self
+            .endpoint
+            .url(&path)
+            .map_err(|e| DeliveryError::Request(format!("invalid URL `{path}`: {e}")))?;
         let body = match &self.body {
             None => item.clone(),
             Some(program) => program
                 .first(item.clone())
                 .map_err(|e| DeliveryError::Request(format!("body: {e}")))?
-                .ok_or_else(|| DeliveryError::Request("body: the jq expression produced nothing".into()))?,
+                .ok_or_else(|| {
+                    DeliveryError::Request("body: the jq expression produced nothing".into())
+                })?,
         };
         let method = self.method.to_string();
         let shown_url = redact::redact(url.as_str()).into_owned();
@@ -148,21 +183,40 @@ impl HttpSink {
             .map_err(|e| unavailable(e.to_string(), None))?
             .header("Idempotency-Key", idempotency_key)
             .json(&body);
-        let response = request.send().await.map_err(|e| unavailable(describe_reqwest_error(&e), None))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| unavailable(describe_reqwest_error(&e), None))?;
         let status = response.status();
         if status.is_success() {
-            return Ok(DeliveryReport { status, elapsed: started.elapsed(), url: shown_url });
+            return Ok(DeliveryReport {
+                status,
+                elapsed: started.elapsed(),
+                url: shown_url,
+            });
         }
-        let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let text = response.text().await.unwrap_or_default();
         let body = redact::redact(&truncate(&text, LOGGED_BODY_CHARS)).into_owned();
         if status_is_retriable(status) {
             return Err(unavailable(format!("status {status}: {body}"), retry_after));
         }
         if status == StatusCode::UNAUTHORIZED && self.endpoint.auth.invalidate().await {
-            return Err(unavailable(format!("status {status} (token refreshed for the next attempt): {body}"), None));
+            return Err(unavailable(
+                format!("status {status} (token refreshed for the next attempt): {body}"),
+                None,
+            ));
         }
-        Err(DeliveryError::Rejected { method, url: shown_url, status, elapsed_ms: started.elapsed().as_millis(), body })
+        Err(DeliveryError::Rejected {
+            method,
+            url: shown_url,
+            status,
+            elapsed_ms: started.elapsed().as_millis(),
+            body,
+        })
     }
 }
 
@@ -196,20 +250,39 @@ mod tests {
             .collect();
         assert_eq!(retriable, vec![408, 429]);
         for permanent in [400, 401, 403, 404, 409, 410, 413, 415, 422] {
-            assert!(!status_is_retriable(StatusCode::from_u16(permanent).unwrap_or(StatusCode::OK)), "{permanent}");
+            assert!(
+                !status_is_retriable(StatusCode::from_u16(permanent).unwrap_or(StatusCode::OK)),
+                "{permanent}"
+            );
         }
         for server in [500, 502, 503, 504] {
-            assert!(status_is_retriable(StatusCode::from_u16(server).unwrap_or(StatusCode::OK)), "{server}");
+            assert!(
+                status_is_retriable(StatusCode::from_u16(server).unwrap_or(StatusCode::OK)),
+                "{server}"
+            );
         }
     }
 
     #[test]
     fn reads_retry_after_as_seconds_or_date() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        assert_eq!(parse_retry_after(&HeaderValue::from_static("7"), now), Some(Duration::from_secs(7)));
-        let date = HeaderValue::from_str(&httpdate::fmt_http_date(now + Duration::from_secs(20))).ok();
-        assert_eq!(date.and_then(|d| parse_retry_after(&d, now)), Some(Duration::from_secs(20)));
-        assert_eq!(parse_retry_after(&HeaderValue::from_static("999999"), now), Some(MAX_RETRY_AFTER));
-        assert_eq!(parse_retry_after(&HeaderValue::from_static("soon"), now), None);
+        assert_eq!(
+            parse_retry_after(&HeaderValue::from_static("7"), now),
+            Some(Duration::from_secs(7))
+        );
+        let date =
+            HeaderValue::from_str(&httpdate::fmt_http_date(now + Duration::from_secs(20))).ok();
+        assert_eq!(
+            date.and_then(|d| parse_retry_after(&d, now)),
+            Some(Duration::from_secs(20))
+        );
+        assert_eq!(
+            parse_retry_after(&HeaderValue::from_static("999999"), now),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            parse_retry_after(&HeaderValue::from_static("soon"), now),
+            None
+        );
     }
 }

@@ -17,9 +17,18 @@ const DEFAULT_MAX_PAGES: u32 = 1_000;
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("page {page}: GET {url} failed: {reason}")]
-    Request { page: u32, url: String, reason: String },
+    Request {
+        page: u32,
+        url: String,
+        reason: String,
+    },
     #[error("page {page}: {url} answered {status}: {body}")]
-    Status { page: u32, url: String, status: reqwest::StatusCode, body: String },
+    Status {
+        page: u32,
+        url: String,
+        status: reqwest::StatusCode,
+        body: String,
+    },
     #[error("page {page}: the response is not JSON: {reason}")]
     Json { page: u32, reason: String },
     #[error("page {page}: nothing at items pointer `{pointer}`")]
@@ -44,17 +53,39 @@ pub struct HttpSource {
 }
 
 impl HttpSource {
-    pub fn new(endpoint: Arc<HttpEndpoint>, poll: &Poll, namespace: &str, secrets: &SecretSource) -> Result<Self, EndpointError> {
-        let method = poll.request.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+    pub fn new(
+        endpoint: Arc<HttpEndpoint>,
+        poll: &Poll,
+        namespace: &str,
+        secrets: &SecretSource,
+    ) -> Result<Self, EndpointError> {
+        let method = poll
+            .request
+            .method
+            .as_deref()
+            .unwrap_or("GET")
+            .to_ascii_uppercase();
         Ok(Self {
             endpoint,
-            method: reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| EndpointError::Invalid {
-                field: "spec.incoming.poll.request.method".into(),
-                message: e.to_string(),
+            method: reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| {
+                EndpointError::Invalid {
+                    field: "spec.incoming.poll.request.method".into(),
+                    message: e.to_string(),
+                }
             })?,
             path: poll.request.path.clone().unwrap_or_default(),
-            query: poll.request.query.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            headers: resolve_headers(&poll.request.headers, "spec.incoming.poll.request.headers", namespace, secrets)?,
+            query: poll
+                .request
+                .query
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            headers: resolve_headers(
+                &poll.request.headers,
+                "spec.incoming.poll.request.headers",
+                namespace,
+                secrets,
+            )?,
             items_pointer: poll.items_pointer.clone().filter(|p| !p.is_empty()),
             pagination: poll.pagination.clone(),
         })
@@ -62,7 +93,11 @@ impl HttpSource {
 
     /// Fetches every page; returns all items in order.
     pub async fn fetch(&self) -> Result<Vec<Value>, SourceError> {
-        let max_pages = self.pagination.as_ref().and_then(|p| p.max_pages).unwrap_or(DEFAULT_MAX_PAGES);
+        let max_pages = self
+            .pagination
+            .as_ref()
+            .and_then(|p| p.max_pages)
+            .unwrap_or(DEFAULT_MAX_PAGES);
         let mut items = Vec::new();
         let mut next = Next::Query(self.page_query(0, None));
         for page in 1..=max_pages {
@@ -78,18 +113,29 @@ impl HttpSource {
             next = self.next(page, count, &response);
         }
         if !matches!(next, Next::Done) {
-            tracing::warn!(pages = max_pages, "Poll stopped at the page limit; raise pagination.maxPages if more is expected");
+            tracing::warn!(
+                pages = max_pages,
+                "Poll stopped at the page limit; raise pagination.maxPages if more is expected"
+            );
         }
         Ok(items)
     }
 
     fn page_query(&self, page_index: u32, cursor: Option<String>) -> Vec<(String, String)> {
         let mut query = self.query.clone();
-        let Some(pagination) = &self.pagination else { return query };
+        let Some(pagination) = &self.pagination else {
+            return query;
+        };
         if let Some(numbered) = &pagination.page_number {
-            query.push((numbered.param.clone(), (numbered.start.unwrap_or(1) + u64::from(page_index)).to_string()));
+            query.push((
+                numbered.param.clone(),
+                (numbered.start.unwrap_or(1) + u64::from(page_index)).to_string(),
+            ));
         } else if let Some(offset) = &pagination.offset {
-            query.push((offset.offset_param.clone(), (offset.limit * u64::from(page_index)).to_string()));
+            query.push((
+                offset.offset_param.clone(),
+                (offset.limit * u64::from(page_index)).to_string(),
+            ));
             query.push((offset.limit_param.clone(), offset.limit.to_string()));
         } else if let (Some(style), Some(cursor)) = (&pagination.cursor, cursor) {
             query.push((style.param.clone(), cursor));
@@ -98,41 +144,77 @@ impl HttpSource {
     }
 
     fn next(&self, page: u32, count: u64, response: &Value) -> Next {
-        let Some(pagination) = &self.pagination else { return Next::Done };
+        let Some(pagination) = &self.pagination else {
+            return Next::Done;
+        };
         let text_at = |pointer: &str| match response.pointer(pointer) {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
         if pagination.page_number.is_some() {
-            if count == 0 { Next::Done } else { Next::Query(self.page_query(page, None)) }
+            if count == 0 {
+                Next::Done
+            } else {
+                Next::Query(self.page_query(page, None))
+            }
         } else if let Some(offset) = &pagination.offset {
-            if count < offset.limit { Next::Done } else { Next::Query(self.page_query(page, None)) }
+            if count < offset.limit {
+                Next::Done
+            } else {
+                Next::Query(self.page_query(page, None))
+            }
         } else if let Some(link) = &pagination.next_link {
             text_at(&link.pointer).map_or(Next::Done, Next::Url)
         } else if let Some(cursor) = &pagination.cursor {
-            text_at(&cursor.pointer).map_or(Next::Done, |c| Next::Query(self.page_query(page, Some(c))))
+            text_at(&cursor.pointer)
+                .map_or(Next::Done, |c| Next::Query(self.page_query(page, Some(c))))
         } else {
             Next::Done
         }
     }
 
-    async fn get(&self, page: u32, path: &str, query: &[(String, String)]) -> Result<Value, SourceError> {
+    async fn get(
+        &self,
+        page: u32,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Result<Value, SourceError> {
         let url = self.endpoint.url(path).map_err(|e| SourceError::Request {
             page,
             url: path.to_owned(),
             reason: e.to_string(),
         })?;
         let shown = redact::redact(url.as_str()).into_owned();
-        let failed = |reason: String| SourceError::Request { page, url: shown.clone(), reason: redact::redact(&reason).into_owned() };
-        let request = self.endpoint.request(self.method.clone(), url, &self.headers).await.map_err(|e| failed(e.to_string()))?;
-        let response = request.query(query).send().await.map_err(|e| failed(e.to_string()))?;
+        let failed = |reason: String| SourceError::Request {
+            page,
+            url: shown.clone(),
+            reason: redact::redact(&reason).into_owned(),
+        };
+        let request = self
+            .endpoint
+            .request(self.method.clone(), url, &self.headers)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let response = request
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         let status = response.status();
         let body = response.text().await.map_err(|e| failed(e.to_string()))?;
         if !status.is_success() {
-            return Err(SourceError::Status { page, url: shown, status, body: redact::redact(&truncate(&body, 500)).into_owned() });
+            return Err(SourceError::Status {
+                page,
+                url: shown,
+                status,
+                body: redact::redact(&truncate(&body, 500)).into_owned(),
+            });
         }
-        serde_json::from_str(&body).map_err(|e| SourceError::Json { page, reason: e.to_string() })
+        serde_json::from_str(&body).map_err(|e| SourceError::Json {
+            page,
+            reason: e.to_string(),
+        })
     }
 
     fn items_of(&self, page: u32, response: &Value) -> Result<Vec<Value>, SourceError> {
@@ -140,7 +222,10 @@ impl HttpSource {
             None => response,
             Some(pointer) => response
                 .pointer(pointer)
-                .ok_or_else(|| SourceError::Pointer { page, pointer: pointer.clone() })?,
+                .ok_or_else(|| SourceError::Pointer {
+                    page,
+                    pointer: pointer.clone(),
+                })?,
         };
         Ok(match found {
             Value::Array(items) => items.clone(),

@@ -9,8 +9,20 @@ use crate::transform::{JqProgram, TransformError};
 
 /// Characters encoded in a path segment (RFC 3986 `pchar` complement).
 const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ').add(b'"').add(b'#').add(b'<').add(b'>').add(b'`').add(b'?').add(b'{').add(b'}')
-    .add(b'/').add(b'%').add(b'\\').add(b'^').add(b'|');
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'?')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/')
+    .add(b'%')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|');
 
 enum Part {
     Literal(String),
@@ -50,14 +62,23 @@ impl UrlTemplate {
             match part {
                 Part::Literal(text) => out.push_str(text),
                 Part::Expression(program) => {
-                    let fail = |reason: String| TemplateError::Render { expression: format!("#{}", index + 1), reason };
-                    let value = program.first(item.clone()).map_err(|e: TransformError| fail(e.to_string()))?;
+                    let fail = |reason: String| TemplateError::Render {
+                        expression: format!("#{}", index + 1),
+                        reason,
+                    };
+                    let value = program
+                        .first(item.clone())
+                        .map_err(|e: TransformError| fail(e.to_string()))?;
                     let text = match value {
                         Some(Value::String(s)) => s,
                         Some(Value::Number(n)) => n.to_string(),
                         Some(Value::Bool(b)) => b.to_string(),
-                        Some(Value::Null) | None => return Err(fail("the item has no value there".into())),
-                        Some(_) => return Err(fail("an object or array cannot be part of a URL".into())),
+                        Some(Value::Null) | None => {
+                            return Err(fail("the item has no value there".into()));
+                        }
+                        Some(_) => {
+                            return Err(fail("an object or array cannot be part of a URL".into()));
+                        }
                     };
                     out.extend(utf8_percent_encode(&text, SEGMENT));
                 }
@@ -76,7 +97,10 @@ mod tests {
     #[test]
     fn fills_and_encodes_placeholders() -> Result<(), TemplateError> {
         let template = UrlTemplate::parse("/orders/{{ .id }}/lines/{{ .sku }}")?;
-        assert_eq!(template.render(&json!({"id": 7, "sku": "a/b c"}))?, "/orders/7/lines/a%2Fb%20c");
+        assert_eq!(
+            template.render(&json!({"id": 7, "sku": "a/b c"}))?,
+            "/orders/7/lines/a%2Fb%20c"
+        );
         assert!(template.render(&json!({"sku": "x"})).is_err());
         Ok(())
     }

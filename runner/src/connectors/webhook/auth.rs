@@ -18,7 +18,11 @@ const TOKEN_HEADER: &str = "X-Switchyard-Token";
 #[derive(Debug)]
 pub enum WebhookAuthenticator {
     Token(Secret),
-    Hmac { key: Secret, header: String, prefix: String },
+    Hmac {
+        key: Secret,
+        header: String,
+        prefix: String,
+    },
 }
 
 /// Why a request was refused; safe to show to the sender.
@@ -37,16 +41,27 @@ pub enum WebhookAuthError {
 }
 
 impl WebhookAuthenticator {
-    pub fn new(auth: &WebhookAuth, namespace: &str, secrets: &SecretSource) -> Result<Option<Self>, (String, SecretNotFound)> {
+    pub fn new(
+        auth: &WebhookAuth,
+        namespace: &str,
+        secrets: &SecretSource,
+    ) -> Result<Option<Self>, (String, SecretNotFound)> {
         if let Some(token) = &auth.token {
-            let secret = secrets.resolve(namespace, token).map_err(|e| ("spec.incoming.webhook.auth.token".to_owned(), e))?;
+            let secret = secrets
+                .resolve(namespace, token)
+                .map_err(|e| ("spec.incoming.webhook.auth.token".to_owned(), e))?;
             return Ok(Some(Self::Token(secret)));
         }
         if let Some(hmac) = &auth.hmac {
-            let key = secrets.resolve(namespace, &hmac.secret).map_err(|e| ("spec.incoming.webhook.auth.hmac.secret".to_owned(), e))?;
+            let key = secrets
+                .resolve(namespace, &hmac.secret)
+                .map_err(|e| ("spec.incoming.webhook.auth.hmac.secret".to_owned(), e))?;
             return Ok(Some(Self::Hmac {
                 key,
-                header: hmac.header.clone().unwrap_or_else(|| DEFAULT_SIGNATURE_HEADER.to_owned()),
+                header: hmac
+                    .header
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_SIGNATURE_HEADER.to_owned()),
                 prefix: hmac.prefix.clone().unwrap_or_default(),
             }));
         }
@@ -68,7 +83,11 @@ impl WebhookAuthenticator {
                     Err(WebhookAuthError::InvalidToken)
                 }
             }
-            Self::Hmac { key, header, prefix } => {
+            Self::Hmac {
+                key,
+                header,
+                prefix,
+            } => {
                 let value = headers
                     .get(header.as_str())
                     .and_then(|v| v.to_str().ok())
@@ -80,7 +99,8 @@ impl WebhookAuthenticator {
                 let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes())
                     .map_err(|_| WebhookAuthError::InvalidSignature)?;
                 mac.update(body);
-                mac.verify_slice(&digest).map_err(|_| WebhookAuthError::InvalidSignature)
+                mac.verify_slice(&digest)
+                    .map_err(|_| WebhookAuthError::InvalidSignature)
             }
         }
     }
@@ -111,23 +131,44 @@ mod tests {
         };
         let body = br#"{"id":1}"#;
         let mut headers = HeaderMap::new();
-        assert_eq!(auth.verify(&headers, body), Err(WebhookAuthError::MissingSignature("X-Sig".into())));
+        assert_eq!(
+            auth.verify(&headers, body),
+            Err(WebhookAuthError::MissingSignature("X-Sig".into()))
+        );
         let good = format!("sha256={}", sign(b"hmac-key-for-test", body));
-        headers.insert("X-Sig", HeaderValue::from_str(&good).unwrap_or(HeaderValue::from_static("")));
+        headers.insert(
+            "X-Sig",
+            HeaderValue::from_str(&good).unwrap_or(HeaderValue::from_static("")),
+        );
         assert_eq!(auth.verify(&headers, body), Ok(()));
-        assert_eq!(auth.verify(&headers, b"{\"id\":2}"), Err(WebhookAuthError::InvalidSignature));
+        assert_eq!(
+            auth.verify(&headers, b"{\"id\":2}"),
+            Err(WebhookAuthError::InvalidSignature)
+        );
         headers.insert("X-Sig", HeaderValue::from_static("sha256=zz"));
-        assert_eq!(auth.verify(&headers, body), Err(WebhookAuthError::MalformedSignature("X-Sig".into())));
+        assert_eq!(
+            auth.verify(&headers, body),
+            Err(WebhookAuthError::MalformedSignature("X-Sig".into()))
+        );
     }
 
     #[test]
     fn token_is_read_from_either_header() {
         let auth = WebhookAuthenticator::Token(Secret::new("tok-123456".into()));
         let mut headers = HeaderMap::new();
-        assert_eq!(auth.verify(&headers, b""), Err(WebhookAuthError::MissingToken));
+        assert_eq!(
+            auth.verify(&headers, b""),
+            Err(WebhookAuthError::MissingToken)
+        );
         headers.insert("X-Switchyard-Token", HeaderValue::from_static("wrong"));
-        assert_eq!(auth.verify(&headers, b""), Err(WebhookAuthError::InvalidToken));
-        headers.insert("Authorization", HeaderValue::from_static("Bearer tok-123456"));
+        assert_eq!(
+            auth.verify(&headers, b""),
+            Err(WebhookAuthError::InvalidToken)
+        );
+        headers.insert(
+            "Authorization",
+            HeaderValue::from_static("Bearer tok-123456"),
+        );
         assert_eq!(auth.verify(&headers, b""), Ok(()));
     }
 }

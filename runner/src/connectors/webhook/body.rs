@@ -33,8 +33,13 @@ pub fn items_of_body(body: &[u8]) -> Result<Vec<Value>, BodyError> {
     match serde_json::from_slice(body).map_err(|e| BodyError::NotJson(e.to_string()))? {
         object @ Value::Object(_) => Ok(vec![object]),
         Value::Array(elements) => {
-            if let Some((index, element)) = elements.iter().enumerate().find(|(_, e)| !e.is_object()) {
-                return Err(BodyError::ElementNotAnItem { index, kind: kind(element) });
+            if let Some((index, element)) =
+                elements.iter().enumerate().find(|(_, e)| !e.is_object())
+            {
+                return Err(BodyError::ElementNotAnItem {
+                    index,
+                    kind: kind(element),
+                });
             }
             Ok(elements)
         }
@@ -49,11 +54,23 @@ mod tests {
     #[test]
     fn objects_and_arrays_of_objects_only() {
         assert_eq!(items_of_body(br#"{"a":1}"#).map(|i| i.len()), Ok(1));
-        assert_eq!(items_of_body(br#"[{"a":1},{"a":2}]"#).map(|i| i.len()), Ok(2));
+        assert_eq!(
+            items_of_body(br#"[{"a":1},{"a":2}]"#).map(|i| i.len()),
+            Ok(2)
+        );
         assert_eq!(items_of_body(b" "), Err(BodyError::Empty));
         assert_eq!(items_of_body(b"42"), Err(BodyError::NotAnItem("number")));
-        assert_eq!(items_of_body(br#"[{"a":1}, 3]"#), Err(BodyError::ElementNotAnItem { index: 1, kind: "number" }));
-        let error = items_of_body(br#"{"a": }"#).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(
+            items_of_body(br#"[{"a":1}, 3]"#),
+            Err(BodyError::ElementNotAnItem {
+                index: 1,
+                kind: "number"
+            })
+        );
+        let error = items_of_body(br#"{"a": }"#)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(error.contains("line 1 column"), "{error}");
     }
 }
