@@ -240,8 +240,30 @@ fn typed<T: DeserializeOwned>(
     serde_path_to_error::deserialize(value).map_err(|error| {
         let field = error.path().to_string();
         let field = if field == "." { String::new() } else { field };
-        Problem::new(origin, Some(id), field, error.into_inner().to_string())
+        Problem::new(origin, Some(id), field, scrub(&error.into_inner().to_string()))
     })
+}
+
+/// serde quotes the offending value (`invalid type: string "hunter2", expected …`). That
+/// value may be a credential written where a `secretKeyRef` belongs, so it is dropped;
+/// the field path already says where to look.
+fn scrub(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find("string \"") {
+        out.push_str(&rest[..start]);
+        out.push_str("a string");
+        let after = &rest[start + "string \"".len()..];
+        rest = match after.find("\", ").or_else(|| after.rfind('"')) {
+            Some(end) => &after[end + 1..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    if out.contains("SecretValue") {
+        out.push_str(" (credentials are never written inline: use `secretKeyRef: {name, key}`)");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -285,6 +307,8 @@ spec:
         assert_eq!(problems.len(), 1);
         let message = problems[0].to_string();
         assert!(message.starts_with("c.yaml (document 1): Connection/default/shop: field `spec.http.auth.basic.password`"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        assert!(message.contains("use `secretKeyRef"), "{message}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::api::{self, AppState};
 use crate::engine::Engine;
-use crate::queue::{QueueStore, SqlQueue};
+use crate::queue::{DEFAULT_LEASE_DURATION, QueueStore, SqlQueue};
 use crate::redact::Secret;
 use crate::runtime;
 use crate::secrets::SecretSource;
@@ -84,6 +84,12 @@ struct RunArgs {
     )]
     api_token: Option<String>,
 
+    /// Seconds a runner owns a task it is delivering; after a crash, a shared (PostgreSQL)
+    /// queue hands the task to another runner once this has passed. Must exceed the
+    /// longest HTTP time-out.
+    #[arg(long, default_value_t = DEFAULT_LEASE_DURATION.as_secs(), env = "SWITCHYARD_LEASE_SECONDS")]
+    lease_seconds: u64,
+
     /// Do not reload when a manifest file changes (SIGHUP still reloads).
     #[arg(long)]
     no_watch: bool,
@@ -147,7 +153,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let queue_url = args
         .queue_url
         .unwrap_or_else(|| SqlQueue::default_url(&args.data_dir));
-    let store: Arc<dyn QueueStore> = Arc::new(SqlQueue::connect(&queue_url).await?);
+    let store: Arc<dyn QueueStore> = Arc::new(SqlQueue::connect(&queue_url, Duration::from_secs(args.lease_seconds)).await?);
     let engine = Engine::new(store, runtime);
     engine.start().await;
 

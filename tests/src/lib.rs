@@ -1,1 +1,58 @@
+//! Harness for end-to-end scenarios: the runner as a real process, real HTTP servers on
+//! loopback, the real PostgreSQL on 127.0.0.1:5432.
 
+pub mod pg;
+pub mod receiver;
+pub mod runner;
+
+pub use receiver::{Receiver, ReceiverMode};
+pub use runner::{Runner, RunnerOptions};
+
+use std::time::{Duration, Instant};
+
+/// The runner binary built by this package.
+#[macro_export]
+macro_rules! runner_bin {
+    () => {
+        std::path::Path::new(env!("CARGO_BIN_EXE_switchyard-runner-under-test"))
+    };
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("no free port on loopback")
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, or panics after `timeout` with
+/// `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Writes manifests (file name → YAML) into a new temporary directory.
+pub fn manifest_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("write manifest");
+    }
+    dir
+}
+
+/// Whether tests must not skip for a missing server.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}

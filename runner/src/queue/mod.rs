@@ -6,8 +6,10 @@
 //!   PostgreSQL's default `synchronous_commit=on`). Callers acknowledge their senders
 //!   only then.
 //! - **At-least-once.** A task leaves `pending` only by being leased. A lease lasts
-//!   [`LEASE_DURATION`]; a runner that dies holding it loses nothing: once the lease has
-//!   expired the task is leased again. A completion carries the lease token and is
+//!   [`DEFAULT_LEASE_DURATION`] unless configured; a runner that dies holding it loses
+//!   nothing: once the lease has expired the task is leased again. An embedded SQLite
+//!   queue belongs to one runner, so at start-up that runner takes back every lease at
+//!   once instead of waiting for them to expire. A completion carries the lease token and is
 //!   ignored if the lease was lost meanwhile, so a slow runner cannot overwrite the work
 //!   of the runner that took over.
 //! - **Ordering.** Tasks of a route are leased in order of next attempt time, then
@@ -33,8 +35,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-/// How long a leased task belongs to one runner before another may take it.
-pub const LEASE_DURATION: Duration = Duration::from_secs(60);
+/// How long a leased task belongs to one runner before another may take it. It must
+/// exceed the longest delivery (HTTP time-outs default to 30 s), or a slow delivery
+/// would be taken over and sent twice.
+pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(60);
 
 /// Errors of the queue store.
 #[derive(Debug, thiserror::Error)]

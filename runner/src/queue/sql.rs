@@ -11,7 +11,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, QueryBuilder, Row};
 
 use super::{
-    Completion, LEASE_DURATION, LeasedTask, LogLine, NewTask, Outcome, QueueError, QueueStore,
+    Completion, LeasedTask, LogLine, NewTask, Outcome, QueueError, QueueStore,
     RouteCounts, RouteKey, StateCounts, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary,
     WriteBatch, now_ms, now_us,
 };
@@ -54,6 +54,7 @@ pub struct SqlQueue {
     writer: AnyPool,
     /// Reads for the API. On SQLite, WAL lets them run beside the writer.
     reader: AnyPool,
+    lease_duration: Duration,
 }
 
 impl SqlQueue {
@@ -63,7 +64,8 @@ impl SqlQueue {
     }
 
     /// Connects to `url` (`sqlite://…` or `postgres://…`) and migrates the schema.
-    pub async fn connect(url: &str) -> Result<Self, QueueUrlError> {
+    /// Leases last `lease_duration`.
+    pub async fn connect(url: &str, lease_duration: Duration) -> Result<Self, QueueUrlError> {
         sqlx::any::install_default_drivers();
         let dialect = if url.starts_with("sqlite:") {
             Dialect::Sqlite
@@ -118,11 +120,32 @@ impl SqlQueue {
             .run(&writer)
             .await
             .map_err(QueueError::from)?;
-        Ok(Self {
+        let queue = Self {
             dialect,
             writer,
             reader,
-        })
+            lease_duration,
+        };
+        if dialect == Dialect::Sqlite {
+            queue.reclaim_leases().await?;
+        }
+        Ok(queue)
+    }
+
+    /// Makes every leased task due again. Only for a queue no other runner uses: the
+    /// embedded SQLite file belongs to the runner that opened it.
+    async fn reclaim_leases(&self) -> Result<(), QueueError> {
+        let reclaimed = sqlx::query(
+            "UPDATE tasks SET state = 'pending', lease_until = NULL, lease_token = NULL WHERE state = 'processing'",
+        )
+        .execute(&self.writer)
+        .await
+        .map_err(QueueError::db("reclaim leases"))?
+        .rows_affected();
+        if reclaimed > 0 {
+            tracing::info!(tasks = reclaimed, "Took back tasks leased before the last stop; they run again");
+        }
+        Ok(())
     }
 
     async fn insert_tasks(
@@ -358,7 +381,7 @@ impl QueueStore for SqlQueue {
         now_ms: i64,
     ) -> Result<Vec<LeasedTask>, QueueError> {
         let token = uuid::Uuid::now_v7().to_string();
-        let lease_until = now_ms + i64::try_from(LEASE_DURATION.as_millis()).unwrap_or(i64::MAX);
+        let lease_until = now_ms + i64::try_from(self.lease_duration.as_millis()).unwrap_or(i64::MAX / 2);
         let sql = format!(
             "UPDATE tasks SET state = 'processing', attempts = attempts + 1, lease_until = $1, lease_token = $2, updated_at = $3 \
              WHERE id IN (SELECT id FROM tasks WHERE namespace = $4 AND route = $5 AND \

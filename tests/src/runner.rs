@@ -1,0 +1,148 @@
+//! The runner as a child process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// How to start a runner.
+#[derive(Debug, Clone, Default)]
+pub struct RunnerOptions {
+    pub queue_url: Option<String>,
+    pub secrets_dir: Option<PathBuf>,
+    pub lease_seconds: Option<u64>,
+    pub env: Vec<(String, String)>,
+}
+
+pub struct Runner {
+    pub port: u16,
+    child: Option<Child>,
+    pub log_path: PathBuf,
+    pub client: reqwest::Client,
+    _data: Option<tempfile::TempDir>,
+    pub data_dir: PathBuf,
+}
+
+impl Runner {
+    /// Starts a runner on a free port with a fresh data directory and waits for
+    /// `/readyz`.
+    pub async fn start(bin: &Path, manifests: &Path, options: &RunnerOptions) -> Self {
+        let data = tempfile::tempdir().expect("data dir");
+        let data_dir = data.path().to_owned();
+        let mut runner = Self::spawn(bin, manifests, &data_dir, options);
+        runner._data = Some(data);
+        runner.wait_ready().await;
+        runner
+    }
+
+    /// Starts a runner on an existing data directory (a restart) and waits for `/readyz`.
+    pub async fn restart(bin: &Path, manifests: &Path, data_dir: &Path, options: &RunnerOptions) -> Self {
+        let runner = Self::spawn(bin, manifests, data_dir, options);
+        runner.wait_ready().await;
+        runner
+    }
+
+    fn spawn(bin: &Path, manifests: &Path, data_dir: &Path, options: &RunnerOptions) -> Self {
+        let port = crate::free_port();
+        let log_path = data_dir.join(format!("runner-{port}.log"));
+        let log = std::fs::File::create(&log_path).expect("runner log file");
+        let mut command = Command::new(bin);
+        command
+            .arg("run")
+            .arg("-f")
+            .arg(manifests)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(log);
+        if let Some(url) = &options.queue_url {
+            command.arg("--queue-url").arg(url);
+        }
+        if let Some(dir) = &options.secrets_dir {
+            command.arg("--secrets-dir").arg(dir);
+        }
+        if let Some(seconds) = options.lease_seconds {
+            command.arg("--lease-seconds").arg(seconds.to_string());
+        }
+        for (key, value) in &options.env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("spawn runner");
+        Self { port, child: Some(child), log_path, client: reqwest::Client::new(), _data: None, data_dir: data_dir.to_owned() }
+    }
+
+    async fn wait_ready(&self) {
+        let url = self.url("/readyz");
+        let client = self.client.clone();
+        let log = self.log_path.clone();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(response) = client.get(&url).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "runner not ready after 30 s; its log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Everything the runner logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.client.get(self.url(path)).send().await.expect("GET").json().await.expect("JSON answer")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self.client.post(self.url(path)).json(body).send().await.expect("POST");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Task counts of a route in `default`.
+    pub async fn counts(&self, route: &str) -> Value {
+        let routes = self.get_json("/api/v1/namespaces/default/routes").await;
+        routes
+            .as_array()
+            .and_then(|routes| routes.iter().find(|r| r["name"] == route))
+            .map(|r| r["tasks"].clone())
+            .unwrap_or(Value::Null)
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for the exit.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        child.wait().ok()
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
