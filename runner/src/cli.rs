@@ -153,7 +153,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let queue_url = args
         .queue_url
         .unwrap_or_else(|| SqlQueue::default_url(&args.data_dir));
-    let store: Arc<dyn QueueStore> = Arc::new(SqlQueue::connect(&queue_url, Duration::from_secs(args.lease_seconds)).await?);
+    let store: Arc<dyn QueueStore> =
+        Arc::new(SqlQueue::connect(&queue_url, Duration::from_secs(args.lease_seconds)).await?);
     let engine = Engine::new(store, runtime);
     engine.start().await;
 

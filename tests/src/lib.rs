@@ -4,6 +4,7 @@
 pub mod pg;
 pub mod receiver;
 pub mod runner;
+pub mod scenario;
 
 pub use receiver::{Receiver, ReceiverMode};
 pub use runner::{Runner, RunnerOptions};
@@ -38,7 +39,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

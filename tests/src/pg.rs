@@ -29,15 +29,21 @@ impl TestDatabase {
             .execute(&mut admin)
             .await
             .expect("create test database");
-        Some(Self { url: format!("{SERVER}/{name}"), name })
+        Some(Self {
+            url: format!("{SERVER}/{name}"),
+            name,
+        })
     }
 
     /// Drops the database (the runner must be stopped).
     pub async fn drop_now(self) {
         if let Ok(mut admin) = sqlx::PgConnection::connect(&format!("{SERVER}/postgres")).await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-                .execute(&mut admin)
-                .await;
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin)
+            .await;
         }
     }
 }

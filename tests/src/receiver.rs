@@ -19,7 +19,11 @@ pub enum ReceiverMode {
     /// 200 after an optional delay.
     Accept { delay: Duration },
     /// Always this status, with this body and optional headers.
-    Answer { status: u16, body: String, headers: Vec<(String, String)> },
+    Answer {
+        status: u16,
+        body: String,
+        headers: Vec<(String, String)>,
+    },
 }
 
 /// One request as received.
@@ -51,14 +55,25 @@ impl Receiver {
 
     /// Starts on `port` (0: any).
     pub async fn start_on(port: u16, mode: ReceiverMode) -> Self {
-        let shared = Shared { mode: Arc::new(Mutex::new(mode)), received: Arc::default() };
-        let app = Router::new().fallback(any(record)).with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind receiver");
+        let shared = Shared {
+            mode: Arc::new(Mutex::new(mode)),
+            received: Arc::default(),
+        };
+        let app = Router::new()
+            .fallback(any(record))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind receiver");
         let addr = listener.local_addr().expect("receiver address");
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { addr, shared, server }
+        Self {
+            addr,
+            shared,
+            server,
+        }
     }
 
     pub fn base_url(&self) -> String {
@@ -91,7 +106,9 @@ async fn record(State(shared): State<Shared>, request: axum::extract::Request) -
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
         .collect();
-    let bytes = axum::body::to_bytes(request.into_body(), usize::MAX).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(request.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let mode = shared.mode.lock().expect("mode lock").clone();
     match mode {
@@ -99,18 +116,47 @@ async fn record(State(shared): State<Shared>, request: axum::extract::Request) -
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            shared.received.lock().expect("received lock").push(Received { method, path, headers, body });
+            shared
+                .received
+                .lock()
+                .expect("received lock")
+                .push(Received {
+                    method,
+                    path,
+                    headers,
+                    body,
+                });
             StatusCode::OK.into_response()
         }
-        ReceiverMode::Answer { status, body: answer, headers: extra } => {
-            shared.received.lock().expect("received lock").push(Received { method, path, headers, body });
+        ReceiverMode::Answer {
+            status,
+            body: answer,
+            headers: extra,
+        } => {
+            shared
+                .received
+                .lock()
+                .expect("received lock")
+                .push(Received {
+                    method,
+                    path,
+                    headers,
+                    body,
+                });
             let mut response_headers = HeaderMap::new();
             for (name, value) in extra {
-                if let (Ok(name), Ok(value)) = (name.parse::<axum::http::HeaderName>(), value.parse()) {
+                if let (Ok(name), Ok(value)) =
+                    (name.parse::<axum::http::HeaderName>(), value.parse())
+                {
                     response_headers.insert(name, value);
                 }
             }
-            (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), response_headers, answer).into_response()
+            (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                response_headers,
+                answer,
+            )
+                .into_response()
         }
     }
 }

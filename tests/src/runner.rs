@@ -37,7 +37,12 @@ impl Runner {
     }
 
     /// Starts a runner on an existing data directory (a restart) and waits for `/readyz`.
-    pub async fn restart(bin: &Path, manifests: &Path, data_dir: &Path, options: &RunnerOptions) -> Self {
+    pub async fn restart(
+        bin: &Path,
+        manifests: &Path,
+        data_dir: &Path,
+        options: &RunnerOptions,
+    ) -> Self {
         let runner = Self::spawn(bin, manifests, data_dir, options);
         runner.wait_ready().await;
         runner
@@ -73,7 +78,14 @@ impl Runner {
             command.env(key, value);
         }
         let child = command.spawn().expect("spawn runner");
-        Self { port, child: Some(child), log_path, client: reqwest::Client::new(), _data: None, data_dir: data_dir.to_owned() }
+        Self {
+            port,
+            child: Some(child),
+            log_path,
+            client: reqwest::Client::new(),
+            _data: None,
+            data_dir: data_dir.to_owned(),
+        }
     }
 
     async fn wait_ready(&self) {
@@ -106,11 +118,24 @@ impl Runner {
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
-        self.client.get(self.url(path)).send().await.expect("GET").json().await.expect("JSON answer")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("JSON answer")
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
-        let response = self.client.post(self.url(path)).json(body).send().await.expect("POST");
+        let response = self
+            .client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -136,7 +161,10 @@ impl Runner {
     /// SIGTERM, then waits for the exit.
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         child.wait().ok()
     }
 }

@@ -66,22 +66,49 @@ fn run_exits_non_zero_naming_file_resource_and_field_and_starts_nothing() {
     let file = |name: &str| dir.path().join(name).display().to_string();
     for expected in [
         // an inline password: the schema only takes a secretKeyRef
-        format!("{} (document 1): Connection/default/erp: field `spec.http.auth.basic.password`", file("connection.yaml")),
+        format!(
+            "{} (document 1): Connection/default/erp: field `spec.http.auth.basic.password`",
+            file("connection.yaml")
+        ),
         // bad jq
-        format!("{} (document 1): Route/shop/orders: field `spec.transformers.incoming[0].jq`: jq program does not compile", file("routes.yaml")),
+        format!(
+            "{} (document 1): Route/shop/orders: field `spec.transformers.incoming[0].jq`: jq program does not compile",
+            file("routes.yaml")
+        ),
         // bad references
-        format!("{} (document 1): Route/shop/orders: field `spec.transformers.incoming[1].transformer`: Transformer `does-not-exist` does not exist in namespace `shop`", file("routes.yaml")),
-        format!("{} (document 1): Route/shop/orders: field `spec.outgoing.connection`: Connection `missing-connection` does not exist", file("routes.yaml")),
+        format!(
+            "{} (document 1): Route/shop/orders: field `spec.transformers.incoming[1].transformer`: Transformer `does-not-exist` does not exist in namespace `shop`",
+            file("routes.yaml")
+        ),
+        format!(
+            "{} (document 1): Route/shop/orders: field `spec.outgoing.connection`: Connection `missing-connection` does not exist",
+            file("routes.yaml")
+        ),
         // bad cron, inline credential in a header
-        format!("{} (document 2): Route/default/poller: field `spec.incoming.poll.schedule`", file("routes.yaml")),
-        format!("{} (document 2): Route/default/poller: field `spec.outgoing.http.headers.Authorization`: credentials must not be written inline", file("routes.yaml")),
+        format!(
+            "{} (document 2): Route/default/poller: field `spec.incoming.poll.schedule`",
+            file("routes.yaml")
+        ),
+        format!(
+            "{} (document 2): Route/default/poller: field `spec.outgoing.http.headers.Authorization`: credentials must not be written inline",
+            file("routes.yaml")
+        ),
     ] {
-        assert!(stderr.contains(&expected), "missing {expected:?} in:\n{stderr}");
+        assert!(
+            stderr.contains(&expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
     }
     assert!(stderr.contains("Nothing was started."), "{stderr}");
     // Nothing started: no queue was created, nothing listens.
-    assert!(!data.path().join("queue").exists(), "the data directory was created");
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "something listens on the port");
+    assert!(
+        !data.path().join("queue").exists(),
+        "the data directory was created"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "something listens on the port"
+    );
     // The message never repeats the inline password back.
     assert!(!stderr.contains("hunter2-inline"), "{stderr}");
 }
@@ -96,6 +123,13 @@ fn validate_accepts_the_examples() {
         .arg(examples.join("secrets"))
         .output()
         .expect("run validate");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "2 route(s) valid");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "2 route(s) valid"
+    );
 }

@@ -7,12 +7,17 @@ use serde_json::{Value, json};
 use switchyard_e2e::{Runner, RunnerOptions, eventually, runner_bin};
 
 fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repository root")
 }
 
 async fn start_quickstart() -> Runner {
     let examples = repo().join("examples/quickstart");
-    let options = RunnerOptions { secrets_dir: Some(examples.join("secrets")), ..Default::default() };
+    let options = RunnerOptions {
+        secrets_dir: Some(examples.join("secrets")),
+        ..Default::default()
+    };
     Runner::start(runner_bin!(), &examples, &options).await
 }
 
@@ -23,7 +28,8 @@ async fn a_posted_order_is_reshaped_queued_and_delivered_with_its_log() {
     // Here the runner listens elsewhere, so only the first route is checked up to its
     // delivery attempt; the warehouse route is exercised by posting to it directly.
     let order: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("examples/quickstart/sample-order.json")).expect("sample order"),
+        &std::fs::read_to_string(repo().join("examples/quickstart/sample-order.json"))
+            .expect("sample order"),
     )
     .expect("sample order is JSON");
     let response = runner
@@ -36,9 +42,14 @@ async fn a_posted_order_is_reshaped_queued_and_delivered_with_its_log() {
         .expect("POST order");
     assert_eq!(response.status().as_u16(), 202);
     let accepted: Value = response.json().await.expect("JSON answer");
-    let id = accepted["taskIds"][0].as_str().expect("one task id").to_owned();
+    let id = accepted["taskIds"][0]
+        .as_str()
+        .expect("one task id")
+        .to_owned();
 
-    let task = runner.get_json(&format!("/api/v1/namespaces/default/tasks/{id}")).await;
+    let task = runner
+        .get_json(&format!("/api/v1/namespaces/default/tasks/{id}"))
+        .await;
     assert_eq!(task["route"], "shop-orders");
     assert_eq!(
         task["item"],
@@ -50,14 +61,27 @@ async fn a_posted_order_is_reshaped_queued_and_delivered_with_its_log() {
             "source": "quickstart-shop"
         })
     );
-    let log: Vec<String> = task["log"].as_array().expect("log").iter().map(|l| l["message"].as_str().unwrap_or_default().to_owned()).collect();
+    let log: Vec<String> = task["log"]
+        .as_array()
+        .expect("log")
+        .iter()
+        .map(|l| l["message"].as_str().unwrap_or_default().to_owned())
+        .collect();
     assert!(log[0].starts_with("Received via webhook"), "{log:?}");
-    assert!(log[1].contains("order-to-shipment step 2 jq: 1 → 1"), "{log:?}");
+    assert!(
+        log[1].contains("order-to-shipment step 2 jq: 1 → 1"),
+        "{log:?}"
+    );
 
     // The warehouse route is open and delivers with GET /healthz on 127.0.0.1:8080; when
     // the README's runner is not there the attempt fails and is retried, which is shown
     // in the log.
-    let (status, answer) = runner.post_json("/webhooks/default/warehouse-inbox", &json!({"reference": "X"})).await;
+    let (status, answer) = runner
+        .post_json(
+            "/webhooks/default/warehouse-inbox",
+            &json!({"reference": "X"}),
+        )
+        .await;
     assert_eq!(status, 202, "{answer}");
 }
 
@@ -65,7 +89,10 @@ async fn a_posted_order_is_reshaped_queued_and_delivered_with_its_log() {
 async fn the_quickstart_runs_end_to_end_on_its_documented_port() {
     // The README runs the quickstart on 127.0.0.1:8080; its Connection points there.
     if std::net::TcpListener::bind("127.0.0.1:8080").is_err() {
-        assert!(!switchyard_e2e::in_ci(), "port 8080 is taken; CI needs it for the quickstart test");
+        assert!(
+            !switchyard_e2e::in_ci(),
+            "port 8080 is taken; CI needs it for the quickstart test"
+        );
         eprintln!("SKIPPED: port 8080 is taken on this machine");
         return;
     }
@@ -84,7 +111,14 @@ async fn the_quickstart_runs_end_to_end_on_its_documented_port() {
     let client = reqwest::Client::new();
     eventually(Duration::from_secs(30), "the runner on :8080", || {
         let client = client.clone();
-        async move { client.get("http://127.0.0.1:8080/readyz").send().await.ok().filter(|r| r.status().is_success()) }
+        async move {
+            client
+                .get("http://127.0.0.1:8080/readyz")
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+        }
     })
     .await;
     // Exactly the README's curl line.
@@ -105,7 +139,9 @@ async fn the_quickstart_runs_end_to_end_on_its_documented_port() {
         let id = id.clone();
         async move {
             let task: Value = client
-                .get(format!("http://127.0.0.1:8080/api/v1/namespaces/default/tasks/{id}"))
+                .get(format!(
+                    "http://127.0.0.1:8080/api/v1/namespaces/default/tasks/{id}"
+                ))
                 .send()
                 .await
                 .ok()?
@@ -116,12 +152,33 @@ async fn the_quickstart_runs_end_to_end_on_its_documented_port() {
         }
     })
     .await;
-    let last = task["log"].as_array().and_then(|l| l.last()).map(|l| l["message"].to_string()).unwrap_or_default();
-    assert!(last.contains("POST http://127.0.0.1:8080/webhooks/default/warehouse-inbox → 202"), "{last}");
+    let last = task["log"]
+        .as_array()
+        .and_then(|l| l.last())
+        .map(|l| l["message"].to_string())
+        .unwrap_or_default();
+    assert!(
+        last.contains("POST http://127.0.0.1:8080/webhooks/default/warehouse-inbox → 202"),
+        "{last}"
+    );
     // The warehouse received it and acknowledged it.
-    let routes: Value = client.get("http://127.0.0.1:8080/api/v1/namespaces/default/routes").send().await.expect("GET").json().await.expect("JSON");
-    let inbox = routes.as_array().and_then(|r| r.iter().find(|r| r["name"] == "warehouse-inbox")).cloned().unwrap_or_default();
-    let total: i64 = ["pending", "processing", "done"].iter().map(|s| inbox["tasks"][s].as_i64().unwrap_or(0)).sum();
+    let routes: Value = client
+        .get("http://127.0.0.1:8080/api/v1/namespaces/default/routes")
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    let inbox = routes
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == "warehouse-inbox"))
+        .cloned()
+        .unwrap_or_default();
+    let total: i64 = ["pending", "processing", "done"]
+        .iter()
+        .map(|s| inbox["tasks"][s].as_i64().unwrap_or(0))
+        .sum();
     assert_eq!(total, 1, "{inbox}");
     let _ = child.kill();
     let _ = child.wait();
@@ -131,10 +188,16 @@ async fn the_quickstart_runs_end_to_end_on_its_documented_port() {
 async fn a_malformed_body_gets_a_400_that_says_why_and_queues_nothing() {
     let runner = start_quickstart().await;
     let cases: [(&str, &str); 4] = [
-        ("{\"id\": ", "the body is not valid JSON: EOF while parsing a value at line 1 column 7"),
+        (
+            "{\"id\": ",
+            "the body is not valid JSON: EOF while parsing a value at line 1 column 7",
+        ),
         ("", "the body is empty"),
         ("42", "the body is a JSON number"),
-        ("[{\"id\":1}, \"x\"]", "element 1 of the array is a JSON string"),
+        (
+            "[{\"id\":1}, \"x\"]",
+            "element 1 of the array is a JSON string",
+        ),
     ];
     for (body, expected) in cases {
         let response = runner
@@ -148,11 +211,22 @@ async fn a_malformed_body_gets_a_400_that_says_why_and_queues_nothing() {
             .expect("POST");
         assert_eq!(response.status().as_u16(), 400, "body {body:?}");
         let answer: Value = response.json().await.expect("JSON error");
-        assert!(answer["error"].as_str().unwrap_or_default().starts_with(expected), "{answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(expected),
+            "{answer}"
+        );
     }
     let counts = runner.counts("shop-orders").await;
-    assert_eq!(counts, json!({"pending": 0, "processing": 0, "done": 0, "failed": 0, "skipped": 0}));
+    assert_eq!(
+        counts,
+        json!({"pending": 0, "processing": 0, "done": 0, "failed": 0, "skipped": 0})
+    );
     // Unauthenticated posts are refused too, and do not queue.
-    let (status, _) = runner.post_json("/webhooks/default/shop-orders", &json!({"id": 1})).await;
+    let (status, _) = runner
+        .post_json("/webhooks/default/shop-orders", &json!({"id": 1}))
+        .await;
     assert_eq!(status, 401);
 }

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, QueryBuilder, Row};
+use sqlx::{Any, AnyPool, Row};
 
 use super::{
-    Completion, LeasedTask, LogLine, NewTask, Outcome, QueueError, QueueStore,
-    RouteCounts, RouteKey, StateCounts, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary,
-    WriteBatch, now_ms, now_us,
+    Completion, LeasedTask, LogLine, NewTask, Outcome, QueueError, QueueStore, RouteCounts,
+    RouteKey, StateCounts, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary, WriteBatch,
+    now_ms, now_us,
 };
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
@@ -143,7 +143,10 @@ impl SqlQueue {
         .map_err(QueueError::db("reclaim leases"))?
         .rows_affected();
         if reclaimed > 0 {
-            tracing::info!(tasks = reclaimed, "Took back tasks leased before the last stop; they run again");
+            tracing::info!(
+                tasks = reclaimed,
+                "Took back tasks leased before the last stop; they run again"
+            );
         }
         Ok(())
     }
@@ -154,23 +157,25 @@ impl SqlQueue {
         now: i64,
     ) -> Result<(), QueueError> {
         for chunk in tasks.chunks(INSERT_CHUNK) {
-            let mut query = QueryBuilder::<Any>::new(
-                "INSERT INTO tasks (id, namespace, route, state, item, source, attempts, created_at, updated_at, next_attempt_at) ",
+            let sql = format!(
+                "INSERT INTO tasks (id, namespace, route, state, item, source, attempts, created_at, updated_at, next_attempt_at) VALUES {}",
+                value_rows(chunk.len(), 10)
             );
-            query.push_values(chunk, |mut row, task| {
-                row.push_bind(task.id.clone())
-                    .push_bind(task.route.namespace.clone())
-                    .push_bind(task.route.route.clone())
-                    .push_bind(TaskState::Pending.as_str())
-                    .push_bind(task.item.to_string())
-                    .push_bind(task.source)
-                    .push_bind(0_i64)
-                    .push_bind(now)
-                    .push_bind(now)
-                    .push_bind(now);
-            });
+            let mut query = sqlx::query(&sql);
+            for task in chunk {
+                query = query
+                    .bind(task.id.clone())
+                    .bind(task.route.namespace.clone())
+                    .bind(task.route.route.clone())
+                    .bind(TaskState::Pending.as_str())
+                    .bind(task.item.to_string())
+                    .bind(task.source)
+                    .bind(0_i64)
+                    .bind(now)
+                    .bind(now)
+                    .bind(now);
+            }
             query
-                .build()
                 .execute(&mut **tx)
                 .await
                 .map_err(QueueError::db("insert tasks"))?;
@@ -178,25 +183,24 @@ impl SqlQueue {
         Ok(())
     }
 
-    async fn insert_logs<'a>(
+    async fn insert_logs(
         tx: &mut sqlx::Transaction<'_, Any>,
-        lines: impl Iterator<Item = (&'a str, &'a LogLine)>,
+        lines: &[(&str, &LogLine)],
     ) -> Result<(), QueueError> {
-        let lines: Vec<_> = lines.collect();
         for chunk in lines.chunks(INSERT_CHUNK) {
-            let mut query =
-                QueryBuilder::<Any>::new("INSERT INTO task_logs (task_id, at, seq, message) ");
-            query.push_values(
-                chunk.iter().enumerate(),
-                |mut row, (seq, (task_id, line))| {
-                    row.push_bind(task_id.to_string())
-                        .push_bind(line.at_us)
-                        .push_bind(seq as i64)
-                        .push_bind(line.message.clone());
-                },
+            let sql = format!(
+                "INSERT INTO task_logs (task_id, at, seq, message) VALUES {}",
+                value_rows(chunk.len(), 4)
             );
+            let mut query = sqlx::query(&sql);
+            for (seq, (task_id, line)) in chunk.iter().enumerate() {
+                query = query
+                    .bind(task_id.to_string())
+                    .bind(line.at_us)
+                    .bind(seq as i64)
+                    .bind(line.message.clone());
+            }
             query
-                .build()
                 .execute(&mut **tx)
                 .await
                 .map_err(QueueError::db("insert task logs"))?;
@@ -242,21 +246,16 @@ impl SqlQueue {
         }
         for (token, ids) in done_by_token {
             for chunk in ids.chunks(INSERT_CHUNK) {
-                let mut query = QueryBuilder::<Any>::new("UPDATE tasks SET state = ");
-                query
-                    .push_bind(TaskState::Done.as_str())
-                    .push(", updated_at = ")
-                    .push_bind(now)
-                    .push(", lease_until = NULL, lease_token = NULL, last_error = NULL WHERE lease_token = ")
-                    .push_bind(token.to_owned())
-                    .push(" AND id IN (");
-                let mut list = query.separated(", ");
+                let sql = format!(
+                    "UPDATE tasks SET state = 'done', updated_at = $1, lease_until = NULL, lease_token = NULL, \
+                     last_error = NULL WHERE lease_token = $2 AND id IN ({})",
+                    placeholders(3, chunk.len())
+                );
+                let mut query = sqlx::query(&sql).bind(now).bind(token.to_owned());
                 for id in chunk {
-                    list.push_bind(id.to_string());
+                    query = query.bind(id.to_string());
                 }
-                query.push(")");
                 query
-                    .build()
                     .execute(&mut **tx)
                     .await
                     .map_err(QueueError::db("complete tasks"))?;
@@ -299,6 +298,23 @@ impl SqlQueue {
             .map_err(QueueError::db("read task state"))?;
         row.map(|row| parse_state(id, &row)).transpose()
     }
+}
+
+/// `$first, $first+1, …` — `count` numbered placeholders. `sqlx::Any` has no builder
+/// that numbers them, and PostgreSQL does not take `?`.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, …, $cols), ($cols+1, …)` for a multi-row INSERT.
+fn value_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", placeholders(row * cols + 1, cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn parse_state(id: &str, row: &AnyRow) -> Result<TaskState, QueueError> {
@@ -370,7 +386,7 @@ impl QueueStore for SqlQueue {
                     .map(|line| (completion.id.as_str(), line)),
             );
         }
-        Self::insert_logs(&mut tx, lines.into_iter()).await?;
+        Self::insert_logs(&mut tx, &lines).await?;
         tx.commit().await.map_err(QueueError::db("commit write"))
     }
 
@@ -381,7 +397,8 @@ impl QueueStore for SqlQueue {
         now_ms: i64,
     ) -> Result<Vec<LeasedTask>, QueueError> {
         let token = uuid::Uuid::now_v7().to_string();
-        let lease_until = now_ms + i64::try_from(self.lease_duration.as_millis()).unwrap_or(i64::MAX / 2);
+        let lease_until =
+            now_ms + i64::try_from(self.lease_duration.as_millis()).unwrap_or(i64::MAX / 2);
         let sql = format!(
             "UPDATE tasks SET state = 'processing', attempts = attempts + 1, lease_until = $1, lease_token = $2, updated_at = $3 \
              WHERE id IN (SELECT id FROM tasks WHERE namespace = $4 AND route = $5 AND \
@@ -456,24 +473,29 @@ impl QueueStore for SqlQueue {
         namespace: &str,
         filter: &TaskFilter,
     ) -> Result<Vec<TaskSummary>, QueueError> {
-        let mut query = QueryBuilder::<Any>::new(format!(
-            "SELECT {SUMMARY_COLUMNS} FROM tasks WHERE namespace = "
-        ));
-        query.push_bind(namespace.to_owned());
-        if let Some(route) = &filter.route {
-            query.push(" AND route = ").push_bind(route.clone());
-        }
-        if let Some(state) = filter.state {
-            query.push(" AND state = ").push_bind(state.as_str());
+        let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM tasks WHERE namespace = $1");
+        let mut binds = vec![namespace.to_owned()];
+        let conditions = [
+            ("route", filter.route.clone()),
+            ("state", filter.state.map(|s| s.as_str().to_owned())),
+        ];
+        for (column, value) in conditions {
+            if let Some(value) = value {
+                binds.push(value);
+                sql.push_str(&format!(" AND {column} = ${}", binds.len()));
+            }
         }
         if let Some(cursor) = &filter.cursor {
-            query.push(" AND id > ").push_bind(cursor.clone());
+            binds.push(cursor.clone());
+            sql.push_str(&format!(" AND id > ${}", binds.len()));
         }
-        query
-            .push(" ORDER BY id LIMIT ")
-            .push_bind(i64::from(filter.limit));
+        sql.push_str(&format!(" ORDER BY id LIMIT ${}", binds.len() + 1));
+        let mut query = sqlx::query(&sql);
+        for value in binds {
+            query = query.bind(value);
+        }
         let rows = query
-            .build()
+            .bind(i64::from(filter.limit))
             .fetch_all(&self.reader)
             .await
             .map_err(QueueError::db("list tasks"))?;
@@ -582,7 +604,7 @@ impl QueueStore for SqlQueue {
             at_us: now_us(),
             message,
         };
-        Self::insert_logs(&mut tx, std::iter::once((id, &line))).await?;
+        Self::insert_logs(&mut tx, &[(id, &line)]).await?;
         tx.commit()
             .await
             .map_err(QueueError::db("commit task action"))?;
@@ -613,7 +635,8 @@ impl QueueStore for SqlQueue {
             at_us: now_us(),
             message: format!("Retry of all failed tasks requested by {actor}; attempts reset"),
         };
-        Self::insert_logs(&mut tx, ids.iter().map(|id| (id.as_str(), &line))).await?;
+        let lines: Vec<(&str, &LogLine)> = ids.iter().map(|id| (id.as_str(), &line)).collect();
+        Self::insert_logs(&mut tx, &lines).await?;
         tx.commit()
             .await
             .map_err(QueueError::db("commit retry-failed"))?;
