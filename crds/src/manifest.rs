@@ -11,6 +11,8 @@ use crate::v1alpha1::{Connection, Route, Transformer};
 use crate::{API_GROUP, API_VERSION, DEFAULT_NAMESPACE};
 
 /// Any Switchyard resource.
+// Unboxed: Routes are the common case, so boxing them would save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum AnyResource {
     Connection(Connection),
@@ -240,7 +242,12 @@ fn typed<T: DeserializeOwned>(
     serde_path_to_error::deserialize(value).map_err(|error| {
         let field = error.path().to_string();
         let field = if field == "." { String::new() } else { field };
-        Problem::new(origin, Some(id), field, scrub(&error.into_inner().to_string()))
+        Problem::new(
+            origin,
+            Some(id),
+            field,
+            scrub(&error.into_inner().to_string()),
+        )
     })
 }
 

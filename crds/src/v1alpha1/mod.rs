@@ -4,9 +4,11 @@
 mod common;
 mod connection;
 mod route;
+mod tenant;
 mod transformer;
 
 pub use common::*;
 pub use connection::*;
 pub use route::*;
+pub use tenant::*;
 pub use transformer::*;

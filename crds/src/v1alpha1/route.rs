@@ -34,6 +34,10 @@ pub struct RouteSpec {
     /// How queued tasks are processed. Absent: real-time with the defaults below.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processing: Option<Processing>,
+    /// Regions of the tenant this Route runs in (names from the Tenant's
+    /// `spec.regions`). Empty: every region of the tenant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
 }
 
 /// Status of a Route.

@@ -1,0 +1,65 @@
+//! Turns the schemas schemars derives into structural schemas the API server accepts,
+//! without changing what the Rust types accept:
+//!
+//! - `additionalProperties: false` next to `properties` (from `deny_unknown_fields`) is
+//!   dropped: the API server forbids the pair, and prunes (or, with `kubectl`'s strict
+//!   field validation, rejects) unknown fields anyway.
+//! - `default` is dropped everywhere: defaults live in the code, so the API server never
+//!   adds fields behind GitOps tools' backs (no ArgoCD drift).
+//! - A node without a `type` (an arbitrary JSON value such as a `set` step's `value`) or
+//!   whose `anyOf` mixes types (a header that is a string or a `secretKeyRef`) keeps
+//!   anything: `x-kubernetes-preserve-unknown-fields: true`. The `crds` validation checks
+//!   these when a manifest is loaded.
+
+use serde_json::{Map, Value};
+
+/// Rewrites `schema` (an `openAPIV3Schema`) in place.
+pub fn rewrite(schema: &mut Value) {
+    let Value::Object(node) = schema else {
+        return;
+    };
+    node.remove("default");
+    if node.contains_key("properties")
+        && node.get("additionalProperties") == Some(&Value::Bool(false))
+    {
+        node.remove("additionalProperties");
+    }
+    let mixed = ["anyOf", "oneOf"].into_iter().any(|key| {
+        node.get(key)
+            .and_then(Value::as_array)
+            .is_some_and(|branches| branches.iter().any(|b| b.get("type").is_some()))
+    });
+    if mixed {
+        keep_anything(node);
+        return;
+    }
+    let untyped = !node.contains_key("type")
+        && !node.contains_key("x-kubernetes-int-or-string")
+        && !node.contains_key("x-kubernetes-preserve-unknown-fields")
+        && !node.contains_key("properties");
+    if untyped {
+        keep_anything(node);
+        return;
+    }
+    if let Some(Value::Object(properties)) = node.get_mut("properties") {
+        properties.values_mut().for_each(rewrite);
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = node.get_mut(key) {
+            rewrite(child);
+        }
+    }
+}
+
+/// Replaces a node by one that accepts any value, keeping its description.
+fn keep_anything(node: &mut Map<String, Value>) {
+    let description = node.remove("description");
+    node.clear();
+    if let Some(description) = description {
+        node.insert("description".into(), description);
+    }
+    node.insert(
+        "x-kubernetes-preserve-unknown-fields".into(),
+        Value::Bool(true),
+    );
+}

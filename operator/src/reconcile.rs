@@ -1,0 +1,254 @@
+//! One reconcile of one Tenant: fetch → plan (pure: validate, build, statuses) → apply →
+//! delete what is no longer wanted → write statuses → raise Events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::chrono::Utc;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, TypeMeta};
+use kube::discovery::ApiResource;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+use switchyard_crds::v1alpha1::{Connection, Route, Tenant, Transformer};
+
+use crate::child::{Child, ChildKind, contained_in};
+use crate::config::OperatorConfig;
+use crate::error::Error;
+use crate::names::{FIELD_MANAGER, tenant_selector};
+use crate::plan::{self, Note, Observed, StatusPatch};
+
+/// How often a Tenant is reconciled with nothing changed (runner health, drift).
+pub const RESYNC: Duration = Duration::from_secs(60);
+
+/// What every reconcile shares.
+pub struct Context {
+    pub client: Client,
+    pub config: OperatorConfig,
+    /// Raises Events on condition changes; `None` in tests that do not look at them.
+    pub recorder: Option<Recorder>,
+}
+
+/// Reconciles one Tenant. Reads like its table of contents.
+pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = tenant
+        .namespace()
+        .ok_or_else(|| Error::NotNamespaced(tenant.name_any()))?;
+    let observed = fetch(&ctx.client, &namespace, &tenant.name_any()).await?;
+    let plan =
+        plan::plan(&tenant, &observed, &ctx.config, Utc::now()).map_err(|source| Error::Build {
+            tenant: tenant.name_any(),
+            source,
+        })?;
+    if let Some(children) = &plan.children {
+        apply(&ctx.client, &namespace, children, &observed).await?;
+    }
+    delete(&ctx.client, &namespace, &plan.stale).await?;
+    write_statuses(&ctx.client, &namespace, &plan.statuses).await?;
+    raise(&ctx, &namespace, &plan.notes).await;
+    Ok(Action::requeue(RESYNC))
+}
+
+/// Reads the namespace: its Tenants, Switchyard resources, this tenant's objects and pods.
+pub async fn fetch(client: &Client, namespace: &str, tenant: &str) -> Result<Observed, Error> {
+    let failed = |what: &str| {
+        let (what, namespace) = (what.to_owned(), namespace.to_owned());
+        move |source| Error::Fetch {
+            what,
+            namespace,
+            source,
+        }
+    };
+    let tenants = Api::<Tenant>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await
+        .map_err(failed("tenants"))?
+        .items;
+    let mut sources = Vec::new();
+    for resource in [
+        ApiResource::erase::<Connection>(&()),
+        ApiResource::erase::<Transformer>(&()),
+        ApiResource::erase::<Route>(&()),
+    ] {
+        sources.extend(
+            list(client, namespace, &resource, None)
+                .await
+                .map_err(failed(&resource.plural))?,
+        );
+    }
+    let selector = tenant_selector(tenant);
+    let mut children = Vec::new();
+    for kind in ChildKind::ALL {
+        let resource = kind.api_resource();
+        let objects = list(client, namespace, &resource, Some(&selector))
+            .await
+            .map_err(failed(&resource.plural))?;
+        children.extend(objects.into_iter().map(|o| (kind, o)));
+    }
+    let pods = Api::<Pod>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(failed("pods"))?
+        .items;
+    Ok(Observed {
+        tenants,
+        sources,
+        children,
+        pods,
+    })
+}
+
+/// Lists objects of one kind, with their `apiVersion` and `kind` set (list items of
+/// built-in kinds come without them).
+async fn list(
+    client: &Client,
+    namespace: &str,
+    resource: &ApiResource,
+    selector: Option<&str>,
+) -> Result<Vec<DynamicObject>, kube::Error> {
+    let api = Api::<DynamicObject>::namespaced_with(client.clone(), namespace, resource);
+    let mut params = ListParams::default();
+    if let Some(selector) = selector {
+        params = params.labels(selector);
+    }
+    let mut items = api.list(&params).await?.items;
+    for item in &mut items {
+        item.types = Some(TypeMeta {
+            api_version: resource.api_version.clone(),
+            kind: resource.kind.clone(),
+        });
+    }
+    Ok(items)
+}
+
+/// Server-side applies every desired object that the live one does not already match, so
+/// a reconcile with nothing changed writes nothing.
+async fn apply(
+    client: &Client,
+    namespace: &str,
+    children: &[Child],
+    observed: &Observed,
+) -> Result<(), Error> {
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    for child in children {
+        let live = observed
+            .children
+            .iter()
+            .find(|(kind, o)| {
+                *kind == child.kind && o.metadata.name.as_deref() == Some(&child.name)
+            })
+            .and_then(|(_, o)| serde_json::to_value(o).ok());
+        if live.is_some_and(|live| contained_in(&child.object, &live)) {
+            continue;
+        }
+        let resource = child.kind.api_resource();
+        Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &resource)
+            .patch(&child.name, &params, &Patch::Apply(&child.object))
+            .await
+            .map_err(|source| Error::Apply {
+                kind: resource.kind.clone(),
+                namespace: namespace.to_owned(),
+                name: child.name.clone(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// Deletes objects no longer wanted (a removed region, a switched queue backend).
+async fn delete(
+    client: &Client,
+    namespace: &str,
+    stale: &[(ChildKind, String)],
+) -> Result<(), Error> {
+    // Workloads first, so nothing runs on a configuration being removed.
+    for (kind, name) in stale.iter().rev() {
+        let resource = kind.api_resource();
+        let result = Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &resource)
+            .delete(name, &DeleteParams::background())
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::info!(kind = %resource.kind, %namespace, %name, "Deleted an object no longer wanted.")
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(source) => {
+                return Err(Error::Delete {
+                    kind: resource.kind.clone(),
+                    namespace: namespace.to_owned(),
+                    name: name.clone(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Server-side applies each changed status on the status subresource.
+async fn write_statuses(
+    client: &Client,
+    namespace: &str,
+    statuses: &[StatusPatch],
+) -> Result<(), Error> {
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    for patch in statuses {
+        let resource = patch.kind.api_resource();
+        let body = json!({
+            "apiVersion": resource.api_version,
+            "kind": resource.kind,
+            "status": patch.status,
+        });
+        let result = Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &resource)
+            .patch_status(&patch.name, &params, &Patch::Apply(&body))
+            .await;
+        match result {
+            Ok(_) => {}
+            // Deleted since it was listed: nothing to report on.
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(source) => {
+                return Err(Error::Status {
+                    kind: resource.kind.clone(),
+                    namespace: namespace.to_owned(),
+                    name: patch.name.clone(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Raises an Event per `Ready` change. Best effort: a lost Event is logged, not retried.
+async fn raise(ctx: &Context, namespace: &str, notes: &[Note]) {
+    let Some(recorder) = &ctx.recorder else {
+        return;
+    };
+    for note in notes {
+        let resource = note.kind.api_resource();
+        let mut object = DynamicObject::new(&note.name, &resource).within(namespace);
+        object.types = Some(TypeMeta {
+            api_version: resource.api_version.clone(),
+            kind: resource.kind.clone(),
+        });
+        let event = Event {
+            type_: if note.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: note.reason.clone(),
+            note: Some(note.message.chars().take(1000).collect()),
+            action: "Reconcile".to_owned(),
+            secondary: None,
+        };
+        if let Err(error) = recorder
+            .publish(&event, &object.object_ref(&resource))
+            .await
+        {
+            tracing::warn!(kind = %resource.kind, name = %note.name, %error, "Cannot raise an Event.");
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! What each resource's status says. Pure: from what was observed to the conditions.
+
+pub mod conditions;
+pub mod health;
+
+use switchyard_crds::problem::Problem;
+
+use self::conditions::{Wanted, degraded, progressing, ready};
+use self::health::RegionHealth;
+
+/// At most this many problems are spelled out in one message; the rest are counted.
+const MAX_LISTED: usize = 3;
+
+/// Why a Tenant's children are not reconciled at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocked {
+    /// Another Tenant already serves the namespace.
+    Duplicate { other: String, namespace: String },
+    /// The Tenant's spec has problems (already rendered, field first).
+    InvalidSpec(Vec<String>),
+}
+
+/// Conditions of a Tenant whose children are reconciled.
+pub fn tenant_running(
+    health: &[RegionHealth],
+    routes: usize,
+    invalid: &[Problem],
+    served: Option<&str>,
+) -> Vec<Wanted> {
+    if health.is_empty() {
+        let here = served.unwrap_or("every region");
+        return vec![
+            ready(
+                true,
+                "NoRegionHere",
+                format!(
+                    "This operator serves {here}; the Tenant lists none of it, so no runner runs in this cluster."
+                ),
+            ),
+            progressing(false, "NoRegionHere", ""),
+            degraded(false, "NoRegionHere", ""),
+        ];
+    }
+    let mut wanted = vec![runners_ready(health, || {
+        let regions: Vec<&str> = health.iter().map(|h| h.region.as_str()).collect();
+        format!(
+            "{routes} route(s) running in region(s) {}.",
+            regions.join(", ")
+        )
+    })];
+    wanted.push(rollout(health));
+    wanted.push(if !invalid.is_empty() {
+        degraded(
+            true,
+            "InvalidResources",
+            format!(
+                "{} problem(s) keep resources from running (the others run): {}",
+                invalid.len(),
+                list(invalid.iter().map(describe))
+            ),
+        )
+    } else if let Some(partial) = health.iter().find(|h| h.available() && h.ready < h.wanted) {
+        degraded(
+            true,
+            "PartiallyReady",
+            format!(
+                "Region {}: {} of {} runners ready.",
+                partial.region, partial.ready, partial.wanted
+            ),
+        )
+    } else {
+        degraded(false, "AsExpected", "")
+    });
+    wanted
+}
+
+/// Conditions of a Tenant that is not reconciled.
+pub fn tenant_blocked(blocked: &Blocked) -> Vec<Wanted> {
+    let (reason, message) = match blocked {
+        Blocked::Duplicate { other, namespace } => (
+            "DuplicateTenant",
+            format!(
+                "Tenant `{other}` already serves namespace `{namespace}` (one Tenant per namespace); delete this Tenant or move it to its own namespace."
+            ),
+        ),
+        Blocked::InvalidSpec(problems) => (
+            "InvalidSpec",
+            format!(
+                "Nothing was changed; fix: {}",
+                list(problems.iter().cloned())
+            ),
+        ),
+    };
+    vec![
+        ready(false, reason, message.clone()),
+        progressing(false, reason, ""),
+        degraded(true, reason, message),
+    ]
+}
+
+/// Conditions of a Route.
+pub fn route(
+    problems: &[&Problem],
+    suspended: bool,
+    pinned: &[String],
+    health: &[&RegionHealth],
+    served: Option<&str>,
+) -> Vec<Wanted> {
+    if !problems.is_empty() {
+        let message = format!(
+            "Not running; fix: {}",
+            list(problems.iter().map(|p| field_message(p)))
+        );
+        return vec![
+            ready(false, "InvalidSpec", message.clone()),
+            progressing(false, "InvalidSpec", ""),
+            degraded(true, "InvalidSpec", message),
+        ];
+    }
+    if health.is_empty() {
+        return vec![
+            ready(
+                true,
+                "RunsElsewhere",
+                format!(
+                    "Pinned to region(s) {}; this operator serves {}.",
+                    pinned.join(", "),
+                    served.unwrap_or("other regions")
+                ),
+            ),
+            progressing(false, "RunsElsewhere", ""),
+            degraded(false, "RunsElsewhere", ""),
+        ];
+    }
+    if suspended {
+        return vec![
+            ready(
+                true,
+                "Suspended",
+                "Intake and delivery are suspended (spec.processing.suspend); queued tasks wait. Remove it to resume.",
+            ),
+            progressing(false, "Suspended", ""),
+            degraded(false, "Suspended", ""),
+        ];
+    }
+    let owned: Vec<RegionHealth> = health.iter().map(|h| (*h).clone()).collect();
+    let regions: Vec<&str> = owned.iter().map(|h| h.region.as_str()).collect();
+    let running = format!("Runs in region(s) {}.", regions.join(", "));
+    let mut wanted = vec![runners_ready(&owned, || running.clone()), rollout(&owned)];
+    wanted.push(match owned.iter().find(|h| !h.available()) {
+        Some(down) if owned.iter().any(RegionHealth::available) => degraded(
+            true,
+            "RegionUnavailable",
+            format!(
+                "No runner of region {} is ready; the route runs in the other regions.",
+                down.region
+            ),
+        ),
+        _ => degraded(false, "AsExpected", ""),
+    });
+    wanted
+}
+
+/// Conditions of a Connection or Transformer.
+pub fn definition(problems: &[&Problem]) -> Vec<Wanted> {
+    if problems.is_empty() {
+        return vec![
+            ready(true, "Valid", "Valid; Routes that use it can run."),
+            degraded(false, "Valid", ""),
+        ];
+    }
+    let message = format!(
+        "Routes that use it cannot run; fix: {}",
+        list(problems.iter().map(|p| field_message(p)))
+    );
+    vec![
+        ready(false, "InvalidSpec", message.clone()),
+        degraded(true, "InvalidSpec", message),
+    ]
+}
+
+/// `Ready` from the runners: crash loops first (with the command to see why), then
+/// regions without a ready runner.
+fn runners_ready(health: &[RegionHealth], running: impl FnOnce() -> String) -> Wanted {
+    if let Some(h) = health.iter().find(|h| h.crash_looping.is_some()) {
+        let (pod, reason) = h.crash_looping.clone().unwrap_or_default();
+        return ready(
+            false,
+            "RunnerCrashLooping",
+            format!(
+                "Runner pod {pod} in region {} is failing ({reason}); see `kubectl logs {pod}` and `kubectl describe pod {pod}`.",
+                h.region
+            ),
+        );
+    }
+    if health.iter().all(|h| !h.available()) {
+        let waiting: Vec<String> = health
+            .iter()
+            .map(|h| format!("{} ({}/{} ready)", h.region, h.ready, h.wanted))
+            .collect();
+        return ready(
+            false,
+            "RunnerUnavailable",
+            format!(
+                "No runner is ready yet in region(s) {}; if this lasts, check the pods' events.",
+                waiting.join(", ")
+            ),
+        );
+    }
+    ready(true, "Running", running())
+}
+
+fn rollout(health: &[RegionHealth]) -> Wanted {
+    match health.iter().find(|h| !h.rolled_out) {
+        Some(h) => progressing(
+            true,
+            "RollingOut",
+            format!(
+                "Region {}: {} of {} runners ready on the current configuration.",
+                h.region, h.ready, h.wanted
+            ),
+        ),
+        None => progressing(
+            false,
+            "RolledOut",
+            "Every region runs the current configuration.",
+        ),
+    }
+}
+
+/// `field `spec.x`: message`, the part of a problem that helps on a resource's status.
+fn field_message(problem: &Problem) -> String {
+    if problem.field.is_empty() {
+        problem.message.clone()
+    } else {
+        format!("field `{}`: {}", problem.field, problem.message)
+    }
+}
+
+fn describe(problem: &Problem) -> String {
+    match &problem.resource {
+        Some(id) => format!("{id}: {}", field_message(problem)),
+        None => field_message(problem),
+    }
+}
+
+fn list(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    let shown = items
+        .iter()
+        .take(MAX_LISTED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    match items.len().saturating_sub(MAX_LISTED) {
+        0 => shown,
+        more => format!("{shown}; and {more} more (see each resource's status)"),
+    }
+}
