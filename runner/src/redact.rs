@@ -120,9 +120,10 @@ mod tests {
     #[test]
     fn masks_registered_values_and_their_encodings() {
         register("s3cr3t/value");
+        register("dash-key+plus");
         register_basic("alice", "pa55word!");
-        let text = "token=s3cr3t/value q=s3cr3t%2Fvalue basic=YWxpY2U6cGE1NXdvcmQh pw=pa55word!";
-        assert_eq!(redact(text), "token=*** q=*** basic=*** pw=***");
+        let text = "token=s3cr3t/value q=s3cr3t%2Fvalue basic=YWxpY2U6cGE1NXdvcmQh pw=pa55word! k=dash-key%2Bplus";
+        assert_eq!(redact(text), "token=*** q=*** basic=*** pw=*** k=***");
         assert_eq!(format!("{:?}", Secret::new("x-y-z".into())), "***");
     }
 }

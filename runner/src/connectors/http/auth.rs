@@ -120,7 +120,7 @@ impl OAuth2Client {
             .form(&form)
             .send()
             .await
-            .map_err(|e| error(e.to_string()))?;
+            .map_err(|e| error(super::endpoint::describe_reqwest_error(&e)))?;
         let status = response.status();
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();

@@ -177,3 +177,24 @@ pub fn resolve_headers(
     }
     Ok(out)
 }
+
+/// reqwest's error text, with the kind of failure made explicit.
+pub fn describe_reqwest_error(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "time-out"
+    } else if error.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    // The URL is logged separately, already redacted; reqwest's copy of it would carry
+    // query credentials.
+    let mut text = kind.to_owned();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+

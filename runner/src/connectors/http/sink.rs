@@ -9,7 +9,7 @@ use serde_json::Value;
 use switchyard_crds::v1alpha1::HttpDelivery;
 
 use super::auth::truncate;
-use super::endpoint::{EndpointError, HttpEndpoint, resolve_headers};
+use super::endpoint::{EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers};
 use super::template::UrlTemplate;
 use crate::redact;
 use crate::secrets::SecretSource;
@@ -218,24 +218,6 @@ impl HttpSink {
             body,
         })
     }
-}
-
-/// reqwest's error text, with the kind of failure made explicit.
-fn describe_reqwest_error(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "time-out"
-    } else if error.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    let mut text = format!("{kind}: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

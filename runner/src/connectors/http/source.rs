@@ -7,7 +7,7 @@ use serde_json::Value;
 use switchyard_crds::v1alpha1::{Pagination, Poll};
 
 use super::auth::truncate;
-use super::endpoint::{EndpointError, HttpEndpoint, resolve_headers};
+use super::endpoint::{EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers};
 use crate::redact;
 use crate::secrets::SecretSource;
 
@@ -200,9 +200,9 @@ impl HttpSource {
             .query(query)
             .send()
             .await
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| failed(describe_reqwest_error(&e)))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| failed(e.to_string()))?;
+        let body = response.text().await.map_err(|e| failed(describe_reqwest_error(&e)))?;
         if !status.is_success() {
             return Err(SourceError::Status {
                 page,
