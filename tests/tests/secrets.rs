@@ -148,7 +148,10 @@ async fn secret_values_appear_in_no_log_task_log_or_api_answer() {
         "{echo_log}"
     );
     let unreachable_log = tasks[1]["log"].to_string();
-    assert!(unreachable_log.contains("cannot connect"), "{unreachable_log}");
+    assert!(
+        unreachable_log.contains("cannot connect"),
+        "{unreachable_log}"
+    );
 
     for path in [
         "/api/v1/namespaces/default/routes",
