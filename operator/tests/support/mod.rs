@@ -1,0 +1,74 @@
+//! Shared helpers of the operator's reconcile tests.
+
+pub mod fake_api;
+
+use std::sync::Arc;
+
+use kube::api::Api;
+use serde_json::Value;
+use switchyard_crds::v1alpha1::Tenant;
+use switchyard_operator::config::OperatorConfig;
+use switchyard_operator::error::Error;
+use switchyard_operator::reconcile::{Context, reconcile};
+
+pub use fake_api::FakeApi;
+
+/// The fixture the builders' unit tests use: Tenant `acme` (eu-west-1 on SQLite,
+/// us-east-1 on PostgreSQL with two replicas), two Connections, a Transformer and three
+/// Routes (`orders` everywhere, `eu-invoices` pinned to eu-west-1, `us-stock` to us-east-1).
+pub const TWO_REGIONS: &str = include_str!("../../src/build/fixtures/two-regions.yaml");
+
+pub const API: &str = "switchyard.dev/v1alpha1";
+
+/// The operator as the chart starts it: every region.
+pub fn config() -> OperatorConfig {
+    OperatorConfig {
+        runner_image: "ghcr.io/switchyard/runner:test".to_owned(),
+        region: None,
+        namespace: "switchyard-system".to_owned(),
+    }
+}
+
+/// Reads the Tenant from the fake API and reconciles it once.
+pub async fn reconcile_tenant(
+    api: &FakeApi,
+    namespace: &str,
+    name: &str,
+    config: OperatorConfig,
+) -> Result<(), Error> {
+    let client = api.client();
+    let tenant = Api::<Tenant>::namespaced(client.clone(), namespace)
+        .get(name)
+        .await
+        .expect("the Tenant exists in the fake API");
+    let ctx = Arc::new(Context {
+        client,
+        config,
+        recorder: None,
+    });
+    reconcile(Arc::new(tenant), ctx).await.map(|_| ())
+}
+
+/// `(kind, name)` of every object labelled as belonging to `tenant`, sorted.
+pub fn children_of(api: &FakeApi, tenant: &str) -> Vec<(String, String)> {
+    let mut children: Vec<(String, String)> = api
+        .objects()
+        .into_iter()
+        .filter(|o| o["metadata"]["labels"]["switchyard.dev/tenant"] == tenant)
+        .map(|o| (text(&o["kind"]), text(&o["metadata"]["name"])))
+        .collect();
+    children.sort();
+    children
+}
+
+/// The condition `type_` of a stored object's status.
+pub fn condition(object: &Value, type_: &str) -> Value {
+    object["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == type_).cloned())
+        .unwrap_or(Value::Null)
+}
+
+pub fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
