@@ -197,4 +197,3 @@ pub fn describe_reqwest_error(error: &reqwest::Error) -> String {
     }
     text
 }
-

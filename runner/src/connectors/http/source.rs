@@ -202,7 +202,10 @@ impl HttpSource {
             .await
             .map_err(|e| failed(describe_reqwest_error(&e)))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| failed(describe_reqwest_error(&e)))?;
+        let body = response
+            .text()
+            .await
+            .map_err(|e| failed(describe_reqwest_error(&e)))?;
         if !status.is_success() {
             return Err(SourceError::Status {
                 page,

@@ -1,0 +1,275 @@
+//! The queue against a trivial in-memory model: random sequences of enqueue, lease,
+//! complete (with current or stale leases), clock jumps past lease expiry, operator
+//! actions and restarts. After every step the queue's counts equal the model's, no task
+//! is lost, and every lease hands out only tasks the model says are ready.
+
+// A test reports failure by panicking with a message.
+#![allow(clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use switchyard_runner::queue::{
+    Completion, LeasedTask, NewTask, Outcome, QueueStore, RouteKey, SqlQueue, StateCounts,
+    TaskAction, TaskState, WriteBatch,
+};
+
+const LEASE: Duration = Duration::from_secs(60);
+/// The test clock runs a day ahead of the wall clock, so tasks the queue stamps with the
+/// wall clock are always due.
+const CLOCK_START_OFFSET_MS: i64 = 86_400_000;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Enqueue(usize),
+    Lease(u32),
+    Complete {
+        pick: usize,
+        outcome: u8,
+        stale: bool,
+    },
+    Advance(i64),
+    Restart,
+    Retry(usize),
+    Discard(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (1usize..5).prop_map(Op::Enqueue),
+        3 => (1u32..5).prop_map(Op::Lease),
+        4 => (0usize..16, 0u8..4, proptest::bool::weighted(0.15)).prop_map(|(pick, outcome, stale)| Op::Complete { pick, outcome, stale }),
+        1 => (0i64..130_000).prop_map(Op::Advance),
+        1 => Just(Op::Restart),
+        1 => (0usize..32).prop_map(Op::Retry),
+        1 => (0usize..32).prop_map(Op::Discard),
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct ModelTask {
+    state: TaskState,
+    lease_until: i64,
+    lease_token: Option<String>,
+    next_at: i64,
+}
+
+fn route() -> RouteKey {
+    RouteKey {
+        namespace: "default".into(),
+        route: "r".into(),
+    }
+}
+
+struct Harness {
+    url: String,
+    store: Arc<SqlQueue>,
+    model: BTreeMap<String, ModelTask>,
+    leased: Vec<LeasedTask>,
+    clock: i64,
+}
+
+impl Harness {
+    fn counts(&self) -> StateCounts {
+        let mut counts = StateCounts::default();
+        for task in self.model.values() {
+            counts.add(task.state, 1);
+        }
+        counts
+    }
+
+    fn ready(&self, id: &str) -> bool {
+        self.model.get(id).is_some_and(|t| {
+            (t.state == TaskState::Pending && t.next_at <= self.clock)
+                || (t.state == TaskState::Processing && t.lease_until < self.clock)
+        })
+    }
+
+    async fn apply(&mut self, op: Op) {
+        match op {
+            Op::Enqueue(n) => {
+                let tasks: Vec<NewTask> = (0..n)
+                    .map(|i| NewTask {
+                        id: uuid::Uuid::now_v7().to_string(),
+                        route: route(),
+                        item: serde_json::json!({"n": i}),
+                        source: "webhook",
+                        log: vec![],
+                    })
+                    .collect();
+                for task in &tasks {
+                    let model = ModelTask {
+                        state: TaskState::Pending,
+                        lease_until: 0,
+                        lease_token: None,
+                        next_at: 0,
+                    };
+                    self.model.insert(task.id.clone(), model);
+                }
+                self.store
+                    .write(WriteBatch {
+                        new_tasks: tasks,
+                        completions: vec![],
+                    })
+                    .await
+                    .expect("enqueue");
+            }
+            Op::Lease(limit) => {
+                let ready = self.model.keys().filter(|id| self.ready(id)).count();
+                let leased = self
+                    .store
+                    .lease(&route(), limit, self.clock)
+                    .await
+                    .expect("lease");
+                assert_eq!(leased.len(), ready.min(limit as usize), "lease size");
+                for task in &leased {
+                    assert!(
+                        self.ready(&task.id),
+                        "leased a task that is not ready: {task:?}"
+                    );
+                    let model = self.model.get_mut(&task.id).expect("known task");
+                    model.state = TaskState::Processing;
+                    model.lease_until = self.clock + LEASE.as_millis() as i64;
+                    model.lease_token = Some(task.lease_token.clone());
+                }
+                self.leased.extend(leased);
+            }
+            Op::Complete {
+                pick,
+                outcome,
+                stale,
+            } => {
+                if self.leased.is_empty() {
+                    return;
+                }
+                let task = self.leased.remove(pick % self.leased.len());
+                let outcome = match outcome {
+                    0 => Outcome::Done,
+                    1 => Outcome::Retry {
+                        next_attempt_at_ms: self.clock + 5_000,
+                        error: "boom".into(),
+                    },
+                    2 => Outcome::Failed {
+                        error: "bad".into(),
+                    },
+                    _ => Outcome::Skipped,
+                };
+                let token = if stale {
+                    "stale-token".to_owned()
+                } else {
+                    task.lease_token.clone()
+                };
+                let model = self.model.get_mut(&task.id).expect("known task");
+                // Only the current lease holder's completion counts.
+                if model.lease_token.as_deref() == Some(token.as_str())
+                    && model.state == TaskState::Processing
+                {
+                    model.lease_token = None;
+                    model.state = match &outcome {
+                        Outcome::Done => TaskState::Done,
+                        Outcome::Retry {
+                            next_attempt_at_ms, ..
+                        } => {
+                            model.next_at = *next_attempt_at_ms;
+                            TaskState::Pending
+                        }
+                        Outcome::Failed { .. } => TaskState::Failed,
+                        Outcome::Skipped => TaskState::Skipped,
+                    };
+                }
+                let completion = Completion {
+                    id: task.id,
+                    lease_token: token,
+                    outcome,
+                    log: vec![],
+                };
+                self.store
+                    .write(WriteBatch {
+                        new_tasks: vec![],
+                        completions: vec![completion],
+                    })
+                    .await
+                    .expect("complete");
+            }
+            Op::Advance(ms) => self.clock += ms,
+            Op::Restart => {
+                self.store = Arc::new(
+                    SqlQueue::connect(&self.url, LEASE)
+                        .await
+                        .expect("reconnect"),
+                );
+                // The embedded queue takes every lease back at start-up.
+                for task in self.model.values_mut() {
+                    if task.state == TaskState::Processing {
+                        task.state = TaskState::Pending;
+                        task.lease_token = None;
+                    }
+                }
+            }
+            Op::Retry(pick) | Op::Discard(pick) => {
+                let Some(id) = self
+                    .model
+                    .keys()
+                    .nth(pick % self.model.len().max(1))
+                    .cloned()
+                else {
+                    return;
+                };
+                let (action, allowed, target) = if matches!(op, Op::Retry(_)) {
+                    (
+                        TaskAction::Retry { actor: "t".into() },
+                        vec![TaskState::Failed, TaskState::Skipped, TaskState::Pending],
+                        TaskState::Pending,
+                    )
+                } else {
+                    (
+                        TaskAction::Discard {
+                            actor: "t".into(),
+                            reason: "r".into(),
+                        },
+                        vec![TaskState::Pending, TaskState::Failed],
+                        TaskState::Skipped,
+                    )
+                };
+                let result = self.store.act("default", &id, &action).await;
+                let model = self.model.get_mut(&id).expect("known task");
+                if allowed.contains(&model.state) {
+                    assert_eq!(result.expect("allowed action"), Some(target));
+                    model.state = target;
+                    // A retried task is due now by the wall clock, so due by ours.
+                    model.next_at = 0;
+                } else {
+                    assert!(
+                        result.is_err(),
+                        "{op:?} on a {} task must be refused",
+                        model.state
+                    );
+                }
+            }
+        }
+        let counts = self.store.counts("default").await.expect("counts");
+        let actual = counts.first().map(|c| c.counts.clone()).unwrap_or_default();
+        assert_eq!(actual, self.counts(), "counts after {op:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sqlite_queue_matches_the_model(ops in proptest::collection::vec(op(), 1..60)) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = SqlQueue::default_url(dir.path());
+            let store = Arc::new(SqlQueue::connect(&url, LEASE).await.expect("connect"));
+            let clock = switchyard_runner::queue::now_ms() + CLOCK_START_OFFSET_MS;
+            let mut harness = Harness { url, store, model: BTreeMap::new(), leased: Vec::new(), clock };
+            for op in ops {
+                harness.apply(op).await;
+            }
+        });
+    }
+}
