@@ -1,0 +1,15 @@
+{{- define "switchyard-tenant.name" -}}
+{{- default .Release.Name .Values.name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "switchyard-tenant.labels" -}}
+app.kubernetes.io/name: switchyard-tenant
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "switchyard-tenant.apiSecret" -}}
+{{- default (printf "%s-api" .Release.Name) .Values.api.existingSecret -}}
+{{- end -}}
