@@ -1,0 +1,26 @@
+# Images of the runner and the operator, from one build:
+#   docker build --target runner   -t ghcr.io/switchyard/runner:0.1.0 .
+#   docker build --target operator -t ghcr.io/switchyard/operator:0.1.0 .
+# Both run as the distroless `nonroot` user (65532) with nothing but the binary and
+# glibc, and work with a read-only root filesystem.
+
+FROM docker.io/library/rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p switchyard-runner -p switchyard-operator \
+    && mkdir -p /out \
+    && cp target/release/runner target/release/switchyard-operator /out/
+
+FROM gcr.io/distroless/cc-debian12:nonroot AS runner
+COPY --from=build /out/runner /usr/local/bin/runner
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/runner"]
+CMD ["run", "-f", "/etc/switchyard/catalog", "--listen", "0.0.0.0:8080", "--data-dir", "/var/lib/switchyard"]
+
+FROM gcr.io/distroless/cc-debian12:nonroot AS operator
+COPY --from=build /out/switchyard-operator /usr/local/bin/switchyard-operator
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/switchyard-operator"]
