@@ -1,1 +1,132 @@
-fn main() {}
+//! `switchyard-bench`: drives the real `runner` binary over loopback and measures webhook
+//! intake, end-to-end delivery (webhook → jq map → durable queue → HTTP receiver) and the
+//! runner's peak memory, on the SQLite and the PostgreSQL queue.
+//!
+//! Each scenario gets a fresh runner (fresh data directory, fresh PostgreSQL database),
+//! so no scenario inherits another's backlog. Every loop is bounded in count and time.
+
+mod load;
+mod manifest;
+mod order;
+mod postgres;
+mod receiver;
+mod report;
+mod runner;
+mod scenario;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+
+use crate::scenario::{Scenario, ScenarioKind};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "switchyard-bench",
+    about = "Benchmark the runner: webhook intake, end-to-end delivery and peak RSS"
+)]
+pub struct Args {
+    /// Queue backends to measure (repeat or comma-separate).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Backend::Sqlite, Backend::Postgres])]
+    backend: Vec<Backend>,
+
+    /// Scenarios to run (repeat or comma-separate).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = ScenarioKind::all())]
+    scenario: Vec<ScenarioKind>,
+
+    /// Concurrent HTTP clients, each with one request in flight.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+
+    /// Seconds of load per scenario.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+
+    /// Seconds at the start of the load left out of the rates and latencies.
+    #[arg(long, default_value_t = 1)]
+    warmup: u64,
+
+    /// Items per request in the batch scenarios.
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+
+    /// Longest wait for the queue to drain after the load, in seconds.
+    #[arg(long, default_value_t = 300)]
+    drain_timeout: u64,
+
+    /// Delivery concurrency of the end-to-end route (`spec.processing.maxConcurrency`).
+    #[arg(long, default_value_t = 64)]
+    max_concurrency: u32,
+
+    /// PostgreSQL server (a database is created per scenario and dropped after).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres_url: String,
+
+    /// The runner binary. Default: `runner` next to this executable.
+    #[arg(long)]
+    runner: Option<PathBuf>,
+
+    /// Also write the markdown table to this file.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+/// A queue backend of the runner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(args.clients > 0, "--clients must be at least 1");
+    anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
+    anyhow::ensure!(
+        args.duration > args.warmup,
+        "--duration must be longer than --warmup"
+    );
+    let runner_bin = match &args.runner {
+        Some(path) => path.clone(),
+        None => runner::default_binary()?,
+    };
+    let mut results = Vec::new();
+    for &backend in &args.backend {
+        for &kind in &args.scenario {
+            let scenario = Scenario {
+                kind,
+                backend,
+                clients: args.clients,
+                batch_size: if kind.is_batch() { args.batch_size } else { 1 },
+                duration: Duration::from_secs(args.duration),
+                warmup: Duration::from_secs(args.warmup),
+                drain_timeout: Duration::from_secs(args.drain_timeout),
+                max_concurrency: args.max_concurrency,
+            };
+            eprintln!("== {backend} / {}", kind.label(scenario.batch_size));
+            let result = scenario::run(&scenario, &runner_bin, &args.postgres_url)
+                .await
+                .with_context(|| format!("{backend} / {}", kind.label(scenario.batch_size)))?;
+            eprintln!("{}", report::summary_line(&result));
+            results.push(result);
+        }
+    }
+    let table = report::markdown(&results);
+    println!("{table}");
+    if let Some(path) = &args.output {
+        std::fs::write(path, &table).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
