@@ -12,3 +12,14 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
 fi
 
 cargo test --workspace --locked "$@"
+
+# Helm charts: lint, render, and validate the rendered resources and examples/ against
+# the generated CRD schemas. helm comes from an npm package, so npm and unzip are needed.
+if command -v npm >/dev/null 2>&1 && command -v unzip >/dev/null 2>&1; then
+  ./scripts/check-charts.sh
+elif [ "${CI:-}" = true ]; then
+  echo "scripts/check-charts.sh needs npm and unzip" >&2
+  exit 1
+else
+  echo "SKIPPED chart checks: npm or unzip missing"
+fi

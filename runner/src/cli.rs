@@ -226,7 +226,15 @@ fn reload_triggers(paths: &[PathBuf], watch: bool) -> anyhow::Result<mpsc::Recei
         let on_change = sender;
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                if event.is_ok_and(|e| !e.kind.is_access()) {
+                // Only manifest files count: a data directory inside the manifest directory
+                // changes with every queued item.
+                let is_manifest_change = event.is_ok_and(|e| {
+                    !e.kind.is_access()
+                        && e.paths.iter().any(|p| {
+                            matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))
+                        })
+                });
+                if is_manifest_change {
                     let _ = on_change.try_send(());
                 }
             })

@@ -39,6 +39,8 @@ pub struct Received {
 struct Shared {
     mode: Arc<Mutex<ReceiverMode>>,
     received: Arc<Mutex<Vec<Received>>>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: Arc<Mutex<(usize, usize)>>,
 }
 
 pub struct Receiver {
@@ -58,6 +60,7 @@ impl Receiver {
         let shared = Shared {
             mode: Arc::new(Mutex::new(mode)),
             received: Arc::default(),
+            in_flight: Arc::default(),
         };
         let app = Router::new()
             .fallback(any(record))
@@ -92,6 +95,11 @@ impl Receiver {
         self.shared.received.lock().expect("received lock").len()
     }
 
+    /// The most requests that were ever being answered at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.in_flight.lock().expect("in-flight lock").1
+    }
+
     /// Stops listening.
     pub fn stop(self) {
         self.server.abort();
@@ -99,6 +107,17 @@ impl Receiver {
 }
 
 async fn record(State(shared): State<Shared>, request: axum::extract::Request) -> Response {
+    {
+        let mut in_flight = shared.in_flight.lock().expect("in-flight lock");
+        in_flight.0 += 1;
+        in_flight.1 = in_flight.1.max(in_flight.0);
+    }
+    let response = answer(&shared, request).await;
+    shared.in_flight.lock().expect("in-flight lock").0 -= 1;
+    response
+}
+
+async fn answer(shared: &Shared, request: axum::extract::Request) -> Response {
     let method = request.method().to_string();
     let path = request.uri().to_string();
     let headers: HashMap<String, String> = request

@@ -61,7 +61,7 @@ impl Runner {
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")
             .arg(data_dir)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info,sqlx=warn")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(log);

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{Timelike, Utc};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -26,7 +26,10 @@ const ERROR_PAUSE: Duration = Duration::from_secs(1);
 /// Time until the next occurrence of a cron schedule.
 pub(super) fn until_next(schedule: &croner::Cron) -> Option<Duration> {
     let now = Utc::now();
-    let next = schedule.find_next_occurrence(&now, false).ok()?;
+    // croner keeps the sub-second part of its starting point, so from 12:00:03.532 the
+    // "12:00:04" tick would come at 12:00:04.532. Start from the whole second.
+    let whole_second = now.with_nanosecond(0).unwrap_or(now);
+    let next = schedule.find_next_occurrence(&whole_second, false).ok()?;
     (next - now).to_std().ok()
 }
 
@@ -50,27 +53,47 @@ pub(super) async fn run(
                 () = tokio::time::sleep(wait) => {}
             }
             // A scheduled run drains what is due, then sleeps until the next tick.
-            while !cancel.is_cancelled()
-                && lease_and_dispatch(&engine, &route, &slots, &tracker).await == Leased::Full
-            {
+            tracing::debug!(namespace = %route.key.namespace, route = %route.key.route, "Scheduled delivery run");
+            loop {
+                match lease_and_dispatch(&engine, &route, &slots, &tracker, &cancel).await {
+                    Leased::Full => continue,
+                    Leased::Stopped => return,
+                    Leased::Partial | Leased::Error => break,
+                }
             }
             continue;
         }
-        let leased = tokio::select! {
-            () = cancel.cancelled() => return,
-            leased = lease_and_dispatch(&engine, &route, &slots, &tracker) => leased,
+        let pause = match lease_and_dispatch(&engine, &route, &slots, &tracker, &cancel).await {
+            Leased::Full => continue,
+            Leased::Stopped => return,
+            Leased::Partial => IDLE_POLL,
+            Leased::Error => ERROR_PAUSE,
         };
-        if leased != Leased::Full {
-            let pause = if leased == Leased::Error {
-                ERROR_PAUSE
-            } else {
-                IDLE_POLL
-            };
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = wakeup.notified() => {}
-                () = tokio::time::sleep(pause) => {}
-            }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = wakeup.notified() => {}
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    #[test]
+    fn the_next_tick_falls_on_the_whole_second() {
+        let every_second = croner::Cron::from_str("* * * * * *").unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..5 {
+            let wait = until_next(&every_second).unwrap_or_default();
+            let lands_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            assert!(wait <= Duration::from_secs(1), "{wait:?}");
+            assert!(
+                lands_at.nanosecond() < 50_000_000 || lands_at.nanosecond() > 950_000_000,
+                "{lands_at}"
+            );
         }
     }
 }
@@ -82,17 +105,28 @@ enum Leased {
     /// Fewer: the route is drained for now.
     Partial,
     Error,
+    /// The worker is stopping; nothing was leased.
+    Stopped,
 }
 
 /// Waits for a free slot, leases up to the number of free slots and starts delivering.
+///
+/// Only the wait for a slot can be cancelled: a lease that reached the database must
+/// not be abandoned half-way (dropping the future does not undo the UPDATE), so once
+/// leasing starts the tasks are always dispatched.
 async fn lease_and_dispatch(
     engine: &Arc<Engine>,
     route: &Arc<RouteRuntime>,
     slots: &Arc<Semaphore>,
     tracker: &TaskTracker,
+    cancel: &CancellationToken,
 ) -> Leased {
-    let Ok(first) = slots.clone().acquire_owned().await else {
-        return Leased::Error;
+    let first = tokio::select! {
+        () = cancel.cancelled() => return Leased::Stopped,
+        permit = slots.clone().acquire_owned() => match permit {
+            Ok(permit) => permit,
+            Err(_) => return Leased::Stopped,
+        },
     };
     let mut permits = vec![first];
     while permits.len() < MAX_LEASE_BATCH {
