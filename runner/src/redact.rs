@@ -20,10 +20,16 @@ pub fn register(secret: &str) {
         return;
     }
     let mut forms = vec![secret.to_owned()];
-    let encoded = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-        .to_string();
-    if encoded != secret {
-        forms.push(encoded);
+    let encodings = [
+        percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+            .to_string(),
+        // How query strings and form bodies encode it.
+        url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
+    ];
+    for encoded in encodings {
+        if encoded != secret && !forms.contains(&encoded) {
+            forms.push(encoded);
+        }
     }
     add(forms);
 }

@@ -1,17 +1,18 @@
 //! The runnable form of a compiled catalog: pipelines built, secrets resolved, HTTP
 //! clients created (one per Connection, shared by its routes).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use switchyard_crds::catalog::{Catalog, CompiledRoute, Key};
+use switchyard_crds::catalog::{Catalog, CompiledRoute};
 use switchyard_crds::manifest;
 use switchyard_crds::problem::{Problem, Problems};
 
-use crate::connectors::http::{HttpEndpoint, HttpSink, HttpSource};
+use crate::connectors::registry::Connections;
 use crate::connectors::webhook::WebhookAuthenticator;
+use crate::connectors::{Sink, Source};
 use crate::queue::RouteKey;
 use crate::secrets::SecretSource;
 use crate::transform::{Pipeline, build_pipeline};
@@ -25,9 +26,9 @@ pub struct RouteRuntime {
     /// Set for webhook routes with authentication.
     pub webhook_auth: Option<WebhookAuthenticator>,
     /// Set for polling routes.
-    pub source: Option<HttpSource>,
+    pub source: Option<Box<dyn Source>>,
     pub poll_schedule: Option<croner::Cron>,
-    pub sink: HttpSink,
+    pub sink: Box<dyn Sink>,
     /// Set when delivery runs on a schedule instead of in real time.
     pub delivery_schedule: Option<croner::Cron>,
 }
@@ -74,24 +75,10 @@ pub fn load(paths: &[PathBuf], secrets: &SecretSource) -> Result<Runtime, Proble
 /// Builds the runtime of every route of a problem-free catalog.
 pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<Problem>> {
     let mut problems = Vec::new();
-    let mut endpoints: HashMap<Key, Arc<HttpEndpoint>> = HashMap::new();
-    for (key, connection) in &catalog.connections {
-        if let Some(http) = &connection.spec.http {
-            match HttpEndpoint::new(http, &key.0, secrets) {
-                Ok(endpoint) => {
-                    endpoints.insert(key.clone(), Arc::new(endpoint));
-                }
-                Err(error) => problems.push(problem(
-                    &connection.origin,
-                    &connection.id,
-                    &error.to_string(),
-                )),
-            }
-        }
-    }
+    let connections = Connections::build(catalog, secrets, &mut problems);
     let mut runtime = Runtime::default();
     for (key, route) in &catalog.routes {
-        match build_route(route, &endpoints, secrets) {
+        match build_route(route, &connections, secrets) {
             Ok(built) => {
                 runtime.routes.insert(built.key.clone(), Arc::new(built));
             }
@@ -112,7 +99,7 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
 }
 
 /// A problem found while building: the message starts with `field `…``.
-fn problem(
+pub(crate) fn problem(
     origin: &switchyard_crds::problem::Origin,
     id: &switchyard_crds::problem::ResourceId,
     message: &str,
@@ -126,30 +113,19 @@ fn problem(
 
 fn build_route(
     route: &CompiledRoute,
-    endpoints: &HashMap<Key, Arc<HttpEndpoint>>,
+    connections: &Connections,
     secrets: &SecretSource,
 ) -> Result<RouteRuntime, String> {
     let namespace = route.namespace();
-    let endpoint = |name: &str| {
-        endpoints
-            .get(&(namespace.to_owned(), name.to_owned()))
-            .cloned()
-            .ok_or_else(|| format!("field `spec`: Connection `{name}` could not be built"))
-    };
     let cron = |field: &str, text: &str| {
         croner::Cron::from_str(text).map_err(|e| format!("field `{field}`: {e}"))
     };
-    let incoming = route.spec.incoming.clone();
-    let (source, poll_schedule) = match &incoming.poll {
-        Some(poll) => (
-            Some(
-                HttpSource::new(endpoint(&poll.connection)?, poll, namespace, secrets)
-                    .map_err(|e| e.to_string())?,
-            ),
-            Some(cron("spec.incoming.poll.schedule", &poll.schedule)?),
-        ),
-        None => (None, None),
-    };
+    let incoming = &route.spec.incoming;
+    let poll_schedule = incoming
+        .poll
+        .as_ref()
+        .map(|poll| cron("spec.incoming.poll.schedule", &poll.schedule))
+        .transpose()?;
     let webhook_auth = match incoming.webhook.as_ref().and_then(|w| w.auth.as_ref()) {
         Some(auth) => WebhookAuthenticator::new(auth, namespace, secrets)
             .map_err(|(field, error)| format!("field `{field}`: {error}"))?,
@@ -170,15 +146,9 @@ fn build_route(
             .map_err(|e| format!("field `spec.transformers.incoming`: {e}"))?,
         outgoing: build_pipeline(&route.outgoing_steps)
             .map_err(|e| format!("field `spec.transformers.outgoing`: {e}"))?,
-        sink: HttpSink::new(
-            endpoint(&route.spec.outgoing.connection)?,
-            &route.delivery,
-            namespace,
-            secrets,
-        )
-        .map_err(|e| e.to_string())?,
+        source: connections.source(route, secrets)?,
+        sink: connections.sink(route, secrets)?,
         webhook_auth,
-        source,
         poll_schedule,
         delivery_schedule,
         compiled: route.clone(),

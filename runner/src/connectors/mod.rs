@@ -1,5 +1,76 @@
 //! Connectors: one folder per connection kind, each with its config resolution, its
-//! incoming side (source) and its outgoing side (sink).
+//! incoming side (a [`Source`]) and its outgoing side (a [`Sink`]). The [`registry`]
+//! is the one place that maps a Route's configuration to them.
 
 pub mod http;
+pub mod registry;
 pub mod webhook;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+/// The incoming side of a polling route: fetches items on the schedule or on a manual
+/// trigger.
+#[async_trait]
+pub trait Source: Send + Sync {
+    /// Fetches every item available now (all pages).
+    async fn fetch(&self) -> Result<Vec<Value>, SourceError>;
+}
+
+/// Why a fetch failed; the text says where (page, URL, file…), secrets redacted.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct SourceError(pub String);
+
+/// The outgoing side of a route: delivers one item.
+#[async_trait]
+pub trait Sink: Send + Sync {
+    /// Delivers `item` once. `idempotency_key` (the task id) lets the receiver drop
+    /// duplicates of an at-least-once delivery.
+    async fn send(
+        &self,
+        item: &Value,
+        idempotency_key: &str,
+    ) -> Result<DeliveryReport, DeliveryError>;
+}
+
+/// A successful delivery, as one task-log line (e.g. `POST https://… → 200 OK in 3 ms`).
+#[derive(Debug, Clone)]
+pub struct DeliveryReport {
+    pub summary: String,
+}
+
+/// A failed delivery. Each sink classifies its own errors (see its `is_retriable`
+/// tests); the engine only asks whether another attempt may help.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DeliveryError {
+    /// The receiver refused the item for a reason a retry will not change.
+    #[error("{0}")]
+    Rejected(String),
+    /// The receiver is down, overloaded or slow; try again later.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The item cannot be turned into a request; retrying the same item cannot help.
+    #[error("cannot build the request: {0}")]
+    Request(String),
+}
+
+impl DeliveryError {
+    /// Whether another attempt may succeed.
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+
+    /// The wait the receiver asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Unavailable { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}

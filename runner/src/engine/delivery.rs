@@ -10,7 +10,7 @@ use tokio_util::task::TaskTracker;
 
 use super::Engine;
 use super::intake::redact_lines;
-use crate::connectors::http::DeliveryError;
+use crate::connectors::DeliveryError;
 use crate::queue::{Completion, LeasedTask, LogLine, Outcome, backoff_delay, now_ms};
 use crate::runtime::RouteRuntime;
 use crate::telemetry;
@@ -256,12 +256,8 @@ async fn deliver(
         };
         let report = route.sink.send(item, &key).await?;
         log.push(LogLine::now(format!(
-            "Attempt {}: {} {} → {} in {} ms",
-            task.attempts,
-            route.sink.method(),
-            report.url,
-            report.status,
-            report.elapsed.as_millis()
+            "Attempt {}: {}",
+            task.attempts, report.summary
         )));
     }
     Ok(Outcome::Done)

@@ -9,6 +9,6 @@ mod template;
 
 pub use auth::Authenticator;
 pub use endpoint::{EndpointError, HttpEndpoint};
-pub use sink::{DeliveryError, DeliveryReport, HttpSink};
-pub use source::{HttpSource, SourceError};
+pub use sink::{HttpSink, parse_retry_after, status_is_retriable};
+pub use source::{HttpSource, PollError};
 pub use template::UrlTemplate;

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use async_trait::async_trait;
+
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use serde_json::Value;
@@ -11,6 +13,7 @@ use switchyard_crds::v1alpha1::HttpDelivery;
 use super::auth::truncate;
 use super::endpoint::{EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers};
 use super::template::UrlTemplate;
+use crate::connectors::{DeliveryError, DeliveryReport, Sink};
 use crate::redact;
 use crate::secrets::SecretSource;
 use crate::transform::JqProgram;
@@ -20,57 +23,6 @@ const LOGGED_BODY_CHARS: usize = 500;
 /// The longest `Retry-After` honoured; a server asking for more gets the route's
 /// back-off instead of parking the task for days.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3_600);
-
-/// A successful delivery.
-#[derive(Debug)]
-pub struct DeliveryReport {
-    pub status: StatusCode,
-    pub elapsed: Duration,
-    pub url: String,
-}
-
-/// A failed delivery.
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    /// The receiver answered with a status that will not change on retry (most 4xx).
-    #[error("{method} {url} answered {status} after {elapsed_ms} ms: {body}")]
-    Rejected {
-        method: String,
-        url: String,
-        status: StatusCode,
-        elapsed_ms: u128,
-        body: String,
-    },
-    /// The receiver is overloaded, down or slow (408, 429, 5xx, connection error,
-    /// time-out).
-    #[error("{method} {url} failed after {elapsed_ms} ms: {reason}")]
-    Unavailable {
-        method: String,
-        url: String,
-        elapsed_ms: u128,
-        reason: String,
-        retry_after: Option<Duration>,
-    },
-    /// The item cannot be turned into a request (a URL placeholder or the body jq
-    /// failed): retrying the same item cannot help.
-    #[error("cannot build the request: {0}")]
-    Request(String),
-}
-
-impl DeliveryError {
-    /// Whether another attempt may succeed.
-    pub fn is_retriable(&self) -> bool {
-        matches!(self, Self::Unavailable { .. })
-    }
-
-    /// The wait the receiver asked for, if any.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::Unavailable { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-}
 
 /// Whether a response status is worth retrying: time-outs, rate limits and server
 /// errors are; other client errors mean the request itself is wrong.
@@ -137,14 +89,11 @@ impl HttpSink {
                 .map_err(|e| invalid("spec.outgoing.http.body", e.to_string()))?,
         })
     }
+}
 
-    pub fn method(&self) -> &reqwest::Method {
-        &self.method
-    }
-
-    /// Sends `item` once. `idempotency_key` (the task id) lets the receiver drop
-    /// duplicates of an at-least-once delivery.
-    pub async fn send(
+#[async_trait]
+impl Sink for HttpSink {
+    async fn send(
         &self,
         item: &Value,
         idempotency_key: &str,
@@ -170,10 +119,11 @@ impl HttpSink {
         let shown_url = redact::redact(url.as_str()).into_owned();
         let started = Instant::now();
         let unavailable = |reason: String, retry_after| DeliveryError::Unavailable {
-            method: method.clone(),
-            url: shown_url.clone(),
-            elapsed_ms: started.elapsed().as_millis(),
-            reason: redact::redact(&reason).into_owned(),
+            message: format!(
+                "{method} {shown_url} failed after {} ms: {}",
+                started.elapsed().as_millis(),
+                redact::redact(&reason)
+            ),
             retry_after,
         };
         let request = self
@@ -190,9 +140,10 @@ impl HttpSink {
         let status = response.status();
         if status.is_success() {
             return Ok(DeliveryReport {
-                status,
-                elapsed: started.elapsed(),
-                url: shown_url,
+                summary: format!(
+                    "{method} {shown_url} → {status} in {} ms",
+                    started.elapsed().as_millis()
+                ),
             });
         }
         let retry_after = response
@@ -210,13 +161,10 @@ impl HttpSink {
                 None,
             ));
         }
-        Err(DeliveryError::Rejected {
-            method,
-            url: shown_url,
-            status,
-            elapsed_ms: started.elapsed().as_millis(),
-            body,
-        })
+        Err(DeliveryError::Rejected(format!(
+            "{method} {shown_url} answered {status} after {} ms: {body}",
+            started.elapsed().as_millis()
+        )))
     }
 }
 

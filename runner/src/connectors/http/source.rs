@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use switchyard_crds::v1alpha1::{Pagination, Poll};
 
 use super::auth::truncate;
 use super::endpoint::{EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers};
+use crate::connectors::{Source, SourceError};
 use crate::redact;
 use crate::secrets::SecretSource;
 
@@ -15,7 +18,7 @@ use crate::secrets::SecretSource;
 const DEFAULT_MAX_PAGES: u32 = 1_000;
 
 #[derive(Debug, thiserror::Error)]
-pub enum SourceError {
+pub enum PollError {
     #[error("page {page}: GET {url} failed: {reason}")]
     Request {
         page: u32,
@@ -92,7 +95,7 @@ impl HttpSource {
     }
 
     /// Fetches every page; returns all items in order.
-    pub async fn fetch(&self) -> Result<Vec<Value>, SourceError> {
+    pub async fn fetch_pages(&self) -> Result<Vec<Value>, PollError> {
         let max_pages = self
             .pagination
             .as_ref()
@@ -179,14 +182,14 @@ impl HttpSource {
         page: u32,
         path: &str,
         query: &[(String, String)],
-    ) -> Result<Value, SourceError> {
-        let url = self.endpoint.url(path).map_err(|e| SourceError::Request {
+    ) -> Result<Value, PollError> {
+        let url = self.endpoint.url(path).map_err(|e| PollError::Request {
             page,
             url: path.to_owned(),
             reason: e.to_string(),
         })?;
         let shown = redact::redact(url.as_str()).into_owned();
-        let failed = |reason: String| SourceError::Request {
+        let failed = |reason: String| PollError::Request {
             page,
             url: shown.clone(),
             reason: redact::redact(&reason).into_owned(),
@@ -207,25 +210,25 @@ impl HttpSource {
             .await
             .map_err(|e| failed(describe_reqwest_error(&e)))?;
         if !status.is_success() {
-            return Err(SourceError::Status {
+            return Err(PollError::Status {
                 page,
                 url: shown,
                 status,
                 body: redact::redact(&truncate(&body, 500)).into_owned(),
             });
         }
-        serde_json::from_str(&body).map_err(|e| SourceError::Json {
+        serde_json::from_str(&body).map_err(|e| PollError::Json {
             page,
             reason: e.to_string(),
         })
     }
 
-    fn items_of(&self, page: u32, response: &Value) -> Result<Vec<Value>, SourceError> {
+    fn items_of(&self, page: u32, response: &Value) -> Result<Vec<Value>, PollError> {
         let found = match &self.items_pointer {
             None => response,
             Some(pointer) => response
                 .pointer(pointer)
-                .ok_or_else(|| SourceError::Pointer {
+                .ok_or_else(|| PollError::Pointer {
                     page,
                     pointer: pointer.clone(),
                 })?,
@@ -235,5 +238,14 @@ impl HttpSource {
             Value::Null => Vec::new(),
             single => vec![single.clone()],
         })
+    }
+}
+
+#[async_trait]
+impl Source for HttpSource {
+    async fn fetch(&self) -> Result<Vec<Value>, SourceError> {
+        self.fetch_pages()
+            .await
+            .map_err(|e| SourceError(e.to_string()))
     }
 }
