@@ -89,6 +89,18 @@ impl std::fmt::Display for Backend {
     }
 }
 
+/// `/proc/loadavg`'s first three fields: how busy the machine was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -102,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => path.clone(),
         None => runner::default_binary()?,
     };
+    let load_before = load_average();
     let mut results = Vec::new();
     for &backend in &args.backend {
         for &kind in &args.scenario {
@@ -123,7 +136,11 @@ async fn main() -> anyhow::Result<()> {
             results.push(result);
         }
     }
-    let table = report::markdown(&results);
+    let mut table = report::markdown(&results);
+    table.push_str(&format!(
+        "\nLoad average (1/5/15 min) before: {load_before}, after: {}\n",
+        load_average()
+    ));
     println!("{table}");
     if let Some(path) = &args.output {
         std::fs::write(path, &table).with_context(|| format!("writing {}", path.display()))?;

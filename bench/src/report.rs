@@ -9,7 +9,7 @@ const DASH: &str = "–";
 pub fn markdown(results: &[ScenarioResult]) -> String {
     let mut out = String::new();
     out.push_str(
-        "| Queue | Scenario | Accepted items/s | Request p50 / p99 ms | Delivered items/s (under load) | Items/s incl. drain | Send→delivery p50 / p99 ms | Drain s | Runner CPU (cores) | Peak RSS MiB |\n",
+        "| Queue | Scenario | Accepted items/s | Request p50 / p99 ms | Delivered items/s (under load) | Items/s incl. drain | Send→delivery p50 / p99 ms | Drain s | CPU cores runner / bench | Peak RSS MiB |\n",
     );
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in results {
@@ -29,13 +29,14 @@ pub fn markdown(results: &[ScenarioResult]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {:.1} / {:.1} | {delivered} | {overall} | {latency} | {drain} | {:.2} | {:.0} |",
+            "| {} | {} | {:.0} | {:.1} / {:.1} | {delivered} | {overall} | {latency} | {drain} | {:.2} / {:.2} | {:.0} |",
             r.backend,
             r.kind.label(r.batch_size),
             r.intake_rate,
             r.request_latency.p50_ms,
             r.request_latency.p99_ms,
             r.runner_cores,
+            r.bench_cores,
             r.peak_rss_mib,
         );
     }
@@ -83,8 +84,8 @@ pub fn summary_line(r: &ScenarioResult) -> String {
     }
     let _ = write!(
         line,
-        "; runner {:.2} cores, peak RSS {:.0} MiB",
-        r.runner_cores, r.peak_rss_mib
+        "; CPU cores: runner {:.2}, bench {:.2}; runner peak RSS {:.0} MiB",
+        r.runner_cores, r.bench_cores, r.peak_rss_mib
     );
     for problem in &r.problems {
         let _ = write!(line, "\n   PROBLEM: {problem}");

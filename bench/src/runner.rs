@@ -173,19 +173,7 @@ impl Runner {
 
     /// User + system CPU time the runner has used so far.
     pub fn cpu_time(&self) -> anyhow::Result<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-            .context("reading the runner's /proc stat")?;
-        // Fields after the command name, which is in parentheses and may contain spaces;
-        // utime and stime are fields 14 and 15 of the line, 12th and 13th after it.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks = |i: usize| -> anyhow::Result<f64> {
-            let field = fields.get(i).context("short /proc/<pid>/stat")?;
-            Ok(field.parse::<u64>()? as f64)
-        };
-        Ok(Duration::from_secs_f64((ticks(11)? + ticks(12)?) / USER_HZ))
+        cpu_time(&format!("/proc/{}/stat", self.pid))
     }
 
     /// Kills the runner (SIGKILL) and reaps it.
@@ -198,6 +186,25 @@ impl Runner {
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
+}
+
+/// User + system CPU time of a process, from its `/proc/<pid>/stat` (or `/proc/self/stat`).
+pub fn cpu_time(stat_path: &str) -> anyhow::Result<Duration> {
+    let stat =
+        std::fs::read_to_string(stat_path).with_context(|| format!("reading {stat_path}"))?;
+    // Fields after the command name, which is in parentheses and may contain spaces;
+    // utime and stime are fields 14 and 15 of the line, 12th and 13th after it.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        let field = fields
+            .get(i)
+            .with_context(|| format!("short {stat_path}"))?;
+        Ok(field.parse::<u64>()? as f64)
+    };
+    Ok(Duration::from_secs_f64((ticks(11)? + ticks(12)?) / USER_HZ))
 }
 
 /// A loopback port that was free a moment ago.

@@ -14,7 +14,7 @@ use crate::manifest::{self, Delivery};
 use crate::order::now_ns;
 use crate::postgres::TempDatabase;
 use crate::receiver::{Deliveries, Receiver};
-use crate::runner::{Launch, Runner, TaskCounts};
+use crate::runner::{self, Launch, Runner, TaskCounts};
 
 /// How often the drain wait looks at the receiver, and at the runner API once the
 /// receiver has everything.
@@ -106,6 +106,8 @@ pub struct ScenarioResult {
     pub delivered: Option<Delivered>,
     /// Runner CPU time over wall time, from the start of the load to the end of the drain.
     pub runner_cores: f64,
+    /// The same for this process (clients and receiver), which shares the machine.
+    pub bench_cores: f64,
     pub peak_rss_mib: f64,
     /// Anything that did not add up (errors, lost or unexpected tasks).
     pub problems: Vec<String>,
@@ -172,6 +174,7 @@ async fn measure(
 ) -> anyhow::Result<ScenarioResult> {
     let deliveries = receiver.deliveries.clone();
     let cpu_before = runner.cpu_time()?;
+    let bench_cpu_before = runner::cpu_time("/proc/self/stat")?;
     let wall_start = Instant::now();
     let warmup_ns = u64::try_from(scenario.warmup.as_nanos()).unwrap_or(u64::MAX);
     deliveries
@@ -245,6 +248,8 @@ async fn measure(
     };
     let wall = wall_start.elapsed();
     let cpu = runner.cpu_time()?.saturating_sub(cpu_before);
+    let bench_cpu = runner::cpu_time("/proc/self/stat")?.saturating_sub(bench_cpu_before);
+    let cores = |cpu: Duration| cpu.as_secs_f64() / wall.as_secs_f64().max(f64::EPSILON);
     Ok(ScenarioResult {
         backend: scenario.backend,
         kind: scenario.kind,
@@ -260,7 +265,8 @@ async fn measure(
             .map(percentiles)
             .unwrap_or_default(),
         delivered,
-        runner_cores: cpu.as_secs_f64() / wall.as_secs_f64().max(f64::EPSILON),
+        runner_cores: cores(cpu),
+        bench_cores: cores(bench_cpu),
         peak_rss_mib: runner.peak_rss_kib()? as f64 / 1024.0,
         problems,
     })
