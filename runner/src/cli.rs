@@ -17,6 +17,7 @@ use crate::queue::{DEFAULT_LEASE_DURATION, QueueStore, SqlQueue};
 use crate::redact::Secret;
 use crate::runtime;
 use crate::secrets::SecretSource;
+use crate::storage::StorageStore;
 use crate::telemetry;
 
 /// Quiet time after a manifest change before reloading, so an editor's save (or a
@@ -153,9 +154,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let queue_url = args
         .queue_url
         .unwrap_or_else(|| SqlQueue::default_url(&args.data_dir));
-    let store: Arc<dyn QueueStore> =
-        Arc::new(SqlQueue::connect(&queue_url, Duration::from_secs(args.lease_seconds)).await?);
-    let engine = Engine::new(store, runtime);
+    let queue = SqlQueue::connect(&queue_url, Duration::from_secs(args.lease_seconds)).await?;
+    let storage: Arc<dyn StorageStore> = Arc::new(queue.storage());
+    let store: Arc<dyn QueueStore> = Arc::new(queue);
+    let engine = Engine::new(store, storage, runtime);
     engine.start().await;
 
     let reloads = reload_triggers(&args.manifests.paths, !args.no_watch)?;

@@ -10,5 +10,6 @@ pub mod queue;
 pub mod redact;
 pub mod runtime;
 pub mod secrets;
+pub mod storage;
 pub mod telemetry;
 pub mod transform;

@@ -9,6 +9,7 @@ mod error;
 mod health;
 mod openapi;
 mod routes;
+mod storages;
 mod tasks;
 mod webhooks;
 
@@ -58,6 +59,16 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/namespaces/{namespace}/tasks/{id}/discard",
             post(tasks::discard_task),
+        )
+        .route(
+            "/namespaces/{namespace}/storages/{storage}/items",
+            get(storages::list_items),
+        )
+        .route(
+            "/namespaces/{namespace}/storages/{storage}/items/{key}",
+            get(storages::get_item)
+                .put(storages::put_item)
+                .delete(storages::delete_item),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()

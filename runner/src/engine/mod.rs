@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::queue::{Committer, QueueStore, RouteKey};
 use crate::runtime::{RouteRuntime, Runtime};
+use crate::storage::StorageStore;
 
 /// How long a stopping worker may take to finish its in-flight deliveries. Past it the
 /// tasks stay `processing` and run again when their lease expires.
@@ -32,6 +33,8 @@ struct Generation {
 pub struct Engine {
     store: Arc<dyn QueueStore>,
     committer: Committer,
+    /// The key-value storage in the queue database.
+    storage: Arc<dyn StorageStore>,
     runtime: ArcSwap<Runtime>,
     /// Wakes a route's delivery worker when tasks were queued. Kept across reloads.
     wakeups: Mutex<HashMap<RouteKey, Arc<Notify>>>,
@@ -39,9 +42,14 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(store: Arc<dyn QueueStore>, runtime: Runtime) -> Arc<Self> {
+    pub fn new(
+        store: Arc<dyn QueueStore>,
+        storage: Arc<dyn StorageStore>,
+        runtime: Runtime,
+    ) -> Arc<Self> {
         Arc::new(Self {
             committer: Committer::start(store.clone()),
+            storage,
             store,
             runtime: ArcSwap::from_pointee(runtime),
             wakeups: Mutex::default(),
@@ -51,6 +59,10 @@ impl Engine {
 
     pub fn store(&self) -> &Arc<dyn QueueStore> {
         &self.store
+    }
+
+    pub fn storage(&self) -> &Arc<dyn StorageStore> {
+        &self.storage
     }
 
     pub fn runtime(&self) -> Arc<Runtime> {

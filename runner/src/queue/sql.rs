@@ -132,6 +132,12 @@ impl SqlQueue {
         Ok(queue)
     }
 
+    /// The key-value storage in the same database, sharing this queue's pools (SQLite
+    /// keeps its single writer).
+    pub fn storage(&self) -> crate::storage::SqlStorage {
+        crate::storage::SqlStorage::new(self.writer.clone(), self.reader.clone())
+    }
+
     /// Makes every leased task due again. Only for a queue no other runner uses: the
     /// embedded SQLite file belongs to the runner that opened it.
     async fn reclaim_leases(&self) -> Result<(), QueueError> {
