@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::manifest::{AnyResource, LoadedResource};
 use crate::problem::{Origin, Problem, ResourceId};
-use crate::v1alpha1::{
-    ConnectionSpec, HttpConnection, HttpDelivery, Incoming, ProcessingMode, RouteSpec, Step,
-};
+use crate::v1alpha1::{ConnectionSpec, HttpDelivery, Incoming, ProcessingMode, RouteSpec, Step};
 use crate::validate;
+
+mod kinds;
 
 /// Key of a namespaced resource: `(namespace, name)`.
 pub type Key = (String, String);
@@ -69,14 +69,14 @@ pub struct CompiledRoute {
     pub origin: Origin,
     pub spec: RouteSpec,
     /// The poll Connection, when the route polls.
-    pub poll_connection: Option<HttpConnection>,
+    pub poll_connection: Option<ConnectionSpec>,
     /// Incoming steps with Transformer calls expanded.
     pub incoming_steps: Vec<LabeledStep>,
     /// Outgoing steps with Transformer calls expanded.
     pub outgoing_steps: Vec<LabeledStep>,
     /// The Connection items are delivered to.
-    pub outgoing_connection: HttpConnection,
-    /// What to send.
+    pub outgoing_connection: ConnectionSpec,
+    /// What to send over an HTTP Connection (the other kinds read `spec.outgoing`).
     pub delivery: HttpDelivery,
     pub processing: ProcessingSettings,
 }
@@ -292,22 +292,10 @@ fn compile_route(
     spec: RouteSpec,
 ) -> Result<CompiledRoute, Vec<Problem>> {
     let mut problems = validate::route(&spec, &origin, &id);
-    let http_connection = |field: &str, name: &str, problems: &mut Vec<Problem>| {
+    let find_connection = |field: &str, name: &str, problems: &mut Vec<Problem>| {
         let key = (id.namespace.clone(), name.to_owned());
         match catalog.connections.get(&key) {
-            Some(CompiledConnection {
-                spec: ConnectionSpec { http: Some(http) },
-                ..
-            }) => Some(http.clone()),
-            Some(_) => {
-                problems.push(Problem::new(
-                    &origin,
-                    Some(&id),
-                    field,
-                    format!("Connection `{name}` is not an HTTP connection"),
-                ));
-                None
-            }
+            Some(connection) => Some(connection.spec.clone()),
             None => {
                 problems.push(Problem::new(
                     &origin,
@@ -325,18 +313,24 @@ fn compile_route(
     let poll_connection = match &spec.incoming {
         Incoming {
             poll: Some(poll), ..
-        } => http_connection(
+        } => find_connection(
             "spec.incoming.poll.connection",
             &poll.connection,
             &mut problems,
         ),
         _ => None,
     };
-    let outgoing_connection = http_connection(
+    if let (Some(poll), Some(connection)) = (&spec.incoming.poll, &poll_connection) {
+        problems.extend(kinds::poll(poll, connection, &origin, &id));
+    }
+    let outgoing_connection = find_connection(
         "spec.outgoing.connection",
         &spec.outgoing.connection,
         &mut problems,
     );
+    if let Some(connection) = &outgoing_connection {
+        problems.extend(kinds::outgoing(&spec.outgoing, connection, &origin, &id));
+    }
     let incoming_steps = resolver.expand(
         &id.namespace,
         &spec.transformers.incoming,

@@ -19,6 +19,9 @@ pub mod problem;
 pub mod template;
 pub mod v1alpha1;
 mod validate;
+mod validate_connectors;
+
+pub use validate_connectors::is_identifier;
 
 /// The API group of every Switchyard resource.
 pub const API_GROUP: &str = "switchyard.dev";

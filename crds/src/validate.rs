@@ -38,7 +38,7 @@ const SENSITIVE_QUERY_PARAMS: &[&str] = &[
 ];
 
 /// Collects problems against one resource.
-struct Checker<'a> {
+pub(crate) struct Checker<'a> {
     origin: &'a Origin,
     id: &'a ResourceId,
     problems: Vec<Problem>,
@@ -53,12 +53,12 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn report(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn report(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.problems
             .push(Problem::new(self.origin, Some(self.id), field, message));
     }
 
-    fn exactly_one(&mut self, field: &str, options: &[(&str, bool)]) {
+    pub(crate) fn exactly_one(&mut self, field: &str, options: &[(&str, bool)]) {
         let set: Vec<&str> = options
             .iter()
             .filter(|(_, s)| *s)
@@ -79,7 +79,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn url(&mut self, field: &str, text: &str) {
+    pub(crate) fn url(&mut self, field: &str, text: &str) {
         match url::Url::parse(text) {
             Err(error) => self.report(field, format!("`{text}` is not a valid URL: {error}")),
             Ok(url) if !matches!(url.scheme(), "http" | "https") => self.report(
@@ -97,13 +97,13 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn jq(&mut self, field: &str, code: &str) {
+    pub(crate) fn jq(&mut self, field: &str, code: &str) {
         if let Err(error) = jq::compile(code) {
             self.report(field, error.to_string());
         }
     }
 
-    fn template(&mut self, field: &str, text: &str) {
+    pub(crate) fn template(&mut self, field: &str, text: &str) {
         match template::parse(text) {
             Err(error) => self.report(field, error.to_string()),
             Ok(segments) => {
@@ -125,7 +125,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn headers(&mut self, field: &str, headers: &Headers) {
+    pub(crate) fn headers(&mut self, field: &str, headers: &Headers) {
         for (name, value) in headers {
             if reqwest_header_name_is_invalid(name) {
                 self.report(format!("{field}.{name}"), "is not a valid header name");
@@ -152,7 +152,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn pointer(&mut self, field: &str, pointer: &str) {
+    pub(crate) fn pointer(&mut self, field: &str, pointer: &str) {
         if !pointer.is_empty() && !pointer.starts_with('/') {
             self.report(
                 field,
@@ -175,7 +175,16 @@ fn reqwest_header_name_is_invalid(name: &str) -> bool {
 
 pub(crate) fn connection(spec: &ConnectionSpec, origin: &Origin, id: &ResourceId) -> Vec<Problem> {
     let mut check = Checker::new(origin, id);
-    check.exactly_one("spec", &[("http", spec.http.is_some())]);
+    check.exactly_one(
+        "spec",
+        &[
+            ("http", spec.http.is_some()),
+            ("database", spec.database.is_some()),
+            ("fileSystem", spec.file_system.is_some()),
+            ("soap", spec.soap.is_some()),
+        ],
+    );
+    crate::validate_connectors::connection(&mut check, spec);
     if let Some(http) = &spec.http {
         check.url("spec.http.baseUrl", &http.base_url);
         check.headers("spec.http.headers", &http.headers);
@@ -264,6 +273,7 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
             check.jq("spec.outgoing.http.body", body);
         }
     }
+    crate::validate_connectors::route(&mut check, spec);
     if let Some(processing) = &spec.processing {
         match (processing.mode, &processing.schedule) {
             (Some(ProcessingMode::Scheduled), None) => check.report(
@@ -357,7 +367,7 @@ fn is_dns_label(name: &str) -> bool {
         && !name.ends_with('-')
 }
 
-fn header_secrets(headers: &Headers) -> impl Iterator<Item = SecretKeySelector> + '_ {
+pub(crate) fn header_secrets(headers: &Headers) -> impl Iterator<Item = SecretKeySelector> + '_ {
     headers.values().filter_map(|value| match value {
         HeaderValue::Secret(secret) => Some(secret.secret_key_ref.clone()),
         HeaderValue::Plain(_) => None,
@@ -381,6 +391,7 @@ fn auth_secrets(auth: &HttpAuth) -> Vec<&SecretValue> {
 /// Every Secret key a Connection refers to.
 pub(crate) fn connection_secrets(spec: &ConnectionSpec) -> Vec<SecretKeySelector> {
     let mut out = Vec::new();
+    out.extend(crate::validate_connectors::connection_secrets(spec));
     if let Some(http) = &spec.http {
         out.extend(header_secrets(&http.headers));
         if let Some(auth) = &http.auth {

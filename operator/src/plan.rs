@@ -11,7 +11,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::Value;
 use switchyard_crds::manifest::AnyResource;
 use switchyard_crds::v1alpha1::{
-    CommonStatus, Connection, Route, Tenant, TenantStatus, Transformer,
+    CommonStatus, Connection, QueueSnapshot, Route, Tenant, TenantStatus, Transformer,
 };
 
 use crate::build::{self, Queue, RegionInput};
@@ -337,12 +337,18 @@ fn source_statuses(
                     .iter()
                     .filter(|h| catalog::runs_in(&pinned, &h.region))
                     .collect();
+                let queue: Option<QueueSnapshot> = object
+                    .data
+                    .pointer("/status/queue")
+                    .cloned()
+                    .and_then(|q| serde_json::from_value(q).ok());
                 status::route(
                     &problems,
                     suspended,
                     &pinned,
                     &regions,
                     config.region.as_deref(),
+                    queue.as_ref(),
                 )
             }
             _ => status::definition(&problems),

@@ -13,10 +13,12 @@ use tokio::sync::mpsc;
 
 use crate::api::{self, AppState};
 use crate::engine::Engine;
+use crate::housekeeping::{self, Retention};
 use crate::queue::{DEFAULT_LEASE_DURATION, QueueStore, SqlQueue};
 use crate::redact::Secret;
 use crate::runtime;
 use crate::secrets::SecretSource;
+use crate::status_report;
 use crate::storage::StorageStore;
 use crate::telemetry;
 
@@ -94,6 +96,23 @@ struct RunArgs {
     /// Do not reload when a manifest file changes (SIGHUP still reloads).
     #[arg(long)]
     no_watch: bool,
+
+    /// Hours to keep `done` and `skipped` tasks (with their logs). Absent: forever.
+    #[arg(long, env = "SWITCHYARD_RETENTION_DONE_HOURS")]
+    retention_done_hours: Option<u64>,
+
+    /// Hours to keep `failed` tasks. Absent: forever (they wait for a human).
+    #[arg(long, env = "SWITCHYARD_RETENTION_FAILED_HOURS")]
+    retention_failed_hours: Option<u64>,
+
+    /// The region this runner serves, for logs (set by the operator).
+    #[arg(long, env = "SWITCHYARD_REGION")]
+    region: Option<String>,
+
+    /// Write each route's queue snapshot to its Route status in the cluster (set by the
+    /// operator; needs the in-cluster service account).
+    #[arg(long, env = "SWITCHYARD_REPORT_STATUS")]
+    report_status: bool,
 }
 
 /// Exit code for invalid manifests or arguments.
@@ -159,11 +178,27 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let store: Arc<dyn QueueStore> = Arc::new(queue);
     let engine = Engine::new(store, storage, runtime);
     engine.start().await;
+    housekeeping::apply_requests(&engine, &args.manifests.paths, &args.data_dir).await;
+    let hours = |h: Option<u64>| h.map(|h| Duration::from_secs(h * 3_600));
+    tokio::spawn(housekeeping::retention_loop(
+        engine.clone(),
+        Retention {
+            done: hours(args.retention_done_hours),
+            failed: hours(args.retention_failed_hours),
+        },
+    ));
+
+    if args.report_status
+        && let Some(client) = status_report::cluster_client().await
+    {
+        tokio::spawn(status_report::run(engine.clone(), client));
+    }
 
     let reloads = reload_triggers(&args.manifests.paths, !args.no_watch)?;
     tokio::spawn(reload_loop(
         engine.clone(),
         args.manifests.paths.clone(),
+        args.data_dir.clone(),
         secrets,
         reloads,
     ));
@@ -177,7 +212,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!(listen = %args.listen, routes = engine.runtime().routes.len(), "Runner started");
+    tracing::info!(
+        listen = %args.listen,
+        routes = engine.runtime().routes.len(),
+        region = args.region.as_deref().unwrap_or("-"),
+        "Runner started"
+    );
     ready.store(true, Ordering::Relaxed);
     let draining = ready.clone();
     axum::serve(listener, app)
@@ -228,13 +268,10 @@ fn reload_triggers(paths: &[PathBuf], watch: bool) -> anyhow::Result<mpsc::Recei
         let on_change = sender;
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                // Only manifest files count: a data directory inside the manifest directory
+                // Only catalog files count: a data directory inside the manifest directory
                 // changes with every queued item.
                 let is_manifest_change = event.is_ok_and(|e| {
-                    !e.kind.is_access()
-                        && e.paths.iter().any(|p| {
-                            matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))
-                        })
+                    !e.kind.is_access() && e.paths.iter().any(|p| is_catalog_file(p))
                 });
                 if is_manifest_change {
                     let _ = on_change.try_send(());
@@ -252,9 +289,25 @@ fn reload_triggers(paths: &[PathBuf], watch: bool) -> anyhow::Result<mpsc::Recei
     Ok(receiver)
 }
 
+/// Manifests, the operator's requests, and the `..data` link through which Kubernetes
+/// swaps a mounted ConfigMap's files all at once.
+fn is_catalog_file(path: &std::path::Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    name.starts_with("..data")
+        || name == housekeeping::OPS_FILE
+        || matches!(
+            path.extension().and_then(|x| x.to_str()),
+            Some("yaml" | "yml")
+        )
+}
+
 async fn reload_loop(
     engine: Arc<Engine>,
     paths: Vec<PathBuf>,
+    data_dir: PathBuf,
     secrets: SecretSource,
     mut triggers: mpsc::Receiver<()>,
 ) {
@@ -262,6 +315,7 @@ async fn reload_loop(
         // Let a burst of changes settle, then reload once.
         tokio::time::sleep(RELOAD_DEBOUNCE).await;
         while triggers.try_recv().is_ok() {}
+        housekeeping::apply_requests(&engine, &paths, &data_dir).await;
         match runtime::load(&paths, &secrets) {
             Ok(runtime) => engine.reload(runtime).await,
             Err(problems) => {

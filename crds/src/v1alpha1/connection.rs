@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{CommonStatus, Headers, SecretValue};
 
 /// How to reach one remote system. One Connection serves many Routes. Exactly one kind
-/// (`http`, …) is set.
+/// (`http`, `database`, `fileSystem`, `soap`) is set.
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "switchyard.dev",
@@ -25,6 +25,33 @@ pub struct ConnectionSpec {
     /// An HTTP/REST system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpConnection>,
+    /// A relational database (PostgreSQL, MySQL/MariaDB, SQLite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseConnection>,
+    /// A file system: local, SFTP or S3-compatible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_system: Option<FileSystemConnection>,
+    /// A SOAP service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soap: Option<SoapConnection>,
+}
+
+impl ConnectionSpec {
+    /// The kind of connection, as written in the manifest (`http`, `database`, …);
+    /// `none` when no kind is set.
+    pub fn kind(&self) -> &'static str {
+        if self.http.is_some() {
+            "http"
+        } else if self.database.is_some() {
+            "database"
+        } else if self.file_system.is_some() {
+            "fileSystem"
+        } else if self.soap.is_some() {
+            "soap"
+        } else {
+            "none"
+        }
+    }
 }
 
 /// Status of a Connection.
@@ -117,4 +144,129 @@ pub struct OAuth2ClientCredentials {
     /// Scopes to request.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
+}
+
+/// A relational database reached through a connection pool shared by every Route that
+/// uses this Connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DatabaseConnection {
+    /// Connection URL without a password: `postgres://app@db:5432/shop`,
+    /// `mysql://app@db:3306/erp` (MySQL and MariaDB) or `sqlite:///data/local.db`.
+    pub url: String,
+    /// Password of the URL's user, from a Secret. Absent: none (trust or socket auth).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretValue>,
+    /// Upper bound on open connections of the pool. Absent: 5 (small enough to share a
+    /// database with the application that owns it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    /// Time-out to get a connection, in seconds. Absent: 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout_seconds: Option<u32>,
+}
+
+/// A file system through OpenDAL. Exactly one service is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileSystemConnection {
+    /// A directory of the runner's own file system (a mounted volume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<LocalFileSystem>,
+    /// An SFTP server (key authentication through the `ssh` client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sftp: Option<SftpFileSystem>,
+    /// An S3-compatible object store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3FileSystem>,
+}
+
+/// A local directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalFileSystem {
+    /// Absolute path of the directory every Route path is relative to.
+    pub root: String,
+}
+
+/// An SFTP server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SftpFileSystem {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port. Absent: 22.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// User name (not secret).
+    pub username: String,
+    /// The user's private key (OpenSSH format), from a Secret.
+    pub private_key: SecretValue,
+    /// Directory every Route path is relative to. Absent: the user's home directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    /// `strict` (the host key must be known), `add` (trust on first use) or `accept`
+    /// (any host key). Absent: `strict`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts_strategy: Option<String>,
+}
+
+/// An S3-compatible bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct S3FileSystem {
+    /// Bucket name.
+    pub bucket: String,
+    /// Region. Absent: `us-east-1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Endpoint of an S3-compatible service, e.g. `https://minio.example.com`. Absent:
+    /// AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Access key id, from a Secret.
+    pub access_key_id: SecretValue,
+    /// Secret access key, from a Secret.
+    pub secret_access_key: SecretValue,
+    /// Key prefix every Route path is relative to. Absent: the bucket root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+}
+
+/// A SOAP service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SoapConnection {
+    /// Absolute URL of the service endpoint. Must not carry credentials.
+    pub url: String,
+    /// SOAP version: `"1.1"` or `"1.2"`. Absent: `"1.1"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// WS-Security UsernameToken sent in every envelope's header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ws_security: Option<WsSecurity>,
+    /// Raw XML blocks added to every envelope's `Header`, e.g. a session or tenant
+    /// element the service requires.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub header_blocks: Vec<String>,
+    /// HTTP headers sent with every request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: Headers,
+    /// Time-out of one call in seconds. Absent: 30 s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+}
+
+/// A WS-Security UsernameToken (OASIS WSS 1.1 UsernameToken profile).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WsSecurity {
+    /// User name (not secret).
+    pub username: String,
+    /// Password, from a Secret.
+    pub password: SecretValue,
+    /// `text` (PasswordText) or `digest` (PasswordDigest with nonce and created time).
+    /// Absent: `text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_type: Option<String>,
 }

@@ -46,20 +46,50 @@ pub struct RouteSpec {
 pub struct RouteStatus {
     #[serde(flatten)]
     pub common: CommonStatus,
-    /// Task counts per state, as last reported by the runner.
+    /// The route's queue, as last reported by its runner (every 30–60 s, or sooner on a
+    /// change; written by the runner, not the operator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub queue: Option<QueueCounts>,
+    pub queue: Option<QueueSnapshot>,
 }
 
-/// Number of tasks per state.
+/// A data-plane snapshot of one route's queue.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct QueueCounts {
+pub struct QueueSnapshot {
+    /// Tasks waiting for their (next) attempt.
     pub pending: i64,
+    /// Tasks being delivered.
     pub processing: i64,
+    /// Tasks delivered.
     pub done: i64,
+    /// Tasks out of attempts or rejected; they wait for a human.
     pub failed: i64,
+    /// Tasks filtered out or discarded.
     pub skipped: i64,
+    /// Age in seconds of the oldest pending task; absent when none is pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_pending_age_seconds: Option<i64>,
+    /// When a task of this route was last delivered (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success_time: Option<String>,
+    /// The most recent delivery error still standing (a task waiting to retry, or failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<LastError>,
+    /// When the runner took this snapshot (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_time: Option<String>,
+}
+
+/// A delivery error, with the task it belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastError {
+    /// When it happened (RFC 3339).
+    pub time: String,
+    /// What went wrong (secrets masked).
+    pub message: String,
+    /// The task; inspect or retry it through the runner API.
+    pub task_id: String,
 }
 
 /// The incoming side. Exactly one of `webhook` and `poll` is set; every Route can also
@@ -70,7 +100,7 @@ pub struct Incoming {
     /// Items are POSTed to `/webhooks/{namespace}/{route}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<Webhook>,
-    /// Items are fetched from an HTTP Connection on a schedule.
+    /// Items are fetched from a Connection on a schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<Poll>,
 }
@@ -112,16 +142,27 @@ pub struct HmacAuth {
     pub prefix: Option<String>,
 }
 
-/// Poll an HTTP Connection on a schedule.
+/// Poll a Connection on a schedule. An HTTP Connection uses `request`, `itemsPointer`
+/// and `pagination`; a database Connection needs `query`, a file system Connection
+/// `files`, a SOAP Connection `soap`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Poll {
-    /// Name of an HTTP Connection in the same namespace.
+    /// Name of a Connection in the same namespace.
     pub connection: String,
     /// Cron expression (5 fields, or 6 with seconds first), in UTC.
     pub schedule: String,
-    /// The request to send.
-    #[serde(default)]
+    /// The query to run on a database Connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<PollQuery>,
+    /// The files to read from a file system Connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<PollFiles>,
+    /// The operation to call on a SOAP Connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soap: Option<SoapCall>,
+    /// The request to send (HTTP Connections).
+    #[serde(default, skip_serializing_if = "PollRequest::is_empty")]
     pub request: PollRequest,
     /// JSON pointer (RFC 6901) to the array of items in the response, e.g. `/data`.
     /// Absent: the whole response is the array (or a single item).
@@ -148,6 +189,12 @@ pub struct PollRequest {
     /// Extra headers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: Headers,
+}
+
+impl PollRequest {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
 }
 
 /// Pagination styles. Exactly one is set.
@@ -240,6 +287,15 @@ pub struct Outgoing {
     /// What to send over an HTTP Connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpDelivery>,
+    /// What to write to a database Connection (required for one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseDelivery>,
+    /// What file to write to a file system Connection (required for one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileDelivery>,
+    /// The operation to call on a SOAP Connection (required for one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soap: Option<SoapCall>,
 }
 
 /// One HTTP request per task.
@@ -304,4 +360,132 @@ pub struct RetryPolicy {
     /// Upper bound on the delay, in milliseconds. Absent: 300000 (5 minutes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_backoff_ms: Option<u64>,
+}
+
+/// A query run on each poll; every row is an item (column names are keys).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PollQuery {
+    /// SQL `SELECT`. `:cursor` stands for the last cursor value (always bound as a
+    /// parameter, never spliced), e.g.
+    /// `SELECT * FROM orders WHERE updated_at >= :cursor ORDER BY updated_at, id`.
+    pub sql: String,
+    /// Incremental reading. Absent: every run returns the whole result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<QueryCursor>,
+}
+
+/// An incremental cursor, kept in the route's storage. It moves only after the rows it
+/// covers are queued. Write the query with `>=` on the cursor column: rows that share the
+/// last cursor value are read again and dropped by their `key`, so rows committed later
+/// with the same value are not lost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QueryCursor {
+    /// Column whose greatest value in the result becomes the next `:cursor`.
+    pub column: String,
+    /// Column that identifies a row (a primary key), to drop rows already queued that
+    /// share the last cursor value.
+    pub key: String,
+    /// `:cursor` before the first run, e.g. `1970-01-01 00:00:00` or `0`.
+    pub initial: String,
+}
+
+/// Files to read on each poll.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PollFiles {
+    /// Directory to list, relative to the Connection's root, e.g. `inbox/`.
+    pub path: String,
+    /// Glob the file names must match, e.g. `*.csv`. Absent: every file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glob: Option<String>,
+    /// `csv`, `json`, `jsonLines` or `xml`.
+    pub format: String,
+    /// `record` (one task per CSV row, JSON array element or JSON line) or `file` (one
+    /// task per file). Absent: `record`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
+    /// CSV field delimiter (one character). Absent: `,`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    /// What happens to a file once its tasks are queued: `move` (to `processedPath`),
+    /// `delete` or `keep`. Absent: `move`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_read: Option<String>,
+    /// Where read files go, relative to the Connection's root. Absent: `processed/`
+    /// inside `path`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_path: Option<String>,
+    /// Where files that cannot be parsed go. Absent: `failed/` inside `path`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_path: Option<String>,
+}
+
+/// Writing items to a database. Exactly one of `insert`, `upsert` and `statement` is set.
+/// Values are always bound as parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DatabaseDelivery {
+    /// Insert a row per item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert: Option<TableWrite>,
+    /// Insert a row per item, or update the row with the same key (`ON CONFLICT … DO
+    /// UPDATE` on PostgreSQL and SQLite, `ON DUPLICATE KEY UPDATE` on MySQL/MariaDB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upsert: Option<TableWrite>,
+    /// A statement or stored procedure call per item, with `:name` parameters taken from
+    /// the item's fields, e.g. `CALL book_order(:id, :total)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<String>,
+}
+
+/// A table written from items' fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TableWrite {
+    /// Table name, optionally schema-qualified (`sales.orders`).
+    pub table: String,
+    /// Columns written, each from the item field of the same name (a missing field is
+    /// NULL). Absent: the item's top-level fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+    /// Key columns for `upsert` (a primary key or unique index).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key: Vec<String>,
+}
+
+/// One file per task, written atomically (a temporary name, then a rename).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileDelivery {
+    /// File path relative to the Connection's root; `{{ jq }}` placeholders are filled
+    /// from the item, e.g. `outbox/order-{{ .id }}.json`.
+    pub path: String,
+    /// `json`, `jsonLines` (an array item becomes one line per element) or `csv` (an
+    /// object or an array of objects; the header comes from the first one). Absent:
+    /// `json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+/// A SOAP operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SoapCall {
+    /// Name of the operation element in the body, e.g. `CreateOrder`.
+    pub operation: String,
+    /// XML namespace of the operation element.
+    pub namespace: String,
+    /// SOAPAction (1.1 header, 1.2 `action` parameter). Absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// jq expression computing the operation's content (an object: keys become child
+    /// elements, arrays repeat them). Absent: the item itself (for polls: empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// For polls: JSON pointer to the items in the response (converted to JSON), e.g.
+    /// `/GetOrdersResponse/Order`. Absent: the whole response is one item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items_pointer: Option<String>,
 }

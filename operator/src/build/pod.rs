@@ -144,6 +144,8 @@ fn env(input: &RegionInput<'_>) -> Vec<EnvVar> {
             &input.tenant.spec.api.token_secret_ref,
         ),
         plain("SWITCHYARD_REGION", &input.region.name),
+        // The runner writes each Route's queue snapshot to its status.
+        plain("SWITCHYARD_REPORT_STATUS", "true"),
     ];
     if let Queue::Postgres(postgres) = input.queue() {
         env.push(from_secret(

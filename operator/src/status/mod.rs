@@ -4,12 +4,16 @@ pub mod conditions;
 pub mod health;
 
 use switchyard_crds::problem::Problem;
+use switchyard_crds::v1alpha1::QueueSnapshot;
 
 use self::conditions::{Wanted, degraded, progressing, ready};
 use self::health::RegionHealth;
 
 /// At most this many problems are spelled out in one message; the rest are counted.
 const MAX_LISTED: usize = 3;
+/// A route whose oldest pending task waited this long, with no delivery for as long, is
+/// stalled: its runner is up but nothing flows.
+pub const STALLED_AFTER_SECONDS: i64 = 900;
 
 /// Why a Tenant's children are not reconciled at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +109,7 @@ pub fn route(
     pinned: &[String],
     health: &[&RegionHealth],
     served: Option<&str>,
+    queue: Option<&QueueSnapshot>,
 ) -> Vec<Wanted> {
     if !problems.is_empty() {
         let message = format!(
@@ -146,7 +151,17 @@ pub fn route(
     let owned: Vec<RegionHealth> = health.iter().map(|h| (*h).clone()).collect();
     let regions: Vec<&str> = owned.iter().map(|h| h.region.as_str()).collect();
     let running = format!("Runs in region(s) {}.", regions.join(", "));
-    let mut wanted = vec![runners_ready(&owned, || running.clone()), rollout(&owned)];
+    let runners = runners_ready(&owned, || running.clone());
+    if runners.status
+        && let Some(stalled) = queue.and_then(stalled)
+    {
+        return vec![
+            ready(false, "QueueStalled", stalled.clone()),
+            rollout(&owned),
+            degraded(true, "QueueStalled", stalled),
+        ];
+    }
+    let mut wanted = vec![runners, rollout(&owned)];
     wanted.push(match owned.iter().find(|h| !h.available()) {
         Some(down) if owned.iter().any(RegionHealth::available) => degraded(
             true,
@@ -159,6 +174,41 @@ pub fn route(
         _ => degraded(false, "AsExpected", ""),
     });
     wanted
+}
+
+/// Why a route whose runners are up is stalled, if it is: tasks have waited longer than
+/// [`STALLED_AFTER_SECONDS`] and nothing was delivered for as long.
+fn stalled(queue: &QueueSnapshot) -> Option<String> {
+    let waited = queue
+        .oldest_pending_age_seconds
+        .filter(|age| *age >= STALLED_AFTER_SECONDS)?;
+    let reported = queue
+        .reported_time
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())?;
+    let delivered_recently = queue
+        .last_success_time
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .is_some_and(|last| (reported - last).num_seconds() < STALLED_AFTER_SECONDS);
+    if delivered_recently {
+        return None;
+    }
+    let error = queue
+        .last_error
+        .as_ref()
+        .map(|e| {
+            format!(
+                " Last error ({}, task {}): {}",
+                e.time, e.task_id, e.message
+            )
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "{} task(s) pending, the oldest for {} min, and nothing delivered in that time.{error} Check the receiving system, then inspect the tasks through the runner API.",
+        queue.pending,
+        waited / 60
+    ))
 }
 
 /// Conditions of a Connection or Transformer.
@@ -255,5 +305,47 @@ fn list(items: impl Iterator<Item = String>) -> String {
     match items.len().saturating_sub(MAX_LISTED) {
         0 => shown,
         more => format!("{shown}; and {more} more (see each resource's status)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use switchyard_crds::v1alpha1::LastError;
+
+    use super::*;
+
+    fn snapshot(oldest: i64, last_success: Option<&str>) -> QueueSnapshot {
+        QueueSnapshot {
+            pending: 40,
+            oldest_pending_age_seconds: Some(oldest),
+            last_success_time: last_success.map(str::to_owned),
+            last_error: Some(LastError {
+                time: "2026-11-27T10:00:00Z".into(),
+                message: "POST https://erp/orders failed: cannot connect".into(),
+                task_id: "t-1".into(),
+            }),
+            reported_time: Some("2026-11-27T10:30:00Z".into()),
+            ..QueueSnapshot::default()
+        }
+    }
+
+    #[test]
+    fn a_queue_that_waits_without_deliveries_is_stalled() {
+        let message = stalled(&snapshot(1_800, Some("2026-11-27T09:00:00Z"))).unwrap_or_default();
+        assert!(
+            message.starts_with("40 task(s) pending, the oldest for 30 min"),
+            "{message}"
+        );
+        assert!(
+            message.contains("task t-1") && message.contains("cannot connect"),
+            "{message}"
+        );
+        // Old tasks while deliveries go on (a backlog draining) are not a stall.
+        assert_eq!(
+            stalled(&snapshot(1_800, Some("2026-11-27T10:29:00Z"))),
+            None
+        );
+        // Young tasks are not a stall either.
+        assert_eq!(stalled(&snapshot(60, None)), None);
     }
 }

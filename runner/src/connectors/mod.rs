@@ -2,8 +2,11 @@
 //! incoming side (a [`Source`]) and its outgoing side (a [`Sink`]). The [`registry`]
 //! is the one place that maps a Route's configuration to them.
 
+pub mod database;
+pub mod files;
 pub mod http;
 pub mod registry;
+pub mod soap;
 pub mod webhook;
 
 use std::time::Duration;
@@ -17,6 +20,40 @@ use serde_json::Value;
 pub trait Source: Send + Sync {
     /// Fetches every item available now (all pages).
     async fn fetch(&self) -> Result<Vec<Value>, SourceError>;
+
+    /// Fetches every item available now in batches that are queued one at a time, each
+    /// with a hook to run once its tasks are committed (move a file, advance a
+    /// cursor). The default is one batch from [`Source::fetch`] without a hook.
+    async fn fetch_batches(&self) -> Result<Vec<Batch>, SourceError> {
+        Ok(vec![Batch {
+            label: String::new(),
+            items: self.fetch().await?,
+            error: None,
+            after_commit: None,
+        }])
+    }
+}
+
+/// Items queued together (all or none), e.g. the records of one file.
+pub struct Batch {
+    /// Where the items came from (a file path…), for logs; may be empty.
+    pub label: String,
+    pub items: Vec<Value>,
+    /// Why the batch could not be read (e.g. not valid CSV, with the line); its items
+    /// are then empty and only [`AfterCommit::rejected`] runs.
+    pub error: Option<String>,
+    /// Runs after the batch's tasks are durable, never before.
+    pub after_commit: Option<Box<dyn AfterCommit>>,
+}
+
+/// The step a source takes once a batch is settled.
+#[async_trait]
+pub trait AfterCommit: Send + Sync {
+    /// The batch's tasks are committed to the queue.
+    async fn committed(self: Box<Self>) -> Result<(), SourceError>;
+    /// The batch can never be queued (unreadable, or its pipeline failed); `reason`
+    /// says why. Not called when the queue itself failed: the batch is then read again.
+    async fn rejected(self: Box<Self>, reason: &str) -> Result<(), SourceError>;
 }
 
 /// Why a fetch failed; the text says where (page, URL, file…), secrets redacted.

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use switchyard_crds::catalog::{Catalog, CompiledRoute, Key};
 use switchyard_crds::problem::Problem;
 
+use super::database::{DatabasePool, DatabaseSink, DatabaseSource};
+use super::files::{FileSink, FileSource, FileStore};
 use super::http::{HttpEndpoint, HttpSink, HttpSource};
+use super::soap::{SoapEndpoint, SoapSink, SoapSource};
 use super::{Sink, Source};
 use crate::secrets::SecretSource;
 
@@ -15,35 +18,71 @@ use crate::secrets::SecretSource;
 #[derive(Default)]
 pub struct Connections {
     http: HashMap<Key, Arc<HttpEndpoint>>,
+    databases: HashMap<Key, Arc<DatabasePool>>,
+    files: HashMap<Key, Arc<FileStore>>,
+    soap: HashMap<Key, Arc<SoapEndpoint>>,
+}
+
+fn insert<T, E: std::fmt::Display>(
+    map: &mut HashMap<Key, Arc<T>>,
+    key: &Key,
+    built: Result<T, E>,
+) -> Result<(), String> {
+    let value = built.map_err(|e| e.to_string())?;
+    map.insert(key.clone(), Arc::new(value));
+    Ok(())
+}
+
+fn get<T>(map: &HashMap<Key, Arc<T>>, namespace: &str, name: &str) -> Result<Arc<T>, String> {
+    map.get(&(namespace.to_owned(), name.to_owned()))
+        .cloned()
+        .ok_or_else(|| format!("field `spec`: Connection `{name}` could not be built"))
 }
 
 impl Connections {
-    /// Resolves every Connection (secrets, clients); a Connection that cannot be built
-    /// is reported and left out.
+    /// Resolves every Connection (secrets, clients, pools); a Connection that cannot be
+    /// built is reported and left out.
     pub fn build(catalog: &Catalog, secrets: &SecretSource, problems: &mut Vec<Problem>) -> Self {
         let mut connections = Self::default();
         for (key, connection) in &catalog.connections {
-            if let Some(http) = &connection.spec.http {
-                match HttpEndpoint::new(http, &key.0, secrets) {
-                    Ok(endpoint) => {
-                        connections.http.insert(key.clone(), Arc::new(endpoint));
-                    }
-                    Err(error) => problems.push(crate::runtime::problem(
-                        &connection.origin,
-                        &connection.id,
-                        &error.to_string(),
-                    )),
-                }
+            let namespace = &key.0;
+            let spec = &connection.spec;
+            let built = if let Some(http) = &spec.http {
+                insert(
+                    &mut connections.http,
+                    key,
+                    HttpEndpoint::new(http, namespace, secrets),
+                )
+            } else if let Some(database) = &spec.database {
+                insert(
+                    &mut connections.databases,
+                    key,
+                    DatabasePool::new(database, namespace, secrets),
+                )
+            } else if let Some(files) = &spec.file_system {
+                insert(
+                    &mut connections.files,
+                    key,
+                    FileStore::new(files, namespace, secrets),
+                )
+            } else if let Some(soap) = &spec.soap {
+                insert(
+                    &mut connections.soap,
+                    key,
+                    SoapEndpoint::new(soap, namespace, secrets),
+                )
+            } else {
+                Ok(())
+            };
+            if let Err(error) = built {
+                problems.push(crate::runtime::problem(
+                    &connection.origin,
+                    &connection.id,
+                    &error,
+                ));
             }
         }
         connections
-    }
-
-    fn http(&self, namespace: &str, name: &str) -> Result<Arc<HttpEndpoint>, String> {
-        self.http
-            .get(&(namespace.to_owned(), name.to_owned()))
-            .cloned()
-            .ok_or_else(|| format!("field `spec`: Connection `{name}` could not be built"))
     }
 
     /// The incoming side of a polling route; `None` for webhook routes.
@@ -55,10 +94,30 @@ impl Connections {
         let Some(poll) = &route.spec.incoming.poll else {
             return Ok(None);
         };
-        let endpoint = self.http(route.namespace(), &poll.connection)?;
-        let source = HttpSource::new(endpoint, poll, route.namespace(), secrets)
-            .map_err(|e| e.to_string())?;
-        Ok(Some(Box::new(source)))
+        let namespace = route.namespace();
+        let name = &poll.connection;
+        let source: Box<dyn Source> = if let Some(query) = &poll.query {
+            Box::new(DatabaseSource::new(
+                get(&self.databases, namespace, name)?,
+                query,
+            ))
+        } else if let Some(files) = &poll.files {
+            Box::new(
+                FileSource::new(get(&self.files, namespace, name)?, files)
+                    .map_err(|e| e.to_string())?,
+            )
+        } else if let Some(soap) = &poll.soap {
+            Box::new(
+                SoapSource::new(get(&self.soap, namespace, name)?, soap)
+                    .map_err(|e| e.to_string())?,
+            )
+        } else {
+            Box::new(
+                HttpSource::new(get(&self.http, namespace, name)?, poll, namespace, secrets)
+                    .map_err(|e| e.to_string())?,
+            )
+        };
+        Ok(Some(source))
     }
 
     /// The outgoing side of a route.
@@ -67,9 +126,38 @@ impl Connections {
         route: &CompiledRoute,
         secrets: &SecretSource,
     ) -> Result<Box<dyn Sink>, String> {
-        let endpoint = self.http(route.namespace(), &route.spec.outgoing.connection)?;
-        let sink = HttpSink::new(endpoint, &route.delivery, route.namespace(), secrets)
-            .map_err(|e| e.to_string())?;
-        Ok(Box::new(sink))
+        let namespace = route.namespace();
+        let outgoing = &route.spec.outgoing;
+        let name = &outgoing.connection;
+        Ok(if let Some(database) = &outgoing.database {
+            Box::new(DatabaseSink::new(
+                get(&self.databases, namespace, name)?,
+                database,
+            )?)
+        } else if let Some(file) = &outgoing.file {
+            Box::new(
+                FileSink::new(get(&self.files, namespace, name)?, file)
+                    .map_err(|e| e.to_string())?,
+            )
+        } else if let Some(soap) = &outgoing.soap {
+            Box::new(
+                SoapSink::new(
+                    get(&self.soap, namespace, name)?,
+                    soap,
+                    "spec.outgoing.soap",
+                )
+                .map_err(|e| e.to_string())?,
+            )
+        } else {
+            Box::new(
+                HttpSink::new(
+                    get(&self.http, namespace, name)?,
+                    &route.delivery,
+                    namespace,
+                    secrets,
+                )
+                .map_err(|e| e.to_string())?,
+            )
+        })
     }
 }

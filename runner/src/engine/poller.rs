@@ -31,7 +31,10 @@ pub(super) async fn run(engine: Arc<Engine>, route: Arc<RouteRuntime>, cancel: C
     }
 }
 
-/// One poll: fetch every page, then queue the items.
+/// One poll: fetch every batch (all pages, or one file each), then queue each batch and,
+/// once its tasks are durable, run its after-commit step (move the file, advance the
+/// cursor). A batch whose pipeline fails is rejected and the others go on; a queue
+/// failure stops the poll and leaves every unqueued batch where it was.
 pub(super) async fn poll_once(
     engine: &Engine,
     route: &RouteRuntime,
@@ -39,9 +42,41 @@ pub(super) async fn poll_once(
     let Some(source) = &route.source else {
         return Ok(Vec::new());
     };
-    let items = source
-        .fetch()
+    let batches = source
+        .fetch_batches()
         .await
         .map_err(|e| IntakeError::Poll(e.to_string()))?;
-    engine.intake(route, items, "poll").await
+    let mut ids = Vec::new();
+    let mut first_failure = None;
+    for batch in batches {
+        let label = batch.label;
+        let outcome = match batch.error {
+            Some(error) => Err(IntakeError::Poll(error)),
+            None => engine.intake(route, batch.items, "poll").await,
+        };
+        let Some(hook) = batch.after_commit else {
+            ids.extend(outcome?);
+            continue;
+        };
+        let settled = match outcome {
+            Ok(new) => {
+                ids.extend(new);
+                hook.committed().await
+            }
+            Err(error @ (IntakeError::Queue(_) | IntakeError::Suspended(_))) => return Err(error),
+            Err(error) => {
+                let reason = error.to_string();
+                tracing::warn!(namespace = %route.key.namespace, route = %route.key.route, batch = %label, error = %crate::redact::redact(&reason), "Batch rejected");
+                first_failure.get_or_insert(format!("{label}: {reason}"));
+                hook.rejected(&reason).await
+            }
+        };
+        if let Err(error) = settled {
+            tracing::warn!(namespace = %route.key.namespace, route = %route.key.route, batch = %label, error = %error, "After-commit step failed");
+        }
+    }
+    match first_failure {
+        Some(failure) if ids.is_empty() => Err(IntakeError::Poll(failure)),
+        _ => Ok(ids),
+    }
 }

@@ -101,6 +101,11 @@ pub trait QueueStore: Send + Sync + 'static {
         id: &str,
         action: &TaskAction,
     ) -> Result<Option<TaskState>, QueueError>;
+    /// Counts, oldest pending task, last delivery and last error of one route.
+    async fn activity(&self, route: &RouteKey) -> Result<RouteActivity, QueueError>;
+    /// Deletes tasks in `states` last updated before `before_ms`, with their logs;
+    /// returns how many. Retention only: `pending` and `processing` are never purged.
+    async fn purge(&self, states: &[TaskState], before_ms: i64) -> Result<u64, QueueError>;
     /// Puts every failed task of a route back to `pending`; returns how many.
     async fn retry_failed(&self, route: &RouteKey, actor: &str) -> Result<u64, QueueError>;
 }

@@ -11,9 +11,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row};
 
 use super::{
-    Completion, LeasedTask, LogLine, NewTask, Outcome, QueueError, QueueStore, RouteCounts,
-    RouteKey, StateCounts, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary, WriteBatch,
-    now_ms, now_us,
+    Completion, LeasedTask, LogLine, NewTask, Outcome, QueueError, QueueStore, RouteActivity,
+    RouteCounts, RouteKey, StateCounts, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary,
+    WriteBatch, now_ms, now_us,
 };
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
@@ -615,6 +615,97 @@ impl QueueStore for SqlQueue {
             .await
             .map_err(QueueError::db("commit task action"))?;
         Ok(Some(target))
+    }
+
+    async fn activity(&self, route: &RouteKey) -> Result<RouteActivity, QueueError> {
+        let read = QueueError::db("read route activity");
+        let bind = |sql: &'static str| {
+            sqlx::query(sql)
+                .bind(route.namespace.clone())
+                .bind(route.route.clone())
+        };
+        let mut activity = RouteActivity::default();
+        let counts = bind(
+            "SELECT state, COUNT(*) AS n FROM tasks WHERE namespace = $1 AND route = $2 GROUP BY state",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(QueueError::db("read route activity"))?;
+        for row in counts {
+            let n: i64 = row
+                .try_get("n")
+                .map_err(QueueError::db("read route activity"))?;
+            activity.counts.add(parse_state(&route.route, &row)?, n);
+        }
+        let times = bind(
+            "SELECT (SELECT MIN(created_at) FROM tasks WHERE namespace = $1 AND route = $2 AND state = 'pending') AS oldest, \
+             (SELECT MAX(updated_at) FROM tasks WHERE namespace = $1 AND route = $2 AND state = 'done') AS last_done",
+        )
+        .fetch_one(&self.reader)
+        .await
+        .map_err(QueueError::db("read route activity"))?;
+        activity.oldest_pending_ms = times
+            .try_get("oldest")
+            .map_err(QueueError::db("read route activity"))?;
+        activity.last_done_ms = times
+            .try_get("last_done")
+            .map_err(QueueError::db("read route activity"))?;
+        let error = bind(
+            "SELECT id, updated_at, last_error FROM tasks WHERE namespace = $1 AND route = $2 \
+             AND state IN ('pending', 'failed') AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT 1",
+        )
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(QueueError::db("read route activity"))?;
+        if let Some(row) = error {
+            activity.last_error = Some((
+                row.try_get("id")
+                    .map_err(QueueError::db("read route activity"))?,
+                row.try_get("updated_at")
+                    .map_err(QueueError::db("read route activity"))?,
+                row.try_get("last_error").map_err(read)?,
+            ));
+        }
+        Ok(activity)
+    }
+
+    async fn purge(&self, states: &[TaskState], before_ms: i64) -> Result<u64, QueueError> {
+        let states: Vec<TaskState> = states
+            .iter()
+            .copied()
+            .filter(|s| matches!(s, TaskState::Done | TaskState::Failed | TaskState::Skipped))
+            .collect();
+        if states.is_empty() {
+            return Ok(0);
+        }
+        let old = format!(
+            "state IN ({}) AND updated_at < ${}",
+            placeholders(1, states.len()),
+            states.len() + 1
+        );
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .map_err(QueueError::db("begin purge"))?;
+        let logs =
+            format!("DELETE FROM task_logs WHERE task_id IN (SELECT id FROM tasks WHERE {old})");
+        let tasks = format!("DELETE FROM tasks WHERE {old}");
+        let mut purged = 0;
+        for sql in [&logs, &tasks] {
+            let mut query = sqlx::query(sql);
+            for state in &states {
+                query = query.bind(state.as_str());
+            }
+            purged = query
+                .bind(before_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(QueueError::db("purge tasks"))?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(QueueError::db("commit purge"))?;
+        Ok(purged)
     }
 
     async fn retry_failed(&self, route: &RouteKey, actor: &str) -> Result<u64, QueueError> {

@@ -223,3 +223,15 @@ pub fn now_us() -> i64 {
         .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
+
+/// What a route's queue looks like now, for status reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteActivity {
+    pub counts: StateCounts,
+    /// Creation time of the oldest pending task.
+    pub oldest_pending_ms: Option<i64>,
+    /// When a task was last delivered.
+    pub last_done_ms: Option<i64>,
+    /// The most recent standing error: `(task id, time, message)`.
+    pub last_error: Option<(String, i64, String)>,
+}

@@ -1,0 +1,148 @@
+//! A Route's incoming and outgoing blocks must match the kind of the Connection they
+//! name: `poll.query` for a database, `poll.files` for a file system, `poll.soap` for
+//! SOAP, the HTTP fields for HTTP; likewise `outgoing.http|database|file|soap`.
+
+use crate::problem::{Origin, Problem, ResourceId};
+use crate::v1alpha1::{ConnectionSpec, Outgoing, Poll, PollRequest};
+
+/// Problems of a poll block against its Connection.
+pub(super) fn poll(
+    poll: &Poll,
+    connection: &ConnectionSpec,
+    origin: &Origin,
+    id: &ResourceId,
+) -> Vec<Problem> {
+    let kind = connection.kind();
+    let blocks = [
+        ("query", "database", poll.query.is_some()),
+        ("files", "fileSystem", poll.files.is_some()),
+        ("soap", "soap", poll.soap.is_some()),
+        ("request", "http", poll.request != PollRequest::default()),
+        ("itemsPointer", "http", poll.items_pointer.is_some()),
+        ("pagination", "http", poll.pagination.is_some()),
+    ];
+    let required = match kind {
+        "database" => Some("query"),
+        "fileSystem" => Some("files"),
+        "soap" => Some("soap"),
+        _ => None,
+    };
+    check(
+        "spec.incoming.poll",
+        &poll.connection,
+        kind,
+        &blocks,
+        required,
+        origin,
+        id,
+    )
+}
+
+/// Problems of the outgoing block against its Connection.
+pub(super) fn outgoing(
+    outgoing: &Outgoing,
+    connection: &ConnectionSpec,
+    origin: &Origin,
+    id: &ResourceId,
+) -> Vec<Problem> {
+    let kind = connection.kind();
+    let blocks = [
+        ("http", "http", outgoing.http.is_some()),
+        ("database", "database", outgoing.database.is_some()),
+        ("file", "fileSystem", outgoing.file.is_some()),
+        ("soap", "soap", outgoing.soap.is_some()),
+    ];
+    let required = match kind {
+        "database" => Some("database"),
+        "fileSystem" => Some("file"),
+        "soap" => Some("soap"),
+        _ => None,
+    };
+    check(
+        "spec.outgoing",
+        &outgoing.connection,
+        kind,
+        &blocks,
+        required,
+        origin,
+        id,
+    )
+}
+
+fn check(
+    field: &str,
+    name: &str,
+    kind: &str,
+    blocks: &[(&str, &str, bool)],
+    required: Option<&str>,
+    origin: &Origin,
+    id: &ResourceId,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (block, block_kind, set) in blocks {
+        if *set && *block_kind != kind {
+            problems.push(Problem::new(
+                origin,
+                Some(id),
+                format!("{field}.{block}"),
+                format!("is for {block_kind} Connections, but Connection `{name}` is {kind}"),
+            ));
+        }
+    }
+    if let Some(required) = required
+        && !blocks
+            .iter()
+            .any(|(block, _, set)| block == &required && *set)
+    {
+        problems.push(Problem::new(
+            origin,
+            Some(id),
+            format!("{field}.{required}"),
+            format!("is required: Connection `{name}` is {kind}"),
+        ));
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::v1alpha1::{DatabaseConnection, HttpDelivery};
+
+    fn db() -> ConnectionSpec {
+        ConnectionSpec {
+            http: None,
+            database: Some(DatabaseConnection {
+                url: "postgres://app@db/shop".into(),
+                password: None,
+                max_connections: None,
+                connect_timeout_seconds: None,
+            }),
+            file_system: None,
+            soap: None,
+        }
+    }
+
+    #[test]
+    fn an_http_block_on_a_database_connection_is_named() {
+        let origin = Origin::default();
+        let id = ResourceId {
+            kind: "Route".into(),
+            namespace: "default".into(),
+            name: "r".into(),
+        };
+        let outgoing = Outgoing {
+            connection: "erp".into(),
+            http: Some(HttpDelivery::default()),
+            database: None,
+            file: None,
+            soap: None,
+        };
+        let problems = super::outgoing(&outgoing, &db(), &origin, &id);
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(problems.len(), 2, "{text:?}");
+        assert!(text[0].contains("spec.outgoing.http"), "{text:?}");
+        assert!(text[0].contains("is database"), "{text:?}");
+        assert!(text[1].contains("spec.outgoing.database"), "{text:?}");
+    }
+}

@@ -1,0 +1,285 @@
+//! Validation of the database, file system and SOAP blocks of Connections and Routes
+//! (the HTTP rules live in `validate`).
+
+use crate::v1alpha1::{
+    ConnectionSpec, DatabaseDelivery, PollFiles, PollQuery, RouteSpec, SecretKeySelector,
+    TableWrite,
+};
+use crate::validate::{Checker, header_secrets};
+
+/// Schemes of the database URLs the runner can open.
+pub const DATABASE_SCHEMES: &[&str] = &["postgres", "postgresql", "mysql", "mariadb", "sqlite"];
+/// File formats a file poll can parse.
+pub const FILE_FORMATS: &[&str] = &["csv", "json", "jsonLines", "xml"];
+/// File formats a file delivery can write.
+pub const OUTPUT_FORMATS: &[&str] = &["json", "jsonLines", "csv"];
+
+pub(crate) fn connection(check: &mut Checker<'_>, spec: &ConnectionSpec) {
+    if let Some(db) = &spec.database {
+        match url::Url::parse(&db.url) {
+            Err(error) => check.report(
+                "spec.database.url",
+                format!("`{}` is not a valid URL: {error}", db.url),
+            ),
+            Ok(url) if !DATABASE_SCHEMES.contains(&url.scheme()) => check.report(
+                "spec.database.url",
+                format!(
+                    "scheme `{}` is not supported; use one of: {}",
+                    url.scheme(),
+                    DATABASE_SCHEMES.join(", ")
+                ),
+            ),
+            Ok(url) if url.password().is_some() => check.report(
+                "spec.database.url",
+                "the URL carries a password; put it in a Secret and use `password`",
+            ),
+            Ok(_) => {}
+        }
+        if db.max_connections == Some(0) {
+            check.report("spec.database.maxConnections", "must be at least 1");
+        }
+    }
+    if let Some(fs) = &spec.file_system {
+        check.exactly_one(
+            "spec.fileSystem",
+            &[
+                ("local", fs.local.is_some()),
+                ("sftp", fs.sftp.is_some()),
+                ("s3", fs.s3.is_some()),
+            ],
+        );
+        if let Some(local) = &fs.local
+            && !local.root.starts_with('/')
+        {
+            check.report("spec.fileSystem.local.root", "must be an absolute path");
+        }
+        if let Some(strategy) = fs
+            .sftp
+            .as_ref()
+            .and_then(|s| s.known_hosts_strategy.as_deref())
+            && !matches!(strategy, "strict" | "add" | "accept")
+        {
+            check.report(
+                "spec.fileSystem.sftp.knownHostsStrategy",
+                format!("`{strategy}` is not one of: strict, add, accept"),
+            );
+        }
+        if let Some(endpoint) = fs.s3.as_ref().and_then(|s| s.endpoint.as_deref()) {
+            check.url("spec.fileSystem.s3.endpoint", endpoint);
+        }
+    }
+    if let Some(soap) = &spec.soap {
+        check.url("spec.soap.url", &soap.url);
+        check.headers("spec.soap.headers", &soap.headers);
+        if let Some(version) = &soap.version
+            && !matches!(version.as_str(), "1.1" | "1.2")
+        {
+            check.report(
+                "spec.soap.version",
+                format!("`{version}` is not one of: 1.1, 1.2"),
+            );
+        }
+        if let Some(kind) = soap
+            .ws_security
+            .as_ref()
+            .and_then(|w| w.password_type.as_deref())
+            && !matches!(kind, "text" | "digest")
+        {
+            check.report(
+                "spec.soap.wsSecurity.passwordType",
+                format!("`{kind}` is not one of: text, digest"),
+            );
+        }
+        for (index, block) in soap.header_blocks.iter().enumerate() {
+            if !block.trim_start().starts_with('<') {
+                check.report(
+                    format!("spec.soap.headerBlocks[{index}]"),
+                    "must be an XML element",
+                );
+            }
+        }
+    }
+}
+
+pub(crate) fn route(check: &mut Checker<'_>, spec: &RouteSpec) {
+    if let Some(poll) = &spec.incoming.poll {
+        if let Some(query) = &poll.query {
+            query_problems(check, query);
+        }
+        if let Some(files) = &poll.files {
+            files_problems(check, files);
+        }
+        if let Some(soap) = &poll.soap {
+            soap_problems(check, "spec.incoming.poll.soap", soap);
+        }
+    }
+    let outgoing = &spec.outgoing;
+    if let Some(database) = &outgoing.database {
+        database_problems(check, database);
+    }
+    if let Some(file) = &outgoing.file {
+        check.template("spec.outgoing.file.path", &file.path);
+        one_of(
+            check,
+            "spec.outgoing.file.format",
+            file.format.as_deref(),
+            OUTPUT_FORMATS,
+        );
+    }
+    if let Some(soap) = &outgoing.soap {
+        soap_problems(check, "spec.outgoing.soap", soap);
+    }
+}
+
+fn one_of(check: &mut Checker<'_>, field: &str, value: Option<&str>, allowed: &[&str]) {
+    if let Some(value) = value
+        && !allowed.contains(&value)
+    {
+        check.report(
+            field,
+            format!("`{value}` is not one of: {}", allowed.join(", ")),
+        );
+    }
+}
+
+fn query_problems(check: &mut Checker<'_>, query: &PollQuery) {
+    let field = "spec.incoming.poll.query";
+    if query.sql.trim().is_empty() {
+        check.report(format!("{field}.sql"), "must not be empty");
+    }
+    if let Some(cursor) = &query.cursor {
+        if !query.sql.contains(":cursor") {
+            check.report(
+                format!("{field}.sql"),
+                "must use `:cursor` (e.g. `WHERE updated_at >= :cursor`) when `cursor` is set",
+            );
+        }
+        identifier(check, &format!("{field}.cursor.column"), &cursor.column);
+        identifier(check, &format!("{field}.cursor.key"), &cursor.key);
+    }
+}
+
+fn files_problems(check: &mut Checker<'_>, files: &PollFiles) {
+    let field = "spec.incoming.poll.files";
+    one_of(
+        check,
+        &format!("{field}.format"),
+        Some(&files.format),
+        FILE_FORMATS,
+    );
+    one_of(
+        check,
+        &format!("{field}.split"),
+        files.split.as_deref(),
+        &["record", "file"],
+    );
+    one_of(
+        check,
+        &format!("{field}.afterRead"),
+        files.after_read.as_deref(),
+        &["move", "delete", "keep"],
+    );
+    if let Some(delimiter) = &files.delimiter
+        && (delimiter.len() != 1 || !delimiter.is_ascii())
+    {
+        check.report(format!("{field}.delimiter"), "must be one ASCII character");
+    }
+}
+
+fn database_problems(check: &mut Checker<'_>, database: &DatabaseDelivery) {
+    let field = "spec.outgoing.database";
+    check.exactly_one(
+        field,
+        &[
+            ("insert", database.insert.is_some()),
+            ("upsert", database.upsert.is_some()),
+            ("statement", database.statement.is_some()),
+        ],
+    );
+    let table = |check: &mut Checker<'_>, sub: &str, write: &TableWrite| {
+        for part in write.table.split('.') {
+            identifier(check, &format!("{field}.{sub}.table"), part);
+        }
+        for (index, column) in write.columns.iter().enumerate() {
+            identifier(check, &format!("{field}.{sub}.columns[{index}]"), column);
+        }
+        for (index, column) in write.key.iter().enumerate() {
+            identifier(check, &format!("{field}.{sub}.key[{index}]"), column);
+        }
+    };
+    if let Some(insert) = &database.insert {
+        table(check, "insert", insert);
+    }
+    if let Some(upsert) = &database.upsert {
+        table(check, "upsert", upsert);
+        if upsert.key.is_empty() {
+            check.report(
+                format!("{field}.upsert.key"),
+                "name the key columns (a primary key or unique index)",
+            );
+        }
+    }
+    if let Some(statement) = &database.statement
+        && statement.trim().is_empty()
+    {
+        check.report(format!("{field}.statement"), "must not be empty");
+    }
+}
+
+fn soap_problems(check: &mut Checker<'_>, field: &str, soap: &crate::v1alpha1::SoapCall) {
+    if !is_identifier(&soap.operation) {
+        check.report(
+            format!("{field}.operation"),
+            "must be an XML element name (letters, digits, `_`)",
+        );
+    }
+    if let Some(body) = &soap.body {
+        check.jq(&format!("{field}.body"), body);
+    }
+    if let Some(pointer) = &soap.items_pointer {
+        check.pointer(&format!("{field}.itemsPointer"), pointer);
+    }
+}
+
+/// Letters, digits and `_`, not starting with a digit: safe to quote as a SQL
+/// identifier or use as an XML element name.
+pub fn is_identifier(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn identifier(check: &mut Checker<'_>, field: &str, name: &str) {
+    if !is_identifier(name) {
+        check.report(
+            field,
+            format!("`{name}` is not a plain identifier (letters, digits and `_`)"),
+        );
+    }
+}
+
+/// Secret keys referred to by the non-HTTP kinds of a Connection.
+pub(crate) fn connection_secrets(spec: &ConnectionSpec) -> Vec<SecretKeySelector> {
+    let mut out = Vec::new();
+    if let Some(db) = &spec.database {
+        out.extend(db.password.iter().map(|p| p.secret_key_ref.clone()));
+    }
+    if let Some(fs) = &spec.file_system {
+        if let Some(sftp) = &fs.sftp {
+            out.push(sftp.private_key.secret_key_ref.clone());
+        }
+        if let Some(s3) = &fs.s3 {
+            out.push(s3.access_key_id.secret_key_ref.clone());
+            out.push(s3.secret_access_key.secret_key_ref.clone());
+        }
+    }
+    if let Some(soap) = &spec.soap {
+        out.extend(header_secrets(&soap.headers));
+        out.extend(
+            soap.ws_security
+                .iter()
+                .map(|w| w.password.secret_key_ref.clone()),
+        );
+    }
+    out
+}

@@ -1,0 +1,153 @@
+//! One file system Connection, resolved into an OpenDAL operator.
+
+use std::io::Write;
+
+use opendal::{Operator, services};
+use switchyard_crds::v1alpha1::FileSystemConnection;
+
+use super::FileError;
+use crate::secrets::SecretSource;
+
+pub struct FileStore {
+    pub op: Operator,
+    /// Whether the service renames natively; otherwise a move is a copy and a delete.
+    can_rename: bool,
+    /// The SFTP private key, written to a private file for the `ssh` client; removed
+    /// when the Connection goes away.
+    _key_file: Option<tempfile::NamedTempFile>,
+}
+
+impl FileStore {
+    pub fn new(
+        spec: &FileSystemConnection,
+        namespace: &str,
+        secrets: &SecretSource,
+    ) -> Result<Self, FileError> {
+        let config = |field: &str, message: String| FileError::Config {
+            field: field.to_owned(),
+            message,
+        };
+        let secret = |field: &str, value| {
+            secrets
+                .resolve(namespace, value)
+                .map_err(|e| config(field, e.to_string()))
+        };
+        let mut key_file = None;
+        let op = if let Some(local) = &spec.local {
+            Operator::new(services::Fs::default().root(&local.root))
+                .map(|b| b.finish())
+                .map_err(|e| config("spec.fileSystem.local", e.to_string()))?
+        } else if let Some(sftp) = &spec.sftp {
+            let key = secret("spec.fileSystem.sftp.privateKey", &sftp.private_key)?;
+            let mut file = tempfile::Builder::new()
+                .prefix("switchyard-sftp-key-")
+                .tempfile()
+                .map_err(|e| config("spec.fileSystem.sftp.privateKey", e.to_string()))?;
+            let mut text = key.expose().to_owned();
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            file.write_all(text.as_bytes())
+                .map_err(|e| config("spec.fileSystem.sftp.privateKey", e.to_string()))?;
+            let key_path = file.path().to_string_lossy().into_owned();
+            key_file = Some(file);
+            let endpoint = format!("ssh://{}:{}", sftp.host, sftp.port.unwrap_or(22));
+            let mut builder = services::Sftp::default()
+                .endpoint(&endpoint)
+                .user(&sftp.username)
+                .key(&key_path)
+                .known_hosts_strategy(sftp.known_hosts_strategy.as_deref().unwrap_or("strict"));
+            if let Some(root) = &sftp.root {
+                builder = builder.root(root);
+            }
+            Operator::new(builder)
+                .map(|b| b.finish())
+                .map_err(|e| config("spec.fileSystem.sftp", e.to_string()))?
+        } else if let Some(s3) = &spec.s3 {
+            let access = secret("spec.fileSystem.s3.accessKeyId", &s3.access_key_id)?;
+            let secret_key = secret("spec.fileSystem.s3.secretAccessKey", &s3.secret_access_key)?;
+            let mut builder = services::S3::default()
+                .bucket(&s3.bucket)
+                .region(s3.region.as_deref().unwrap_or("us-east-1"))
+                .access_key_id(access.expose())
+                .secret_access_key(secret_key.expose())
+                .disable_config_load();
+            if let Some(endpoint) = &s3.endpoint {
+                builder = builder.endpoint(endpoint);
+            }
+            if let Some(root) = &s3.root {
+                builder = builder.root(root);
+            }
+            Operator::new(builder)
+                .map(|b| b.finish())
+                .map_err(|e| config("spec.fileSystem.s3", e.to_string()))?
+        } else {
+            return Err(config("spec.fileSystem", "set local, sftp or s3".into()));
+        };
+        let can_rename = op.info().full_capability().rename;
+        Ok(Self {
+            op,
+            can_rename,
+            _key_file: key_file,
+        })
+    }
+
+    /// Moves `from` to `to`, creating `to`'s directory; a copy and a delete where the
+    /// service cannot rename (object stores).
+    pub async fn move_file(&self, from: &str, to: &str) -> Result<(), FileError> {
+        if let Some((dir, _)) = to.rsplit_once('/') {
+            self.op
+                .create_dir(&format!("{dir}/"))
+                .await
+                .map_err(FileError::io("create directory for", to))?;
+        }
+        if self.can_rename {
+            self.op
+                .rename(from, to)
+                .await
+                .map_err(FileError::io("move", from))
+        } else {
+            self.op
+                .copy(from, to)
+                .await
+                .map_err(FileError::io("copy", from))?;
+            self.op
+                .delete(from)
+                .await
+                .map_err(FileError::io("delete", from))
+        }
+    }
+
+    /// Writes `bytes` to `path` so readers never see half a file: to a temporary name
+    /// in the same directory, then a rename (object stores write atomically anyway).
+    pub async fn write_atomic(&self, path: &str, bytes: Vec<u8>) -> Result<(), FileError> {
+        if let Some((dir, _)) = path.rsplit_once('/') {
+            self.op
+                .create_dir(&format!("{dir}/"))
+                .await
+                .map_err(FileError::io("create directory for", path))?;
+        }
+        if !self.can_rename {
+            return self
+                .op
+                .write(path, bytes)
+                .await
+                .map(drop)
+                .map_err(FileError::io("write", path));
+        }
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let temporary = format!(
+            "{dir}{}.{name}.{}.tmp",
+            if dir.is_empty() { "" } else { "/" },
+            uuid::Uuid::now_v7().simple()
+        );
+        self.op
+            .write(&temporary, bytes)
+            .await
+            .map_err(FileError::io("write", &temporary))?;
+        self.op
+            .rename(&temporary, path)
+            .await
+            .map_err(FileError::io("rename", &temporary))
+    }
+}

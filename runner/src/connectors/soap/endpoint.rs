@@ -1,0 +1,176 @@
+//! One SOAP Connection, resolved: URL, version, security header, HTTP client. Shared by
+//! every route that uses it.
+
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use serde_json::Value;
+use switchyard_crds::v1alpha1::{SoapCall, SoapConnection};
+
+use super::SoapError;
+use super::envelope::{UsernameToken, Version, envelope};
+use super::xml::{json_to_xml, xml_to_json};
+use crate::connectors::http::{describe_reqwest_error, resolve_headers};
+use crate::redact;
+use crate::redact::Secret;
+use crate::secrets::SecretSource;
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct SoapEndpoint {
+    url: String,
+    version: Version,
+    headers: HeaderMap,
+    header_blocks: Vec<String>,
+    security: Option<(String, Secret, bool)>,
+    client: reqwest::Client,
+}
+
+impl SoapEndpoint {
+    pub fn new(
+        spec: &SoapConnection,
+        namespace: &str,
+        secrets: &SecretSource,
+    ) -> Result<Self, SoapError> {
+        let config = |field: &str, message: String| SoapError::Config {
+            field: field.to_owned(),
+            message,
+        };
+        let security = spec
+            .ws_security
+            .as_ref()
+            .map(|ws| {
+                secrets
+                    .resolve(namespace, &ws.password)
+                    .map(|password| {
+                        (
+                            ws.username.clone(),
+                            password,
+                            ws.password_type.as_deref() == Some("digest"),
+                        )
+                    })
+                    .map_err(|e| config("spec.soap.wsSecurity.password", e.to_string()))
+            })
+            .transpose()?;
+        let timeout = spec
+            .timeout_seconds
+            .map(|s| Duration::from_secs(u64::from(s)))
+            .unwrap_or(DEFAULT_TIMEOUT);
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| config("spec.soap", e.to_string()))?;
+        Ok(Self {
+            url: spec.url.clone(),
+            version: match spec.version.as_deref() {
+                Some("1.2") => Version::V12,
+                _ => Version::V11,
+            },
+            headers: resolve_headers(&spec.headers, "spec.soap.headers", namespace, secrets)
+                .map_err(|e| config("spec.soap.headers", e.to_string()))?,
+            header_blocks: spec.header_blocks.clone(),
+            security,
+            client,
+        })
+    }
+
+    /// The envelope of `call` with `content` (JSON turned into the operation's children).
+    pub fn envelope(&self, call: &SoapCall, content: &Value) -> String {
+        let mut headers = Vec::new();
+        if let Some((username, password, digest)) = &self.security {
+            headers.push(
+                UsernameToken {
+                    username,
+                    password: password.expose(),
+                    digest: *digest,
+                }
+                .header(self.version),
+            );
+        }
+        headers.extend(self.header_blocks.iter().cloned());
+        let mut body = String::new();
+        json_to_xml(content, &mut body);
+        envelope(
+            self.version,
+            &headers,
+            &call.operation,
+            &call.namespace,
+            &body,
+        )
+    }
+
+    /// Calls the operation; the response body's content as JSON (`{"OpResponse": …}`),
+    /// or the fault.
+    pub async fn call(&self, call: &SoapCall, content: &Value) -> Result<Value, SoapError> {
+        let body = self.envelope(call, content);
+        let mut request = self.client.post(&self.url).headers(self.headers.clone());
+        let action = call.action.clone().unwrap_or_default();
+        request = match self.version {
+            Version::V11 => request
+                .header(CONTENT_TYPE, "text/xml; charset=utf-8")
+                .header("SOAPAction", format!("\"{action}\"")),
+            Version::V12 => request.header(
+                CONTENT_TYPE,
+                format!("application/soap+xml; charset=utf-8; action=\"{action}\""),
+            ),
+        };
+        let response = request.body(body).send().await.map_err(|e| {
+            SoapError::Transport(format!(
+                "POST {}: {}",
+                redact::redact(&self.url),
+                describe_reqwest_error(&e)
+            ))
+        })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| SoapError::Transport(describe_reqwest_error(&e)))?;
+        let parsed = xml_to_json(&text);
+        let body = parsed
+            .as_ref()
+            .ok()
+            .and_then(|v| v.get("Envelope"))
+            .and_then(|e| e.get("Body"));
+        if let Some(fault) = body.and_then(|b| b.get("Fault")) {
+            return Err(fault_of(fault));
+        }
+        if !status.is_success() {
+            let mut snippet: String = text.chars().take(200).collect();
+            snippet = redact::redact(&snippet).into_owned();
+            return Err(SoapError::Status {
+                status: status.as_u16(),
+                body: snippet,
+            });
+        }
+        match (body, &parsed) {
+            (Some(body), _) => Ok(body.clone()),
+            (None, Ok(_)) => Err(SoapError::Response("no Envelope/Body".into())),
+            (None, Err(error)) => Err(SoapError::Response(error.clone())),
+        }
+    }
+}
+
+/// A SOAP 1.1 (`faultcode`, `faultstring`) or 1.2 (`Code/Value`, `Reason/Text`) fault.
+fn fault_of(fault: &Value) -> SoapError {
+    let text = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Object(o)) => o
+            .get("#text")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let code = fault
+        .get("faultcode")
+        .or_else(|| fault.get("Code").and_then(|c| c.get("Value")));
+    let string = fault
+        .get("faultstring")
+        .or_else(|| fault.get("Reason").and_then(|r| r.get("Text")));
+    SoapError::Fault {
+        code: text(code),
+        string: redact::redact(&text(string)).into_owned(),
+    }
+}

@@ -1,0 +1,47 @@
+//! SOAP connections: an envelope built from the item (SOAP 1.1 or 1.2), WS-Security
+//! UsernameToken and custom header blocks, SOAPAction; the response body converted to
+//! JSON; a fault becomes a task failure with its code and string.
+
+mod endpoint;
+mod envelope;
+mod sink;
+mod source;
+#[cfg(test)]
+mod tests;
+mod xml;
+
+pub use endpoint::SoapEndpoint;
+pub use sink::{SoapSink, is_retriable};
+pub use source::SoapSource;
+pub use xml::{json_to_xml, xml_to_json};
+
+/// Errors of a SOAP call.
+#[derive(Debug, thiserror::Error)]
+pub enum SoapError {
+    #[error("field `{field}`: {message}")]
+    Config { field: String, message: String },
+    #[error("cannot build the envelope: {0}")]
+    Envelope(String),
+    #[error("{0}")]
+    Transport(String),
+    #[error("HTTP {status} without a SOAP fault: {body}")]
+    Status { status: u16, body: String },
+    #[error("SOAP fault {code}: {string}")]
+    Fault { code: String, string: String },
+    #[error("the response is not a SOAP envelope: {0}")]
+    Response(String),
+}
+
+impl SoapError {
+    /// A static label for metrics.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Config { .. } => "soap_config",
+            Self::Envelope(_) => "soap_envelope",
+            Self::Transport(_) => "soap_transport",
+            Self::Status { .. } => "soap_status",
+            Self::Fault { .. } => "soap_fault",
+            Self::Response(_) => "soap_response",
+        }
+    }
+}

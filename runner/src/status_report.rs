@@ -1,0 +1,152 @@
+//! Route status from the data plane. In a cluster, the runner writes each route's queue
+//! snapshot (counts, oldest pending age, last success, last error) to the Route's
+//! status with server-side apply under its own field manager, so the operator's
+//! conditions and the runner's numbers never overwrite each other.
+//!
+//! Throttled: a route is reported every [`REFRESH`], or after a change that matters
+//! (a new failure, the queue filling or draining, a new error) but never more often than
+//! every [`MIN_INTERVAL`] — never per item.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+use switchyard_crds::v1alpha1::{LastError, QueueSnapshot, Route};
+
+use crate::engine::Engine;
+use crate::queue::{QueueStore, RouteActivity, RouteKey, now_ms};
+use crate::redact;
+
+/// The field manager of everything the runner writes.
+pub const FIELD_MANAGER: &str = "switchyard-runner";
+/// A route is reported at least this often.
+pub const REFRESH: Duration = Duration::from_secs(60);
+/// ...and never more often than this.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// What was last reported for each route.
+#[derive(Default)]
+pub struct Reported {
+    last: HashMap<RouteKey, (QueueSnapshot, Instant)>,
+}
+
+/// Reports every route of the running configuration until the process ends.
+pub async fn run(engine: Arc<Engine>, client: kube::Client) {
+    let mut reported = Reported::default();
+    loop {
+        let routes: Vec<RouteKey> = engine.runtime().routes.keys().cloned().collect();
+        report_once(engine.store().as_ref(), &routes, &client, &mut reported).await;
+        tokio::time::sleep(MIN_INTERVAL).await;
+    }
+}
+
+/// One pass over `routes`; returns how many were written.
+pub async fn report_once(
+    store: &dyn QueueStore,
+    routes: &[RouteKey],
+    client: &kube::Client,
+    reported: &mut Reported,
+) -> usize {
+    let mut written = 0;
+    for route in routes {
+        let activity = match store.activity(route).await {
+            Ok(activity) => activity,
+            Err(error) => {
+                tracing::warn!(route = %route.route, error = %error, "Cannot read the queue for the status report");
+                continue;
+            }
+        };
+        let snapshot = snapshot(&activity, now_ms());
+        let due = match reported.last.get(route) {
+            None => true,
+            Some((previous, at)) => {
+                at.elapsed() >= REFRESH
+                    || (at.elapsed() >= MIN_INTERVAL && matters(previous, &snapshot))
+            }
+        };
+        if !due {
+            continue;
+        }
+        let api: Api<Route> = Api::namespaced(client.clone(), &route.namespace);
+        let patch = json!({
+            "apiVersion": switchyard_crds::API_VERSION,
+            "kind": "Route",
+            "status": { "queue": snapshot },
+        });
+        match api
+            .patch_status(
+                &route.route,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+        {
+            Ok(_) => {
+                written += 1;
+                reported
+                    .last
+                    .insert(route.clone(), (snapshot, Instant::now()));
+            }
+            Err(error) => tracing::warn!(
+                route = %route.route,
+                error = %redact::redact(&error.to_string()),
+                "Cannot write the route status; trying again"
+            ),
+        }
+    }
+    written
+}
+
+/// A change worth reporting before the next refresh.
+fn matters(previous: &QueueSnapshot, now: &QueueSnapshot) -> bool {
+    now.failed > previous.failed
+        || (previous.pending == 0) != (now.pending == 0)
+        || previous.last_error.as_ref().map(|e| &e.task_id)
+            != now.last_error.as_ref().map(|e| &e.task_id)
+}
+
+fn rfc3339(ms: i64) -> Option<String> {
+    DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+/// The status snapshot of a route's activity at `now_ms`.
+pub fn snapshot(activity: &RouteActivity, now_ms: i64) -> QueueSnapshot {
+    let counts = &activity.counts;
+    QueueSnapshot {
+        pending: counts.pending,
+        processing: counts.processing,
+        done: counts.done,
+        failed: counts.failed,
+        skipped: counts.skipped,
+        oldest_pending_age_seconds: activity
+            .oldest_pending_ms
+            .map(|ms| ((now_ms - ms) / 1_000).max(0)),
+        last_success_time: activity.last_done_ms.and_then(rfc3339),
+        last_error: activity
+            .last_error
+            .as_ref()
+            .and_then(|(task_id, at, message)| {
+                Some(LastError {
+                    time: rfc3339(*at)?,
+                    message: redact::redact(message).into_owned(),
+                    task_id: task_id.clone(),
+                })
+            }),
+        reported_time: rfc3339(now_ms),
+    }
+}
+
+/// A client for the cluster the runner runs in, or `None` (with the reason logged) when
+/// there is none.
+pub async fn cluster_client() -> Option<kube::Client> {
+    match kube::Client::try_default().await {
+        Ok(client) => Some(client),
+        Err(error) => {
+            tracing::warn!(error = %error, "No Kubernetes API reachable; route status is not reported");
+            None
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The runner writes route status through the Kubernetes API: server-side apply on the
+//! status subresource, under its own field manager, with the queue snapshot — checked
+//! against a stand-in API server on loopback that records each request.
+
+// A test reports failure by panicking with a message.
+#![allow(clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::routing::patch;
+use serde_json::{Value, json};
+use switchyard_runner::queue::{
+    Completion, NewTask, Outcome, QueueStore, RouteKey, SqlQueue, WriteBatch, now_ms,
+};
+use switchyard_runner::status_report::{Reported, report_once};
+
+/// One request to the stand-in API server: target, query, content type, body.
+type Request = (String, String, String, Value);
+
+#[derive(Clone, Default)]
+struct Recorded(Arc<Mutex<Vec<Request>>>);
+
+async fn apply_status(
+    State(recorded): State<Recorded>,
+    Path((namespace, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: String,
+) -> axum::Json<Value> {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let patch: Value = serde_json::from_str(&body).expect("the patch is JSON");
+    recorded.0.lock().expect("lock").push((
+        format!("{namespace}/{name}"),
+        query.unwrap_or_default(),
+        content_type,
+        patch.clone(),
+    ));
+    // Answer like the API server: the Route with its new status.
+    axum::Json(json!({
+        "apiVersion": "switchyard.dev/v1alpha1",
+        "kind": "Route",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"incoming": {"webhook": {}}, "outgoing": {"connection": "c"}},
+        "status": patch["status"],
+    }))
+}
+
+fn task(route: &RouteKey, n: u64) -> NewTask {
+    NewTask {
+        id: uuid::Uuid::now_v7().to_string(),
+        route: route.clone(),
+        item: json!({"n": n}),
+        source: "webhook",
+        log: vec![],
+    }
+}
+
+#[tokio::test]
+async fn snapshots_are_applied_to_the_route_status_and_throttled() {
+    let recorded = Recorded::default();
+    let app = Router::new()
+        .route(
+            "/apis/switchyard.dev/v1alpha1/namespaces/{namespace}/routes/{name}/status",
+            patch(apply_status),
+        )
+        .with_state(recorded.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let config = kube::Config::new(format!("http://{address}").parse().expect("URL"));
+    let client = kube::Client::try_from(config).expect("client");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
+        .await
+        .expect("queue");
+    let route = RouteKey {
+        namespace: "shop".into(),
+        route: "orders".into(),
+    };
+    store
+        .write(WriteBatch {
+            new_tasks: (0..3).map(|n| task(&route, n)).collect(),
+            completions: vec![],
+        })
+        .await
+        .expect("enqueue");
+    let leased = store.lease(&route, 2, now_ms()).await.expect("lease");
+    let completions = vec![
+        Completion {
+            id: leased[0].id.clone(),
+            lease_token: leased[0].lease_token.clone(),
+            outcome: Outcome::Done,
+            log: vec![],
+        },
+        Completion {
+            id: leased[1].id.clone(),
+            lease_token: leased[1].lease_token.clone(),
+            outcome: Outcome::Failed {
+                error: "POST https://erp/orders answered 422".into(),
+            },
+            log: vec![],
+        },
+    ];
+    store
+        .write(WriteBatch {
+            new_tasks: vec![],
+            completions,
+        })
+        .await
+        .expect("complete");
+
+    let mut reported = Reported::default();
+    assert_eq!(
+        report_once(&store, std::slice::from_ref(&route), &client, &mut reported).await,
+        1
+    );
+    let requests = recorded.0.lock().expect("lock").clone();
+    let (target, query, content_type, patch) = &requests[0];
+    assert_eq!(target, "shop/orders");
+    assert!(
+        query.contains("fieldManager=switchyard-runner") && query.contains("force=true"),
+        "{query}"
+    );
+    assert_eq!(content_type, "application/apply-patch+yaml");
+    assert_eq!(patch["kind"], "Route");
+    let queue = &patch["status"]["queue"];
+    assert_eq!(
+        (
+            queue["pending"].as_i64(),
+            queue["done"].as_i64(),
+            queue["failed"].as_i64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    assert!(
+        queue["oldestPendingAgeSeconds"]
+            .as_i64()
+            .is_some_and(|age| age >= 0),
+        "{queue}"
+    );
+    assert!(
+        queue["lastSuccessTime"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{queue}"
+    );
+    assert_eq!(queue["lastError"]["taskId"], json!(leased[1].id));
+    assert_eq!(
+        queue["lastError"]["message"],
+        "POST https://erp/orders answered 422"
+    );
+    assert!(
+        patch["status"].get("conditions").is_none(),
+        "the runner must not touch the operator's conditions"
+    );
+
+    // Nothing changed: no write until the refresh interval.
+    assert_eq!(
+        report_once(&store, std::slice::from_ref(&route), &client, &mut reported).await,
+        0
+    );
+    assert_eq!(recorded.0.lock().expect("lock").len(), 1);
+}
