@@ -24,7 +24,7 @@ pub trait Source: Send + Sync {
     /// Fetches every item available now in batches that are queued one at a time, each
     /// with a hook to run once its tasks are committed (move a file, advance a
     /// cursor). The default is one batch from [`Source::fetch`] without a hook.
-    async fn fetch_batches(&self) -> Result<Vec<Batch>, SourceError> {
+    async fn fetch_batches(&self, _context: &PollContext<'_>) -> Result<Vec<Batch>, SourceError> {
         Ok(vec![Batch {
             label: String::new(),
             items: self.fetch().await?,
@@ -32,6 +32,14 @@ pub trait Source: Send + Sync {
             after_commit: None,
         }])
     }
+}
+
+/// What a poll may use besides its own Connection.
+pub struct PollContext<'a> {
+    /// The tenant's key-value storage (cursors).
+    pub storage: &'a std::sync::Arc<dyn crate::storage::StorageStore>,
+    pub namespace: &'a str,
+    pub route: &'a str,
 }
 
 /// Items queued together (all or none), e.g. the records of one file.

@@ -42,8 +42,13 @@ pub(super) async fn poll_once(
     let Some(source) = &route.source else {
         return Ok(Vec::new());
     };
+    let context = crate::connectors::PollContext {
+        storage: engine.storage(),
+        namespace: &route.key.namespace,
+        route: &route.key.route,
+    };
     let batches = source
-        .fetch_batches()
+        .fetch_batches(&context)
         .await
         .map_err(|e| IntakeError::Poll(e.to_string()))?;
     let mut ids = Vec::new();

@@ -11,7 +11,7 @@ use serde_json::Value;
 use switchyard_crds::v1alpha1::PollFiles;
 
 use super::{FileError, FileStore, Format, parse};
-use crate::connectors::{AfterCommit, Batch, Source, SourceError};
+use crate::connectors::{AfterCommit, Batch, PollContext, Source, SourceError};
 
 /// What happens to a file whose tasks are committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +171,7 @@ fn with_origin(item: Value, _path: &str) -> Value {
 impl Source for FileSource {
     async fn fetch(&self) -> Result<Vec<Value>, SourceError> {
         let mut items = Vec::new();
-        for batch in self.fetch_batches().await? {
+        for batch in self.read_all().await? {
             if let Some(error) = batch.error {
                 return Err(SourceError(error));
             }
@@ -180,7 +180,14 @@ impl Source for FileSource {
         Ok(items)
     }
 
-    async fn fetch_batches(&self) -> Result<Vec<Batch>, SourceError> {
+    async fn fetch_batches(&self, _context: &PollContext<'_>) -> Result<Vec<Batch>, SourceError> {
+        self.read_all().await
+    }
+}
+
+impl FileSource {
+    /// One batch per matching file.
+    pub async fn read_all(&self) -> Result<Vec<Batch>, SourceError> {
         let paths = self.list().await.map_err(|e| SourceError(e.to_string()))?;
         let mut batches = Vec::with_capacity(paths.len());
         for path in paths {

@@ -4,7 +4,7 @@ use serde_json::json;
 use switchyard_crds::v1alpha1::{FileDelivery, FileSystemConnection, LocalFileSystem, PollFiles};
 
 use super::*;
-use crate::connectors::{Sink, Source};
+use crate::connectors::Sink;
 use crate::secrets::SecretSource;
 
 #[test]
@@ -80,7 +80,7 @@ async fn files_move_only_when_their_batch_is_committed() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let batches = source
-        .fetch_batches()
+        .read_all()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(batches.len(), 2);
