@@ -11,6 +11,11 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   fi
 fi
 
+# The SFTP connector tests run Debian's OpenSSH server (sshd) on a loopback port.
+if [ ! -x /usr/sbin/sshd ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client) >/dev/null || true
+fi
+
 cargo test --workspace --locked "$@"
 
 # Helm charts: lint, render, and validate the rendered resources and examples/ against

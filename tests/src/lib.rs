@@ -5,6 +5,7 @@ pub mod pg;
 pub mod receiver;
 pub mod runner;
 pub mod scenario;
+pub mod servers;
 
 pub use receiver::{Receiver, ReceiverMode};
 pub use runner::{Runner, RunnerOptions};
