@@ -79,10 +79,7 @@ async fn files_move_only_when_their_batch_is_committed() {
         },
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let batches = source
-        .read_all()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let batches = source.read_all().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(batches.len(), 2);
     // Nothing moves before the hooks run.
     assert!(inbox.join("a.csv").exists() && inbox.join("b.csv").exists());
