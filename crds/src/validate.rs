@@ -353,6 +353,22 @@ pub(crate) fn step(
         }
         Step::Split(split) => path(&mut check, "split.path", &split.path),
         Step::Transformer(_) => {}
+        other => {
+            let mut nested = |inner: &Step, sub: String| {
+                if matches!(inner, Step::Transformer(_)) {
+                    check.report(
+                        format!("{field}.{sub}.transformer"),
+                        "a `when` block cannot call a Transformer; call it around the block",
+                    );
+                } else {
+                    crate::validate::step(inner, &format!("{field}.{sub}"), origin, id, problems);
+                }
+            };
+            let found = crate::validate_steps::check(other, &mut nested);
+            for (sub, message) in found {
+                check.report(format!("{field}.{sub}"), message);
+            }
+        }
     }
     problems.extend(check.done());
 }

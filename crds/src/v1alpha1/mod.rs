@@ -4,11 +4,13 @@
 mod common;
 mod connection;
 mod route;
+mod steps;
 mod tenant;
 mod transformer;
 
 pub use common::*;
 pub use connection::*;
 pub use route::*;
+pub use steps::*;
 pub use tenant::*;
 pub use transformer::*;

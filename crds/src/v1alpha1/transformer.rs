@@ -3,6 +3,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::CommonStatus;
+use super::steps::*;
 
 /// A reusable, named list of steps that reshape items. Routes refer to it by name.
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -48,6 +49,40 @@ pub enum Step {
     Split(SplitStep),
     /// Run the steps of another Transformer in the same namespace.
     Transformer(String),
+    /// Keep only the items for which a jq condition is true (not `false` or `null`).
+    Filter(String),
+    /// Build the item from field mappings (source path or jq expression, with defaults).
+    Map(MapStep),
+    /// Copy a field to another path.
+    Copy(CopyStep),
+    /// Convert field types: string, number, integer, boolean, date (formats, time zones).
+    Convert(ConvertStep),
+    /// Translate a field's value through a table (inline or from storage), with a default.
+    ValueMap(ValueMapStep),
+    /// Run steps only on the items for which a jq condition holds (others take `else`).
+    When(WhenStep),
+    /// Sort the items of a batch (one fetch or one webhook request) by a field.
+    Sort(SortStep),
+    /// Drop items of a batch whose key fields repeat an earlier item's.
+    Dedupe(DedupeStep),
+    /// Group the items of a batch by a key: collect, count, sum.
+    Aggregate(AggregateStep),
+    /// Validate items against a JSON Schema (draft 2020-12).
+    Validate(ValidateStep),
+    /// Parse a text field (CSV, XML, JSON Lines, EDIFACT, X12) into JSON.
+    Parse(ParseStep),
+    /// Render a field as text (CSV, XML, JSON Lines).
+    Render(RenderStep),
+    /// Read a storage entry into the item.
+    StorageGet(StorageGetStep),
+    /// Write a storage entry, now or once the item is safe (queued, or delivered).
+    StoragePut(StoragePutStep),
+    /// Delete a storage entry.
+    StorageDelete(StorageDeleteStep),
+    /// Drop items whose content hash under their key is unchanged since last time.
+    OnlyChanged(OnlyChangedStep),
+    /// Drop items at or below the stored incremental cursor; advance it once they are safe.
+    Cursor(CursorStep),
 }
 
 /// Set `path` to `value`, creating objects along the way.

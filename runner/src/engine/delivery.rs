@@ -13,7 +13,9 @@ use super::intake::redact_lines;
 use crate::connectors::DeliveryError;
 use crate::queue::{Completion, LeasedTask, LogLine, Outcome, backoff_delay, now_ms};
 use crate::runtime::RouteRuntime;
+use crate::storage::StorageStore;
 use crate::telemetry;
+use crate::transform::{Context, apply_deferred};
 
 /// Most tasks leased at once; bounds the size of a lease transaction.
 const MAX_LEASE_BATCH: usize = 256;
@@ -160,7 +162,7 @@ async fn lease_and_dispatch(
         let engine = engine.clone();
         let route = route.clone();
         tracker.spawn(async move {
-            let completion = attempt(&route, task).await;
+            let completion = attempt(&route, task, engine.storage()).await;
             // The slot frees as soon as the receiver answered; the outcome is committed
             // with others in the next group commit. Until then the task stays
             // `processing` under our lease, so nobody else takes it.
@@ -174,10 +176,14 @@ async fn lease_and_dispatch(
 }
 
 /// One delivery attempt of one task.
-async fn attempt(route: &RouteRuntime, task: LeasedTask) -> Completion {
+async fn attempt(
+    route: &RouteRuntime,
+    task: LeasedTask,
+    storage: &Arc<dyn StorageStore>,
+) -> Completion {
     let retry = route.compiled.processing.retry;
     let mut log = Vec::new();
-    let outcome = match deliver(route, &task, &mut log).await {
+    let outcome = match deliver(route, &task, &mut log, storage).await {
         Ok(outcome) => outcome,
         Err(error) if error.is_retriable() && task.attempts < i64::from(retry.max_attempts) => {
             let mut delay = backoff_delay(&retry, task.attempts);
@@ -228,11 +234,21 @@ async fn deliver(
     route: &RouteRuntime,
     task: &LeasedTask,
     log: &mut Vec<LogLine>,
+    storage: &Arc<dyn StorageStore>,
 ) -> Result<Outcome, DeliveryError> {
+    let context = Context::new(route.key.namespace.clone(), storage.clone());
     let items = if route.outgoing.is_empty() {
         vec![task.item.clone()]
     } else {
-        match route.outgoing.run(task.item.clone()) {
+        let ran = if route.outgoing.needs_context() {
+            route
+                .outgoing
+                .run_batch(vec![task.item.clone()], &context)
+                .await
+        } else {
+            route.outgoing.run(task.item.clone())
+        };
+        match ran {
             Ok((items, summary)) => {
                 log.push(LogLine::now(format!("Outgoing transformers: {summary}")));
                 items
@@ -259,6 +275,18 @@ async fn deliver(
             "Attempt {}: {}",
             task.attempts, report.summary
         )));
+    }
+    // After delivery: storage writes that waited for the receiver's success.
+    let deferred = context.take_deferred();
+    if !deferred.is_empty() {
+        match apply_deferred(storage.as_ref(), deferred).await {
+            Ok(count) => log.push(LogLine::now(format!(
+                "After delivery: {count} storage write(s)"
+            ))),
+            Err(error) => log.push(LogLine::now(format!(
+                "After delivery: storage writes failed: {error}"
+            ))),
+        }
     }
     Ok(Outcome::Done)
 }

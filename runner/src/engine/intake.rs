@@ -7,7 +7,7 @@ use crate::queue::{LogLine, NewTask, QueueError};
 use crate::redact;
 use crate::runtime::RouteRuntime;
 use crate::telemetry;
-use crate::transform::StepFailed;
+use crate::transform::{Context, StepFailed, apply_deferred};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
@@ -40,6 +40,9 @@ impl Engine {
                 "{}/{}",
                 route.key.namespace, route.key.route
             )));
+        }
+        if route.incoming.needs_context() || route.incoming.has_batch_steps() {
+            return self.intake_batch(route, items, source).await;
         }
         let received = items.len();
         let mut tasks = Vec::with_capacity(received);
@@ -76,6 +79,63 @@ impl Engine {
             .enqueue(tasks)
             .await
             .map_err(IntakeError::Queue)?;
+        telemetry::items_received(&route.key, source, received, ids.len());
+        self.wakeup(&route.key).notify_one();
+        Ok(ids)
+    }
+}
+
+impl Engine {
+    /// Intake through a pipeline with batch or storage steps: the whole batch runs the
+    /// pipeline at once (sort, dedupe and aggregate see every item of the request or
+    /// fetch), and deferred storage writes (cursors, hashes) happen only after the tasks
+    /// are committed.
+    async fn intake_batch(
+        &self,
+        route: &RouteRuntime,
+        items: Vec<Value>,
+        source: &'static str,
+    ) -> Result<Vec<String>, IntakeError> {
+        let received = items.len();
+        let context = Context::new(route.key.namespace.clone(), self.storage.clone());
+        let (outputs, summary) =
+            route
+                .incoming
+                .run_batch(items, &context)
+                .await
+                .map_err(|source| IntakeError::Transform {
+                    index: source.item,
+                    source,
+                })?;
+        let came_in = LogLine::now(format!(
+            "Received via {source} (batch of {received}, {} after the incoming transformers)",
+            outputs.len()
+        ));
+        let tasks: Vec<NewTask> = outputs
+            .into_iter()
+            .map(|output| NewTask {
+                id: uuid::Uuid::now_v7().to_string(),
+                route: route.key.clone(),
+                item: output,
+                source,
+                log: redact_lines(vec![
+                    came_in.clone(),
+                    LogLine::now(format!("Incoming transformers: {summary}")),
+                ]),
+            })
+            .collect();
+        let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
+        if !tasks.is_empty() {
+            self.committer
+                .enqueue(tasks)
+                .await
+                .map_err(IntakeError::Queue)?;
+        }
+        // The items are durable: now cursors and hashes may move. A failure here means
+        // the items come again next time (at-least-once), never that they are lost.
+        if let Err(error) = apply_deferred(self.storage.as_ref(), context.take_deferred()).await {
+            tracing::error!(namespace = %route.key.namespace, route = %route.key.route, error = %error, "Cannot save cursors or hashes after queueing; the items will be fetched again");
+        }
         telemetry::items_received(&route.key, source, received, ids.len());
         self.wakeup(&route.key).notify_one();
         Ok(ids)

@@ -54,6 +54,15 @@ impl CursorState {
         }
     }
 
+    /// A stored value as a cursor state; a cursor written by hand through the API may
+    /// be a bare value.
+    pub fn from_stored(value: Value) -> Self {
+        serde_json::from_value(value.clone()).unwrap_or(Self {
+            value,
+            keys: BTreeSet::new(),
+        })
+    }
+
     /// Loads the cursor stored under `key`.
     pub async fn load(
         store: &dyn StorageStore,

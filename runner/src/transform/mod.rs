@@ -1,19 +1,44 @@
-//! Transformer steps. Each step is a [`Transform`]: one item in, zero or more out. The
-//! [`registry`] turns a manifest `Step` into its implementation; a [`Pipeline`] runs a
-//! route's steps in order.
+//! Transformer steps. Most steps are a [`Transform`]: one item in, zero or more out,
+//! synchronous (the fast path). Steps that see the whole batch (one fetch or one webhook
+//! request: sort, dedupe, aggregate) are a [`BatchTransform`]; steps that need storage
+//! are an [`AsyncTransform`] and get a [`Context`]. The [`registry`] turns a manifest
+//! `Step` into its implementation; a [`Pipeline`] runs a route's steps in order.
 
+mod aggregate;
+mod convert;
+mod copy;
+mod cursor;
+mod dedupe;
+mod filter;
+pub mod formats;
 mod jq;
+mod map;
+mod only_changed;
+mod parse;
 mod paths;
+mod pipeline;
 pub mod registry;
 mod remove;
 mod rename;
+mod render;
 mod set;
+mod sort;
 mod split;
+mod storage_steps;
+mod validate;
+mod value_map;
 
 pub use jq::JqProgram;
+pub use pipeline::{Pipeline, StepFailed};
 pub use registry::build_pipeline;
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
 use serde_json::Value;
+
+use crate::storage::{StorageError, StorageScope, StorageStore};
 
 /// Why a step failed on an item.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,9 +47,49 @@ pub enum TransformError {
     Jq(String),
     #[error("`{path}`: {reason}")]
     Path { path: String, reason: String },
+    #[error("the item does not match its schema: {}", violations.join("; "))]
+    Invalid { violations: Vec<String> },
+    #[error("{format} at line {line}, column {column}: {message}")]
+    Parse {
+        format: &'static str,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+    #[error("storage: {0}")]
+    Storage(String),
+    #[error("this step needs storage, which is not available here")]
+    NoContext,
+    #[error("{step} ({kind}) failed: {error}")]
+    Nested {
+        step: String,
+        kind: &'static str,
+        error: Box<TransformError>,
+    },
 }
 
-/// One transformer step.
+impl From<StorageError> for TransformError {
+    fn from(error: StorageError) -> Self {
+        Self::Storage(error.to_string())
+    }
+}
+
+impl TransformError {
+    /// A static label for metrics.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Jq(_) => "jq",
+            Self::Path { .. } => "path",
+            Self::Invalid { .. } => "invalid",
+            Self::Parse { .. } => "parse",
+            Self::Storage(_) => "storage",
+            Self::NoContext => "no_context",
+            Self::Nested { error, .. } => error.category(),
+        }
+    }
+}
+
+/// One synchronous per-item step.
 pub trait Transform: Send + Sync {
     /// A short name for logs, e.g. `jq` or `rename`.
     fn kind(&self) -> &'static str;
@@ -32,60 +97,129 @@ pub trait Transform: Send + Sync {
     fn apply(&self, item: Value, out: &mut Vec<Value>) -> Result<(), TransformError>;
 }
 
-/// A step that failed, named as it was written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{label} ({kind}) failed: {error}")]
-pub struct StepFailed {
-    pub label: String,
-    pub kind: &'static str,
-    #[source]
-    pub error: TransformError,
+/// A step that sees every item of a batch at once.
+pub trait BatchTransform: Send + Sync {
+    fn kind(&self) -> &'static str;
+    /// Transforms the batch. An error names the index of the item that caused it.
+    fn apply_batch(&self, items: Vec<Value>) -> Result<Vec<Value>, (usize, TransformError)>;
 }
 
-struct LabeledTransform {
-    label: String,
-    transform: Box<dyn Transform>,
+/// A per-item step that needs the [`Context`] (storage).
+#[async_trait]
+pub trait AsyncTransform: Send + Sync {
+    fn kind(&self) -> &'static str;
+    async fn apply(
+        &self,
+        item: Value,
+        context: &Context,
+        out: &mut Vec<Value>,
+    ) -> Result<(), TransformError>;
 }
 
-/// The ordered steps of one side of a route.
-#[derive(Default)]
-pub struct Pipeline {
-    steps: Vec<LabeledTransform>,
+/// A storage write that waits until the items it is about are safe: committed to the
+/// queue (incoming pipeline) or delivered (outgoing pipeline).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeferredWrite {
+    pub scope: StorageScope,
+    pub key: String,
+    pub value: Value,
+    pub ttl: Option<Duration>,
 }
 
-impl Pipeline {
-    pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
+/// What asynchronous steps may use: the route's namespace and the storage.
+pub struct Context {
+    pub namespace: String,
+    pub storage: Arc<dyn StorageStore>,
+    deferred: Mutex<Vec<DeferredWrite>>,
+    /// Stored values as they were when this run first read them.
+    bases: Mutex<std::collections::HashMap<(StorageScope, String), Option<Value>>>,
+}
+
+impl Context {
+    pub fn new(namespace: impl Into<String>, storage: Arc<dyn StorageStore>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            storage,
+            deferred: Mutex::default(),
+            bases: Mutex::default(),
+        }
     }
 
-    /// Runs every step on `item`; returns the resulting items and a one-line summary for
-    /// the task log (`step 1 jq: 1 → 2; step 2 set: 2 → 2`).
-    pub fn run(&self, item: Value) -> Result<(Vec<Value>, String), StepFailed> {
-        let mut items = vec![item];
-        let mut summary = Vec::with_capacity(self.steps.len());
-        for step in &self.steps {
-            let before = items.len();
-            let mut next = Vec::with_capacity(before);
-            for item in items {
-                step.transform
-                    .apply(item, &mut next)
-                    .map_err(|error| StepFailed {
-                        label: step.label.clone(),
-                        kind: step.transform.kind(),
-                        error,
-                    })?;
-            }
-            summary.push(format!(
-                "{} {}: {before} → {}",
-                step.label,
-                step.transform.kind(),
-                next.len()
-            ));
-            items = next;
-            if items.is_empty() {
-                break;
-            }
+    /// The stored value under `key` as it was when this run first asked: steps that
+    /// compare a batch against storage (the cursor) see the same state for every item.
+    pub async fn base(
+        &self,
+        scope: &StorageScope,
+        key: &str,
+    ) -> Result<Option<Value>, StorageError> {
+        let memo = (scope.clone(), key.to_owned());
+        if let Some(value) = self
+            .bases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&memo)
+        {
+            return Ok(value.clone());
         }
-        Ok((items, summary.join("; ")))
+        let value = self.storage.get(scope, key).await?.map(|e| e.value);
+        self.bases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(memo, value.clone());
+        Ok(value)
+    }
+
+    pub fn scope(&self, storage: &str) -> StorageScope {
+        StorageScope::new(self.namespace.clone(), storage)
+    }
+
+    /// Queues a write for when the items are safe. A later write to the same key
+    /// replaces an earlier one.
+    pub fn defer(&self, write: DeferredWrite) {
+        let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        deferred.retain(|w| w.scope != write.scope || w.key != write.key);
+        deferred.push(write);
+    }
+
+    /// The writes deferred so far, in order; a pending one of the same key is looked up
+    /// first, so a batch sees its own cursor.
+    pub fn pending(&self, scope: &StorageScope, key: &str) -> Option<Value> {
+        let deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        deferred
+            .iter()
+            .find(|w| &w.scope == scope && w.key == key)
+            .map(|w| w.value.clone())
+    }
+
+    /// Takes the deferred writes, to apply with [`apply_deferred`].
+    pub fn take_deferred(&self) -> Vec<DeferredWrite> {
+        std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Applies deferred writes, in order.
+pub async fn apply_deferred(
+    storage: &dyn StorageStore,
+    writes: Vec<DeferredWrite>,
+) -> Result<usize, StorageError> {
+    let count = writes.len();
+    for write in writes {
+        storage
+            .put(&write.scope, &write.key, &write.value, write.ttl)
+            .await?;
+    }
+    Ok(count)
+}
+
+/// Whether a jq condition's output counts as true.
+pub(crate) fn truthy(value: &Option<Value>) -> bool {
+    !matches!(value, None | Some(Value::Null) | Some(Value::Bool(false)))
+}
+
+/// A key (storage, dedupe, value map) as text: strings as they are, others as JSON.
+pub(crate) fn key_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
     }
 }

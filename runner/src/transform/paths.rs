@@ -48,6 +48,19 @@ pub fn set(root: &mut Value, path: &FieldPath, value: Value) -> Result<(), Trans
     }
 }
 
+/// The value at `path`, if any.
+pub fn get<'a>(root: &'a Value, path: &FieldPath) -> Option<&'a Value> {
+    let mut current = root;
+    for segment in path.segments() {
+        current = match current {
+            Value::Object(map) => map.get(segment)?,
+            Value::Array(items) => items.get(index(segment)?)?,
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
 /// Removes and returns the value at `path`, if any.
 pub fn take(root: &mut Value, path: &FieldPath) -> Option<Value> {
     let (last, parents) = split_last(path);

@@ -6,14 +6,31 @@ use switchyard_crds::jq::JqCompileError;
 use switchyard_crds::path::{FieldPath, PathError};
 use switchyard_crds::v1alpha1::Step;
 
+use std::time::Duration;
+
+use super::aggregate::Aggregate;
+use super::convert::{Conversion, Convert};
+use super::copy::CopyField;
+use super::cursor::Cursor;
+use super::dedupe::Dedupe;
+use super::filter::Filter;
+use super::map::{MapFields, Mapping, Source};
+use super::only_changed::OnlyChanged;
+use super::parse::Parse;
+use super::pipeline::{LabeledStage, Stage, When};
 use super::remove::RemoveFields;
 use super::rename::RenameField;
+use super::render::Render;
 use super::set::SetField;
+use super::sort::Sort;
 use super::split::SplitArray;
-use super::{JqProgram, LabeledTransform, Pipeline, Transform};
+use super::storage_steps::{StorageDelete, StorageGet, StoragePut};
+use super::validate::Validate;
+use super::value_map::{StoredValueMap, ValueMap};
+use super::{AsyncTransform, BatchTransform, JqProgram, Pipeline, Transform};
 
-/// A step that validated but could not be built (it should not happen: validation runs
-/// the same parsers).
+/// A step that validated but could not be built (most cannot happen: validation runs
+/// the same parsers; a JSON Schema or a date format is checked only here).
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("{label}: {source}")]
@@ -30,6 +47,8 @@ pub enum BuildError {
     },
     #[error("{label}: Transformer calls must be expanded before building")]
     UnexpandedCall { label: String },
+    #[error("{label}: {message}")]
+    Config { label: String, message: String },
 }
 
 /// Builds a pipeline from compiled (expanded) steps.
@@ -37,44 +56,199 @@ pub fn build_pipeline(steps: &[LabeledStep]) -> Result<Pipeline, BuildError> {
     let steps = steps
         .iter()
         .map(|labeled| {
-            let label = labeled.label.clone();
-            let path = |text: &str| {
-                FieldPath::parse(text).map_err(|source| BuildError::Path {
-                    label: label.clone(),
-                    source,
-                })
-            };
-            let transform: Box<dyn Transform> = match &labeled.step {
-                Step::Jq(code) => {
-                    Box::new(JqProgram::compile(code).map_err(|source| BuildError::Jq {
-                        label: label.clone(),
-                        source,
-                    })?)
-                }
-                Step::Set(set) => Box::new(SetField {
-                    path: path(&set.path)?,
-                    value: set.value.clone(),
-                }),
-                Step::Rename(rename) => Box::new(RenameField {
-                    from: path(&rename.from)?,
-                    to: path(&rename.to)?,
-                }),
-                Step::Remove(remove) => Box::new(RemoveFields {
-                    paths: remove
-                        .paths
-                        .iter()
-                        .map(|p| path(p))
-                        .collect::<Result<_, _>>()?,
-                }),
-                Step::Split(split) => Box::new(SplitArray {
-                    path: path(&split.path)?,
-                }),
-                Step::Transformer(_) => return Err(BuildError::UnexpandedCall { label }),
-            };
-            Ok(LabeledTransform { label, transform })
+            Ok(LabeledStage {
+                label: labeled.label.clone(),
+                stage: build_stage(&labeled.label, &labeled.step)?,
+            })
         })
         .collect::<Result<_, _>>()?;
     Ok(Pipeline { steps })
+}
+
+fn build_stage(label: &str, step: &Step) -> Result<Stage, BuildError> {
+    let path = |text: &str| {
+        FieldPath::parse(text).map_err(|source| BuildError::Path {
+            label: label.to_owned(),
+            source,
+        })
+    };
+    let jq = |code: &str| {
+        JqProgram::compile(code).map_err(|source| BuildError::Jq {
+            label: label.to_owned(),
+            source,
+        })
+    };
+    let config = |message: String| BuildError::Config {
+        label: label.to_owned(),
+        message,
+    };
+    let item = |t: Box<dyn Transform>| Ok(Stage::Item(t));
+    let batch = |t: Box<dyn BatchTransform>| Ok(Stage::Batch(t));
+    let asynchronous = |t: Box<dyn AsyncTransform>| Ok(Stage::Async(t));
+    match step {
+        Step::Jq(code) => item(Box::new(jq(code)?)),
+        Step::Set(set) => item(Box::new(SetField {
+            path: path(&set.path)?,
+            value: set.value.clone(),
+        })),
+        Step::Rename(rename) => item(Box::new(RenameField {
+            from: path(&rename.from)?,
+            to: path(&rename.to)?,
+        })),
+        Step::Remove(remove) => item(Box::new(RemoveFields {
+            paths: remove
+                .paths
+                .iter()
+                .map(|p| path(p))
+                .collect::<Result<_, _>>()?,
+        })),
+        Step::Split(split) => item(Box::new(SplitArray {
+            path: path(&split.path)?,
+        })),
+        Step::Transformer(_) => Err(BuildError::UnexpandedCall {
+            label: label.to_owned(),
+        }),
+        Step::Filter(code) => item(Box::new(Filter {
+            condition: jq(code)?,
+        })),
+        Step::Map(map) => {
+            let mut fields = Vec::with_capacity(map.fields.len());
+            for field in &map.fields {
+                let source = match (&field.from, &field.jq) {
+                    (Some(from), _) => Source::Path(path(from)?),
+                    (None, Some(code)) => Source::Jq(jq(code)?),
+                    (None, None) => Source::None,
+                };
+                fields.push(Mapping {
+                    to: path(&field.to)?,
+                    source,
+                    default: field.default.clone(),
+                });
+            }
+            item(Box::new(MapFields {
+                fields,
+                keep: map.keep,
+            }))
+        }
+        Step::Copy(copy) => item(Box::new(CopyField {
+            from: path(&copy.from)?,
+            to: path(&copy.to)?,
+        })),
+        Step::Convert(convert) => {
+            let mut fields = Vec::with_capacity(convert.fields.len());
+            for field in &convert.fields {
+                fields.push(Conversion::build(field, path(&field.path)?).map_err(config)?);
+            }
+            item(Box::new(Convert { fields }))
+        }
+        Step::ValueMap(map) => {
+            let inline = ValueMap {
+                path: path(&map.path)?,
+                into: path(map.into.as_deref().unwrap_or(&map.path))?,
+                table: map.table.clone(),
+                default: map.default.clone(),
+            };
+            match &map.storage {
+                Some(storage) => asynchronous(Box::new(StoredValueMap {
+                    inline,
+                    storage: storage.clone(),
+                })),
+                None => item(Box::new(inline)),
+            }
+        }
+        Step::When(when) => {
+            let nested = |steps: &[Step], branch: &str| -> Result<Pipeline, BuildError> {
+                let steps = steps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, step)| {
+                        let label = format!("{label} {branch}[{i}]");
+                        Ok(LabeledStage {
+                            stage: build_stage(&label, step)?,
+                            label,
+                        })
+                    })
+                    .collect::<Result<_, BuildError>>()?;
+                Ok(Pipeline { steps })
+            };
+            Ok(Stage::When(Box::new(When {
+                condition: jq(&when.condition)?,
+                then: nested(&when.steps, "steps")?,
+                otherwise: nested(&when.otherwise, "else")?,
+            })))
+        }
+        Step::Sort(sort) => batch(Box::new(Sort {
+            by: path(&sort.by)?,
+            descending: sort.descending,
+        })),
+        Step::Dedupe(dedupe) => batch(Box::new(Dedupe {
+            by: dedupe
+                .by
+                .iter()
+                .map(|p| path(p))
+                .collect::<Result<_, _>>()?,
+        })),
+        Step::Aggregate(aggregate) => batch(Box::new(Aggregate {
+            group_by: path(&aggregate.group_by)?,
+            key_as: aggregate.key_as.clone().unwrap_or_else(|| "key".into()),
+            collect: match aggregate.collect.as_deref() {
+                None => Some("items".into()),
+                Some("") => None,
+                Some(name) => Some(name.to_owned()),
+            },
+            count: aggregate.count.clone(),
+            sum: aggregate
+                .sum
+                .iter()
+                .map(|(name, p)| Ok((name.clone(), path(p)?)))
+                .collect::<Result<_, BuildError>>()?,
+        })),
+        Step::Validate(validate) => item(Box::new(
+            Validate::build(&validate.schema, validate.on_invalid).map_err(config)?,
+        )),
+        Step::Parse(parse) => item(Box::new(Parse {
+            format: parse.format,
+            path: path(&parse.path)?,
+            into: path(parse.into.as_deref().unwrap_or(&parse.path))?,
+            base64_encoding: parse.base64_encoding,
+            csv: parse.csv.clone().unwrap_or_default(),
+        })),
+        Step::Render(render) => item(Box::new(Render {
+            format: render.format,
+            path: path(&render.path)?,
+            into: path(render.into.as_deref().unwrap_or(&render.path))?,
+            csv: render.csv.clone().unwrap_or_default(),
+            root: render.root.clone(),
+        })),
+        Step::StorageGet(get) => asynchronous(Box::new(StorageGet {
+            storage: get.storage.clone(),
+            key: jq(&get.key)?,
+            into: path(&get.into)?,
+            default: get.default.clone(),
+        })),
+        Step::StoragePut(put) => asynchronous(Box::new(StoragePut {
+            storage: put.storage.clone(),
+            key: jq(&put.key)?,
+            value: put.value.as_deref().map(jq).transpose()?,
+            ttl: put.ttl_seconds.map(Duration::from_secs),
+            at: put.at,
+        })),
+        Step::StorageDelete(delete) => asynchronous(Box::new(StorageDelete {
+            storage: delete.storage.clone(),
+            key: jq(&delete.key)?,
+        })),
+        Step::OnlyChanged(only) => asynchronous(Box::new(OnlyChanged {
+            storage: only.storage.clone(),
+            key: jq(&only.key)?,
+            hash: only.hash.as_deref().map(jq).transpose()?,
+        })),
+        Step::Cursor(cursor) => asynchronous(Box::new(Cursor {
+            storage: cursor.storage.clone(),
+            key: cursor.key.clone().unwrap_or_else(|| "cursor".into()),
+            field: path(&cursor.field)?,
+            id: cursor.id.as_deref().map(path).transpose()?,
+        })),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,139 @@
+//! Validation of the step kinds configured in `v1alpha1::steps`: every dotted path
+//! parses, every jq program compiles, single characters are single characters, and a
+//! `when` block's nested steps are valid (and call no Transformer).
+
+use crate::jq;
+use crate::path::FieldPath;
+use crate::v1alpha1::{CsvOptions, Step};
+
+/// Problems of one step as `(field below the step, message)`; `nested` validates the
+/// steps inside a `when` block.
+pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut path = |field: &str, text: &str| {
+        if let Err(error) = FieldPath::parse(text) {
+            found.push((field.to_owned(), error.to_string()));
+        }
+    };
+    let mut programs: Vec<(String, &str)> = Vec::new();
+    match step {
+        Step::Filter(code) => programs.push(("filter".into(), code)),
+        Step::Map(map) => {
+            for (i, field) in map.fields.iter().enumerate() {
+                path(&format!("map.fields[{i}].to"), &field.to);
+                if let Some(from) = &field.from {
+                    path(&format!("map.fields[{i}].from"), from);
+                }
+                if let Some(code) = &field.jq {
+                    programs.push((format!("map.fields[{i}].jq"), code));
+                }
+            }
+        }
+        Step::Copy(copy) => {
+            path("copy.from", &copy.from);
+            path("copy.to", &copy.to);
+        }
+        Step::Convert(convert) => {
+            for (i, field) in convert.fields.iter().enumerate() {
+                path(&format!("convert.fields[{i}].path"), &field.path);
+            }
+        }
+        Step::ValueMap(map) => {
+            path("valueMap.path", &map.path);
+            if let Some(into) = &map.into {
+                path("valueMap.into", into);
+            }
+        }
+        Step::When(when) => {
+            programs.push(("when.condition".into(), &when.condition));
+            for (list, steps) in [("steps", &when.steps), ("else", &when.otherwise)] {
+                for (i, inner) in steps.iter().enumerate() {
+                    nested(inner, format!("when.{list}[{i}]"));
+                }
+            }
+        }
+        Step::Sort(sort) => path("sort.by", &sort.by),
+        Step::Dedupe(dedupe) => {
+            for (i, p) in dedupe.by.iter().enumerate() {
+                path(&format!("dedupe.by[{i}]"), p);
+            }
+        }
+        Step::Aggregate(aggregate) => {
+            path("aggregate.groupBy", &aggregate.group_by);
+            for (name, p) in &aggregate.sum {
+                path(&format!("aggregate.sum.{name}"), p);
+            }
+        }
+        Step::Validate(validate) => {
+            if !validate.schema.is_object() && !validate.schema.is_boolean() {
+                found.push((
+                    "validate.schema".into(),
+                    "a JSON Schema is an object (or a boolean)".into(),
+                ));
+            }
+        }
+        Step::Parse(parse) => {
+            path("parse.path", &parse.path);
+            if let Some(into) = &parse.into {
+                path("parse.into", into);
+            }
+            csv(&mut found, "parse.csv", parse.csv.as_ref());
+        }
+        Step::Render(render) => {
+            path("render.path", &render.path);
+            if let Some(into) = &render.into {
+                path("render.into", into);
+            }
+            csv(&mut found, "render.csv", render.csv.as_ref());
+        }
+        Step::StorageGet(get) => {
+            path("storageGet.into", &get.into);
+            programs.push(("storageGet.key".into(), &get.key));
+        }
+        Step::StoragePut(put) => {
+            programs.push(("storagePut.key".into(), &put.key));
+            if let Some(value) = &put.value {
+                programs.push(("storagePut.value".into(), value));
+            }
+        }
+        Step::StorageDelete(delete) => programs.push(("storageDelete.key".into(), &delete.key)),
+        Step::OnlyChanged(only) => {
+            programs.push(("onlyChanged.key".into(), &only.key));
+            if let Some(hash) = &only.hash {
+                programs.push(("onlyChanged.hash".into(), hash));
+            }
+        }
+        Step::Cursor(cursor) => {
+            path("cursor.field", &cursor.field);
+            if let Some(id) = &cursor.id {
+                path("cursor.id", id);
+            }
+        }
+        Step::Jq(_)
+        | Step::Set(_)
+        | Step::Rename(_)
+        | Step::Remove(_)
+        | Step::Split(_)
+        | Step::Transformer(_) => {}
+    }
+    for (field, code) in programs {
+        if let Err(error) = jq::compile(code) {
+            found.push((field, error.to_string()));
+        }
+    }
+    found
+}
+
+fn csv(found: &mut Vec<(String, String)>, field: &str, options: Option<&CsvOptions>) {
+    let Some(options) = options else {
+        return;
+    };
+    for (name, text) in [("delimiter", &options.delimiter), ("quote", &options.quote)] {
+        if text.len() != 1 {
+            found.push((
+                format!("{field}.{name}"),
+                format!("must be one ASCII character, found `{text}`"),
+            ));
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The `convert` step: field types (string, number, integer, boolean, date with formats
+//! and time zones). Missing and `null` fields are left alone; a value that cannot be
+//! converted fails the item, naming the field.
+
+use std::fmt::Write as _;
+
+use chrono::format::{Item, StrftimeItems};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone};
+use serde_json::{Number, Value};
+use switchyard_crds::path::FieldPath;
+use switchyard_crds::v1alpha1::{ConvertTo, FieldConversion};
+
+use super::{Transform, TransformError, paths};
+
+pub struct Conversion {
+    pub path: FieldPath,
+    pub to: ConvertTo,
+    pub input_format: Option<String>,
+    pub timezone: FixedOffset,
+    pub format: Option<String>,
+    pub output_timezone: FixedOffset,
+}
+
+pub struct Convert {
+    pub fields: Vec<Conversion>,
+}
+
+/// `UTC`, `Z` or an offset such as `+01:00`.
+pub fn parse_zone(text: Option<&str>) -> Result<FixedOffset, String> {
+    match text {
+        None | Some("UTC" | "Z" | "utc") => {
+            Ok(FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()))
+        }
+        Some(text) => text
+            .parse::<FixedOffset>()
+            .map_err(|_| format!("time zone `{text}` is not `UTC` or an offset such as `+01:00`")),
+    }
+}
+
+/// Checks a strftime format (or `unix`/`unixMillis`).
+pub fn check_format(text: &str) -> Result<(), String> {
+    if matches!(text, "unix" | "unixMillis") {
+        return Ok(());
+    }
+    if StrftimeItems::new(text).any(|item| matches!(item, Item::Error)) {
+        return Err(format!("`{text}` is not a valid strftime format"));
+    }
+    Ok(())
+}
+
+impl Conversion {
+    pub fn build(field: &FieldConversion, path: FieldPath) -> Result<Self, String> {
+        for format in [&field.input_format, &field.format].into_iter().flatten() {
+            check_format(format)?;
+        }
+        Ok(Self {
+            path,
+            to: field.to,
+            input_format: field.input_format.clone(),
+            timezone: parse_zone(field.timezone.as_deref())?,
+            format: field.format.clone(),
+            output_timezone: parse_zone(field.output_timezone.as_deref())?,
+        })
+    }
+
+    fn convert(&self, value: &Value) -> Result<Value, String> {
+        match self.to {
+            ConvertTo::String => Ok(Value::String(super::key_text(value))),
+            ConvertTo::Number => number(value).map(Value::Number),
+            ConvertTo::Integer => {
+                let n = number(value)?;
+                let whole = n
+                    .as_i64()
+                    .or_else(|| n.as_f64().map(|f| f.round() as i64))
+                    .ok_or_else(|| format!("{n} is not a whole number"))?;
+                Ok(Value::from(whole))
+            }
+            ConvertTo::Boolean => boolean(value).map(Value::Bool),
+            ConvertTo::Date => self.date(value),
+        }
+    }
+
+    fn date(&self, value: &Value) -> Result<Value, String> {
+        let parsed = parse_date(value, self.input_format.as_deref(), self.timezone)?;
+        let local = parsed.with_timezone(&self.output_timezone);
+        Ok(match self.format.as_deref() {
+            None => Value::String(local.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            Some("unix") => Value::from(local.timestamp()),
+            Some("unixMillis") => Value::from(local.timestamp_millis()),
+            Some(format) => {
+                let mut text = String::new();
+                write!(text, "{}", local.format(format))
+                    .map_err(|_| format!("cannot format the date with `{format}`"))?;
+                Value::String(text)
+            }
+        })
+    }
+}
+
+fn number(value: &Value) -> Result<Number, String> {
+    match value {
+        Value::Number(n) => Ok(n.clone()),
+        Value::Bool(b) => Ok(Number::from(u8::from(*b))),
+        Value::String(text) => {
+            let text = text.trim();
+            if let Ok(whole) = text.parse::<i64>() {
+                return Ok(Number::from(whole));
+            }
+            text.parse::<f64>()
+                .ok()
+                .and_then(Number::from_f64)
+                .ok_or_else(|| format!("`{text}` is not a number"))
+        }
+        other => Err(format!("cannot convert {other} to a number")),
+    }
+}
+
+fn boolean(value: &Value) -> Result<bool, String> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::Number(n) if n.as_f64() == Some(1.0) => Ok(true),
+        Value::Number(n) if n.as_f64() == Some(0.0) => Ok(false),
+        Value::String(text) => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "y" | "1" | "on" => Ok(true),
+            "false" | "no" | "n" | "0" | "off" | "" => Ok(false),
+            _ => Err(format!("`{text}` is not a boolean")),
+        },
+        other => Err(format!("cannot convert {other} to a boolean")),
+    }
+}
+
+fn parse_date(
+    value: &Value,
+    format: Option<&str>,
+    zone: FixedOffset,
+) -> Result<DateTime<FixedOffset>, String> {
+    let from_unix = |seconds: f64| {
+        DateTime::from_timestamp_millis((seconds * 1000.0).round() as i64)
+            .map(|d| d.fixed_offset())
+            .ok_or_else(|| format!("{seconds} is out of range for a date"))
+    };
+    let local = |naive: NaiveDateTime| {
+        zone.from_local_datetime(&naive)
+            .single()
+            .ok_or_else(|| format!("{naive} does not exist in {zone}"))
+    };
+    match (value, format) {
+        (Value::Number(n), None | Some("unix")) => from_unix(n.as_f64().unwrap_or_default()),
+        (Value::Number(n), Some("unixMillis")) => {
+            from_unix(n.as_f64().unwrap_or_default() / 1000.0)
+        }
+        (Value::String(text), Some("unix")) => from_unix(
+            text.trim()
+                .parse()
+                .map_err(|_| format!("`{text}` is not a number of seconds"))?,
+        ),
+        (Value::String(text), Some("unixMillis")) => from_unix(
+            text.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("`{text}` is not a number of milliseconds"))?
+                / 1000.0,
+        ),
+        (Value::String(text), Some(format)) => {
+            if let Ok(date) = DateTime::parse_from_str(text, format) {
+                return Ok(date);
+            }
+            if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
+                return local(naive);
+            }
+            NaiveDate::parse_from_str(text, format)
+                .map_err(|e| format!("`{text}` does not match `{format}`: {e}"))
+                .and_then(|d| local(d.and_time(chrono::NaiveTime::MIN)))
+        }
+        (Value::String(text), None) => {
+            if let Ok(date) = DateTime::parse_from_rfc3339(text) {
+                return Ok(date);
+            }
+            for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+                if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
+                    return local(naive);
+                }
+            }
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| format!("`{text}` is not an RFC 3339 date; set `inputFormat`"))
+                .and_then(|d| local(d.and_time(chrono::NaiveTime::MIN)))
+        }
+        (other, _) => Err(format!("cannot read {other} as a date")),
+    }
+}
+
+impl Transform for Convert {
+    fn kind(&self) -> &'static str {
+        "convert"
+    }
+
+    fn apply(&self, mut item: Value, out: &mut Vec<Value>) -> Result<(), TransformError> {
+        for field in &self.fields {
+            let Some(value) = paths::get(&item, &field.path) else {
+                continue;
+            };
+            if value.is_null() {
+                continue;
+            }
+            let converted = field
+                .convert(value)
+                .map_err(|reason| TransformError::Path {
+                    path: field.path.to_string(),
+                    reason,
+                })?;
+            paths::set(&mut item, &field.path, converted)?;
+        }
+        out.push(item);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn conversion(
+        to: ConvertTo,
+        input: Option<&str>,
+        tz: Option<&str>,
+        format: Option<&str>,
+        out_tz: Option<&str>,
+    ) -> Conversion {
+        Conversion::build(
+            &FieldConversion {
+                path: "v".into(),
+                to,
+                input_format: input.map(Into::into),
+                timezone: tz.map(Into::into),
+                format: format.map(Into::into),
+                output_timezone: out_tz.map(Into::into),
+            },
+            FieldPath::parse("v").unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn converts_dates_between_formats_and_zones() {
+        let c = conversion(
+            ConvertTo::Date,
+            Some("%d-%m-%Y %H:%M"),
+            Some("+02:00"),
+            None,
+            None,
+        );
+        assert_eq!(
+            c.convert(&json!("31-12-2024 23:30")),
+            Ok(json!("2024-12-31T21:30:00Z"))
+        );
+        let c = conversion(
+            ConvertTo::Date,
+            None,
+            None,
+            Some("%Y-%m-%d %H:%M"),
+            Some("-05:00"),
+        );
+        assert_eq!(
+            c.convert(&json!("2024-01-01T03:00:00Z")),
+            Ok(json!("2023-12-31 22:00"))
+        );
+        let c = conversion(ConvertTo::Date, None, None, Some("unix"), None);
+        assert_eq!(c.convert(&json!("1970-01-02")), Ok(json!(86400)));
+        assert!(c.convert(&json!("yesterday")).is_err());
+        assert!(
+            Conversion::build(
+                &FieldConversion {
+                    path: "v".into(),
+                    to: ConvertTo::Date,
+                    input_format: None,
+                    timezone: Some("Mars/Base".into()),
+                    format: None,
+                    output_timezone: None
+                },
+                FieldPath::parse("v").unwrap_or_else(|e| panic!("{e}")),
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn converts_scalars() {
+        let n = conversion(ConvertTo::Number, None, None, None, None);
+        assert_eq!(n.convert(&json!("12.50")), Ok(json!(12.5)));
+        assert_eq!(n.convert(&json!("7")), Ok(json!(7)));
+        assert!(n.convert(&json!("x")).is_err());
+        let i = conversion(ConvertTo::Integer, None, None, None, None);
+        assert_eq!(i.convert(&json!("2.5")), Ok(json!(3)));
+        let b = conversion(ConvertTo::Boolean, None, None, None, None);
+        assert_eq!(b.convert(&json!("Yes")), Ok(json!(true)));
+        let s = conversion(ConvertTo::String, None, None, None, None);
+        assert_eq!(s.convert(&json!(4.25)), Ok(json!("4.25")));
+    }
+}

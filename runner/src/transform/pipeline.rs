@@ -1,0 +1,231 @@
+//! A route's steps in order, and how they run: synchronous steps item by item, batch
+//! steps on the whole batch, asynchronous steps with a [`Context`].
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::{AsyncTransform, BatchTransform, Context, JqProgram, Transform, TransformError};
+
+/// A step that failed, named as it was written, with the index of the item (in that
+/// step's input) that made it fail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{label} ({kind}) failed: {error}")]
+pub struct StepFailed {
+    pub label: String,
+    pub kind: &'static str,
+    /// Index of the failing item among the items the step received.
+    pub item: usize,
+    #[source]
+    pub error: TransformError,
+}
+
+pub(crate) enum Stage {
+    Item(Box<dyn Transform>),
+    Batch(Box<dyn BatchTransform>),
+    Async(Box<dyn AsyncTransform>),
+    When(Box<When>),
+}
+
+pub(crate) struct When {
+    pub condition: JqProgram,
+    pub then: Pipeline,
+    pub otherwise: Pipeline,
+}
+
+impl Stage {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Item(t) => t.kind(),
+            Self::Batch(t) => t.kind(),
+            Self::Async(t) => t.kind(),
+            Self::When(_) => "when",
+        }
+    }
+
+    fn needs_context(&self) -> bool {
+        match self {
+            Self::Item(_) | Self::Batch(_) => false,
+            Self::Async(_) => true,
+            Self::When(when) => when.then.needs_context() || when.otherwise.needs_context(),
+        }
+    }
+}
+
+pub(crate) struct LabeledStage {
+    pub label: String,
+    pub stage: Stage,
+}
+
+/// The ordered steps of one side of a route.
+#[derive(Default)]
+pub struct Pipeline {
+    pub(crate) steps: Vec<LabeledStage>,
+}
+
+impl Pipeline {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Whether a step sees the whole batch (sort, dedupe, aggregate).
+    pub fn has_batch_steps(&self) -> bool {
+        self.steps.iter().any(|s| match &s.stage {
+            Stage::Batch(_) => true,
+            Stage::When(when) => when.then.has_batch_steps() || when.otherwise.has_batch_steps(),
+            Stage::Item(_) | Stage::Async(_) => false,
+        })
+    }
+
+    /// Whether a step needs storage: then only [`Pipeline::run_batch`] can run it.
+    pub fn needs_context(&self) -> bool {
+        self.steps.iter().any(|s| s.stage.needs_context())
+    }
+
+    /// Runs every step on one item without a context (the fast path; steps that need
+    /// storage fail). Returns the items and a one-line summary for the task log
+    /// (`step 1 jq: 1 → 2; step 2 set: 2 → 2`).
+    pub fn run(&self, item: Value) -> Result<(Vec<Value>, String), StepFailed> {
+        self.run_sync(vec![item])
+    }
+
+    /// [`Pipeline::run`] on a batch.
+    pub fn run_sync(&self, items: Vec<Value>) -> Result<(Vec<Value>, String), StepFailed> {
+        let mut items = items;
+        let mut summary = Vec::with_capacity(self.steps.len());
+        for step in &self.steps {
+            let before = items.len();
+            items = match &step.stage {
+                Stage::Item(t) => apply_items(t.as_ref(), items),
+                Stage::Batch(t) => t.apply_batch(items),
+                Stage::Async(_) => Err((0, TransformError::NoContext)),
+                Stage::When(when) => {
+                    let mut out = Vec::with_capacity(before);
+                    let mut failed = None;
+                    for (index, item) in items.into_iter().enumerate() {
+                        let branch = when.branch(&item).map_err(|e| (index, e));
+                        let result = branch
+                            .and_then(|b| b.run_sync(vec![item]).map_err(|e| (index, nested(e))));
+                        match result {
+                            Ok((produced, _)) => out.extend(produced),
+                            Err(error) => {
+                                failed = Some(error);
+                                break;
+                            }
+                        }
+                    }
+                    failed.map_or(Ok(out), Err)
+                }
+            }
+            .map_err(|(item, error)| step.failed(item, error))?;
+            summary.push(step.summary(before, items.len()));
+            if items.is_empty() {
+                break;
+            }
+        }
+        Ok((items, summary.join("; ")))
+    }
+
+    /// Runs every step on a batch, with storage. Deferred writes stay in `context` for
+    /// the caller to apply once the items are safe.
+    pub fn run_batch<'a>(
+        &'a self,
+        items: Vec<Value>,
+        context: &'a Context,
+    ) -> BoxFuture<'a, Result<(Vec<Value>, String), StepFailed>> {
+        Box::pin(async move {
+            let mut items = items;
+            let mut summary = Vec::with_capacity(self.steps.len());
+            for step in &self.steps {
+                let before = items.len();
+                items = match &step.stage {
+                    Stage::Item(t) => apply_items(t.as_ref(), items),
+                    Stage::Batch(t) => t.apply_batch(items),
+                    Stage::Async(t) => {
+                        let mut out = Vec::with_capacity(before);
+                        let mut failed = None;
+                        for (index, item) in items.into_iter().enumerate() {
+                            if let Err(error) = t.apply(item, context, &mut out).await {
+                                failed = Some((index, error));
+                                break;
+                            }
+                        }
+                        failed.map_or(Ok(out), Err)
+                    }
+                    Stage::When(when) => {
+                        let mut out = Vec::with_capacity(before);
+                        let mut failed = None;
+                        for (index, item) in items.into_iter().enumerate() {
+                            let branch = match when.branch(&item) {
+                                Ok(branch) => branch,
+                                Err(error) => {
+                                    failed = Some((index, error));
+                                    break;
+                                }
+                            };
+                            match branch.run_batch(vec![item], context).await {
+                                Ok((produced, _)) => out.extend(produced),
+                                Err(error) => {
+                                    failed = Some((index, nested(error)));
+                                    break;
+                                }
+                            }
+                        }
+                        failed.map_or(Ok(out), Err)
+                    }
+                }
+                .map_err(|(item, error)| step.failed(item, error))?;
+                summary.push(step.summary(before, items.len()));
+                if items.is_empty() {
+                    break;
+                }
+            }
+            Ok((items, summary.join("; ")))
+        })
+    }
+}
+
+impl When {
+    fn branch(&self, item: &Value) -> Result<&Pipeline, TransformError> {
+        let result = self.condition.first(item.clone())?;
+        Ok(if super::truthy(&result) {
+            &self.then
+        } else {
+            &self.otherwise
+        })
+    }
+}
+
+impl LabeledStage {
+    fn failed(&self, item: usize, error: TransformError) -> StepFailed {
+        StepFailed {
+            label: self.label.clone(),
+            kind: self.stage.kind(),
+            item,
+            error,
+        }
+    }
+
+    fn summary(&self, before: usize, after: usize) -> String {
+        format!("{} {}: {before} → {after}", self.label, self.stage.kind())
+    }
+}
+
+fn apply_items(
+    transform: &dyn Transform,
+    items: Vec<Value>,
+) -> Result<Vec<Value>, (usize, TransformError)> {
+    let mut out = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        transform.apply(item, &mut out).map_err(|e| (index, e))?;
+    }
+    Ok(out)
+}
+
+/// A failure inside a `when` block, as the block's error (naming the inner step).
+fn nested(error: StepFailed) -> TransformError {
+    TransformError::Nested {
+        step: error.label,
+        kind: error.kind,
+        error: Box::new(error.error),
+    }
+}

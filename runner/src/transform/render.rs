@@ -1,0 +1,40 @@
+//! The `render` step: a field becomes text (CSV, XML, JSON Lines).
+
+use serde_json::Value;
+use switchyard_crds::path::FieldPath;
+use switchyard_crds::v1alpha1::{CsvOptions, Format};
+
+use super::{Transform, TransformError, formats, paths};
+
+pub struct Render {
+    pub format: Format,
+    pub path: FieldPath,
+    pub into: FieldPath,
+    pub csv: CsvOptions,
+    pub root: Option<String>,
+}
+
+impl Transform for Render {
+    fn kind(&self) -> &'static str {
+        "render"
+    }
+
+    fn apply(&self, mut item: Value, out: &mut Vec<Value>) -> Result<(), TransformError> {
+        let fail = |reason: String| TransformError::Path {
+            path: self.path.to_string(),
+            reason,
+        };
+        let value =
+            paths::take(&mut item, &self.path).ok_or_else(|| fail("no such field".into()))?;
+        let text = match self.format {
+            Format::Csv => formats::csv::render(&value, &self.csv),
+            Format::Xml => formats::xml::render(&value, self.root.as_deref()),
+            Format::JsonLines => formats::jsonl::render(&value),
+            Format::Edifact | Format::X12 => Err("EDIFACT and X12 can be read, not written".into()),
+        }
+        .map_err(fail)?;
+        paths::set(&mut item, &self.into, Value::String(text))?;
+        out.push(item);
+        Ok(())
+    }
+}
