@@ -43,6 +43,9 @@ enum Command {
     Run(RunArgs),
     /// Validate the manifests and exit: 0 when valid, 2 with every problem listed.
     Validate(ManifestArgs),
+    /// Run the `TransformerTest` documents beside the manifests: 0 when all pass, 1 with
+    /// a diff per mismatch, 2 when the manifests are invalid.
+    Test(ManifestArgs),
 }
 
 #[derive(Args)]
@@ -122,6 +125,19 @@ pub async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init_logging();
     match cli.command {
+        Command::Test(args) => match crate::transform::testing::run_all(&args.paths).await {
+            Ok(report) => {
+                println!("{} passed, {} failed", report.passed, report.failed);
+                if report.failed > 0 {
+                    std::process::exit(1);
+                }
+                Ok(())
+            }
+            Err(problems) => {
+                eprintln!("{problems}");
+                std::process::exit(EXIT_INVALID);
+            }
+        },
         Command::Validate(args) => {
             let secrets = SecretSource {
                 dir: args.secrets_dir.clone(),

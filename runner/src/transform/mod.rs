@@ -25,6 +25,7 @@ mod set;
 mod sort;
 mod split;
 mod storage_steps;
+pub mod testing;
 mod validate;
 mod value_map;
 

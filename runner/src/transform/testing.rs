@@ -1,0 +1,298 @@
+//! Transformer tests: sample input → expected output, declared beside the manifests as
+//! `TransformerTest` documents (API group `test.switchyard.dev`, which the manifest
+//! loader skips), run by `runner test -f <dir>` with an in-memory storage.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use switchyard_crds::catalog::LabeledStep;
+use switchyard_crds::v1alpha1::Step;
+
+use super::{Context, build_pipeline};
+use crate::storage::MemoryStorage;
+
+/// The API version of test documents.
+pub const TEST_API_VERSION: &str = "test.switchyard.dev/v1alpha1";
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TestSpec {
+    /// Steps written inline.
+    #[serde(default)]
+    pub steps: Vec<Step>,
+    /// Or a Transformer of the catalog (same namespace).
+    #[serde(default)]
+    pub transformer: Option<String>,
+    /// Or a Route's pipeline: `incoming` or `outgoing` of `route`.
+    #[serde(default)]
+    pub route: Option<String>,
+    #[serde(default)]
+    pub side: Option<String>,
+    pub cases: Vec<TestCase>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TestCase {
+    pub name: String,
+    /// The batch of input items.
+    pub input: Vec<Value>,
+    /// The expected output items.
+    pub expected: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TestDocument {
+    #[serde(rename = "apiVersion")]
+    api_version: Option<String>,
+    kind: Option<String>,
+    metadata: Option<Value>,
+    spec: Option<Value>,
+}
+
+/// A loaded test: its name and where it came from.
+pub struct LoadedTest {
+    pub file: PathBuf,
+    pub name: String,
+    pub namespace: String,
+    pub spec: TestSpec,
+}
+
+/// Runs `steps` on a batch with a fresh in-memory storage.
+pub async fn run_steps(steps: &[Step], input: Vec<Value>) -> Result<Vec<Value>, String> {
+    let labeled: Vec<LabeledStep> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| LabeledStep {
+            label: format!("step {}", i + 1),
+            step: step.clone(),
+        })
+        .collect();
+    run_labeled(&labeled, input).await
+}
+
+/// Runs compiled steps on a batch with a fresh in-memory storage.
+pub async fn run_labeled(steps: &[LabeledStep], input: Vec<Value>) -> Result<Vec<Value>, String> {
+    let pipeline = build_pipeline(steps).map_err(|e| e.to_string())?;
+    let context = Context::new("default", Arc::new(MemoryStorage::default()));
+    pipeline
+        .run_batch(input, &context)
+        .await
+        .map(|(items, _)| items)
+        .map_err(|e| e.to_string())
+}
+
+/// Finds the test documents under `paths`.
+pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedTest>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        collect(path, &mut files);
+    }
+    files.sort();
+    let mut tests = Vec::new();
+    for file in files {
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let Ok(document) = TestDocument::deserialize(document) else {
+                continue;
+            };
+            if document.api_version.as_deref() != Some(TEST_API_VERSION)
+                || document.kind.as_deref() != Some("TransformerTest")
+            {
+                continue;
+            }
+            let meta = document.metadata.unwrap_or_default();
+            let name = meta["name"].as_str().unwrap_or("unnamed").to_owned();
+            let namespace = meta["namespace"].as_str().unwrap_or("default").to_owned();
+            let spec: TestSpec = serde_json::from_value(document.spec.unwrap_or_default())
+                .map_err(|e| format!("{}: test `{name}`: {e}", file.display()))?;
+            tests.push(LoadedTest {
+                file: file.clone(),
+                name,
+                namespace,
+                spec,
+            });
+        }
+    }
+    Ok(tests)
+}
+
+fn collect(path: &Path, files: &mut Vec<PathBuf>) {
+    if path.is_dir() {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for entry in entries.flatten() {
+                collect(&entry.path(), files);
+            }
+        }
+    } else if matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    ) {
+        files.push(path.to_owned());
+    }
+}
+
+/// A readable line diff of two JSON values (`-` expected, `+` actual).
+pub fn diff(expected: &Value, actual: &Value) -> String {
+    let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let (left, right) = (pretty(expected), pretty(actual));
+    let (left, right): (Vec<&str>, Vec<&str>) = (left.lines().collect(), right.lines().collect());
+    // Longest common subsequence, fine for test-sized documents.
+    let mut table = vec![vec![0usize; right.len() + 1]; left.len() + 1];
+    for i in (0..left.len()).rev() {
+        for j in (0..right.len()).rev() {
+            table[i][j] = if left[i] == right[j] {
+                table[i + 1][j + 1] + 1
+            } else {
+                table[i + 1][j].max(table[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    while i < left.len() || j < right.len() {
+        if i < left.len() && j < right.len() && left[i] == right[j] {
+            out.push_str(&format!("   {}\n", left[i]));
+            i += 1;
+            j += 1;
+        } else if j < right.len() && (i == left.len() || table[i][j + 1] >= table[i + 1][j]) {
+            out.push_str(&format!(" + {}\n", right[j]));
+            j += 1;
+        } else {
+            out.push_str(&format!(" - {}\n", left[i]));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Outcome of `runner test`.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub passed: usize,
+    pub failed: usize,
+}
+
+/// Runs every `TransformerTest` under `paths` against the catalog there, printing one
+/// line per case and a diff for each mismatch.
+pub async fn run_all(paths: &[PathBuf]) -> Result<Report, String> {
+    use switchyard_crds::catalog::Catalog;
+    use switchyard_crds::manifest::{self, AnyResource};
+
+    let (resources, mut problems) = manifest::load_paths(paths);
+    let transformers: std::collections::BTreeMap<(String, String), Vec<Step>> = resources
+        .iter()
+        .filter_map(|r| match &r.resource {
+            AnyResource::Transformer(t) => Some((
+                (
+                    t.metadata
+                        .namespace
+                        .clone()
+                        .unwrap_or_else(|| "default".into()),
+                    t.metadata.name.clone().unwrap_or_default(),
+                ),
+                t.spec.steps.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let catalog = Catalog::build(resources);
+    problems.extend(catalog.problems.iter().cloned());
+    if !problems.is_empty() {
+        return Err(switchyard_crds::problem::Problems(problems).to_string());
+    }
+    let mut report = Report::default();
+    for test in load(paths)? {
+        let steps: Vec<LabeledStep> = match (&test.spec.transformer, &test.spec.route) {
+            (Some(name), _) => {
+                let key = (test.namespace.clone(), name.clone());
+                let steps = transformers.get(&key).ok_or_else(|| {
+                    format!(
+                        "{}: test `{}`: no Transformer `{name}`",
+                        test.file.display(),
+                        test.name
+                    )
+                })?;
+                expand(steps, &test.namespace, &transformers, 0)?
+            }
+            (None, Some(route)) => {
+                let compiled = catalog
+                    .routes
+                    .values()
+                    .find(|r| r.namespace() == test.namespace && r.name() == route)
+                    .ok_or_else(|| {
+                        format!(
+                            "{}: test `{}`: no Route `{route}`",
+                            test.file.display(),
+                            test.name
+                        )
+                    })?;
+                match test.spec.side.as_deref().unwrap_or("incoming") {
+                    "outgoing" => compiled.outgoing_steps.clone(),
+                    _ => compiled.incoming_steps.clone(),
+                }
+            }
+            (None, None) => expand(&test.spec.steps, &test.namespace, &transformers, 0)?,
+        };
+        for case in &test.spec.cases {
+            let actual = run_labeled(&steps, case.input.clone()).await;
+            let expected = Value::Array(case.expected.clone());
+            match actual {
+                Ok(items) if Value::Array(items.clone()) == expected => {
+                    report.passed += 1;
+                    println!("ok    {} / {}", test.name, case.name);
+                }
+                Ok(items) => {
+                    report.failed += 1;
+                    println!(
+                        "FAIL  {} / {} ({})",
+                        test.name,
+                        case.name,
+                        test.file.display()
+                    );
+                    println!("{}", diff(&expected, &Value::Array(items)));
+                }
+                Err(error) => {
+                    report.failed += 1;
+                    println!(
+                        "FAIL  {} / {} ({}): {error}",
+                        test.name,
+                        case.name,
+                        test.file.display()
+                    );
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Expands `transformer:` calls (at most 16 deep).
+fn expand(
+    steps: &[Step],
+    namespace: &str,
+    transformers: &std::collections::BTreeMap<(String, String), Vec<Step>>,
+    depth: usize,
+) -> Result<Vec<LabeledStep>, String> {
+    if depth > 16 {
+        return Err("Transformer calls nest more than 16 deep".into());
+    }
+    let mut out = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        match step {
+            Step::Transformer(name) => {
+                let inner = transformers
+                    .get(&(namespace.to_owned(), name.clone()))
+                    .ok_or_else(|| format!("no Transformer `{name}`"))?;
+                out.extend(expand(inner, namespace, transformers, depth + 1)?);
+            }
+            other => out.push(LabeledStep {
+                label: format!("step {}", i + 1),
+                step: other.clone(),
+            }),
+        }
+    }
+    Ok(out)
+}
