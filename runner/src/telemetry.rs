@@ -76,6 +76,7 @@ pub fn task_attempted(route: &RouteKey, outcome: &Outcome) {
         Outcome::Retry { .. } => "retry",
         Outcome::Failed { .. } => "failed",
         Outcome::Skipped => "skipped",
+        Outcome::Released => "released",
     };
     METRICS
         .delivery_attempts

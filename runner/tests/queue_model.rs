@@ -40,7 +40,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (1usize..5).prop_map(Op::Enqueue),
         3 => (1u32..5).prop_map(Op::Lease),
-        4 => (0usize..16, 0u8..4, proptest::bool::weighted(0.15)).prop_map(|(pick, outcome, stale)| Op::Complete { pick, outcome, stale }),
+        4 => (0usize..16, 0u8..5, proptest::bool::weighted(0.15)).prop_map(|(pick, outcome, stale)| Op::Complete { pick, outcome, stale }),
         1 => (0i64..130_000).prop_map(Op::Advance),
         1 => Just(Op::Restart),
         1 => (0usize..32).prop_map(Op::Retry),
@@ -117,6 +117,14 @@ impl Harness {
                     .expect("enqueue");
             }
             Op::Lease(limit) => {
+                // Leasing first takes back every expired lease.
+                let clock = self.clock;
+                for task in self.model.values_mut() {
+                    if task.state == TaskState::Processing && task.lease_until < clock {
+                        task.state = TaskState::Pending;
+                        task.lease_token = None;
+                    }
+                }
                 let ready = self.model.keys().filter(|id| self.ready(id)).count();
                 let leased = self
                     .store
@@ -154,6 +162,7 @@ impl Harness {
                     2 => Outcome::Failed {
                         error: "bad".into(),
                     },
+                    4 => Outcome::Released,
                     _ => Outcome::Skipped,
                 };
                 let token = if stale {
@@ -177,6 +186,7 @@ impl Harness {
                         }
                         Outcome::Failed { .. } => TaskState::Failed,
                         Outcome::Skipped => TaskState::Skipped,
+                        Outcome::Released => TaskState::Pending,
                     };
                 }
                 let completion = Completion {

@@ -69,7 +69,8 @@ async fn a_posted_order_is_reshaped_queued_and_delivered_with_its_log() {
         .collect();
     assert!(log[0].starts_with("Received via webhook"), "{log:?}");
     assert!(
-        log[1].contains("order-to-shipment step 2 jq: 1 → 1"),
+        log[0].contains("; incoming transformers: ")
+            && log[0].contains("order-to-shipment step 2 jq: 1 → 1"),
         "{log:?}"
     );
 

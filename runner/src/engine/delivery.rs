@@ -1,5 +1,6 @@
 //! Delivery: lease ready tasks, run the outgoing pipeline, send, record the outcome.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use tokio_util::task::TaskTracker;
 use super::Engine;
 use super::intake::redact_lines;
 use crate::connectors::DeliveryError;
-use crate::queue::{Completion, LeasedTask, LogLine, Outcome, backoff_delay, now_ms};
+use crate::queue::{Completion, LeasedTask, LogLine, Outcome, QueueError, backoff_delay, now_ms};
 use crate::runtime::RouteRuntime;
 use crate::storage::StorageStore;
 use crate::telemetry;
@@ -42,9 +43,10 @@ pub(super) async fn run(
     tracker: TaskTracker,
 ) {
     let wakeup = engine.wakeup(&route.key);
-    let slots = Arc::new(Semaphore::new(
-        route.compiled.processing.max_concurrency as usize,
-    ));
+    let max_concurrency = (route.compiled.processing.max_concurrency as usize).max(1);
+    let slots = Arc::new(Semaphore::new(max_concurrency));
+    // Two rounds of deliveries per lease: fewer, larger lease transactions.
+    let mut prefetch = Prefetch::new((2 * max_concurrency).clamp(16, MAX_LEASE_BATCH));
     loop {
         if let Some(schedule) = &route.delivery_schedule {
             let Some(wait) = until_next(schedule) else {
@@ -56,123 +58,163 @@ pub(super) async fn run(
             }
             // A scheduled run drains what is due, then sleeps until the next tick.
             tracing::debug!(namespace = %route.key.namespace, route = %route.key.route, "Scheduled delivery run");
+            prefetch.drained = false;
             loop {
-                match lease_and_dispatch(&engine, &route, &slots, &tracker, &cancel).await {
-                    Leased::Full => continue,
-                    Leased::Stopped => return,
-                    Leased::Partial | Leased::Error => break,
+                if prefetch.refill(&engine, &route).await.is_err() {
+                    break;
+                }
+                let Some(task) = prefetch.buffer.pop_front() else {
+                    break;
+                };
+                let stopped = dispatch(
+                    &engine,
+                    &route,
+                    &slots,
+                    &tracker,
+                    &cancel,
+                    task,
+                    &mut prefetch,
+                )
+                .await;
+                if stopped.is_err() {
+                    return;
                 }
             }
             continue;
         }
-        let pause = match lease_and_dispatch(&engine, &route, &slots, &tracker, &cancel).await {
-            Leased::Full => continue,
-            Leased::Stopped => return,
-            Leased::Partial => IDLE_POLL,
-            Leased::Error => ERROR_PAUSE,
+        if prefetch.refill(&engine, &route).await.is_err() {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(ERROR_PAUSE) => continue,
+            }
+        }
+        let Some(task) = prefetch.buffer.pop_front() else {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = wakeup.notified() => {}
+                () = tokio::time::sleep(IDLE_POLL) => {}
+            }
+            prefetch.drained = false;
+            continue;
         };
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = wakeup.notified() => {}
-            () = tokio::time::sleep(pause) => {}
+        let stopped = dispatch(
+            &engine,
+            &route,
+            &slots,
+            &tracker,
+            &cancel,
+            task,
+            &mut prefetch,
+        )
+        .await;
+        if stopped.is_err() {
+            return;
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::str::FromStr;
+/// Tasks leased ahead of free delivery slots, so that leasing overlaps delivery instead
+/// of sitting between deliveries. About two rounds of tasks wait here, far less than a
+/// lease lasts, so a buffered lease does not run out before its task is sent.
+struct Prefetch {
+    buffer: VecDeque<LeasedTask>,
+    /// Tasks to hold after a refill.
+    target: usize,
+    /// The last lease found fewer tasks than asked: do not ask again until woken.
+    drained: bool,
+}
 
-    use super::*;
+/// The worker is stopping.
+struct Stopping;
 
-    #[test]
-    fn the_next_tick_falls_on_the_whole_second() {
-        let every_second = croner::Cron::from_str("* * * * * *").unwrap_or_else(|e| panic!("{e}"));
-        for _ in 0..5 {
-            let wait = until_next(&every_second).unwrap_or_default();
-            let lands_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-            assert!(wait <= Duration::from_secs(1), "{wait:?}");
-            assert!(
-                lands_at.nanosecond() < 50_000_000 || lands_at.nanosecond() > 950_000_000,
-                "{lands_at}"
-            );
+impl Prefetch {
+    fn new(target: usize) -> Self {
+        Self {
+            buffer: VecDeque::with_capacity(target),
+            target,
+            drained: false,
+        }
+    }
+
+    /// Leases more tasks when the buffer is half empty, unless the queue was found
+    /// drained since the last wake-up.
+    async fn refill(&mut self, engine: &Engine, route: &RouteRuntime) -> Result<(), QueueError> {
+        if self.drained || self.buffer.len() > self.target / 2 {
+            return Ok(());
+        }
+        let wanted = self.target - self.buffer.len();
+        let leased = engine
+            .store
+            .lease(
+                &route.key,
+                u32::try_from(wanted).unwrap_or(u32::MAX),
+                now_ms(),
+            )
+            .await;
+        match leased {
+            Ok(tasks) => {
+                self.drained = tasks.len() < wanted;
+                self.buffer.extend(tasks);
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(namespace = %route.key.namespace, route = %route.key.route, error = %error, "Cannot lease tasks");
+                Err(error)
+            }
+        }
+    }
+
+    /// Hands the buffered tasks back to the queue undelivered (the worker stops).
+    async fn release(&mut self, engine: &Engine) {
+        let released: Vec<Completion> = self
+            .buffer
+            .drain(..)
+            .map(|task| Completion {
+                id: task.id,
+                lease_token: task.lease_token,
+                outcome: Outcome::Released,
+                log: Vec::new(),
+            })
+            .collect();
+        if let Err(error) = engine.committer.complete(released).await {
+            tracing::warn!(error = %error, "Cannot hand back leased tasks; they run again when their leases expire");
         }
     }
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum Leased {
-    /// As many tasks as there were free slots: more may be waiting.
-    Full,
-    /// Fewer: the route is drained for now.
-    Partial,
-    Error,
-    /// The worker is stopping; nothing was leased.
-    Stopped,
-}
-
-/// Waits for a free slot, leases up to the number of free slots and starts delivering.
-///
-/// Only the wait for a slot can be cancelled: a lease that reached the database must
-/// not be abandoned half-way (dropping the future does not undo the UPDATE), so once
-/// leasing starts the tasks are always dispatched.
-async fn lease_and_dispatch(
+/// Waits for a free slot and starts delivering `task`. When the worker stops meanwhile,
+/// the task and the rest of the buffer go back to the queue.
+async fn dispatch(
     engine: &Arc<Engine>,
     route: &Arc<RouteRuntime>,
     slots: &Arc<Semaphore>,
     tracker: &TaskTracker,
     cancel: &CancellationToken,
-) -> Leased {
-    let first = tokio::select! {
-        () = cancel.cancelled() => return Leased::Stopped,
-        permit = slots.clone().acquire_owned() => match permit {
-            Ok(permit) => permit,
-            Err(_) => return Leased::Stopped,
-        },
+    task: LeasedTask,
+    prefetch: &mut Prefetch,
+) -> Result<(), Stopping> {
+    let permit = tokio::select! {
+        () = cancel.cancelled() => None,
+        permit = slots.clone().acquire_owned() => permit.ok(),
     };
-    let mut permits = vec![first];
-    while permits.len() < MAX_LEASE_BATCH {
-        match slots.clone().try_acquire_owned() {
-            Ok(permit) => permits.push(permit),
-            Err(_) => break,
+    let Some(permit) = permit else {
+        prefetch.buffer.push_front(task);
+        prefetch.release(engine).await;
+        return Err(Stopping);
+    };
+    let engine = engine.clone();
+    let route = route.clone();
+    tracker.spawn(async move {
+        let completion = attempt(&route, task, engine.storage()).await;
+        // The slot frees as soon as the receiver answered; the outcome is committed with
+        // others in the next group commit. Until then the task stays `processing` under
+        // our lease, so nobody else takes it.
+        drop(permit);
+        if let Err(error) = engine.committer.complete(vec![completion]).await {
+            tracing::error!(error = %error, "Cannot record a delivery outcome; the task runs again when its lease expires");
         }
-    }
-    let wanted = permits.len();
-    let tasks = match engine
-        .store
-        .lease(
-            &route.key,
-            u32::try_from(wanted).unwrap_or(u32::MAX),
-            now_ms(),
-        )
-        .await
-    {
-        Ok(tasks) => tasks,
-        Err(error) => {
-            tracing::error!(namespace = %route.key.namespace, route = %route.key.route, error = %error, "Cannot lease tasks");
-            return Leased::Error;
-        }
-    };
-    let leased = if tasks.len() == wanted {
-        Leased::Full
-    } else {
-        Leased::Partial
-    };
-    for (task, permit) in tasks.into_iter().zip(permits) {
-        let engine = engine.clone();
-        let route = route.clone();
-        tracker.spawn(async move {
-            let completion = attempt(&route, task, engine.storage()).await;
-            // The slot frees as soon as the receiver answered; the outcome is committed
-            // with others in the next group commit. Until then the task stays
-            // `processing` under our lease, so nobody else takes it.
-            drop(permit);
-            if let Err(error) = engine.committer.complete(vec![completion]).await {
-                tracing::error!(error = %error, "Cannot record a delivery outcome; the task runs again when its lease expires");
-            }
-        });
-    }
-    leased
+    });
+    Ok(())
 }
 
 /// One delivery attempt of one task.
@@ -289,4 +331,25 @@ async fn deliver(
         }
     }
     Ok(Outcome::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    #[test]
+    fn the_next_tick_falls_on_the_whole_second() {
+        let every_second = croner::Cron::from_str("* * * * * *").unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..5 {
+            let wait = until_next(&every_second).unwrap_or_default();
+            let lands_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            assert!(wait <= Duration::from_secs(1), "{wait:?}");
+            assert!(
+                lands_at.nanosecond() < 50_000_000 || lands_at.nanosecond() > 950_000_000,
+                "{lands_at}"
+            );
+        }
+    }
 }

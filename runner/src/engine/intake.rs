@@ -47,10 +47,6 @@ impl Engine {
         let received = items.len();
         let mut tasks = Vec::with_capacity(received);
         for (index, item) in items.into_iter().enumerate() {
-            let came_in = LogLine::now(format!(
-                "Received via {source} (item {} of {received})",
-                index + 1
-            ));
             let (outputs, summary) = if route.incoming.is_empty() {
                 (vec![item], None)
             } else {
@@ -60,17 +56,21 @@ impl Engine {
                     .map_err(|source| IntakeError::Transform { index, source })?;
                 (outputs, Some(summary))
             };
+            // One line for what came in and what the transformers made of it: a log row
+            // per task is a write per task, on the hot path of intake.
+            let mut message = format!("Received via {source} (item {} of {received})", index + 1);
+            if let Some(summary) = summary {
+                message.push_str("; incoming transformers: ");
+                message.push_str(&summary);
+            }
+            let line = redact_lines(vec![LogLine::now(message)]);
             for output in outputs {
-                let mut log = vec![came_in.clone()];
-                if let Some(summary) = &summary {
-                    log.push(LogLine::now(format!("Incoming transformers: {summary}")));
-                }
                 tasks.push(NewTask {
                     id: uuid::Uuid::now_v7().to_string(),
                     route: route.key.clone(),
                     item: output,
                     source,
-                    log: redact_lines(log),
+                    log: line.clone(),
                 });
             }
         }

@@ -11,8 +11,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Completion, NewTask, QueueError, QueueStore, WriteBatch};
 
-/// Upper bound of items per transaction, to keep transactions and latency bounded.
-const MAX_BATCH_ITEMS: usize = 4_096;
+/// Upper bound of items per transaction. Short transactions keep the queue fair: on
+/// SQLite a lease waits for the one writer connection, and on PostgreSQL a long
+/// transaction holds back the clean-up of the index entries every lease walks over.
+const MAX_BATCH_ITEMS: usize = 512;
 
 struct Request {
     new_tasks: Vec<NewTask>,

@@ -119,6 +119,8 @@ pub enum Outcome {
         error: String,
     },
     Skipped,
+    /// Not attempted after all (the runner stops): back to `pending` as it was.
+    Released,
 }
 
 /// The result of one attempt, written back under the lease it was made with.
