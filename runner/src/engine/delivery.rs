@@ -60,56 +60,63 @@ pub(super) async fn run(
             tracing::debug!(namespace = %route.key.namespace, route = %route.key.route, "Scheduled delivery run");
             prefetch.drained = false;
             loop {
-                if prefetch.refill(&engine, &route).await.is_err() {
-                    break;
-                }
-                let Some(task) = prefetch.buffer.pop_front() else {
-                    break;
-                };
-                let stopped = dispatch(
-                    &engine,
-                    &route,
-                    &slots,
-                    &tracker,
-                    &cancel,
-                    task,
-                    &mut prefetch,
-                )
-                .await;
-                if stopped.is_err() {
-                    return;
+                match next_step(&engine, &route, &slots, &tracker, &cancel, &mut prefetch).await {
+                    Step::Dispatched => {}
+                    Step::Stopped => return,
+                    Step::Empty | Step::LeaseFailed => break,
                 }
             }
             continue;
         }
-        if prefetch.refill(&engine, &route).await.is_err() {
-            tokio::select! {
+        match next_step(&engine, &route, &slots, &tracker, &cancel, &mut prefetch).await {
+            Step::Dispatched => {}
+            Step::Stopped => return,
+            Step::LeaseFailed => tokio::select! {
                 () = cancel.cancelled() => return,
-                () = tokio::time::sleep(ERROR_PAUSE) => continue,
+                () = tokio::time::sleep(ERROR_PAUSE) => {}
+            },
+            Step::Empty => {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = wakeup.notified() => {}
+                    () = tokio::time::sleep(IDLE_POLL) => {}
+                }
+                prefetch.drained = false;
             }
         }
-        let Some(task) = prefetch.buffer.pop_front() else {
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = wakeup.notified() => {}
-                () = tokio::time::sleep(IDLE_POLL) => {}
-            }
-            prefetch.drained = false;
-            continue;
-        };
-        let stopped = dispatch(
-            &engine,
-            &route,
-            &slots,
-            &tracker,
-            &cancel,
-            task,
-            &mut prefetch,
-        )
-        .await;
-        if stopped.is_err() {
-            return;
-        }
+    }
+}
+
+/// What one step of a delivery worker did.
+enum Step {
+    /// Started delivering a task.
+    Dispatched,
+    /// Nothing is due.
+    Empty,
+    /// The queue did not answer.
+    LeaseFailed,
+    /// The worker is stopping; buffered tasks went back to the queue.
+    Stopped,
+}
+
+/// Refills the buffer if needed and starts delivering its next task.
+async fn next_step(
+    engine: &Arc<Engine>,
+    route: &Arc<RouteRuntime>,
+    slots: &Arc<Semaphore>,
+    tracker: &TaskTracker,
+    cancel: &CancellationToken,
+    prefetch: &mut Prefetch,
+) -> Step {
+    if prefetch.refill(engine, route).await.is_err() {
+        return Step::LeaseFailed;
+    }
+    let Some(task) = prefetch.buffer.pop_front() else {
+        return Step::Empty;
+    };
+    match dispatch(engine, route, slots, tracker, cancel, task, prefetch).await {
+        Ok(()) => Step::Dispatched,
+        Err(Stopping) => Step::Stopped,
     }
 }
 
