@@ -11,7 +11,8 @@ use kube::{Resource, ResourceExt};
 use serde_json::Value;
 use switchyard_crds::manifest::AnyResource;
 use switchyard_crds::v1alpha1::{
-    CommonStatus, Connection, QueueSnapshot, Route, Tenant, TenantStatus, Transformer,
+    CommonStatus, Connection, ConnectionProbe, QueueSnapshot, Route, Tenant, TenantStatus,
+    Transformer,
 };
 
 use crate::build::{self, Queue, RegionInput};
@@ -350,6 +351,14 @@ fn source_statuses(
                     config.region.as_deref(),
                     queue.as_ref(),
                 )
+            }
+            StatusKind::Connection => {
+                let probe: Option<ConnectionProbe> = object
+                    .data
+                    .pointer("/status/probe")
+                    .cloned()
+                    .and_then(|p| serde_json::from_value(p).ok());
+                status::connection(&problems, probe.as_ref())
             }
             _ => status::definition(&problems),
         };

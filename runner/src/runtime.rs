@@ -49,6 +49,8 @@ pub struct Runtime {
     pub routes: BTreeMap<RouteKey, Arc<RouteRuntime>>,
     /// Namespaces with at least one resource, for the API.
     pub namespaces: Vec<String>,
+    /// Every Connection, shared by the routes (and probed for their status).
+    pub connections: Arc<Connections>,
 }
 
 impl Runtime {
@@ -91,6 +93,7 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
         .extend(catalog.connections.keys().map(|k| k.0.clone()));
     runtime.namespaces.sort();
     runtime.namespaces.dedup();
+    runtime.connections = Arc::new(connections);
     if problems.is_empty() {
         Ok(runtime)
     } else {

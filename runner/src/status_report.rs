@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
-use switchyard_crds::v1alpha1::{LastError, QueueSnapshot, Route};
+use switchyard_crds::v1alpha1::{Connection, ConnectionProbe, LastError, QueueSnapshot, Route};
 
+use crate::connectors::registry::Connections;
 use crate::engine::Engine;
 use crate::queue::{QueueStore, RouteActivity, RouteKey, now_ms};
 use crate::redact;
@@ -33,14 +34,55 @@ pub struct Reported {
     last: HashMap<RouteKey, (QueueSnapshot, Instant)>,
 }
 
-/// Reports every route of the running configuration until the process ends.
+/// Reports every route of the running configuration, and every minute the probe of
+/// each Connection, until the process ends.
 pub async fn run(engine: Arc<Engine>, client: kube::Client) {
     let mut reported = Reported::default();
+    let mut probed_at: Option<Instant> = None;
     loop {
-        let routes: Vec<RouteKey> = engine.runtime().routes.keys().cloned().collect();
+        let runtime = engine.runtime();
+        let routes: Vec<RouteKey> = runtime.routes.keys().cloned().collect();
         report_once(engine.store().as_ref(), &routes, &client, &mut reported).await;
+        if probed_at.is_none_or(|at| at.elapsed() >= REFRESH) {
+            probe_connections(&runtime.connections, &client).await;
+            probed_at = Some(Instant::now());
+        }
         tokio::time::sleep(MIN_INTERVAL).await;
     }
+}
+
+/// Probes every Connection and writes the result to its status.
+pub async fn probe_connections(connections: &Connections, client: &kube::Client) -> usize {
+    let mut written = 0;
+    for ((namespace, name), probe) in connections.probe_all().await {
+        let api: Api<Connection> = Api::namespaced(client.clone(), &namespace);
+        let status = ConnectionProbe {
+            ok: probe.ok,
+            message: probe.message,
+            time: rfc3339(now_ms()).unwrap_or_default(),
+        };
+        let patch = json!({
+            "apiVersion": switchyard_crds::API_VERSION,
+            "kind": "Connection",
+            "status": { "probe": status },
+        });
+        match api
+            .patch_status(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+        {
+            Ok(_) => written += 1,
+            Err(error) => tracing::warn!(
+                connection = %name,
+                error = %redact::redact(&error.to_string()),
+                "Cannot write the connection status; trying again"
+            ),
+        }
+    }
+    written
 }
 
 /// One pass over `routes`; returns how many were written.

@@ -43,12 +43,17 @@ async fn apply_status(
         content_type,
         patch.clone(),
     ));
-    // Answer like the API server: the Route with its new status.
+    // Answer like the API server: the object with its new status.
+    let spec = if patch["kind"] == "Route" {
+        json!({"incoming": {"webhook": {}}, "outgoing": {"connection": "c"}})
+    } else {
+        json!({})
+    };
     axum::Json(json!({
         "apiVersion": "switchyard.dev/v1alpha1",
-        "kind": "Route",
+        "kind": patch["kind"],
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {"incoming": {"webhook": {}}, "outgoing": {"connection": "c"}},
+        "spec": spec,
         "status": patch["status"],
     }))
 }
@@ -173,4 +178,101 @@ async fn snapshots_are_applied_to_the_route_status_and_throttled() {
         0
     );
     assert_eq!(recorded.0.lock().expect("lock").len(), 1);
+}
+
+async fn refuse(headers: HeaderMap) -> (axum::http::StatusCode, &'static str) {
+    // Accepts only the right token, like a real API.
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer right-token") {
+        (axum::http::StatusCode::OK, "ok")
+    } else {
+        (axum::http::StatusCode::UNAUTHORIZED, "no")
+    }
+}
+
+#[tokio::test]
+async fn connection_probes_are_written_to_the_connection_status() {
+    let recorded = Recorded::default();
+    let app = Router::new()
+        .route(
+            "/apis/switchyard.dev/v1alpha1/namespaces/{namespace}/connections/{name}/status",
+            patch(apply_status),
+        )
+        .with_state(recorded.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let api_address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let client = kube::Client::try_from(kube::Config::new(
+        format!("http://{api_address}").parse().expect("URL"),
+    ))
+    .expect("client");
+
+    // A system that refuses the token it is given, and one that is down.
+    let system = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let system_address = system.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(system, Router::new().fallback(refuse)).await;
+    });
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let manifests = tempfile::tempdir().expect("dir");
+    let connection = |name: &str, url: String| {
+        format!(
+            "apiVersion: switchyard.dev/v1alpha1\nkind: Connection\nmetadata: {{name: {name}}}\nspec:\n  http:\n    baseUrl: {url}\n    auth:\n      bearer:\n        token: {{secretKeyRef: {{name: probe, key: token}}}}\n---\n"
+        )
+    };
+    let text = connection("refusing", format!("http://{system_address}"))
+        + &connection("down", format!("http://{down}"));
+    std::fs::write(manifests.path().join("c.yaml"), text).expect("write");
+    let secrets = tempfile::tempdir().expect("dir");
+    std::fs::create_dir_all(secrets.path().join("probe")).expect("dir");
+    std::fs::write(secrets.path().join("probe/token"), "wrong-token-value").expect("secret");
+    let runtime = switchyard_runner::runtime::load(
+        &[manifests.path().to_owned()],
+        &switchyard_runner::secrets::SecretSource {
+            dir: Some(secrets.path().to_owned()),
+        },
+    )
+    .expect("valid manifests");
+
+    let written =
+        switchyard_runner::status_report::probe_connections(&runtime.connections, &client).await;
+    assert_eq!(written, 2);
+    let requests = recorded.0.lock().expect("lock").clone();
+    let probe_of = |name: &str| {
+        requests
+            .iter()
+            .find(|(target, ..)| target == &format!("default/{name}"))
+            .map(|(_, query, _, patch)| {
+                assert!(query.contains("fieldManager=switchyard-runner"), "{query}");
+                patch["status"]["probe"].clone()
+            })
+            .expect("a status write")
+    };
+    let refusing = probe_of("refusing");
+    assert_eq!(refusing["ok"], false);
+    assert!(
+        refusing["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("credentials were refused (401")),
+        "{refusing}"
+    );
+    let down = probe_of("down");
+    assert_eq!(down["ok"], false);
+    assert!(
+        down["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cannot connect")),
+        "{down}"
+    );
+    assert!(
+        !format!("{requests:?}").contains("wrong-token-value"),
+        "the secret leaked into a status"
+    );
 }

@@ -60,6 +60,22 @@ impl ConnectionSpec {
 pub struct ConnectionStatus {
     #[serde(flatten)]
     pub common: CommonStatus,
+    /// The last connectivity check made by a runner that uses this Connection (written
+    /// by the runner, every minute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ConnectionProbe>,
+}
+
+/// Whether the remote system answers and accepts the credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionProbe {
+    /// True when the system answered and did not refuse the credentials.
+    pub ok: bool,
+    /// What the check found (secrets masked).
+    pub message: String,
+    /// When the check ran (RFC 3339).
+    pub time: String,
 }
 
 /// An HTTP/REST endpoint.

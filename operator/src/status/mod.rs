@@ -4,7 +4,7 @@ pub mod conditions;
 pub mod health;
 
 use switchyard_crds::problem::Problem;
-use switchyard_crds::v1alpha1::QueueSnapshot;
+use switchyard_crds::v1alpha1::{ConnectionProbe, QueueSnapshot};
 
 use self::conditions::{Wanted, degraded, progressing, ready};
 use self::health::RegionHealth;
@@ -229,6 +229,31 @@ pub fn definition(problems: &[&Problem]) -> Vec<Wanted> {
     ]
 }
 
+/// Conditions of a Connection: its definition, then what its runners' last probe found.
+pub fn connection(problems: &[&Problem], probe: Option<&ConnectionProbe>) -> Vec<Wanted> {
+    match probe {
+        Some(probe) if problems.is_empty() && !probe.ok => {
+            let message = format!(
+                "The system does not answer as expected ({}, checked {}); Routes that use it retry and their tasks wait. Check the address, the network policy and the credentials.",
+                probe.message, probe.time
+            );
+            vec![
+                ready(false, "ProbeFailed", message.clone()),
+                degraded(true, "ProbeFailed", message),
+            ]
+        }
+        Some(probe) if problems.is_empty() => vec![
+            ready(
+                true,
+                "Reachable",
+                format!("{} (checked {}).", probe.message, probe.time),
+            ),
+            degraded(false, "Reachable", ""),
+        ],
+        _ => definition(problems),
+    }
+}
+
 /// `Ready` from the runners: crash loops first (with the command to see why), then
 /// regions without a ready runner.
 fn runners_ready(health: &[RegionHealth], running: impl FnOnce() -> String) -> Wanted {
@@ -327,6 +352,25 @@ mod tests {
             reported_time: Some("2026-11-27T10:30:00Z".into()),
             ..QueueSnapshot::default()
         }
+    }
+
+    #[test]
+    fn a_failed_probe_makes_a_valid_connection_not_ready() {
+        let probe = |ok| ConnectionProbe {
+            ok,
+            message: "GET https://erp: cannot connect".into(),
+            time: "2026-11-27T10:00:00Z".into(),
+        };
+        let down = connection(&[], Some(&probe(false)));
+        assert_eq!((down[0].status, down[0].reason), (false, "ProbeFailed"));
+        assert!(
+            down[0].message.contains("cannot connect"),
+            "{}",
+            down[0].message
+        );
+        let up = connection(&[], Some(&probe(true)));
+        assert_eq!((up[0].status, up[0].reason), (true, "Reachable"));
+        assert_eq!(connection(&[], None)[0].reason, "Valid");
     }
 
     #[test]

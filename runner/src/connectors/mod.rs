@@ -119,3 +119,12 @@ impl DeliveryError {
         }
     }
 }
+
+/// Whether a Connection's system answers and accepts the credentials, without moving
+/// data. Shown on the Connection's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub ok: bool,
+    /// What was found, for a human (secrets masked).
+    pub message: String,
+}

@@ -40,6 +40,32 @@ fn get<T>(map: &HashMap<Key, Arc<T>>, namespace: &str, name: &str) -> Result<Arc
 }
 
 impl Connections {
+    /// Probes every Connection that can be checked without moving data (HTTP: a GET on
+    /// the base URL; databases: a ping).
+    pub async fn probe_all(&self) -> Vec<(Key, super::Probe)> {
+        let mut results = Vec::new();
+        for (key, endpoint) in &self.http {
+            results.push((key.clone(), endpoint.probe().await));
+        }
+        for (key, pool) in &self.databases {
+            let probe = match pool.ping().await {
+                Ok(()) => super::Probe {
+                    ok: true,
+                    message: "the database answers".into(),
+                },
+                Err(error) => super::Probe {
+                    ok: false,
+                    message: crate::redact::redact(&format!(
+                        "the database does not answer: {error}"
+                    ))
+                    .into_owned(),
+                },
+            };
+            results.push((key.clone(), probe));
+        }
+        results
+    }
+
     /// Resolves every Connection (secrets, clients, pools); a Connection that cannot be
     /// built is reported and left out.
     pub fn build(catalog: &Catalog, secrets: &SecretSource, problems: &mut Vec<Problem>) -> Self {

@@ -197,3 +197,51 @@ pub fn describe_reqwest_error(error: &reqwest::Error) -> String {
     }
     text
 }
+
+impl HttpEndpoint {
+    /// GET on the base URL with the Connection's credentials: any answer means the
+    /// system is reachable; 401 or 403 means it refuses the credentials.
+    pub async fn probe(&self) -> crate::connectors::Probe {
+        let url = match Url::parse(&self.base_url) {
+            Ok(url) => url,
+            Err(error) => {
+                return crate::connectors::Probe {
+                    ok: false,
+                    message: format!("invalid base URL: {error}"),
+                };
+            }
+        };
+        let request = match self
+            .request(reqwest::Method::GET, url, &HeaderMap::new())
+            .await
+        {
+            Ok(request) => request,
+            Err(error) => {
+                return crate::connectors::Probe {
+                    ok: false,
+                    message: crate::redact::redact(&error.to_string()).into_owned(),
+                };
+            }
+        };
+        let (ok, message) = match request.send().await {
+            Ok(response) => match response.status() {
+                status @ (reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN) => (
+                    false,
+                    format!("reachable, but the credentials were refused ({status})"),
+                ),
+                status => (
+                    true,
+                    format!("reachable (GET {} answered {status})", self.base_url),
+                ),
+            },
+            Err(error) => (
+                false,
+                format!("GET {}: {}", self.base_url, describe_reqwest_error(&error)),
+            ),
+        };
+        crate::connectors::Probe {
+            ok,
+            message: crate::redact::redact(&message).into_owned(),
+        }
+    }
+}
