@@ -1,8 +1,8 @@
 # Images of the runner and the operator, from one build:
 #   docker build --target runner   -t ghcr.io/switchyard/runner:0.1.0 .
 #   docker build --target operator -t ghcr.io/switchyard/operator:0.1.0 .
-# Both run as the distroless `nonroot` user (65532) with nothing but the binary and
-# glibc, and work with a read-only root filesystem.
+# Both run as user 65532 (`nonroot`) and work with a read-only root filesystem; the
+# operator image is distroless (the binary and glibc only).
 
 FROM docker.io/library/rust:1.95-bookworm AS build
 WORKDIR /src
@@ -13,7 +13,13 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && mkdir -p /out \
     && cp target/release/runner target/release/switchyard-operator /out/
 
-FROM gcr.io/distroless/cc-debian12:nonroot AS runner
+# The runner needs an `ssh` client for SFTP Connections (opendal drives OpenSSH), so it
+# is built on a slim Debian rather than distroless; still non-root and read-only.
+FROM docker.io/library/debian:bookworm-slim AS runner
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates openssh-client \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --uid 65532 --user-group --no-create-home --home-dir /nonexistent nonroot
 COPY --from=build /out/runner /usr/local/bin/runner
 USER 65532:65532
 EXPOSE 8080
