@@ -5,6 +5,7 @@
 //! API token; without one the runner refuses to listen anywhere but loopback (see
 //! `cli`). Webhooks authenticate per route.
 
+mod connections;
 mod error;
 mod health;
 mod openapi;
@@ -42,6 +43,10 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/namespaces/{namespace}/routes", get(routes::list_routes))
+        .route(
+            "/namespaces/{namespace}/connections/{name}/test",
+            post(connections::test_connection),
+        )
         .route(
             "/namespaces/{namespace}/routes/{route}/retry-failed",
             post(routes::retry_failed),

@@ -8,6 +8,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         super::webhooks::receive,
         super::routes::list_routes,
+        super::connections::test_connection,
         super::routes::retry_failed,
         super::routes::trigger,
         super::tasks::list_tasks,

@@ -43,27 +43,39 @@ impl Connections {
     /// Probes every Connection that can be checked without moving data (HTTP: a GET on
     /// the base URL; databases: a ping).
     pub async fn probe_all(&self) -> Vec<(Key, super::Probe)> {
-        let mut results = Vec::new();
-        for (key, endpoint) in &self.http {
-            results.push((key.clone(), endpoint.probe().await));
-        }
-        for (key, pool) in &self.databases {
-            let probe = match pool.ping().await {
-                Ok(()) => super::Probe {
-                    ok: true,
-                    message: "the database answers".into(),
-                },
-                Err(error) => super::Probe {
-                    ok: false,
-                    message: crate::redact::redact(&format!(
-                        "the database does not answer: {error}"
-                    ))
-                    .into_owned(),
-                },
-            };
-            results.push((key.clone(), probe));
+        let keys = self
+            .http
+            .keys()
+            .chain(self.databases.keys())
+            .cloned()
+            .collect::<Vec<_>>();
+        let mut results = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(probe) = self.probe(&key).await {
+                results.push((key, probe));
+            }
         }
         results
+    }
+
+    /// Probes one Connection; `None` when there is no such Connection or its kind cannot
+    /// be checked without moving data.
+    pub async fn probe(&self, key: &Key) -> Option<super::Probe> {
+        if let Some(endpoint) = self.http.get(key) {
+            return Some(endpoint.probe().await);
+        }
+        let pool = self.databases.get(key)?;
+        Some(match pool.ping().await {
+            Ok(()) => super::Probe {
+                ok: true,
+                message: "the database answers".into(),
+            },
+            Err(error) => super::Probe {
+                ok: false,
+                message: crate::redact::redact(&format!("the database does not answer: {error}"))
+                    .into_owned(),
+            },
+        })
     }
 
     /// Resolves every Connection (secrets, clients, pools); a Connection that cannot be
