@@ -46,36 +46,20 @@ async fn a_connection_test_reports_reachability_without_queueing_anything() {
                 .await
         }
     };
-    let (status, answer) = test("up").await;
-    assert_eq!(
-        (status, answer["ok"].clone()),
-        (200, json!(true)),
-        "{answer}"
-    );
-    let (status, answer) = test("refusing").await;
-    assert_eq!(
-        (status, answer["ok"].clone()),
-        (200, json!(false)),
-        "{answer}"
-    );
-    assert!(
-        answer["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("credentials were refused (403")),
-        "{answer}"
-    );
-    let (status, answer) = test("down").await;
-    assert_eq!(
-        (status, answer["ok"].clone()),
-        (200, json!(false)),
-        "{answer}"
-    );
-    assert!(
-        answer["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("cannot connect")),
-        "{answer}"
-    );
+    for (name, ok, finding) in [
+        ("up", true, "reachable (GET"),
+        ("refusing", false, "credentials were refused (403"),
+        ("down", false, "cannot connect"),
+    ] {
+        let (status, answer) = test(name).await;
+        assert_eq!(
+            (status, answer["ok"].clone()),
+            (200, json!(ok)),
+            "{name}: {answer}"
+        );
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.contains(finding), "{name}: {answer}");
+    }
     let (status, _) = test("missing").await;
     assert_eq!(status, 404);
     // Only the probes reached the systems: nothing was queued or delivered.
