@@ -191,6 +191,19 @@ pub(crate) fn connection(spec: &ConnectionSpec, origin: &Origin, id: &ResourceId
         if http.timeout_seconds == Some(0) {
             check.report("spec.http.timeoutSeconds", "must be at least 1");
         }
+        if let Some(limits) = &http.limits {
+            for (field, value) in [
+                (
+                    "spec.http.limits.requestsPerSecond",
+                    limits.requests_per_second,
+                ),
+                ("spec.http.limits.maxConcurrent", limits.max_concurrent),
+            ] {
+                if value == Some(0) {
+                    check.report(field, "must be at least 1");
+                }
+            }
+        }
         if let Some(auth) = &http.auth {
             check.exactly_one(
                 "spec.http.auth",

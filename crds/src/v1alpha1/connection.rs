@@ -94,6 +94,23 @@ pub struct HttpConnection {
     /// Time-out of one request in seconds. Absent: 30 s (a common gateway time-out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u32>,
+    /// Limits shared by every route of the runner that uses this Connection, so that
+    /// together they do not overload the system. Absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<HttpLimits>,
+}
+
+/// Request limits of one HTTP Connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpLimits {
+    /// Most requests per second, spread evenly. Absent: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<u32>,
+    /// Most requests in flight at once. Absent: no limit (each route's
+    /// `maxConcurrency` still applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
 }
 
 /// HTTP authentication. Exactly one method is set.

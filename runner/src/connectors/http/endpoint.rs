@@ -30,6 +30,8 @@ pub struct HttpEndpoint {
     headers: HeaderMap,
     pub auth: Authenticator,
     pub client: reqwest::Client,
+    /// Shared by every route using the Connection.
+    pub limits: super::limits::Limits,
 }
 
 impl HttpEndpoint {
@@ -107,6 +109,7 @@ impl HttpEndpoint {
             headers: resolve_headers(&spec.headers, "spec.http.headers", namespace, secrets)?,
             auth,
             client,
+            limits: super::limits::Limits::new(spec.limits.as_ref()),
         })
     }
 

@@ -3,6 +3,7 @@
 
 mod auth;
 mod endpoint;
+mod limits;
 mod sink;
 mod source;
 mod template;

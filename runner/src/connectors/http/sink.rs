@@ -126,6 +126,8 @@ impl Sink for HttpSink {
             ),
             retry_after,
         };
+        // Held until the response is read: the Connection's limits count this request.
+        let _slot = self.endpoint.limits.admit().await;
         let request = self
             .endpoint
             .request(self.method.clone(), url, &self.headers)

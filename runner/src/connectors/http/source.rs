@@ -194,6 +194,7 @@ impl HttpSource {
             url: shown.clone(),
             reason: redact::redact(&reason).into_owned(),
         };
+        let _slot = self.endpoint.limits.admit().await;
         let request = self
             .endpoint
             .request(self.method.clone(), url, &self.headers)
