@@ -46,7 +46,9 @@ pub(super) async fn run(
     let max_concurrency = (route.compiled.processing.max_concurrency as usize).max(1);
     let slots = Arc::new(Semaphore::new(max_concurrency));
     // Two rounds of deliveries per lease: fewer, larger lease transactions.
-    let mut prefetch = Prefetch::new((2 * max_concurrency).clamp(16, MAX_LEASE_BATCH));
+    // Not more: a buffered task waits for a slot while its lease runs, so with one slow
+    // slot a larger buffer could outlive the lease and be delivered twice.
+    let mut prefetch = Prefetch::new((2 * max_concurrency).min(MAX_LEASE_BATCH));
     loop {
         if let Some(schedule) = &route.delivery_schedule {
             let Some(wait) = until_next(schedule) else {
