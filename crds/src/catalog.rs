@@ -74,6 +74,8 @@ pub struct CompiledRoute {
     pub incoming_steps: Vec<LabeledStep>,
     /// Outgoing steps with Transformer calls expanded.
     pub outgoing_steps: Vec<LabeledStep>,
+    /// After-delivery steps with Transformer calls expanded.
+    pub after_delivery_steps: Vec<LabeledStep>,
     /// The Connection items are delivered to.
     pub outgoing_connection: ConnectionSpec,
     /// What to send over an HTTP Connection (the other kinds read `spec.outgoing`).
@@ -163,8 +165,12 @@ impl Catalog {
             );
             catalog.problems.extend(problems);
         }
+        let route_names: BTreeSet<Key> = routes
+            .iter()
+            .map(|(id, _, _)| (id.namespace.clone(), id.name.clone()))
+            .collect();
         for (id, origin, spec) in routes {
-            match compile_route(&catalog, &resolver, id, origin, spec) {
+            match compile_route(&catalog, &resolver, &route_names, id, origin, spec) {
                 Ok(route) => {
                     catalog
                         .routes
@@ -287,6 +293,7 @@ impl StepResolver<'_> {
 fn compile_route(
     catalog: &Catalog,
     resolver: &StepResolver<'_>,
+    route_names: &BTreeSet<Key>,
     id: ResourceId,
     origin: Origin,
     spec: RouteSpec,
@@ -349,6 +356,46 @@ fn compile_route(
         &mut Vec::new(),
         &mut problems,
     );
+    let after_delivery_steps = resolver.expand(
+        &id.namespace,
+        &spec.transformers.after_delivery,
+        "spec.transformers.afterDelivery",
+        &origin,
+        &id,
+        &mut Vec::new(),
+        &mut problems,
+    );
+    // A trigger queues a task: only a delivered item may do that, never the pipelines
+    // that run before the queue or before sending (they may run again).
+    for (field, steps) in [
+        ("spec.transformers.incoming", &incoming_steps),
+        ("spec.transformers.outgoing", &outgoing_steps),
+    ] {
+        for step in steps.iter().flat_map(|s| triggers(&s.step)) {
+            problems.push(Problem::new(
+                &origin,
+                Some(&id),
+                field,
+                format!(
+                    "the `trigger` step (to Route `{}`) runs only in `spec.transformers.afterDelivery`",
+                    step.route
+                ),
+            ));
+        }
+    }
+    for step in after_delivery_steps.iter().flat_map(|s| triggers(&s.step)) {
+        if !route_names.contains(&(id.namespace.clone(), step.route.clone())) {
+            problems.push(Problem::new(
+                &origin,
+                Some(&id),
+                "spec.transformers.afterDelivery",
+                format!(
+                    "the `trigger` step names Route `{}`, which does not exist in namespace `{}`",
+                    step.route, id.namespace
+                ),
+            ));
+        }
+    }
     let Some(outgoing_connection) = outgoing_connection else {
         return Err(problems);
     };
@@ -361,6 +408,7 @@ fn compile_route(
         poll_connection,
         incoming_steps,
         outgoing_steps,
+        after_delivery_steps,
         outgoing_connection,
         delivery: spec.outgoing.http.clone().unwrap_or_default(),
         processing: ProcessingSettings {
@@ -382,4 +430,98 @@ fn compile_route(
         origin,
         spec,
     })
+}
+
+/// The `trigger` steps in a step, looking inside `when` blocks.
+fn triggers(step: &Step) -> Vec<&crate::v1alpha1::TriggerStep> {
+    match step {
+        Step::Trigger(trigger) => vec![trigger],
+        Step::When(when) => when
+            .steps
+            .iter()
+            .chain(&when.otherwise)
+            .flat_map(triggers)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::load_str;
+
+    fn problems(yaml: &str) -> Vec<String> {
+        let (resources, mut problems) = load_str(yaml, None);
+        problems.extend(Catalog::build(resources).problems);
+        problems.iter().map(ToString::to_string).collect()
+    }
+
+    const CONNECTION: &str = r#"
+apiVersion: switchyard.dev/v1alpha1
+kind: Connection
+metadata: {name: erp}
+spec: {http: {baseUrl: "http://erp.example"}}
+"#;
+
+    #[test]
+    fn a_trigger_names_an_existing_route_and_runs_only_after_delivery() {
+        let valid = format!(
+            "{CONNECTION}---
+apiVersion: switchyard.dev/v1alpha1
+kind: Route
+metadata: {{name: a}}
+spec:
+  incoming: {{webhook: {{}}}}
+  outgoing: {{connection: erp}}
+  transformers:
+    afterDelivery:
+      - when: {{condition: '.response.status == 201', steps: [{{trigger: {{route: b}}}}]}}
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Route
+metadata: {{name: b}}
+spec:
+  incoming: {{webhook: {{}}}}
+  outgoing: {{connection: erp}}
+"
+        );
+        assert_eq!(problems(&valid), Vec::<String>::new());
+
+        let wrong = format!(
+            "{CONNECTION}---
+apiVersion: switchyard.dev/v1alpha1
+kind: Route
+metadata: {{name: a}}
+spec:
+  incoming: {{webhook: {{}}}}
+  outgoing: {{connection: erp}}
+  transformers:
+    incoming:
+      - trigger: {{route: a}}
+    afterDelivery:
+      - trigger: {{route: missing}}
+      - trigger: {{route: a, item: '{{id: .item.id'}}
+"
+        );
+        let found = problems(&wrong);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("spec.transformers.incoming")
+                    && p.contains("runs only in `spec.transformers.afterDelivery`")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("spec.transformers.afterDelivery[1].trigger.item")),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().any(|p| p.contains("Route `missing`")),
+            "{found:?}"
+        );
+    }
 }

@@ -275,6 +275,17 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
         if let Some(pagination) = &poll.pagination {
             pagination_problems(&mut check, pagination);
         }
+        if let Some(cursor) = &poll.cursor {
+            let field = "spec.incoming.poll.cursor";
+            if cursor.param.trim().is_empty() {
+                check.report(format!("{field}.param"), "must not be empty");
+            }
+            for (name, path) in [("field", &cursor.field), ("key", &cursor.key)] {
+                if let Err(error) = FieldPath::parse(path) {
+                    check.report(format!("{field}.{name}"), error.to_string());
+                }
+            }
+        }
     }
     if let Some(http) = &spec.outgoing.http {
         check.method("spec.outgoing.http.method", http.method.as_deref());

@@ -109,6 +109,11 @@ pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(
                 path("cursor.id", id);
             }
         }
+        Step::Trigger(trigger) => {
+            if let Some(code) = &trigger.item {
+                programs.push(("trigger.item".into(), code));
+            }
+        }
         Step::Jq(_)
         | Step::Set(_)
         | Step::Rename(_)

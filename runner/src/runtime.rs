@@ -23,6 +23,8 @@ pub struct RouteRuntime {
     pub compiled: CompiledRoute,
     pub incoming: Pipeline,
     pub outgoing: Pipeline,
+    /// Runs on `{item, response}` once the receiver accepted an item.
+    pub after_delivery: Pipeline,
     /// Set for webhook routes with authentication.
     pub webhook_auth: Option<WebhookAuthenticator>,
     /// Set for polling routes.
@@ -149,6 +151,8 @@ fn build_route(
             .map_err(|e| format!("field `spec.transformers.incoming`: {e}"))?,
         outgoing: build_pipeline(&route.outgoing_steps)
             .map_err(|e| format!("field `spec.transformers.outgoing`: {e}"))?,
+        after_delivery: build_pipeline(&route.after_delivery_steps)
+            .map_err(|e| format!("field `spec.transformers.afterDelivery`: {e}"))?,
         source: connections.source(route, secrets)?,
         sink: connections.sink(route, secrets)?,
         webhook_auth,

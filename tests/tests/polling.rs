@@ -242,3 +242,140 @@ spec:
         "manual items are accepted on any route"
     );
 }
+
+/// Records served by the incremental listing: the server answers every record whose
+/// `updatedAt` is at or after `updated_since`, as a well-behaved API does.
+#[derive(Clone, Default)]
+struct Changing {
+    records: Arc<Mutex<Vec<Value>>>,
+    asked_since: Arc<Mutex<Vec<String>>>,
+}
+
+async fn changed_since(
+    State(state): State<Changing>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<Value> {
+    let since = q.get("updated_since").cloned().unwrap_or_default();
+    state.asked_since.lock().expect("lock").push(since.clone());
+    let records = state.records.lock().expect("lock");
+    let items: Vec<Value> = records
+        .iter()
+        .filter(|r| r["updatedAt"].as_str().unwrap_or_default() >= since.as_str())
+        .cloned()
+        .collect();
+    Json(json!({"data": items}))
+}
+
+fn changed(id: u64, at: &str) -> Value {
+    json!({"id": id, "updatedAt": at})
+}
+
+#[tokio::test]
+async fn an_incremental_cursor_fetches_only_new_records_on_the_next_run() {
+    let state = Changing::default();
+    state.records.lock().expect("lock").extend([
+        changed(1, "2026-01-01T10:00:00Z"),
+        changed(2, "2026-01-01T11:00:00Z"),
+        changed(3, "2026-01-01T12:00:00Z"),
+    ]);
+    let app = Router::new()
+        .route("/orders", get(changed_since))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let source = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let sink = Receiver::start(ReceiverMode::Accept {
+        delay: std::time::Duration::ZERO,
+    })
+    .await;
+    let manifests = format!(
+        r#"
+apiVersion: switchyard.dev/v1alpha1
+kind: Connection
+metadata: {{name: shop}}
+spec:
+  http: {{baseUrl: "{source}"}}
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Connection
+metadata: {{name: sink}}
+spec:
+  http: {{baseUrl: "{}"}}
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Route
+metadata: {{name: orders}}
+spec:
+  incoming:
+    poll:
+      connection: shop
+      schedule: "0 0 1 1 *"
+      request: {{path: /orders}}
+      itemsPointer: /data
+      cursor: {{param: updated_since, field: updatedAt, key: id, initial: "1970-01-01T00:00:00Z"}}
+  outgoing:
+    connection: sink
+"#,
+        sink.base_url()
+    );
+    let dir = manifest_dir(&[("route.yaml", &manifests)]);
+    let runner = Runner::start(runner_bin!(), dir.path(), &RunnerOptions::default()).await;
+    let trigger = || async {
+        let response = runner
+            .client
+            .post(runner.url("/api/v1/namespaces/default/routes/orders/trigger"))
+            .send()
+            .await
+            .expect("trigger");
+        assert_eq!(response.status().as_u16(), 202);
+        let answer: Value = response.json().await.expect("JSON");
+        answer["count"].as_u64().expect("count")
+    };
+
+    assert_eq!(trigger().await, 3, "the first run takes every record");
+    // Meanwhile the shop changes: a record shares the last timestamp (written after
+    // the first fetch), another is newer, and record 2 is not touched.
+    state.records.lock().expect("lock").extend([
+        changed(4, "2026-01-01T12:00:00Z"),
+        changed(5, "2026-01-01T13:00:00Z"),
+    ]);
+    assert_eq!(
+        trigger().await,
+        2,
+        "the second run takes only records 4 and 5"
+    );
+    assert_eq!(trigger().await, 0, "nothing changed since");
+
+    let asked = state.asked_since.lock().expect("lock").clone();
+    assert_eq!(
+        asked,
+        vec![
+            "1970-01-01T00:00:00Z".to_owned(),
+            "2026-01-01T12:00:00Z".to_owned(),
+            "2026-01-01T13:00:00Z".to_owned(),
+        ],
+        "each run asks from the greatest value queued before"
+    );
+    switchyard_e2e::eventually(
+        std::time::Duration::from_secs(10),
+        "every record delivered",
+        || async { (sink.count() == 5).then_some(()) },
+    )
+    .await;
+    let mut delivered: Vec<u64> = sink
+        .received()
+        .iter()
+        .map(|r| r.body["id"].as_u64().expect("id"))
+        .collect();
+    delivered.sort_unstable();
+    assert_eq!(delivered, vec![1, 2, 3, 4, 5], "each record exactly once");
+    // The cursor is visible (and editable) through the storage API.
+    let stored = runner
+        .get_json("/api/v1/namespaces/default/storages/orders/items/connector.cursor")
+        .await;
+    assert_eq!(stored["value"]["value"], "2026-01-01T13:00:00Z", "{stored}");
+}

@@ -20,6 +20,7 @@ pub(super) fn poll(
         ("request", "http", poll.request != PollRequest::default()),
         ("itemsPointer", "http", poll.items_pointer.is_some()),
         ("pagination", "http", poll.pagination.is_some()),
+        ("cursor", "http", poll.cursor.is_some()),
     ];
     let required = match kind {
         "database" => Some("query"),

@@ -171,6 +171,30 @@ pub struct Poll {
     /// How to fetch further pages. Absent: one request per run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pagination: Option<Pagination>,
+    /// Fetch only records changed since the last run (HTTP Connections). Absent: every
+    /// run fetches everything the request returns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<HttpCursor>,
+}
+
+/// An incremental cursor for an HTTP poll, kept in the route's storage. The greatest
+/// value of `field` among the queued items is sent as the query parameter `param` on
+/// the next run, and moves only after those items are committed. The server should
+/// answer records with a value `>=` the parameter: records sharing the last value are
+/// fetched again and dropped by their `key`, so one written later with the same
+/// timestamp is not lost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpCursor {
+    /// Query parameter carrying the cursor, e.g. `updated_since`.
+    pub param: String,
+    /// Dotted path of each item's cursor value, e.g. `updatedAt` or `meta.version`.
+    pub field: String,
+    /// Dotted path of each item's identity, e.g. `id`, to drop items already queued
+    /// that share the last cursor value.
+    pub key: String,
+    /// The parameter's value before the first run, e.g. `1970-01-01T00:00:00Z` or `0`.
+    pub initial: String,
 }
 
 /// An HTTP request relative to a Connection.
@@ -270,11 +294,19 @@ pub struct Transformers {
     /// Applied to each task's item just before it is sent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outgoing: Vec<Step>,
+    /// Run once the receiver accepted an item, on `{item, response}`: the item as sent
+    /// and the receiver's answer (HTTP: `{status, headers, body}`; database:
+    /// `{rowsAffected}`; files: `{path}`; SOAP: the response as JSON). Use them to write
+    /// the receiver's id to storage or to `trigger` another Route. If a step fails, the
+    /// task fails with the delivery noted in its log (a retry delivers again, with the
+    /// same Idempotency-Key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_delivery: Vec<Step>,
 }
 
 impl Transformers {
     pub fn is_empty(&self) -> bool {
-        self.incoming.is_empty() && self.outgoing.is_empty()
+        self.incoming.is_empty() && self.outgoing.is_empty() && self.after_delivery.is_empty()
     }
 }
 

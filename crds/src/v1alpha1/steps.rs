@@ -385,3 +385,17 @@ pub struct CursorStep {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
+
+/// Queue an item for another Route of the same namespace once this route's delivery
+/// succeeded, e.g. "when the ERP accepted the order, notify the shop". The new task is
+/// committed in the same transaction that records this one as delivered, and goes
+/// through the other route's incoming transformers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TriggerStep {
+    /// The Route to queue the item for.
+    pub route: String,
+    /// A jq expression computing the item from `{item, response}`. Default: `.item`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+}

@@ -83,6 +83,9 @@ pub enum Step {
     OnlyChanged(OnlyChangedStep),
     /// Drop items at or below the stored incremental cursor; advance it once they are safe.
     Cursor(CursorStep),
+    /// Queue an item for another Route of the namespace (only in
+    /// `spec.transformers.afterDelivery`).
+    Trigger(TriggerStep),
 }
 
 /// Set `path` to `value`, creating objects along the way.

@@ -5,6 +5,7 @@
 pub mod database;
 pub mod files;
 pub mod http;
+pub mod incremental;
 pub mod registry;
 pub mod soap;
 pub mod webhook;
@@ -81,10 +82,14 @@ pub trait Sink: Send + Sync {
     ) -> Result<DeliveryReport, DeliveryError>;
 }
 
-/// A successful delivery, as one task-log line (e.g. `POST https://… → 200 OK in 3 ms`).
+/// A successful delivery.
 #[derive(Debug, Clone)]
 pub struct DeliveryReport {
+    /// One task-log line, e.g. `POST https://… → 200 OK in 3 ms`.
     pub summary: String,
+    /// The receiver's answer, for the after-delivery steps (`response`). `None` when
+    /// the sink was not asked to keep it (reading HTTP bodies costs) or has none.
+    pub response: Option<Value>,
 }
 
 /// A failed delivery. Each sink classifies its own errors (see its `is_retriable`

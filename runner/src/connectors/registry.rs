@@ -193,6 +193,7 @@ impl Connections {
                     &route.delivery,
                     namespace,
                     secrets,
+                    !route.after_delivery_steps.is_empty(),
                 )
                 .map_err(|e| e.to_string())?,
             )

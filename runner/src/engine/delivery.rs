@@ -9,14 +9,17 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use serde_json::{Value, json};
+
 use super::Engine;
-use super::intake::redact_lines;
+use super::intake::{Prepared, redact_lines};
 use crate::connectors::DeliveryError;
-use crate::queue::{Completion, LeasedTask, LogLine, Outcome, QueueError, backoff_delay, now_ms};
+use crate::queue::{
+    Completion, LeasedTask, LogLine, NewTask, Outcome, QueueError, backoff_delay, now_ms,
+};
 use crate::runtime::RouteRuntime;
-use crate::storage::StorageStore;
 use crate::telemetry;
-use crate::transform::{Context, apply_deferred};
+use crate::transform::{Context, Triggered, apply_deferred};
 
 /// Most tasks leased at once; bounds the size of a lease transaction.
 const MAX_LEASE_BATCH: usize = 256;
@@ -214,28 +217,61 @@ async fn dispatch(
     let engine = engine.clone();
     let route = route.clone();
     tracker.spawn(async move {
-        let completion = attempt(&route, task, engine.storage()).await;
+        let Attempted {
+            completion,
+            mut follow_ups,
+        } = attempt(&engine, &route, task).await;
         // The slot frees as soon as the receiver answered; the outcome is committed with
         // others in the next group commit. Until then the task stays `processing` under
         // our lease, so nobody else takes it.
         drop(permit);
-        if let Err(error) = engine.committer.complete(vec![completion]).await {
-            tracing::error!(error = %error, "Cannot record a delivery outcome; the task runs again when its lease expires");
+        // Tasks triggered for other routes are committed in the same transaction as this
+        // task's outcome: both or neither.
+        let new_tasks: Vec<NewTask> = follow_ups
+            .iter_mut()
+            .flat_map(|f| std::mem::take(&mut f.prepared.tasks))
+            .collect();
+        match engine.committer.submit(new_tasks, vec![completion]).await {
+            Ok(()) => {
+                for follow_up in follow_ups {
+                    engine
+                        .committed(&follow_up.route, follow_up.prepared.deferred)
+                        .await;
+                }
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "Cannot record a delivery outcome; the task runs again when its lease expires");
+            }
         }
     });
     Ok(())
 }
 
+/// What a delivery attempt leaves to commit.
+struct Attempted {
+    completion: Completion,
+    /// Tasks the after-delivery steps queued for other routes.
+    follow_ups: Vec<FollowUp>,
+}
+
+/// Tasks for another route, prepared by its incoming pipeline.
+struct FollowUp {
+    route: Arc<RouteRuntime>,
+    prepared: Prepared,
+}
+
 /// One delivery attempt of one task.
-async fn attempt(
-    route: &RouteRuntime,
-    task: LeasedTask,
-    storage: &Arc<dyn StorageStore>,
-) -> Completion {
+async fn attempt(engine: &Engine, route: &RouteRuntime, task: LeasedTask) -> Attempted {
     let retry = route.compiled.processing.retry;
     let mut log = Vec::new();
-    let outcome = match deliver(route, &task, &mut log, storage).await {
-        Ok(outcome) => outcome,
+    let mut follow_ups = Vec::new();
+    let outcome = match deliver(engine, route, &task, &mut log).await {
+        Ok(Delivered::Done(triggered)) => {
+            follow_ups = triggered;
+            Outcome::Done
+        }
+        Ok(Delivered::Skipped) => Outcome::Skipped,
+        Ok(Delivered::AfterDeliveryFailed(error)) => Outcome::Failed { error },
         Err(error) if error.is_retriable() && task.attempts < i64::from(retry.max_attempts) => {
             let mut delay = backoff_delay(&retry, task.attempts);
             if let Some(asked) = error.retry_after() {
@@ -272,21 +308,36 @@ async fn attempt(
         }
     };
     telemetry::task_attempted(&route.key, &outcome);
-    Completion {
-        id: task.id,
-        lease_token: task.lease_token,
-        outcome,
-        log: redact_lines(log),
+    Attempted {
+        completion: Completion {
+            id: task.id,
+            lease_token: task.lease_token,
+            outcome,
+            log: redact_lines(log),
+        },
+        follow_ups,
     }
 }
 
-/// Runs the outgoing pipeline and sends each resulting item.
+/// How a delivery ended, short of a delivery error.
+enum Delivered {
+    /// Sent; with the tasks the after-delivery steps queued for other routes.
+    Done(Vec<FollowUp>),
+    /// The outgoing transformers filtered the item out.
+    Skipped,
+    /// Sent, but an after-delivery step failed (the message says which).
+    AfterDeliveryFailed(String),
+}
+
+/// Runs the outgoing pipeline, sends each resulting item, then runs the after-delivery
+/// steps.
 async fn deliver(
+    engine: &Engine,
     route: &RouteRuntime,
     task: &LeasedTask,
     log: &mut Vec<LogLine>,
-    storage: &Arc<dyn StorageStore>,
-) -> Result<Outcome, DeliveryError> {
+) -> Result<Delivered, DeliveryError> {
+    let storage = engine.storage();
     let context = Context::new(route.key.namespace.clone(), storage.clone());
     let items = if route.outgoing.is_empty() {
         vec![task.item.clone()]
@@ -311,9 +362,10 @@ async fn deliver(
         log.push(LogLine::now(
             "Skipped: the outgoing transformers filtered the item out",
         ));
-        return Ok(Outcome::Skipped);
+        return Ok(Delivered::Skipped);
     }
     let several = items.len() > 1;
+    let mut responses = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         // Several requests per task each get their own key, stable across attempts.
         let key = if several {
@@ -326,6 +378,7 @@ async fn deliver(
             "Attempt {}: {}",
             task.attempts, report.summary
         )));
+        responses.push(report.response.unwrap_or(Value::Null));
     }
     // After delivery: storage writes that waited for the receiver's success.
     let deferred = context.take_deferred();
@@ -339,7 +392,69 @@ async fn deliver(
             ))),
         }
     }
-    Ok(Outcome::Done)
+    if route.after_delivery.is_empty() {
+        return Ok(Delivered::Done(Vec::new()));
+    }
+    let delivered = items.into_iter().zip(responses).collect();
+    Ok(match after_delivery(engine, route, delivered, log).await {
+        Ok(follow_ups) => Delivered::Done(follow_ups),
+        Err(error) => {
+            let error = format!(
+                "delivered, but {error}; a retry delivers again (with the same Idempotency-Key)"
+            );
+            log.push(LogLine::now(format!("Attempt {}: {error}", task.attempts)));
+            Delivered::AfterDeliveryFailed(error)
+        }
+    })
+}
+
+/// Runs the after-delivery steps on `{item, response}` for each delivered item, applies
+/// their storage writes, and prepares the tasks their `trigger` steps asked for (through
+/// each target route's incoming pipeline; the caller commits them with this task).
+async fn after_delivery(
+    engine: &Engine,
+    route: &RouteRuntime,
+    delivered: Vec<(Value, Value)>,
+    log: &mut Vec<LogLine>,
+) -> Result<Vec<FollowUp>, String> {
+    let context = Context::new(route.key.namespace.clone(), engine.storage().clone());
+    let inputs = delivered
+        .into_iter()
+        .map(|(item, response)| json!({ "item": item, "response": response }))
+        .collect();
+    let (_, summary) = route
+        .after_delivery
+        .run_batch(inputs, &context)
+        .await
+        .map_err(|e| format!("the after-delivery steps failed: {e}"))?;
+    log.push(LogLine::now(format!("After delivery: {summary}")));
+    // The item is delivered: writes meant for "once it is safe" are due now.
+    apply_deferred(engine.storage().as_ref(), context.take_deferred())
+        .await
+        .map_err(|e| format!("the after-delivery storage writes failed: {e}"))?;
+    let runtime = engine.runtime();
+    let mut follow_ups = Vec::new();
+    for Triggered { route: name, item } in context.take_triggered() {
+        let Some(target) = runtime.route(&route.key.namespace, &name) else {
+            return Err(format!(
+                "trigger: Route `{name}` does not run on this runner (another region?)"
+            ));
+        };
+        let prepared = engine
+            .prepare(target, vec![item], "trigger")
+            .await
+            .map_err(|e| format!("trigger: Route `{name}`: {e}"))?;
+        let ids: Vec<&str> = prepared.tasks.iter().map(|t| t.id.as_str()).collect();
+        log.push(LogLine::now(format!(
+            "After delivery: queued task(s) {} for route {name}",
+            ids.join(", ")
+        )));
+        follow_ups.push(FollowUp {
+            route: target.clone(),
+            prepared,
+        });
+    }
+    Ok(follow_ups)
 }
 
 #[cfg(test)]

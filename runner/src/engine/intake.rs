@@ -7,7 +7,7 @@ use crate::queue::{LogLine, NewTask, QueueError};
 use crate::redact;
 use crate::runtime::RouteRuntime;
 use crate::telemetry;
-use crate::transform::{Context, StepFailed, apply_deferred};
+use crate::transform::{Context, DeferredWrite, StepFailed, apply_deferred};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
@@ -25,6 +25,15 @@ pub enum IntakeError {
     Poll(String),
 }
 
+/// Tasks built by a route's incoming pipeline, not yet committed.
+pub(crate) struct Prepared {
+    pub tasks: Vec<NewTask>,
+    /// Storage writes (cursors, hashes) to apply once the tasks are committed.
+    pub deferred: Vec<DeferredWrite>,
+    /// Items that came in, before the pipeline.
+    pub received: usize,
+}
+
 impl Engine {
     /// Runs the incoming pipeline on every item and commits one task per resulting item.
     /// All or nothing: if one item fails its pipeline, nothing is queued and the caller
@@ -35,6 +44,26 @@ impl Engine {
         items: Vec<Value>,
         source: &'static str,
     ) -> Result<Vec<String>, IntakeError> {
+        let prepared = self.prepare(route, items, source).await?;
+        let ids: Vec<String> = prepared.tasks.iter().map(|t| t.id.clone()).collect();
+        self.committer
+            .enqueue(prepared.tasks)
+            .await
+            .map_err(IntakeError::Queue)?;
+        self.committed(route, prepared.deferred).await;
+        telemetry::items_received(&route.key, source, prepared.received, ids.len());
+        Ok(ids)
+    }
+
+    /// Runs the incoming pipeline and builds the tasks, without committing them (the
+    /// caller commits them, possibly with other writes, then calls
+    /// [`Engine::committed`]).
+    pub(crate) async fn prepare(
+        &self,
+        route: &RouteRuntime,
+        items: Vec<Value>,
+        source: &'static str,
+    ) -> Result<Prepared, IntakeError> {
         if route.suspended() {
             return Err(IntakeError::Suspended(format!(
                 "{}/{}",
@@ -42,7 +71,7 @@ impl Engine {
             )));
         }
         if route.incoming.needs_context() || route.incoming.has_batch_steps() {
-            return self.intake_batch(route, items, source).await;
+            return self.prepare_batch(route, items, source).await;
         }
         let received = items.len();
         let mut tasks = Vec::with_capacity(received);
@@ -74,28 +103,32 @@ impl Engine {
                 });
             }
         }
-        let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
-        self.committer
-            .enqueue(tasks)
-            .await
-            .map_err(IntakeError::Queue)?;
-        telemetry::items_received(&route.key, source, received, ids.len());
-        self.wakeup(&route.key).notify_one();
-        Ok(ids)
+        Ok(Prepared {
+            tasks,
+            deferred: Vec::new(),
+            received,
+        })
     }
-}
 
-impl Engine {
-    /// Intake through a pipeline with batch or storage steps: the whole batch runs the
-    /// pipeline at once (sort, dedupe and aggregate see every item of the request or
-    /// fetch), and deferred storage writes (cursors, hashes) happen only after the tasks
-    /// are committed.
-    async fn intake_batch(
+    /// After a route's prepared tasks are durable: cursors and hashes may move, and
+    /// the route's delivery wakes up. A failed write here means the items come again
+    /// next time (at-least-once), never that they are lost.
+    pub(crate) async fn committed(&self, route: &RouteRuntime, deferred: Vec<DeferredWrite>) {
+        if let Err(error) = apply_deferred(self.storage.as_ref(), deferred).await {
+            tracing::error!(namespace = %route.key.namespace, route = %route.key.route, error = %error, "Cannot save cursors or hashes after queueing; the items will be fetched again");
+        }
+        self.wakeup(&route.key).notify_one();
+    }
+
+    /// Preparation through a pipeline with batch or storage steps: the whole batch runs
+    /// the pipeline at once (sort, dedupe and aggregate see every item of the request or
+    /// fetch), and its storage writes (cursors, hashes) wait for the commit.
+    async fn prepare_batch(
         &self,
         route: &RouteRuntime,
         items: Vec<Value>,
         source: &'static str,
-    ) -> Result<Vec<String>, IntakeError> {
+    ) -> Result<Prepared, IntakeError> {
         let received = items.len();
         let context = Context::new(route.key.namespace.clone(), self.storage.clone());
         let (outputs, summary) =
@@ -124,21 +157,11 @@ impl Engine {
                 ]),
             })
             .collect();
-        let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
-        if !tasks.is_empty() {
-            self.committer
-                .enqueue(tasks)
-                .await
-                .map_err(IntakeError::Queue)?;
-        }
-        // The items are durable: now cursors and hashes may move. A failure here means
-        // the items come again next time (at-least-once), never that they are lost.
-        if let Err(error) = apply_deferred(self.storage.as_ref(), context.take_deferred()).await {
-            tracing::error!(namespace = %route.key.namespace, route = %route.key.route, error = %error, "Cannot save cursors or hashes after queueing; the items will be fetched again");
-        }
-        telemetry::items_received(&route.key, source, received, ids.len());
-        self.wakeup(&route.key).notify_one();
-        Ok(ids)
+        Ok(Prepared {
+            tasks,
+            deferred: context.take_deferred(),
+            received,
+        })
     }
 }
 

@@ -47,7 +47,9 @@ impl Committer {
         self.submit(Vec::new(), completions).await
     }
 
-    async fn submit(
+    /// Commits new tasks and completions together: both or neither (e.g. a delivered
+    /// task and the tasks its after-delivery steps queue for other routes).
+    pub async fn submit(
         &self,
         new_tasks: Vec<NewTask>,
         completions: Vec<Completion>,

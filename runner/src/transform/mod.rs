@@ -15,7 +15,7 @@ mod jq;
 mod map;
 mod only_changed;
 mod parse;
-mod paths;
+pub(crate) mod paths;
 mod pipeline;
 pub mod registry;
 mod remove;
@@ -26,6 +26,7 @@ mod sort;
 mod split;
 mod storage_steps;
 pub mod testing;
+mod trigger;
 mod validate;
 mod value_map;
 
@@ -127,11 +128,20 @@ pub struct DeferredWrite {
     pub ttl: Option<Duration>,
 }
 
+/// An item an after-delivery `trigger` step queues for another route.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Triggered {
+    /// The route, in the same namespace.
+    pub route: String,
+    pub item: Value,
+}
+
 /// What asynchronous steps may use: the route's namespace and the storage.
 pub struct Context {
     pub namespace: String,
     pub storage: Arc<dyn StorageStore>,
     deferred: Mutex<Vec<DeferredWrite>>,
+    triggered: Mutex<Vec<Triggered>>,
     /// Stored values as they were when this run first read them.
     bases: Mutex<std::collections::HashMap<(StorageScope, String), Option<Value>>>,
 }
@@ -142,6 +152,7 @@ impl Context {
             namespace: namespace.into(),
             storage,
             deferred: Mutex::default(),
+            triggered: Mutex::default(),
             bases: Mutex::default(),
         }
     }
@@ -190,6 +201,22 @@ impl Context {
             .iter()
             .find(|w| &w.scope == scope && w.key == key)
             .map(|w| w.value.clone())
+    }
+
+    /// Records an item to queue for another route (after delivery).
+    pub fn trigger(&self, route: &str, item: Value) {
+        self.triggered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Triggered {
+                route: route.to_owned(),
+                item,
+            });
+    }
+
+    /// Takes the items the `trigger` steps recorded, in order.
+    pub fn take_triggered(&self) -> Vec<Triggered> {
+        std::mem::take(&mut *self.triggered.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Takes the deferred writes, to apply with [`apply_deferred`].

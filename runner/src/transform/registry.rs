@@ -25,6 +25,7 @@ use super::set::SetField;
 use super::sort::Sort;
 use super::split::SplitArray;
 use super::storage_steps::{StorageDelete, StorageGet, StoragePut};
+use super::trigger::Trigger;
 use super::validate::Validate;
 use super::value_map::{StoredValueMap, ValueMap};
 use super::{AsyncTransform, BatchTransform, JqProgram, Pipeline, Transform};
@@ -247,6 +248,10 @@ fn build_stage(label: &str, step: &Step) -> Result<Stage, BuildError> {
             key: cursor.key.clone().unwrap_or_else(|| "cursor".into()),
             field: path(&cursor.field)?,
             id: cursor.id.as_deref().map(path).transpose()?,
+        })),
+        Step::Trigger(trigger) => asynchronous(Box::new(Trigger {
+            route: trigger.route.clone(),
+            item: trigger.item.as_deref().map(jq).transpose()?,
         })),
     }
 }

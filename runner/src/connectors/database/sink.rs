@@ -191,6 +191,7 @@ impl Sink for DatabaseSink {
                     sql.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
                     started.elapsed().as_millis()
                 ),
+                response: Some(serde_json::json!({ "rowsAffected": rows })),
             }),
             Err(error) => {
                 let message = redact::redact(&error.to_string()).into_owned();

@@ -99,6 +99,7 @@ impl Sink for FileSink {
                     "wrote `{path}` ({size} bytes) in {} ms",
                     started.elapsed().as_millis()
                 ),
+                response: Some(serde_json::json!({ "path": path, "bytes": size })),
             }),
             Err(error) if is_retriable(&error) => Err(DeliveryError::Unavailable {
                 message: error.to_string(),

@@ -51,14 +51,19 @@ pub struct HttpSink {
     path: UrlTemplate,
     headers: HeaderMap,
     body: Option<JqProgram>,
+    /// Read and keep the receiver's answer for the after-delivery steps.
+    keep_response: bool,
 }
 
 impl HttpSink {
+    /// `keep_response`: read the receiver's answer into [`DeliveryReport::response`]
+    /// (only when after-delivery steps will look at it).
     pub fn new(
         endpoint: Arc<HttpEndpoint>,
         delivery: &HttpDelivery,
         namespace: &str,
         secrets: &SecretSource,
+        keep_response: bool,
     ) -> Result<Self, EndpointError> {
         let invalid = |field: &str, message: String| EndpointError::Invalid {
             field: field.to_owned(),
@@ -87,6 +92,7 @@ impl HttpSink {
                 .map(JqProgram::compile)
                 .transpose()
                 .map_err(|e| invalid("spec.outgoing.http.body", e.to_string()))?,
+            keep_response,
         })
     }
 }
@@ -141,11 +147,17 @@ impl Sink for HttpSink {
             .map_err(|e| unavailable(describe_reqwest_error(&e), None))?;
         let status = response.status();
         if status.is_success() {
+            let response = if self.keep_response {
+                Some(answer(response).await)
+            } else {
+                None
+            };
             return Ok(DeliveryReport {
                 summary: format!(
                     "{method} {shown_url} → {status} in {} ms",
                     started.elapsed().as_millis()
                 ),
+                response,
             });
         }
         let retry_after = response
@@ -168,6 +180,30 @@ impl Sink for HttpSink {
             started.elapsed().as_millis()
         )))
     }
+}
+
+/// A successful response as `{status, headers, body}`: headers by lower-case name, the
+/// body as JSON when it parses, else as text (absent when it cannot be read: the
+/// delivery itself succeeded).
+async fn answer(response: reqwest::Response) -> Value {
+    let status = response.status().as_u16();
+    let headers: serde_json::Map<String, Value> = response
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                name.as_str().to_owned(),
+                Value::String(value.to_str().ok()?.to_owned()),
+            ))
+        })
+        .collect();
+    let body = match response.bytes().await {
+        Ok(bytes) if bytes.is_empty() => Value::Null,
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(_) => Value::Null,
+    };
+    serde_json::json!({ "status": status, "headers": headers, "body": body })
 }
 
 #[cfg(test)]

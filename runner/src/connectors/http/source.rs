@@ -6,13 +6,16 @@ use async_trait::async_trait;
 
 use reqwest::header::HeaderMap;
 use serde_json::Value;
-use switchyard_crds::v1alpha1::{Pagination, Poll};
+use switchyard_crds::path::FieldPath;
+use switchyard_crds::v1alpha1::{HttpCursor, Pagination, Poll};
 
 use super::auth::truncate;
 use super::endpoint::{EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers};
-use crate::connectors::{Source, SourceError};
+use crate::connectors::incremental::{Incremental, initial_value};
+use crate::connectors::{Batch, PollContext, Source, SourceError};
 use crate::redact;
 use crate::secrets::SecretSource;
+use crate::transform::paths;
 
 /// Pages fetched per run when the route sets no bound, against servers that never stop.
 const DEFAULT_MAX_PAGES: u32 = 1_000;
@@ -53,6 +56,7 @@ pub struct HttpSource {
     headers: HeaderMap,
     items_pointer: Option<String>,
     pagination: Option<Pagination>,
+    cursor: Option<ParsedCursor>,
 }
 
 impl HttpSource {
@@ -91,18 +95,20 @@ impl HttpSource {
             )?,
             items_pointer: poll.items_pointer.clone().filter(|p| !p.is_empty()),
             pagination: poll.pagination.clone(),
+            cursor: poll.cursor.as_ref().map(ParsedCursor::parse).transpose()?,
         })
     }
 
-    /// Fetches every page; returns all items in order.
-    pub async fn fetch_pages(&self) -> Result<Vec<Value>, PollError> {
+    /// Fetches every page; returns all items in order. `base` is the query every page
+    /// carries (the route's parameters, and the cursor of an incremental poll).
+    pub async fn fetch_pages(&self, base: &[(String, String)]) -> Result<Vec<Value>, PollError> {
         let max_pages = self
             .pagination
             .as_ref()
             .and_then(|p| p.max_pages)
             .unwrap_or(DEFAULT_MAX_PAGES);
         let mut items = Vec::new();
-        let mut next = Next::Query(self.page_query(0, None));
+        let mut next = Next::Query(self.page_query(base, 0, None));
         for page in 1..=max_pages {
             let (url, query) = match next {
                 Next::Done => return Ok(items),
@@ -113,7 +119,7 @@ impl HttpSource {
             let page_items = self.items_of(page, &response)?;
             let count = page_items.len() as u64;
             items.extend(page_items);
-            next = self.next(page, count, &response);
+            next = self.next(base, page, count, &response);
         }
         if !matches!(next, Next::Done) {
             tracing::warn!(
@@ -124,8 +130,13 @@ impl HttpSource {
         Ok(items)
     }
 
-    fn page_query(&self, page_index: u32, cursor: Option<String>) -> Vec<(String, String)> {
-        let mut query = self.query.clone();
+    fn page_query(
+        &self,
+        base: &[(String, String)],
+        page_index: u32,
+        cursor: Option<String>,
+    ) -> Vec<(String, String)> {
+        let mut query = base.to_vec();
         let Some(pagination) = &self.pagination else {
             return query;
         };
@@ -146,7 +157,7 @@ impl HttpSource {
         query
     }
 
-    fn next(&self, page: u32, count: u64, response: &Value) -> Next {
+    fn next(&self, base: &[(String, String)], page: u32, count: u64, response: &Value) -> Next {
         let Some(pagination) = &self.pagination else {
             return Next::Done;
         };
@@ -159,19 +170,20 @@ impl HttpSource {
             if count == 0 {
                 Next::Done
             } else {
-                Next::Query(self.page_query(page, None))
+                Next::Query(self.page_query(base, page, None))
             }
         } else if let Some(offset) = &pagination.offset {
             if count < offset.limit {
                 Next::Done
             } else {
-                Next::Query(self.page_query(page, None))
+                Next::Query(self.page_query(base, page, None))
             }
         } else if let Some(link) = &pagination.next_link {
             text_at(&link.pointer).map_or(Next::Done, Next::Url)
         } else if let Some(cursor) = &pagination.cursor {
-            text_at(&cursor.pointer)
-                .map_or(Next::Done, |c| Next::Query(self.page_query(page, Some(c))))
+            text_at(&cursor.pointer).map_or(Next::Done, |c| {
+                Next::Query(self.page_query(base, page, Some(c)))
+            })
         } else {
             Next::Done
         }
@@ -245,8 +257,62 @@ impl HttpSource {
 #[async_trait]
 impl Source for HttpSource {
     async fn fetch(&self) -> Result<Vec<Value>, SourceError> {
-        self.fetch_pages()
+        self.fetch_pages(&self.query)
             .await
             .map_err(|e| SourceError(e.to_string()))
+    }
+
+    async fn fetch_batches(&self, context: &PollContext<'_>) -> Result<Vec<Batch>, SourceError> {
+        let Some(cursor) = &self.cursor else {
+            return Ok(vec![Batch {
+                label: String::new(),
+                items: self.fetch().await?,
+                error: None,
+                after_commit: None,
+            }]);
+        };
+        let incremental = Incremental::load(context).await?;
+        let value = incremental.value(initial_value(&cursor.spec.initial));
+        let shown = match &value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        let mut base = self.query.clone();
+        base.push((cursor.spec.param.clone(), shown.clone()));
+        let items = self
+            .fetch_pages(&base)
+            .await
+            .map_err(|e| SourceError(e.to_string()))?;
+        let batch = incremental.select(
+            format!("{}={shown}", cursor.spec.param),
+            items,
+            &cursor.spec.field,
+            |item| paths::get(item, &cursor.field),
+            |item| paths::get(item, &cursor.key),
+        )?;
+        Ok(vec![batch])
+    }
+}
+
+/// An incremental HTTP poll's cursor, with its paths parsed once.
+struct ParsedCursor {
+    spec: HttpCursor,
+    field: FieldPath,
+    key: FieldPath,
+}
+
+impl ParsedCursor {
+    fn parse(spec: &HttpCursor) -> Result<Self, EndpointError> {
+        let path = |name: &str, text: &str| {
+            FieldPath::parse(text).map_err(|e| EndpointError::Invalid {
+                field: format!("spec.incoming.poll.cursor.{name}"),
+                message: e.to_string(),
+            })
+        };
+        Ok(Self {
+            field: path("field", &spec.field)?,
+            key: path("key", &spec.key)?,
+            spec: spec.clone(),
+        })
     }
 }

@@ -63,12 +63,13 @@ impl Sink for SoapSink {
             .content(item)
             .map_err(|e| DeliveryError::Request(e.to_string()))?;
         match self.endpoint.call(&self.call, &content).await {
-            Ok(_) => Ok(DeliveryReport {
+            Ok(answer) => Ok(DeliveryReport {
                 summary: format!(
                     "SOAP {} → OK in {} ms",
                     self.call.operation,
                     started.elapsed().as_millis()
                 ),
+                response: Some(answer),
             }),
             Err(error) if is_retriable(&error) => Err(DeliveryError::Unavailable {
                 message: format!("SOAP {}: {error}", self.call.operation),
