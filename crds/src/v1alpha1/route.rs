@@ -470,6 +470,11 @@ pub struct DatabaseDelivery {
     /// the item's fields, e.g. `CALL book_order(:id, :total)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement: Option<String>,
+    /// Most tasks written in one transaction (each row in its own savepoint, so a row
+    /// the database refuses fails only its task). Tasks already waiting are batched;
+    /// a lone task is not held back. Absent: 100; 1 writes each task on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u32>,
 }
 
 /// A table written from items' fields.

@@ -70,7 +70,7 @@ pub trait AfterCommit: Send + Sync {
 #[error("{0}")]
 pub struct SourceError(pub String);
 
-/// The outgoing side of a route: delivers one item.
+/// The outgoing side of a route: delivers items.
 #[async_trait]
 pub trait Sink: Send + Sync {
     /// Delivers `item` once. `idempotency_key` (the task id) lets the receiver drop
@@ -80,6 +80,25 @@ pub trait Sink: Send + Sync {
         item: &Value,
         idempotency_key: &str,
     ) -> Result<DeliveryReport, DeliveryError>;
+
+    /// Most tasks the engine hands to [`Sink::send_batch`] at once. 1 (the default):
+    /// tasks are sent one by one, each with [`Sink::send`].
+    fn batch_size(&self) -> usize {
+        1
+    }
+
+    /// Delivers several items together (a database writes them in one transaction).
+    /// One result per item, in order: one item's failure does not fail the others.
+    async fn send_batch(
+        &self,
+        items: &[(&Value, &str)],
+    ) -> Vec<Result<DeliveryReport, DeliveryError>> {
+        let mut results = Vec::with_capacity(items.len());
+        for (item, key) in items {
+            results.push(self.send(item, key).await);
+        }
+        results
+    }
 }
 
 /// A successful delivery.

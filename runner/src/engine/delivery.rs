@@ -9,17 +9,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use serde_json::{Value, json};
-
 use super::Engine;
-use super::intake::{Prepared, redact_lines};
-use crate::connectors::DeliveryError;
-use crate::queue::{
-    Completion, LeasedTask, LogLine, NewTask, Outcome, QueueError, backoff_delay, now_ms,
-};
+use super::attempt::{Attempted, attempt, attempt_batch};
+use crate::queue::{Completion, LeasedTask, Outcome, QueueError, now_ms};
 use crate::runtime::RouteRuntime;
-use crate::telemetry;
-use crate::transform::{Context, Triggered, apply_deferred};
 
 /// Most tasks leased at once; bounds the size of a lease transaction.
 const MAX_LEASE_BATCH: usize = 256;
@@ -51,7 +44,8 @@ pub(super) async fn run(
     // Two rounds of deliveries per lease: fewer, larger lease transactions.
     // Not more: a buffered task waits for a slot while its lease runs, so with one slow
     // slot a larger buffer could outlive the lease and be delivered twice.
-    let mut prefetch = Prefetch::new((2 * max_concurrency).min(MAX_LEASE_BATCH));
+    let per_slot = route.sink.batch_size().max(1);
+    let mut prefetch = Prefetch::new((2 * max_concurrency * per_slot).min(MAX_LEASE_BATCH));
     loop {
         if let Some(schedule) = &route.delivery_schedule {
             let Some(wait) = until_next(schedule) else {
@@ -216,245 +210,64 @@ async fn dispatch(
     };
     let engine = engine.clone();
     let route = route.clone();
-    tracker.spawn(async move {
-        let Attempted {
-            completion,
-            mut follow_ups,
-        } = attempt(&engine, &route, task).await;
-        // The slot frees as soon as the receiver answered; the outcome is committed with
-        // others in the next group commit. Until then the task stays `processing` under
-        // our lease, so nobody else takes it.
-        drop(permit);
-        // Tasks triggered for other routes are committed in the same transaction as this
-        // task's outcome: both or neither.
-        let new_tasks: Vec<NewTask> = follow_ups
-            .iter_mut()
-            .flat_map(|f| std::mem::take(&mut f.prepared.tasks))
-            .collect();
-        match engine.committer.submit(new_tasks, vec![completion]).await {
-            Ok(()) => {
-                for follow_up in follow_ups {
-                    engine
-                        .committed(&follow_up.route, follow_up.prepared.deferred)
-                        .await;
-                }
-            }
-            Err(error) => {
-                tracing::error!(error = %error, "Cannot record a delivery outcome; the task runs again when its lease expires");
-            }
+    let batch_size = route.sink.batch_size();
+    if batch_size > 1 {
+        // A sink that takes batches gets the tasks already leased, up to its size: no
+        // waiting for more, so a lone task goes out as fast as before.
+        let mut tasks = vec![task];
+        while tasks.len() < batch_size {
+            let Some(next) = prefetch.buffer.pop_front() else {
+                break;
+            };
+            tasks.push(next);
         }
-    });
+        tracker.spawn(async move {
+            let attempted = attempt_batch(&engine, &route, tasks).await;
+            drop(permit);
+            record(&engine, attempted).await;
+        });
+    } else {
+        tracker.spawn(async move {
+            let attempted = attempt(&engine, &route, task).await;
+            // The slot frees as soon as the receiver answered; the outcome is committed
+            // with others in the next group commit. Until then the task stays
+            // `processing` under our lease, so nobody else takes it.
+            drop(permit);
+            record(&engine, vec![attempted]).await;
+        });
+    }
     Ok(())
 }
 
-/// What a delivery attempt leaves to commit.
-struct Attempted {
-    completion: Completion,
-    /// Tasks the after-delivery steps queued for other routes.
-    follow_ups: Vec<FollowUp>,
-}
-
-/// Tasks for another route, prepared by its incoming pipeline.
-struct FollowUp {
-    route: Arc<RouteRuntime>,
-    prepared: Prepared,
-}
-
-/// One delivery attempt of one task.
-async fn attempt(engine: &Engine, route: &RouteRuntime, task: LeasedTask) -> Attempted {
-    let retry = route.compiled.processing.retry;
-    let mut log = Vec::new();
+/// Commits the outcomes of attempts. Tasks triggered for other routes are committed in
+/// the same transaction as the outcome of the task that triggered them: both or neither.
+async fn record(engine: &Engine, attempted: Vec<Attempted>) {
+    let mut completions = Vec::with_capacity(attempted.len());
+    let mut new_tasks = Vec::new();
     let mut follow_ups = Vec::new();
-    let outcome = match deliver(engine, route, &task, &mut log).await {
-        Ok(Delivered::Done(triggered)) => {
-            follow_ups = triggered;
-            Outcome::Done
+    for Attempted {
+        completion,
+        follow_ups: triggered,
+    } in attempted
+    {
+        completions.push(completion);
+        for mut follow_up in triggered {
+            new_tasks.append(&mut follow_up.prepared.tasks);
+            follow_ups.push(follow_up);
         }
-        Ok(Delivered::Skipped) => Outcome::Skipped,
-        Ok(Delivered::AfterDeliveryFailed(error)) => Outcome::Failed { error },
-        Err(error) if error.is_retriable() && task.attempts < i64::from(retry.max_attempts) => {
-            let mut delay = backoff_delay(&retry, task.attempts);
-            if let Some(asked) = error.retry_after() {
-                delay = delay.max(asked);
-            }
-            let next_attempt_at_ms =
-                now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-            log.push(LogLine::now(format!(
-                "Attempt {} failed: {error}; retrying in {} ms",
-                task.attempts,
-                delay.as_millis()
-            )));
-            Outcome::Retry {
-                next_attempt_at_ms,
-                error: error.to_string(),
+    }
+    match engine.committer.submit(new_tasks, completions).await {
+        Ok(()) => {
+            for follow_up in follow_ups {
+                engine
+                    .committed(&follow_up.route, follow_up.prepared.deferred)
+                    .await;
             }
         }
         Err(error) => {
-            let why = if error.is_retriable() {
-                format!(
-                    "out of attempts ({} of {})",
-                    task.attempts, retry.max_attempts
-                )
-            } else {
-                "not retriable".to_owned()
-            };
-            log.push(LogLine::now(format!(
-                "Attempt {} failed: {error}; task failed ({why})",
-                task.attempts
-            )));
-            Outcome::Failed {
-                error: error.to_string(),
-            }
-        }
-    };
-    telemetry::task_attempted(&route.key, &outcome);
-    Attempted {
-        completion: Completion {
-            id: task.id,
-            lease_token: task.lease_token,
-            outcome,
-            log: redact_lines(log),
-        },
-        follow_ups,
-    }
-}
-
-/// How a delivery ended, short of a delivery error.
-enum Delivered {
-    /// Sent; with the tasks the after-delivery steps queued for other routes.
-    Done(Vec<FollowUp>),
-    /// The outgoing transformers filtered the item out.
-    Skipped,
-    /// Sent, but an after-delivery step failed (the message says which).
-    AfterDeliveryFailed(String),
-}
-
-/// Runs the outgoing pipeline, sends each resulting item, then runs the after-delivery
-/// steps.
-async fn deliver(
-    engine: &Engine,
-    route: &RouteRuntime,
-    task: &LeasedTask,
-    log: &mut Vec<LogLine>,
-) -> Result<Delivered, DeliveryError> {
-    let storage = engine.storage();
-    let context = Context::new(route.key.namespace.clone(), storage.clone());
-    let items = if route.outgoing.is_empty() {
-        vec![task.item.clone()]
-    } else {
-        let ran = if route.outgoing.needs_context() {
-            route
-                .outgoing
-                .run_batch(vec![task.item.clone()], &context)
-                .await
-        } else {
-            route.outgoing.run(task.item.clone())
-        };
-        match ran {
-            Ok((items, summary)) => {
-                log.push(LogLine::now(format!("Outgoing transformers: {summary}")));
-                items
-            }
-            Err(error) => return Err(DeliveryError::Request(error.to_string())),
-        }
-    };
-    if items.is_empty() {
-        log.push(LogLine::now(
-            "Skipped: the outgoing transformers filtered the item out",
-        ));
-        return Ok(Delivered::Skipped);
-    }
-    let several = items.len() > 1;
-    let mut responses = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        // Several requests per task each get their own key, stable across attempts.
-        let key = if several {
-            format!("{}-{}", task.id, index + 1)
-        } else {
-            task.id.clone()
-        };
-        let report = route.sink.send(item, &key).await?;
-        log.push(LogLine::now(format!(
-            "Attempt {}: {}",
-            task.attempts, report.summary
-        )));
-        responses.push(report.response.unwrap_or(Value::Null));
-    }
-    // After delivery: storage writes that waited for the receiver's success.
-    let deferred = context.take_deferred();
-    if !deferred.is_empty() {
-        match apply_deferred(storage.as_ref(), deferred).await {
-            Ok(count) => log.push(LogLine::now(format!(
-                "After delivery: {count} storage write(s)"
-            ))),
-            Err(error) => log.push(LogLine::now(format!(
-                "After delivery: storage writes failed: {error}"
-            ))),
+            tracing::error!(error = %error, "Cannot record a delivery outcome; the task runs again when its lease expires");
         }
     }
-    if route.after_delivery.is_empty() {
-        return Ok(Delivered::Done(Vec::new()));
-    }
-    let delivered = items.into_iter().zip(responses).collect();
-    Ok(match after_delivery(engine, route, delivered, log).await {
-        Ok(follow_ups) => Delivered::Done(follow_ups),
-        Err(error) => {
-            let error = format!(
-                "delivered, but {error}; a retry delivers again (with the same Idempotency-Key)"
-            );
-            log.push(LogLine::now(format!("Attempt {}: {error}", task.attempts)));
-            Delivered::AfterDeliveryFailed(error)
-        }
-    })
-}
-
-/// Runs the after-delivery steps on `{item, response}` for each delivered item, applies
-/// their storage writes, and prepares the tasks their `trigger` steps asked for (through
-/// each target route's incoming pipeline; the caller commits them with this task).
-async fn after_delivery(
-    engine: &Engine,
-    route: &RouteRuntime,
-    delivered: Vec<(Value, Value)>,
-    log: &mut Vec<LogLine>,
-) -> Result<Vec<FollowUp>, String> {
-    let context = Context::new(route.key.namespace.clone(), engine.storage().clone());
-    let inputs = delivered
-        .into_iter()
-        .map(|(item, response)| json!({ "item": item, "response": response }))
-        .collect();
-    let (_, summary) = route
-        .after_delivery
-        .run_batch(inputs, &context)
-        .await
-        .map_err(|e| format!("the after-delivery steps failed: {e}"))?;
-    log.push(LogLine::now(format!("After delivery: {summary}")));
-    // The item is delivered: writes meant for "once it is safe" are due now.
-    apply_deferred(engine.storage().as_ref(), context.take_deferred())
-        .await
-        .map_err(|e| format!("the after-delivery storage writes failed: {e}"))?;
-    let runtime = engine.runtime();
-    let mut follow_ups = Vec::new();
-    for Triggered { route: name, item } in context.take_triggered() {
-        let Some(target) = runtime.route(&route.key.namespace, &name) else {
-            return Err(format!(
-                "trigger: Route `{name}` does not run on this runner (another region?)"
-            ));
-        };
-        let prepared = engine
-            .prepare(target, vec![item], "trigger")
-            .await
-            .map_err(|e| format!("trigger: Route `{name}`: {e}"))?;
-        let ids: Vec<&str> = prepared.tasks.iter().map(|t| t.id.as_str()).collect();
-        log.push(LogLine::now(format!(
-            "After delivery: queued task(s) {} for route {name}",
-            ids.join(", ")
-        )));
-        follow_ups.push(FollowUp {
-            route: target.clone(),
-            prepared,
-        });
-    }
-    Ok(follow_ups)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The engine: intake into the queue, delivery workers per route, pollers, and reloads
 //! that swap the configuration without losing queued or in-flight tasks.
 
+mod attempt;
 mod delivery;
 mod intake;
 mod poller;

@@ -1,0 +1,358 @@
+//! One delivery attempt: the outgoing pipeline, the send, the after-delivery steps,
+//! and the outcome to record. A batch attempt sends the items of several tasks in one
+//! go to a sink that takes batches (a database writes them in one transaction); each
+//! task still gets its own outcome.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::Engine;
+use super::intake::{Prepared, redact_lines};
+use crate::connectors::{DeliveryError, DeliveryReport};
+use crate::queue::{Completion, LeasedTask, LogLine, Outcome, backoff_delay, now_ms};
+use crate::runtime::RouteRuntime;
+use crate::telemetry;
+use crate::transform::{Context, Triggered, apply_deferred};
+
+/// What a delivery attempt leaves to commit.
+pub(super) struct Attempted {
+    pub completion: Completion,
+    /// Tasks the after-delivery steps queued for other routes.
+    pub follow_ups: Vec<FollowUp>,
+}
+
+/// Tasks for another route, prepared by its incoming pipeline.
+pub(super) struct FollowUp {
+    pub route: Arc<RouteRuntime>,
+    pub prepared: Prepared,
+}
+
+/// How a delivery ended, short of a delivery error.
+enum Delivered {
+    /// Sent; with the tasks the after-delivery steps queued for other routes.
+    Done(Vec<FollowUp>),
+    /// The outgoing transformers filtered the item out.
+    Skipped,
+    /// Sent, but an after-delivery step failed (the message says which).
+    AfterDeliveryFailed(String),
+}
+
+/// A task whose outgoing pipeline ran: the items to send, and what it has to say.
+struct Outgoing {
+    task: LeasedTask,
+    log: Vec<LogLine>,
+    /// Holds the outgoing steps' deferred storage writes until the items are sent.
+    context: Context,
+    items: Vec<Value>,
+}
+
+/// One delivery attempt of one task.
+pub(super) async fn attempt(engine: &Engine, route: &RouteRuntime, task: LeasedTask) -> Attempted {
+    let mut log = Vec::new();
+    let result = deliver_one(engine, route, &task, &mut log).await;
+    settle(route, task, log, result)
+}
+
+/// Runs the outgoing pipeline and sends each resulting item, stopping at the first
+/// failure.
+async fn deliver_one(
+    engine: &Engine,
+    route: &RouteRuntime,
+    task: &LeasedTask,
+    log: &mut Vec<LogLine>,
+) -> Result<Delivered, DeliveryError> {
+    let Some((context, items)) = outgoing(engine, route, task, log).await? else {
+        return Ok(Delivered::Skipped);
+    };
+    let keys = idempotency_keys(task, items.len());
+    let mut reports = Vec::with_capacity(items.len());
+    for (item, key) in items.iter().zip(&keys) {
+        match route.sink.send(item, key).await {
+            Ok(report) => reports.push(report),
+            Err(error) => {
+                // The items sent before this one are in the log, so a human sees them.
+                log_reports(task, &reports, log);
+                return Err(error);
+            }
+        }
+    }
+    delivered(engine, route, task, items, reports, &context, log).await
+}
+
+/// One delivery attempt of several tasks, sent to the sink as one batch.
+pub(super) async fn attempt_batch(
+    engine: &Engine,
+    route: &RouteRuntime,
+    tasks: Vec<LeasedTask>,
+) -> Vec<Attempted> {
+    let mut attempted = Vec::with_capacity(tasks.len());
+    let mut ready = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let mut log = Vec::new();
+        match outgoing(engine, route, &task, &mut log).await {
+            Err(error) => attempted.push(settle(route, task, log, Err(error))),
+            Ok(None) => attempted.push(settle(route, task, log, Ok(Delivered::Skipped))),
+            Ok(Some((context, items))) => ready.push(Outgoing {
+                task,
+                log,
+                context,
+                items,
+            }),
+        }
+    }
+    if ready.is_empty() {
+        return attempted;
+    }
+    let keys: Vec<Vec<String>> = ready
+        .iter()
+        .map(|r| idempotency_keys(&r.task, r.items.len()))
+        .collect();
+    let requests: Vec<(&Value, &str)> = ready
+        .iter()
+        .zip(&keys)
+        .flat_map(|(r, keys)| r.items.iter().zip(keys.iter().map(String::as_str)))
+        .collect();
+    let mut results = route.sink.send_batch(&requests).await.into_iter();
+    for mut task in ready {
+        let mut mine: Vec<Result<DeliveryReport, DeliveryError>> =
+            results.by_ref().take(task.items.len()).collect();
+        mine.resize_with(task.items.len(), || Err(missing_result()));
+        let mine: Result<Vec<DeliveryReport>, DeliveryError> = mine.into_iter().collect();
+        let result = match mine {
+            Ok(reports) => {
+                delivered(
+                    engine,
+                    route,
+                    &task.task,
+                    task.items,
+                    reports,
+                    &task.context,
+                    &mut task.log,
+                )
+                .await
+            }
+            Err(error) => Err(error),
+        };
+        attempted.push(settle(route, task.task, task.log, result));
+    }
+    attempted
+}
+
+/// A sink answered fewer results than it was given items (a bug in the sink); the
+/// task is tried again rather than guessed delivered.
+fn missing_result() -> DeliveryError {
+    DeliveryError::Unavailable {
+        message: "the sink gave no result for this item".into(),
+        retry_after: None,
+    }
+}
+
+/// Several requests per task each get their own key, stable across attempts.
+fn idempotency_keys(task: &LeasedTask, count: usize) -> Vec<String> {
+    if count == 1 {
+        return vec![task.id.clone()];
+    }
+    (1..=count).map(|n| format!("{}-{n}", task.id)).collect()
+}
+
+/// Runs the outgoing pipeline. `None`: the item was filtered out.
+async fn outgoing(
+    engine: &Engine,
+    route: &RouteRuntime,
+    task: &LeasedTask,
+    log: &mut Vec<LogLine>,
+) -> Result<Option<(Context, Vec<Value>)>, DeliveryError> {
+    let context = Context::new(route.key.namespace.clone(), engine.storage().clone());
+    let items = if route.outgoing.is_empty() {
+        vec![task.item.clone()]
+    } else {
+        let ran = if route.outgoing.needs_context() {
+            route
+                .outgoing
+                .run_batch(vec![task.item.clone()], &context)
+                .await
+        } else {
+            route.outgoing.run(task.item.clone())
+        };
+        match ran {
+            Ok((items, summary)) => {
+                log.push(LogLine::now(format!("Outgoing transformers: {summary}")));
+                items
+            }
+            Err(error) => return Err(DeliveryError::Request(error.to_string())),
+        }
+    };
+    if items.is_empty() {
+        log.push(LogLine::now(
+            "Skipped: the outgoing transformers filtered the item out",
+        ));
+        return Ok(None);
+    }
+    Ok(Some((context, items)))
+}
+
+/// The items were sent: log the receiver's answers, apply the writes that waited for
+/// the delivery, and run the after-delivery steps.
+async fn delivered(
+    engine: &Engine,
+    route: &RouteRuntime,
+    task: &LeasedTask,
+    items: Vec<Value>,
+    reports: Vec<DeliveryReport>,
+    context: &Context,
+    log: &mut Vec<LogLine>,
+) -> Result<Delivered, DeliveryError> {
+    log_reports(task, &reports, log);
+    let responses: Vec<Value> = reports
+        .into_iter()
+        .map(|r| r.response.unwrap_or(Value::Null))
+        .collect();
+    let deferred = context.take_deferred();
+    if !deferred.is_empty() {
+        match apply_deferred(engine.storage().as_ref(), deferred).await {
+            Ok(count) => log.push(LogLine::now(format!(
+                "After delivery: {count} storage write(s)"
+            ))),
+            Err(error) => log.push(LogLine::now(format!(
+                "After delivery: storage writes failed: {error}"
+            ))),
+        }
+    }
+    if route.after_delivery.is_empty() {
+        return Ok(Delivered::Done(Vec::new()));
+    }
+    let delivered = items.into_iter().zip(responses).collect();
+    Ok(match after_delivery(engine, route, delivered, log).await {
+        Ok(follow_ups) => Delivered::Done(follow_ups),
+        Err(error) => {
+            let error = format!(
+                "delivered, but {error}; a retry delivers again (with the same Idempotency-Key)"
+            );
+            log.push(LogLine::now(format!("Attempt {}: {error}", task.attempts)));
+            Delivered::AfterDeliveryFailed(error)
+        }
+    })
+}
+
+fn log_reports(task: &LeasedTask, reports: &[DeliveryReport], log: &mut Vec<LogLine>) {
+    for report in reports {
+        log.push(LogLine::now(format!(
+            "Attempt {}: {}",
+            task.attempts, report.summary
+        )));
+    }
+}
+
+/// Runs the after-delivery steps on `{item, response}` for each delivered item, applies
+/// their storage writes, and prepares the tasks their `trigger` steps asked for (through
+/// each target route's incoming pipeline; the caller commits them with this task).
+async fn after_delivery(
+    engine: &Engine,
+    route: &RouteRuntime,
+    delivered: Vec<(Value, Value)>,
+    log: &mut Vec<LogLine>,
+) -> Result<Vec<FollowUp>, String> {
+    let context = Context::new(route.key.namespace.clone(), engine.storage().clone());
+    let inputs = delivered
+        .into_iter()
+        .map(|(item, response)| json!({ "item": item, "response": response }))
+        .collect();
+    let (_, summary) = route
+        .after_delivery
+        .run_batch(inputs, &context)
+        .await
+        .map_err(|e| format!("the after-delivery steps failed: {e}"))?;
+    log.push(LogLine::now(format!("After delivery: {summary}")));
+    // The item is delivered: writes meant for "once it is safe" are due now.
+    apply_deferred(engine.storage().as_ref(), context.take_deferred())
+        .await
+        .map_err(|e| format!("the after-delivery storage writes failed: {e}"))?;
+    let runtime = engine.runtime();
+    let mut follow_ups = Vec::new();
+    for Triggered { route: name, item } in context.take_triggered() {
+        let Some(target) = runtime.route(&route.key.namespace, &name) else {
+            return Err(format!(
+                "trigger: Route `{name}` does not run on this runner (another region?)"
+            ));
+        };
+        let prepared = engine
+            .prepare(target, vec![item], "trigger")
+            .await
+            .map_err(|e| format!("trigger: Route `{name}`: {e}"))?;
+        let ids: Vec<&str> = prepared.tasks.iter().map(|t| t.id.as_str()).collect();
+        log.push(LogLine::now(format!(
+            "After delivery: queued task(s) {} for route {name}",
+            ids.join(", ")
+        )));
+        follow_ups.push(FollowUp {
+            route: target.clone(),
+            prepared,
+        });
+    }
+    Ok(follow_ups)
+}
+
+/// The outcome to record: done, skipped, retry later (with back-off, honouring the
+/// receiver's Retry-After) or failed (not retriable, or out of attempts).
+fn settle(
+    route: &RouteRuntime,
+    task: LeasedTask,
+    mut log: Vec<LogLine>,
+    result: Result<Delivered, DeliveryError>,
+) -> Attempted {
+    let retry = route.compiled.processing.retry;
+    let mut follow_ups = Vec::new();
+    let outcome = match result {
+        Ok(Delivered::Done(triggered)) => {
+            follow_ups = triggered;
+            Outcome::Done
+        }
+        Ok(Delivered::Skipped) => Outcome::Skipped,
+        Ok(Delivered::AfterDeliveryFailed(error)) => Outcome::Failed { error },
+        Err(error) if error.is_retriable() && task.attempts < i64::from(retry.max_attempts) => {
+            let mut delay = backoff_delay(&retry, task.attempts);
+            if let Some(asked) = error.retry_after() {
+                delay = delay.max(asked);
+            }
+            let next_attempt_at_ms =
+                now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+            log.push(LogLine::now(format!(
+                "Attempt {} failed: {error}; retrying in {} ms",
+                task.attempts,
+                delay.as_millis()
+            )));
+            Outcome::Retry {
+                next_attempt_at_ms,
+                error: error.to_string(),
+            }
+        }
+        Err(error) => {
+            let why = if error.is_retriable() {
+                format!(
+                    "out of attempts ({} of {})",
+                    task.attempts, retry.max_attempts
+                )
+            } else {
+                "not retriable".to_owned()
+            };
+            log.push(LogLine::now(format!(
+                "Attempt {} failed: {error}; task failed ({why})",
+                task.attempts
+            )));
+            Outcome::Failed {
+                error: error.to_string(),
+            }
+        }
+    };
+    telemetry::task_attempted(&route.key, &outcome);
+    Attempted {
+        completion: Completion {
+            id: task.id,
+            lease_token: task.lease_token,
+            outcome,
+            log: redact_lines(log),
+        },
+        follow_ups,
+    }
+}
