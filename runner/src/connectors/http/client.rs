@@ -239,3 +239,159 @@ fn rustls_error<'a>(mut cause: &'a (dyn std::error::Error + 'static)) -> Option<
         cause = cause.downcast_ref::<std::io::Error>()?.get_ref()?;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use switchyard_crds::v1alpha1::{SecretKeySelector, SoapConnection};
+
+    use super::*;
+    use crate::connectors::soap::{SoapEndpoint, SoapError};
+
+    fn secret(key: &str) -> SecretValue {
+        SecretValue {
+            secret_key_ref: SecretKeySelector {
+                name: "partner-tls".into(),
+                key: key.into(),
+            },
+        }
+    }
+
+    /// A self-signed certificate and its key, and the key of another certificate.
+    fn material() -> (String, String, String) {
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+        let other = rcgen::KeyPair::generate().expect("key");
+        (
+            certified.cert.pem(),
+            certified.signing_key.serialize_pem(),
+            other.serialize_pem(),
+        )
+    }
+
+    /// A secrets directory with `partner-tls/{tls.crt,tls.key}`.
+    fn secrets(certificate: &str, key: &str) -> (tempfile::TempDir, SecretSource) {
+        let dir = tempfile::tempdir().expect("dir");
+        let secret = dir.path().join("partner-tls");
+        std::fs::create_dir_all(&secret).expect("secret dir");
+        std::fs::write(secret.join("tls.crt"), certificate).expect("tls.crt");
+        std::fs::write(secret.join("tls.key"), key).expect("tls.key");
+        let source = SecretSource {
+            dir: Some(dir.path().to_owned()),
+        };
+        (dir, source)
+    }
+
+    fn tls(ca: Option<&str>) -> HttpTls {
+        HttpTls {
+            ca_certificate: ca.map(|pem| PemValue::Inline(pem.to_owned())),
+            trust_built_in_roots: Some(false),
+            client_certificate: Some(PemValue::Secret(secret("tls.crt"))),
+            client_key: Some(secret("tls.key")),
+        }
+    }
+
+    fn build(tls: &HttpTls, secrets: &SecretSource) -> Result<reqwest::Client, EndpointError> {
+        build_client(
+            Duration::from_secs(5),
+            Some(tls),
+            &ClientContext {
+                field: "spec.http",
+                namespace: "default",
+                secrets,
+            },
+        )
+    }
+
+    fn field_and_message(result: Result<reqwest::Client, EndpointError>) -> (String, String) {
+        match result {
+            Ok(_) => panic!("the client was built"),
+            Err(EndpointError::Invalid { field, message }) => (field, message),
+            Err(EndpointError::Secret { field, source }) => (field, source.to_string()),
+        }
+    }
+
+    #[test]
+    fn a_private_ca_and_a_client_identity_build_a_client() {
+        let (certificate, key, _) = material();
+        let (_dir, source) = secrets(&certificate, &key);
+        build(&tls(Some(&certificate)), &source).expect("client");
+    }
+
+    #[test]
+    fn each_broken_piece_names_its_field_and_never_quotes_the_key() {
+        let (certificate, key, other_key) = material();
+        let cases = [
+            (
+                Some("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n"),
+                certificate.as_str(),
+                key.as_str(),
+                "spec.http.tls.caCertificate",
+                "is not valid PEM",
+            ),
+            (
+                Some(certificate.as_str()),
+                "no PEM here",
+                key.as_str(),
+                "spec.http.tls.clientCertificate",
+                "holds no certificate",
+            ),
+            (
+                Some(certificate.as_str()),
+                certificate.as_str(),
+                "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+                "spec.http.tls.clientKey",
+                "is not a PEM private key",
+            ),
+            (
+                Some(certificate.as_str()),
+                certificate.as_str(),
+                other_key.as_str(),
+                "spec.http.tls.clientKey",
+                "does not belong to the certificate",
+            ),
+        ];
+        for (ca, client_certificate, client_key, field, finding) in cases {
+            let (_dir, source) = secrets(client_certificate, client_key);
+            let (found_field, message) = field_and_message(build(&tls(ca), &source));
+            assert_eq!(found_field, field, "{message}");
+            assert!(message.contains(finding), "{field}: {message}");
+            let key_line = client_key.lines().find(|l| !l.starts_with("-----"));
+            assert!(
+                key_line.is_none_or(|line| !message.contains(&line[..20.min(line.len())])),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_secret_names_the_field() {
+        let source = SecretSource {
+            dir: Some(std::path::PathBuf::from("/nonexistent")),
+        };
+        let (field, message) = field_and_message(build(&tls(None), &source));
+        assert_eq!(field, "spec.http.tls.clientCertificate");
+        assert!(message.contains("partner-tls"), "{message}");
+    }
+
+    #[test]
+    fn soap_connections_share_the_client_and_its_errors() {
+        let (certificate, _, other_key) = material();
+        let (_dir, source) = secrets(&certificate, &other_key);
+        let spec = SoapConnection {
+            url: "https://erp.example.com/soap".into(),
+            version: None,
+            ws_security: None,
+            header_blocks: Vec::new(),
+            headers: Default::default(),
+            timeout_seconds: None,
+            tls: Some(tls(Some(&certificate))),
+        };
+        match SoapEndpoint::new(&spec, "default", &source) {
+            Err(SoapError::Config { field, message }) => {
+                assert_eq!(field, "spec.soap.tls.clientKey", "{message}");
+            }
+            Err(other) => panic!("unexpected error: {other}"),
+            Ok(_) => panic!("a mismatched key was accepted"),
+        }
+    }
+}
