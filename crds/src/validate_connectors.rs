@@ -1,9 +1,9 @@
-//! Validation of the database, file system and SOAP blocks of Connections and Routes
-//! (the HTTP rules live in `validate`).
+//! Validation of the database, file system and SOAP blocks of Connections and Routes,
+//! and of the TLS settings HTTP and SOAP share (the other HTTP rules live in `validate`).
 
 use crate::v1alpha1::{
-    ConnectionSpec, DatabaseDelivery, PollFiles, PollQuery, RouteSpec, SecretKeySelector,
-    TableWrite,
+    ConnectionSpec, DatabaseDelivery, HttpTls, PemValue, PollFiles, PollQuery, RouteSpec,
+    SecretKeySelector, TableWrite,
 };
 use crate::validate::{Checker, header_secrets};
 
@@ -15,6 +15,12 @@ pub const FILE_FORMATS: &[&str] = &["csv", "json", "jsonLines", "xml"];
 pub const OUTPUT_FORMATS: &[&str] = &["json", "jsonLines", "csv"];
 
 pub(crate) fn connection(check: &mut Checker<'_>, spec: &ConnectionSpec) {
+    if let Some(tls) = spec.http.as_ref().and_then(|h| h.tls.as_ref()) {
+        tls_problems(check, "spec.http.tls", tls);
+    }
+    if let Some(tls) = spec.soap.as_ref().and_then(|s| s.tls.as_ref()) {
+        tls_problems(check, "spec.soap.tls", tls);
+    }
     if let Some(db) = &spec.database {
         match url::Url::parse(&db.url) {
             Err(error) => check.report(
@@ -258,9 +264,77 @@ fn identifier(check: &mut Checker<'_>, field: &str, name: &str) {
     }
 }
 
-/// Secret keys referred to by the non-HTTP kinds of a Connection.
+/// A client certificate needs its key and the other way round; trusting nothing is an
+/// error; inline PEM must be certificates, never a key (keys come from Secrets).
+fn tls_problems(check: &mut Checker<'_>, field: &str, tls: &HttpTls) {
+    match (&tls.client_certificate, &tls.client_key) {
+        (Some(_), None) => check.report(
+            format!("{field}.clientKey"),
+            "is required with `clientCertificate` (its private key, from a Secret)",
+        ),
+        (None, Some(_)) => check.report(
+            format!("{field}.clientCertificate"),
+            "is required with `clientKey` (the certificate of that key)",
+        ),
+        _ => {}
+    }
+    if tls.trust_built_in_roots == Some(false) && tls.ca_certificate.is_none() {
+        check.report(
+            format!("{field}.caCertificate"),
+            "is required when `trustBuiltInRoots` is false (no server would be trusted)",
+        );
+    }
+    for (name, value) in [
+        ("caCertificate", &tls.ca_certificate),
+        ("clientCertificate", &tls.client_certificate),
+    ] {
+        let Some(PemValue::Inline(text)) = value else {
+            continue;
+        };
+        // Never quote the text: a key pasted here by mistake must not reach a message.
+        if text.contains("PRIVATE KEY-----") {
+            check.report(
+                format!("{field}.{name}"),
+                "holds a private key; write only certificates inline and put the key in a \
+                 Secret (`clientKey`)",
+            );
+        } else if !text.contains("-----BEGIN CERTIFICATE-----") {
+            check.report(
+                format!("{field}.{name}"),
+                "is not PEM: expected one or more `-----BEGIN CERTIFICATE-----` blocks",
+            );
+        }
+    }
+}
+
+/// Secret keys referred to by TLS settings.
+fn tls_secrets(tls: &HttpTls) -> impl Iterator<Item = SecretKeySelector> + '_ {
+    let pem = |value: &Option<PemValue>| match value {
+        Some(PemValue::Secret(secret)) => Some(secret.secret_key_ref.clone()),
+        _ => None,
+    };
+    [
+        pem(&tls.ca_certificate),
+        pem(&tls.client_certificate),
+        tls.client_key.as_ref().map(|k| k.secret_key_ref.clone()),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Secret keys referred to by the non-HTTP kinds of a Connection, and by the TLS
+/// settings of HTTP and SOAP.
 pub(crate) fn connection_secrets(spec: &ConnectionSpec) -> Vec<SecretKeySelector> {
     let mut out = Vec::new();
+    for tls in [
+        spec.http.as_ref().and_then(|h| h.tls.as_ref()),
+        spec.soap.as_ref().and_then(|s| s.tls.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        out.extend(tls_secrets(tls));
+    }
     if let Some(db) = &spec.database {
         out.extend(db.password.iter().map(|p| p.secret_key_ref.clone()));
     }

@@ -98,6 +98,44 @@ pub struct HttpConnection {
     /// together they do not overload the system. Absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<HttpLimits>,
+    /// TLS of `https://` requests: extra CAs to trust for the server and a client
+    /// certificate for mutual TLS. Absent: the built-in (Mozilla) roots, no client
+    /// certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<HttpTls>,
+}
+
+/// TLS settings of an HTTPS client (HTTP and SOAP Connections).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpTls {
+    /// CA certificates (PEM, one or more) that may sign the server's certificate, e.g.
+    /// a company's private CA: inline or from a Secret. Trusted in addition to the
+    /// built-in roots unless `trustBuiltInRoots` is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_certificate: Option<PemValue>,
+    /// Whether the built-in (Mozilla) root CAs are trusted as well. Absent: true. Set
+    /// false to trust `caCertificate` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_built_in_roots: Option<bool>,
+    /// Client certificate presented to the server (mutual TLS): PEM, the certificate
+    /// first, then any intermediates; inline or from a Secret. Requires `clientKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate: Option<PemValue>,
+    /// Private key of `clientCertificate` (PEM: PKCS#8, PKCS#1/RSA or SEC1/EC), from a
+    /// Secret. Requires `clientCertificate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<SecretValue>,
+}
+
+/// PEM text: certificates are public, so they may be written inline; or from a Secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum PemValue {
+    /// PEM written in the manifest (certificates only, never a private key).
+    Inline(String),
+    /// PEM taken from a Secret.
+    Secret(SecretValue),
 }
 
 /// Request limits of one HTTP Connection.
@@ -288,6 +326,11 @@ pub struct SoapConnection {
     /// Time-out of one call in seconds. Absent: 30 s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u32>,
+    /// TLS of an `https://` service: extra CAs to trust and a client certificate for
+    /// mutual TLS, as for HTTP Connections. Absent: the built-in roots, no client
+    /// certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<HttpTls>,
 }
 
 /// A WS-Security UsernameToken (OASIS WSS 1.1 UsernameToken profile).

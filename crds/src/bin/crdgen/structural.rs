@@ -7,9 +7,9 @@
 //! - `default` is dropped everywhere: defaults live in the code, so the API server never
 //!   adds fields behind GitOps tools' backs (no ArgoCD drift).
 //! - A node without a `type` (an arbitrary JSON value such as a `set` step's `value`) or
-//!   whose `anyOf` mixes types (a header that is a string or a `secretKeyRef`) keeps
-//!   anything: `x-kubernetes-preserve-unknown-fields: true`. The `crds` validation checks
-//!   these when a manifest is loaded.
+//!   whose `anyOf` mixes types (a header that is a string or a `secretKeyRef`, also when
+//!   optional) keeps anything: `x-kubernetes-preserve-unknown-fields: true`. The `crds`
+//!   validation checks these when a manifest is loaded.
 
 use serde_json::{Map, Value};
 
@@ -24,12 +24,7 @@ pub fn rewrite(schema: &mut Value) {
     {
         node.remove("additionalProperties");
     }
-    let mixed = ["anyOf", "oneOf"].into_iter().any(|key| {
-        node.get(key)
-            .and_then(Value::as_array)
-            .is_some_and(|branches| branches.iter().any(|b| b.get("type").is_some()))
-    });
-    if mixed {
+    if mixes_types(node) {
         keep_anything(node);
         return;
     }
@@ -49,6 +44,22 @@ pub fn rewrite(schema: &mut Value) {
             rewrite(child);
         }
     }
+}
+
+/// Whether `node` is an `anyOf`/`oneOf` with a typed branch, also one level down: an
+/// optional untagged enum (`Option<PemValue>`) is `anyOf: [{anyOf: [string, object]},
+/// null]`, with the object's properties hoisted beside it and `type: object`, which
+/// would refuse the string.
+fn mixes_types(node: &Map<String, Value>) -> bool {
+    ["anyOf", "oneOf"].into_iter().any(|key| {
+        node.get(key)
+            .and_then(Value::as_array)
+            .is_some_and(|branches| {
+                branches.iter().any(|branch| {
+                    branch.get("type").is_some() || branch.as_object().is_some_and(mixes_types)
+                })
+            })
+    })
 }
 
 /// Replaces a node by one that accepts any value, keeping its description.

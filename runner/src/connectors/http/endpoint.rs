@@ -8,6 +8,7 @@ use switchyard_crds::v1alpha1::{HeaderValue, Headers, HttpConnection};
 use url::Url;
 
 use super::auth::{Authenticator, OAuth2Client};
+use super::client::{ClientContext, build_client};
 use crate::secrets::{SecretNotFound, SecretSource};
 
 /// A common gateway time-out; used when the Connection sets none.
@@ -95,15 +96,15 @@ impl HttpEndpoint {
             .timeout_seconds
             .map(|s| Duration::from_secs(u64::from(s)))
             .unwrap_or(DEFAULT_TIMEOUT);
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(256)
-            .build()
-            .map_err(|e| EndpointError::Invalid {
-                field: "spec.http".into(),
-                message: e.to_string(),
-            })?;
+        let client = build_client(
+            timeout,
+            spec.tls.as_ref(),
+            &ClientContext {
+                field: "spec.http",
+                namespace,
+                secrets,
+            },
+        )?;
         Ok(Self {
             base_url: spec.base_url.trim_end_matches('/').to_owned(),
             headers: resolve_headers(&spec.headers, "spec.http.headers", namespace, secrets)?,
@@ -197,6 +198,9 @@ pub fn describe_reqwest_error(error: &reqwest::Error) -> String {
     while let Some(cause) = source {
         text.push_str(&format!(": {cause}"));
         source = cause.source();
+    }
+    if let Some(hint) = super::client::tls_hint(error) {
+        text.push_str(hint);
     }
     text
 }

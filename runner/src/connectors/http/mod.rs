@@ -2,6 +2,7 @@
 //! [`HttpSource`] with pagination and a delivering [`HttpSink`].
 
 mod auth;
+mod client;
 mod endpoint;
 mod limits;
 mod sink;
@@ -9,6 +10,7 @@ mod source;
 mod template;
 
 pub use auth::Authenticator;
+pub use client::{ClientContext, build_client};
 pub use endpoint::{EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers};
 pub use sink::{HttpSink, parse_retry_after, status_is_retriable};
 pub use source::{HttpSource, PollError};

@@ -10,7 +10,9 @@ use switchyard_crds::v1alpha1::{SoapCall, SoapConnection};
 use super::SoapError;
 use super::envelope::{UsernameToken, Version, envelope};
 use super::xml::{json_to_xml, xml_to_json};
-use crate::connectors::http::{describe_reqwest_error, resolve_headers};
+use crate::connectors::http::{
+    ClientContext, build_client, describe_reqwest_error, resolve_headers,
+};
 use crate::redact;
 use crate::redact::Secret;
 use crate::secrets::SecretSource;
@@ -56,10 +58,15 @@ impl SoapEndpoint {
             .timeout_seconds
             .map(|s| Duration::from_secs(u64::from(s)))
             .unwrap_or(DEFAULT_TIMEOUT);
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| config("spec.soap", e.to_string()))?;
+        let client = build_client(
+            timeout,
+            spec.tls.as_ref(),
+            &ClientContext {
+                field: "spec.soap",
+                namespace,
+                secrets,
+            },
+        )?;
         Ok(Self {
             url: spec.url.clone(),
             version: match spec.version.as_deref() {

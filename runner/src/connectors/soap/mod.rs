@@ -32,6 +32,20 @@ pub enum SoapError {
     Response(String),
 }
 
+/// The shared HTTP client's configuration errors, with their field.
+impl From<crate::connectors::http::EndpointError> for SoapError {
+    fn from(error: crate::connectors::http::EndpointError) -> Self {
+        use crate::connectors::http::EndpointError;
+        match error {
+            EndpointError::Secret { field, source } => Self::Config {
+                field,
+                message: source.to_string(),
+            },
+            EndpointError::Invalid { field, message } => Self::Config { field, message },
+        }
+    }
+}
+
 impl SoapError {
     /// A static label for metrics.
     pub fn category(&self) -> &'static str {
