@@ -55,6 +55,7 @@ async fn concurrent_runners_lease_disjoint_tasks_and_all_of_them() {
             item: serde_json::json!({"i": i}),
             source: "webhook",
             log: vec![],
+            failure: None,
         })
         .collect();
     first
