@@ -1,8 +1,8 @@
 //! Test servers written in Python, from PyPI: moto's S3 server and pyftpdlib. They are
 //! installed once with `pip install --target` into `.tools/python-<PACKAGES_TAG>/`
 //! (git-ignored; about 30 s the first time) and run with `python3 -m <module>` on that
-//! `PYTHONPATH`, so no virtual environment or root is needed. `scripts/test.sh` warms
-//! the cache; the first test that needs it installs it otherwise.
+//! `PYTHONPATH`, so no virtual environment or root is needed. The first test that
+//! needs them installs them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,16 +21,22 @@ const PACKAGES: &[&str] = &[
 ];
 const PACKAGES_TAG: &str = "moto5-pyftpdlib2-pyopenssl-v1";
 
+/// Tests of one binary install one at a time (other binaries run after this one).
+static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The directory the packages live in, installing them if needed.
 fn packages() -> Result<PathBuf, String> {
+    let _one_at_a_time = INSTALL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools");
     let target = tools.join(format!("python-{PACKAGES_TAG}"));
     if target.join(".complete").exists() {
         return Ok(target);
     }
     std::fs::create_dir_all(&tools).map_err(|e| format!("cannot create {tools:?}: {e}"))?;
-    // Installed under a private name and renamed when complete: tests running at the
-    // same time each install and the first rename wins; a half install never counts.
+    // Installed under a private name and renamed when complete: test binaries running at
+    // the same time each install and the first rename wins; a half install never counts.
     let staging = tools.join(format!(
         "python-{PACKAGES_TAG}.{}.partial",
         std::process::id()
