@@ -97,6 +97,7 @@ impl Harness {
                         item: serde_json::json!({"n": i}),
                         source: "webhook",
                         log: vec![],
+                        failure: None,
                     })
                     .collect();
                 for task in &tasks {

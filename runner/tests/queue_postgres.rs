@@ -1,5 +1,6 @@
 //! The PostgreSQL queue shared by several runners: concurrent leasers never get the same
-//! task (`FOR UPDATE SKIP LOCKED`), and together they get every task.
+//! task (`FOR UPDATE SKIP LOCKED`), and together they get every task. Also, on both
+//! dialects, tasks recording unreadable input.
 
 // A test reports failure by panicking with a message.
 #![allow(clippy::expect_used)]
@@ -9,7 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Connection;
-use switchyard_runner::queue::{NewTask, QueueStore, RouteKey, SqlQueue, WriteBatch, now_ms};
+use switchyard_runner::queue::{
+    LogLine, NewTask, QueueError, QueueStore, RouteKey, SqlQueue, TaskAction, TaskState,
+    UNREADABLE_SOURCE, WriteBatch, now_ms,
+};
 
 const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
@@ -55,6 +59,7 @@ async fn concurrent_runners_lease_disjoint_tasks_and_all_of_them() {
             item: serde_json::json!({"i": i}),
             source: "webhook",
             log: vec![],
+            failure: None,
         })
         .collect();
     first
@@ -101,5 +106,71 @@ async fn concurrent_runners_lease_disjoint_tasks_and_all_of_them() {
         let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .execute(&mut admin)
             .await;
+    }
+}
+
+/// A task recording unreadable input is stored `failed` with its error on both dialects,
+/// is never leased, and refuses to be retried (alone or in bulk) but can be discarded.
+#[tokio::test]
+async fn unreadable_input_tasks_are_stored_failed_and_cannot_be_retried() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut urls = vec![SqlQueue::default_url(data.path())];
+    urls.extend(fresh_database().await);
+    let route = RouteKey {
+        namespace: "default".into(),
+        route: "files".into(),
+    };
+    for url in urls {
+        let queue = SqlQueue::connect(&url, Duration::from_secs(60))
+            .await
+            .expect("connect");
+        let task = NewTask::unreadable(
+            route.clone(),
+            serde_json::json!({"file": "inbox/b.csv", "error": "line 4"}),
+            "`inbox/b.csv` is not valid CSV: line 4".into(),
+            vec![LogLine::now("read by a poll")],
+        );
+        let id = task.id.clone();
+        queue
+            .write(WriteBatch {
+                new_tasks: vec![task],
+                completions: vec![],
+            })
+            .await
+            .expect("enqueue");
+        let detail = queue
+            .get("default", &id)
+            .await
+            .expect("get")
+            .expect("the task");
+        assert_eq!(detail.summary.state, TaskState::Failed, "{url}");
+        assert_eq!(detail.summary.source, UNREADABLE_SOURCE);
+        assert_eq!(
+            detail.summary.last_error.as_deref(),
+            Some("`inbox/b.csv` is not valid CSV: line 4")
+        );
+        assert!(
+            queue
+                .lease(&route, 10, now_ms() + 1_000)
+                .await
+                .expect("lease")
+                .is_empty()
+        );
+        let retry = TaskAction::Retry {
+            actor: "test".into(),
+        };
+        assert!(matches!(
+            queue.act("default", &id, &retry).await,
+            Err(QueueError::NotRetriable { .. })
+        ));
+        assert_eq!(queue.retry_failed(&route, "test").await.expect("bulk"), 0);
+        let discard = TaskAction::Discard {
+            actor: "test".into(),
+            reason: "fixed".into(),
+        };
+        assert_eq!(
+            queue.act("default", &id, &discard).await.expect("discard"),
+            Some(TaskState::Skipped)
+        );
     }
 }

@@ -65,6 +65,7 @@ fn task(route: &RouteKey, n: u64) -> NewTask {
         item: json!({"n": n}),
         source: "webhook",
         log: vec![],
+        failure: None,
     }
 }
 

@@ -1,5 +1,5 @@
 //! Connectors against real servers on loopback: SFTP (sshd) → MariaDB, and a
-//! PostgreSQL table polled with an incremental cursor.
+//! PostgreSQL table polled with an incremental cursor, and an unparseable local file.
 
 use std::time::Duration;
 
@@ -224,4 +224,149 @@ spec:
     runner.terminate();
     pool.close().await;
     db.drop_now().await;
+}
+
+#[tokio::test]
+async fn an_unparseable_file_is_one_failed_task_and_the_rest_of_the_poll_goes_on() {
+    let receiver = Receiver::start(ReceiverMode::Accept {
+        delay: Duration::ZERO,
+    })
+    .await;
+    let root = tempfile::tempdir().expect("root");
+    let inbox = root.path().join("inbox");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    std::fs::write(inbox.join("a-good.csv"), "id,name\n1,Ann\n2,Bob\n").expect("good file");
+    // Line 4 has a field too many.
+    std::fs::write(inbox.join("b-bad.csv"), "id,name\n3,Cy\n4,Di\n5,Ed,extra\n").expect("bad file");
+    let manifests = format!(
+        r#"
+apiVersion: switchyard.dev/v1alpha1
+kind: Connection
+metadata: {{name: drop}}
+spec:
+  fileSystem:
+    local: {{root: "{root}"}}
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Connection
+metadata: {{name: sink}}
+spec:
+  http: {{baseUrl: "{sink}"}}
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Route
+metadata: {{name: customers}}
+spec:
+  incoming:
+    poll:
+      connection: drop
+      schedule: "0 0 1 1 *"
+      files: {{path: inbox, glob: "*.csv", format: csv}}
+  outgoing:
+    connection: sink
+"#,
+        root = root.path().display(),
+        sink = receiver.base_url(),
+    );
+    let dir = manifest_dir(&[("manifests.yaml", &manifests)]);
+    let mut runner = Runner::start(runner_bin!(), dir.path(), &RunnerOptions::default()).await;
+    trigger(&runner, "customers").await;
+    eventually(Duration::from_secs(10), "the good rows delivered", || {
+        let n = receiver.count();
+        async move { (n == 2).then_some(()) }
+    })
+    .await;
+    assert!(inbox.join("processed/a-good.csv").exists());
+    assert!(inbox.join("failed/b-bad.csv").exists());
+    assert!(!inbox.join("b-bad.csv").exists());
+
+    let failed = runner
+        .get_json("/api/v1/namespaces/default/tasks?route=customers&state=failed")
+        .await;
+    let tasks = failed["tasks"].as_array().expect("tasks");
+    assert_eq!(tasks.len(), 1, "one task for the bad file: {failed}");
+    assert_eq!(tasks[0]["source"], "unreadable");
+    assert!(
+        tasks[0]["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("inbox/b-bad.csv") && e.contains("line: 4")),
+        "{failed}"
+    );
+    let id = tasks[0]["id"].as_str().expect("id").to_owned();
+    let task = runner
+        .get_json(&format!("/api/v1/namespaces/default/tasks/{id}"))
+        .await;
+    assert_eq!(
+        task["item"],
+        json!({
+            "file": "inbox/b-bad.csv",
+            "movedTo": "inbox/failed/b-bad.csv",
+            "error": tasks[0]["lastError"],
+        })
+    );
+    let log = task["log"].to_string();
+    assert!(
+        log.contains("line: 4") && log.contains("inbox/failed/b-bad.csv"),
+        "{log}"
+    );
+
+    // It cannot be retried (its item is not data to deliver), not even in bulk; it can
+    // be discarded once the file is dealt with.
+    let retry = format!("/api/v1/namespaces/default/tasks/{id}/retry");
+    let (status, answer) = runner.post_json(&retry, &json!({})).await;
+    assert_eq!(status, 409, "{answer}");
+    assert!(
+        answer["error"].to_string().contains("put it back"),
+        "{answer}"
+    );
+    let (status, answer) = runner
+        .post_json(
+            "/api/v1/namespaces/default/routes/customers/retry-failed",
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["count"].clone()),
+        (200, json!(0)),
+        "{answer}"
+    );
+    let discard = format!("/api/v1/namespaces/default/tasks/{id}/discard");
+    let (status, answer) = runner
+        .post_json(&discard, &json!({"reason": "fixed"}))
+        .await;
+    assert_eq!(
+        (status, answer["state"].clone()),
+        (200, json!("skipped")),
+        "{answer}"
+    );
+
+    // The fixed file put back is read again.
+    std::fs::write(inbox.join("b-bad.csv"), "id,name\n3,Cy\n").expect("fixed file");
+    trigger(&runner, "customers").await;
+    eventually(Duration::from_secs(10), "the fixed row delivered", || {
+        let n = receiver.count();
+        async move { (n == 3).then_some(()) }
+    })
+    .await;
+    let counts = runner.counts("customers").await;
+    assert_eq!(counts["done"], json!(3), "{counts}");
+    runner.terminate();
+}
+
+/// Polls `route` now (an empty trigger request).
+async fn trigger(runner: &Runner, route: &str) {
+    let response = runner
+        .client
+        .post(runner.url(&format!(
+            "/api/v1/namespaces/default/routes/{route}/trigger"
+        )))
+        .send()
+        .await
+        .expect("trigger");
+    let status = response.status();
+    assert!(
+        status.is_success(),
+        "{status}: {}",
+        response.text().await.unwrap_or_default()
+    );
 }

@@ -46,7 +46,7 @@ impl ApiError {
 impl From<QueueError> for ApiError {
     fn from(error: QueueError) -> Self {
         match error {
-            QueueError::InvalidTransition { .. } => {
+            QueueError::InvalidTransition { .. } | QueueError::NotRetriable { .. } => {
                 Self::new(StatusCode::CONFLICT, error.to_string())
             }
             other => {

@@ -93,7 +93,8 @@ fn known_route(state: &AppState, namespace: &str, route: &str) -> Result<RouteKe
         })
 }
 
-/// Put every failed task of a route back to `pending` with a fresh attempt budget.
+/// Put every failed task of a route back to `pending` with a fresh attempt budget
+/// (except tasks recording unreadable input, which cannot be retried).
 #[utoipa::path(
     post,
     path = "/api/v1/namespaces/{namespace}/routes/{route}/retry-failed",

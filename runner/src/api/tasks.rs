@@ -143,12 +143,15 @@ async fn act(
 }
 
 /// Put a failed or skipped task back to `pending`, due now, with a fresh attempt budget.
+/// A task with source `unreadable` records input a poll could not read (e.g. a file
+/// that is not valid CSV, moved to the failed folder) and is refused with 409: fix the
+/// input and put it back to have it read again, then discard the task.
 #[utoipa::path(
     post,
     path = "/api/v1/namespaces/{namespace}/tasks/{id}/retry",
     params(("namespace" = String, Path), ("id" = String, Path)),
     request_body(content = ActionRequest, description = "Optional"),
-    responses((status = 200, body = ActionResult), (status = 404, body = super::error::ErrorBody), (status = 409, description = "The task is processing or done", body = super::error::ErrorBody)),
+    responses((status = 200, body = ActionResult), (status = 404, body = super::error::ErrorBody), (status = 409, description = "The task is processing or done, or records unreadable input", body = super::error::ErrorBody)),
     security(("bearer" = []))
 )]
 pub async fn retry_task(

@@ -63,6 +63,23 @@ pub trait AfterCommit: Send + Sync {
     /// The batch can never be queued (unreadable, or its pipeline failed); `reason`
     /// says why. Not called when the queue itself failed: the batch is then read again.
     async fn rejected(self: Box<Self>, reason: &str) -> Result<(), SourceError>;
+    /// Whether [`AfterCommit::rejected`] takes the input away (a file moved to the failed
+    /// folder) and how. If so, the poller first queues a task in state `failed` that
+    /// records the rejection, so it shows in the task list and not only in the runner's
+    /// log. `None` (the default): the input stays and is read again on the next poll.
+    fn removal(&self) -> Option<Removal> {
+        None
+    }
+}
+
+/// What [`AfterCommit::rejected`] does with input it takes away, for the task that
+/// records the rejection.
+pub struct Removal {
+    /// Identifies the input for an operator (e.g. `{"file": …, "movedTo": …}`), never
+    /// its content, which may be large.
+    pub item: serde_json::Map<String, Value>,
+    /// Where the input goes and how to have it read again, for the task log.
+    pub note: String,
 }
 
 /// Why a fetch failed; the text says where (page, URL, file…), secrets redacted.

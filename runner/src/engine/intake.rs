@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::Engine;
+use crate::connectors::Removal;
 use crate::queue::{LogLine, NewTask, QueueError};
 use crate::redact;
 use crate::runtime::RouteRuntime;
@@ -100,6 +101,7 @@ impl Engine {
                     item: output,
                     source,
                     log: line.clone(),
+                    failure: None,
                 });
             }
         }
@@ -155,6 +157,7 @@ impl Engine {
                     came_in.clone(),
                     LogLine::now(format!("Incoming transformers: {summary}")),
                 ]),
+                failure: None,
             })
             .collect();
         Ok(Prepared {
@@ -162,6 +165,42 @@ impl Engine {
             deferred: context.take_deferred(),
             received,
         })
+    }
+}
+
+impl Engine {
+    /// Commits one task in state `failed` recording that the batch `label` was rejected
+    /// for `reason` (which says what and where, e.g. the file and line) and what
+    /// happens to its input. The task is never delivered and cannot be retried (see
+    /// [`crate::queue::UNREADABLE_SOURCE`]). Returns its id once it is durable.
+    pub async fn record_rejected(
+        &self,
+        route: &RouteRuntime,
+        label: &str,
+        reason: &str,
+        removal: Removal,
+    ) -> Result<String, IntakeError> {
+        let reason = redact::redact(reason).into_owned();
+        let mut item = removal.item;
+        item.insert("error".into(), Value::String(reason.clone()));
+        let task = NewTask::unreadable(
+            route.key.clone(),
+            Value::Object(item),
+            reason.clone(),
+            redact_lines(vec![
+                LogLine::now(format!(
+                    "Read by a poll; none of its items were queued: {reason}"
+                )),
+                LogLine::now(removal.note),
+            ]),
+        );
+        let id = task.id.clone();
+        self.committer
+            .enqueue(vec![task])
+            .await
+            .map_err(IntakeError::Queue)?;
+        tracing::info!(namespace = %route.key.namespace, route = %route.key.route, batch = %label, task = %id, "Recorded the rejected batch as a failed task");
+        Ok(id)
     }
 }
 

@@ -33,8 +33,10 @@ pub(super) async fn run(engine: Arc<Engine>, route: Arc<RouteRuntime>, cancel: C
 
 /// One poll: fetch every batch (all pages, or one file each), then queue each batch and,
 /// once its tasks are durable, run its after-commit step (move the file, advance the
-/// cursor). A batch whose pipeline fails is rejected and the others go on; a queue
-/// failure stops the poll and leaves every unqueued batch where it was.
+/// cursor). A batch that cannot be read or whose pipeline fails is rejected and the
+/// others go on; if rejecting takes its input away (a file to `failed/`), one `failed`
+/// task recording what and where is committed first. A queue failure stops the poll
+/// and leaves every unqueued batch where it was.
 pub(super) async fn poll_once(
     engine: &Engine,
     route: &RouteRuntime,
@@ -72,7 +74,16 @@ pub(super) async fn poll_once(
             Err(error) => {
                 let reason = error.to_string();
                 tracing::warn!(namespace = %route.key.namespace, route = %route.key.route, batch = %label, error = %crate::redact::redact(&reason), "Batch rejected");
-                first_failure.get_or_insert(format!("{label}: {reason}"));
+                let mut failure = format!("{label}: {reason}");
+                // The input is about to go away (a file to failed/): record that as a
+                // failed task first, and leave the input if the queue cannot take it.
+                if let Some(removal) = hook.removal() {
+                    let id = engine
+                        .record_rejected(route, &label, &reason, removal)
+                        .await?;
+                    failure.push_str(&format!(" (task {id})"));
+                }
+                first_failure.get_or_insert(failure);
                 hook.rejected(&reason).await
             }
         };

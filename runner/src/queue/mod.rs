@@ -57,6 +57,11 @@ pub enum QueueError {
         state: TaskState,
         action: &'static str,
     },
+    #[error(
+        "task {id} records input that could not be read and cannot be retried: fix the \
+         input and put it back (a file: into the polled folder), then discard this task"
+    )]
+    NotRetriable { id: String },
     #[error("the queue writer has stopped")]
     WriterStopped,
     #[error("stored task {id} is corrupt: {reason}")]
@@ -106,6 +111,7 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Deletes tasks in `states` last updated before `before_ms`, with their logs;
     /// returns how many. Retention only: `pending` and `processing` are never purged.
     async fn purge(&self, states: &[TaskState], before_ms: i64) -> Result<u64, QueueError>;
-    /// Puts every failed task of a route back to `pending`; returns how many.
+    /// Puts every failed task of a route back to `pending`, except those recording
+    /// unreadable input (see [`UNREADABLE_SOURCE`]); returns how many.
     async fn retry_failed(&self, route: &RouteKey, actor: &str) -> Result<u64, QueueError>;
 }

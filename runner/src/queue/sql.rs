@@ -13,7 +13,7 @@ use sqlx::{Any, AnyPool, Row};
 use super::{
     Completion, LeasedTask, LogLine, NewTask, Outcome, QueueError, QueueStore, RouteActivity,
     RouteCounts, RouteKey, StateCounts, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary,
-    WriteBatch, now_ms, now_us,
+    UNREADABLE_SOURCE, WriteBatch, now_ms, now_us,
 };
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
@@ -203,22 +203,28 @@ impl SqlQueue {
     ) -> Result<(), QueueError> {
         for chunk in tasks.chunks(INSERT_CHUNK) {
             let sql = format!(
-                "INSERT INTO tasks (id, namespace, route, state, item, source, attempts, created_at, updated_at, next_attempt_at) VALUES {}",
-                dialect.rows(chunk.len(), 10)
+                "INSERT INTO tasks (id, namespace, route, state, item, source, attempts, created_at, updated_at, next_attempt_at, last_error) VALUES {}",
+                dialect.rows(chunk.len(), 11)
             );
             let mut query = sqlx::query(&sql);
             for task in chunk {
+                let state = if task.failure.is_some() {
+                    TaskState::Failed
+                } else {
+                    TaskState::Pending
+                };
                 query = query
                     .bind(task.id.clone())
                     .bind(task.route.namespace.clone())
                     .bind(task.route.route.clone())
-                    .bind(TaskState::Pending.as_str())
+                    .bind(state.as_str())
                     .bind(task.item.to_string())
                     .bind(task.source)
                     .bind(0_i64)
                     .bind(now)
                     .bind(now)
-                    .bind(now);
+                    .bind(now)
+                    .bind(task.failure.clone());
             }
             query
                 .execute(&mut **tx)
@@ -350,14 +356,25 @@ impl SqlQueue {
         Ok(())
     }
 
-    async fn state_of(&self, namespace: &str, id: &str) -> Result<Option<TaskState>, QueueError> {
-        let row = sqlx::query("SELECT state FROM tasks WHERE namespace = $1 AND id = $2")
+    /// The task's state and source.
+    async fn state_of(
+        &self,
+        namespace: &str,
+        id: &str,
+    ) -> Result<Option<(TaskState, String)>, QueueError> {
+        let row = sqlx::query("SELECT state, source FROM tasks WHERE namespace = $1 AND id = $2")
             .bind(namespace.to_owned())
             .bind(id.to_owned())
             .fetch_optional(&self.writer)
             .await
             .map_err(QueueError::db("read task state"))?;
-        row.map(|row| parse_state(id, &row)).transpose()
+        row.map(|row| {
+            let source: String = row
+                .try_get("source")
+                .map_err(QueueError::db("read task state"))?;
+            Ok((parse_state(id, &row)?, source))
+        })
+        .transpose()
     }
 }
 
@@ -605,9 +622,12 @@ impl QueueStore for SqlQueue {
         id: &str,
         action: &TaskAction,
     ) -> Result<Option<TaskState>, QueueError> {
-        let Some(state) = self.state_of(namespace, id).await? else {
+        let Some((state, source)) = self.state_of(namespace, id).await? else {
             return Ok(None);
         };
+        if matches!(action, TaskAction::Retry { .. }) && source == UNREADABLE_SOURCE {
+            return Err(QueueError::NotRetriable { id: id.to_owned() });
+        }
         let (allowed, target, verb, message): (&[TaskState], TaskState, &'static str, String) =
             match action {
                 TaskAction::Retry { actor } => (
@@ -652,7 +672,10 @@ impl QueueStore for SqlQueue {
         .rows_affected();
         if updated == 0 {
             // The task moved on between our read and our write (a runner leased it).
-            let current = self.state_of(namespace, id).await?.unwrap_or(state);
+            let current = self
+                .state_of(namespace, id)
+                .await?
+                .map_or(state, |(current, _)| current);
             return Err(QueueError::InvalidTransition {
                 id: id.to_owned(),
                 state: current,
@@ -770,11 +793,12 @@ impl QueueStore for SqlQueue {
             .map_err(QueueError::db("begin retry-failed"))?;
         let ids: Vec<String> = sqlx::query(
             "UPDATE tasks SET state = 'pending', attempts = 0, updated_at = $1, next_attempt_at = $1 \
-             WHERE namespace = $2 AND route = $3 AND state = 'failed' RETURNING id",
+             WHERE namespace = $2 AND route = $3 AND state = 'failed' AND source <> $4 RETURNING id",
         )
         .bind(now)
         .bind(route.namespace.clone())
         .bind(route.route.clone())
+        .bind(UNREADABLE_SOURCE)
         .fetch_all(&mut *tx)
         .await
         .map_err(QueueError::db("retry failed tasks"))?

@@ -90,9 +90,38 @@ pub struct NewTask {
     pub id: String,
     pub route: RouteKey,
     pub item: serde_json::Value,
-    /// `webhook`, `poll` or `manual`.
+    /// `webhook`, `poll`, `manual`, or [`UNREADABLE_SOURCE`].
     pub source: &'static str,
     pub log: Vec<LogLine>,
+    /// `Some(error)`: the task is stored already `failed` with this error and is never
+    /// delivered (see [`NewTask::unreadable`]); `None`: it is `pending`.
+    pub failure: Option<String>,
+}
+
+/// The source of a task that records input a poll could not read (a file that is not
+/// valid CSV…). Its item describes the input, not data to deliver, so it cannot be
+/// retried: the input itself must be fixed and put back.
+pub const UNREADABLE_SOURCE: &str = "unreadable";
+
+impl NewTask {
+    /// A task queued in state `failed` that records input which could not be read:
+    /// `item` says what (e.g. `{"file": …, "error": …}`, never the content), `error`
+    /// is its `last_error`, `log` says what and where.
+    pub fn unreadable(
+        route: RouteKey,
+        item: serde_json::Value,
+        error: String,
+        log: Vec<LogLine>,
+    ) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            route,
+            item,
+            source: UNREADABLE_SOURCE,
+            log,
+            failure: Some(error),
+        }
+    }
 }
 
 /// A task handed to a runner for delivery.
@@ -209,7 +238,7 @@ pub struct TaskDetail {
 #[derive(Debug, Clone)]
 pub enum TaskAction {
     /// Back to `pending`, due now, with a fresh attempt budget. Allowed from `failed`,
-    /// `skipped` and `pending`.
+    /// `skipped` and `pending`, except for tasks from [`UNREADABLE_SOURCE`].
     Retry { actor: String },
     /// To `skipped`. Allowed from `pending` and `failed`.
     Discard { actor: String, reason: String },

@@ -3,6 +3,8 @@
 //! `CI=true`, where it panics.
 
 pub mod mariadb;
+pub mod python;
+pub mod s3;
 pub mod sftp;
 
 /// Skips (prints and returns `None`) locally; fails under CI.

@@ -1,6 +1,7 @@
 //! Polling a directory: every file matching the glob is one batch; once its tasks are
 //! committed the file is moved to the processed folder (or deleted, or kept). A file that
-//! cannot be parsed goes to the failed folder; a queue failure leaves it in place.
+//! cannot be parsed (or whose items the pipeline rejects) is recorded as one failed task
+//! and then goes to the failed folder; a queue failure leaves it in place.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use serde_json::Value;
 use switchyard_crds::v1alpha1::PollFiles;
 
 use super::{FileError, FileStore, Format, parse};
-use crate::connectors::{AfterCommit, Batch, PollContext, Source, SourceError};
+use crate::connectors::{AfterCommit, Batch, PollContext, Removal, Source, SourceError};
 
 /// What happens to a file whose tasks are committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,5 +239,23 @@ impl AfterCommit for Settle {
             .move_file(&self.path, &self.target(&self.failed))
             .await
             .map_err(|e| SourceError(e.to_string()))
+    }
+
+    fn removal(&self) -> Option<Removal> {
+        let target = self.target(&self.failed);
+        let dir = self.path.rsplit_once('/').map_or_else(
+            || "the polled folder".to_owned(),
+            |(dir, _)| format!("`{dir}/`"),
+        );
+        let mut item = serde_json::Map::new();
+        item.insert("file".into(), Value::String(self.path.clone()));
+        item.insert("movedTo".into(), Value::String(target.clone()));
+        Some(Removal {
+            item,
+            note: format!(
+                "The file goes to `{target}`. To read it again, fix it and put it back \
+                 into {dir}; this task itself cannot be retried (discard it once handled)"
+            ),
+        })
     }
 }
