@@ -45,6 +45,7 @@ pub(crate) fn connection(check: &mut Checker<'_>, spec: &ConnectionSpec) {
             &[
                 ("local", fs.local.is_some()),
                 ("sftp", fs.sftp.is_some()),
+                ("ftp", fs.ftp.is_some()),
                 ("s3", fs.s3.is_some()),
             ],
         );
@@ -63,6 +64,32 @@ pub(crate) fn connection(check: &mut Checker<'_>, spec: &ConnectionSpec) {
                 "spec.fileSystem.sftp.knownHostsStrategy",
                 format!("`{strategy}` is not one of: strict, add, accept"),
             );
+        }
+        if let Some(ftp) = &fs.ftp {
+            if ftp.host.is_empty() {
+                check.report("spec.fileSystem.ftp.host", "must not be empty");
+            }
+            if ftp.port == Some(0) {
+                check.report("spec.fileSystem.ftp.port", "must be 1 to 65535");
+            }
+            if let Some(root) = &ftp.root
+                && !root.starts_with('/')
+            {
+                check.report("spec.fileSystem.ftp.root", "must be an absolute path");
+            }
+            if let Some(ca) = &ftp.ca_certificate {
+                if ftp.tls != Some(true) {
+                    check.report(
+                        "spec.fileSystem.ftp.caCertificate",
+                        "is only used with `tls: true`",
+                    );
+                } else if !ca.contains("-----BEGIN CERTIFICATE-----") {
+                    check.report(
+                        "spec.fileSystem.ftp.caCertificate",
+                        "must hold PEM certificates (-----BEGIN CERTIFICATE-----)",
+                    );
+                }
+            }
         }
         if let Some(endpoint) = fs.s3.as_ref().and_then(|s| s.endpoint.as_deref()) {
             check.url("spec.fileSystem.s3.endpoint", endpoint);
@@ -267,6 +294,9 @@ pub(crate) fn connection_secrets(spec: &ConnectionSpec) -> Vec<SecretKeySelector
     if let Some(fs) = &spec.file_system {
         if let Some(sftp) = &fs.sftp {
             out.push(sftp.private_key.secret_key_ref.clone());
+        }
+        if let Some(ftp) = &fs.ftp {
+            out.push(ftp.password.secret_key_ref.clone());
         }
         if let Some(s3) = &fs.s3 {
             out.push(s3.access_key_id.secret_key_ref.clone());
