@@ -313,3 +313,47 @@ pub(crate) fn connection_secrets(spec: &ConnectionSpec) -> Vec<SecretKeySelector
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::problem::{Origin, ResourceId};
+    use crate::v1alpha1::ConnectionSpec;
+
+    /// The fields of the problems `yaml` (a Connection spec) has.
+    fn problem_fields(yaml: &str) -> Vec<String> {
+        let spec: ConnectionSpec =
+            serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{e}: {yaml}"));
+        let id = ResourceId {
+            kind: "Connection".into(),
+            namespace: "default".into(),
+            name: "files".into(),
+        };
+        crate::validate::connection(&spec, &Origin::default(), &id)
+            .into_iter()
+            .map(|p| p.field)
+            .collect()
+    }
+
+    #[test]
+    fn ftp_connections_are_checked() {
+        let password = "password: {secretKeyRef: {name: ftp, key: password}}";
+        let good = format!(
+            "fileSystem: {{ftp: {{host: ftp.example.com, username: u, {password}, root: /in, \
+             tls: true, caCertificate: \"-----BEGIN CERTIFICATE-----\\n...\"}}}}"
+        );
+        assert!(problem_fields(&good).is_empty());
+        let bad = format!(
+            "fileSystem: {{ftp: {{host: '', port: 0, username: u, {password}, root: in, \
+             caCertificate: x}}}}"
+        );
+        assert_eq!(
+            problem_fields(&bad),
+            [
+                "spec.fileSystem.ftp.host",
+                "spec.fileSystem.ftp.port",
+                "spec.fileSystem.ftp.root",
+                "spec.fileSystem.ftp.caCertificate",
+            ]
+        );
+    }
+}

@@ -331,3 +331,57 @@ impl FtpStore {
             .map_err(ftp_error("create directory", dir))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use suppaftp::types::Response;
+
+    use super::*;
+    use crate::connectors::files::is_retriable;
+
+    fn reply(code: u32, text: &str) -> FileError {
+        let response = Response::new(Status::from(code), format!("{code} {text}\r\n").into());
+        ftp_error("read", "inbox/a.csv")(FtpError::UnexpectedResponse(response))
+    }
+
+    #[test]
+    fn replies_4xx_and_lost_connections_are_retried_5xx_are_not() {
+        let login = reply(530, "Login incorrect.");
+        assert_eq!(
+            login.to_string(),
+            "read `inbox/a.csv`: the FTP server answered 530 Login incorrect."
+        );
+        assert!(!is_retriable(&login));
+        assert!(!is_retriable(&reply(550, "No such file or directory.")));
+        assert!(is_retriable(&reply(
+            450,
+            "Requested file action not taken."
+        )));
+        let refused = ftp_error("connect to", "127.0.0.1:21")(FtpError::ConnectionError(
+            std::io::ErrorKind::ConnectionRefused.into(),
+        ));
+        assert!(is_retriable(&refused), "{refused}");
+        assert!(!is_retriable(&ftp_error("start TLS with", "h:21")(
+            FtpError::SecureError("invalid peer certificate: UnknownIssuer".into())
+        )));
+    }
+
+    #[test]
+    fn paths_are_joined_to_the_root() {
+        let spec: FtpFileSystem = serde_json::from_value(serde_json::json!({
+            "host": "h", "username": "u", "root": "/data/",
+            "password": {"secretKeyRef": {"name": "s", "key": "k"}}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let store = FtpStore::new(&spec, Secret::new("unused-ftp-test".into()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(store.full("inbox/"), "/data/inbox");
+        assert_eq!(store.full("inbox/a.csv"), "/data/inbox/a.csv");
+        assert_eq!(store.full(""), "/data");
+        let spec = FtpFileSystem { root: None, ..spec };
+        let store = FtpStore::new(&spec, Secret::new("unused-ftp-test".into()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(store.full(""), "/");
+        assert_eq!(store.full("out/x.json"), "/out/x.json");
+    }
+}
