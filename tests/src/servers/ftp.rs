@@ -18,24 +18,27 @@ pub struct FtpServer {
     server: PythonServer,
 }
 
-/// Runs `openssl` with `args` in `dir`; panics with its output on failure.
-fn openssl(dir: &Path, args: &[&str]) {
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
     let output = Command::new("openssl")
         .args(args)
         .current_dir(dir)
         .output()
-        .expect("run openssl");
-    assert!(
-        output.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .map_err(|e| format!("cannot run openssl: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
 }
 
 /// A CA (`ca.pem`) and a server certificate for 127.0.0.1 it signed (`server.pem`,
 /// `server.key`), in `dir`. A self-signed server certificate would not do: rustls
 /// refuses a CA certificate as the server's own.
-fn make_certificates(dir: &Path) {
+fn make_certificates(dir: &Path) -> Result<(), String> {
     openssl(
         dir,
         &[
@@ -53,7 +56,7 @@ fn make_certificates(dir: &Path) {
             "-out",
             "ca.pem",
         ],
-    );
+    )?;
     openssl(
         dir,
         &[
@@ -68,12 +71,12 @@ fn make_certificates(dir: &Path) {
             "-out",
             "server.csr",
         ],
-    );
+    )?;
     std::fs::write(
         dir.join("server.ext"),
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
     )
-    .expect("write extensions");
+    .map_err(|e| format!("cannot write server.ext: {e}"))?;
     openssl(
         dir,
         &[
@@ -93,7 +96,7 @@ fn make_certificates(dir: &Path) {
             "-out",
             "server.pem",
         ],
-    );
+    )
 }
 
 impl FtpServer {
@@ -128,7 +131,9 @@ impl FtpServer {
         ];
         let mut ca_pem = None;
         if tls {
-            make_certificates(dir.path());
+            if let Err(message) = make_certificates(dir.path()) {
+                return super::unavailable(format!("FTPS certificates: {message}"));
+            }
             ca_pem = Some(std::fs::read_to_string(dir.path().join("ca.pem")).expect("CA"));
             args.extend([
                 "--tls",
