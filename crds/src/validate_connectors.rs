@@ -51,6 +51,7 @@ pub(crate) fn connection(check: &mut Checker<'_>, spec: &ConnectionSpec) {
             &[
                 ("local", fs.local.is_some()),
                 ("sftp", fs.sftp.is_some()),
+                ("ftp", fs.ftp.is_some()),
                 ("s3", fs.s3.is_some()),
             ],
         );
@@ -69,6 +70,32 @@ pub(crate) fn connection(check: &mut Checker<'_>, spec: &ConnectionSpec) {
                 "spec.fileSystem.sftp.knownHostsStrategy",
                 format!("`{strategy}` is not one of: strict, add, accept"),
             );
+        }
+        if let Some(ftp) = &fs.ftp {
+            if ftp.host.is_empty() {
+                check.report("spec.fileSystem.ftp.host", "must not be empty");
+            }
+            if ftp.port == Some(0) {
+                check.report("spec.fileSystem.ftp.port", "must be 1 to 65535");
+            }
+            if let Some(root) = &ftp.root
+                && !root.starts_with('/')
+            {
+                check.report("spec.fileSystem.ftp.root", "must be an absolute path");
+            }
+            if let Some(ca) = &ftp.ca_certificate {
+                if ftp.tls != Some(true) {
+                    check.report(
+                        "spec.fileSystem.ftp.caCertificate",
+                        "is only used with `tls: true`",
+                    );
+                } else if !ca.contains("-----BEGIN CERTIFICATE-----") {
+                    check.report(
+                        "spec.fileSystem.ftp.caCertificate",
+                        "must hold PEM certificates (-----BEGIN CERTIFICATE-----)",
+                    );
+                }
+            }
         }
         if let Some(endpoint) = fs.s3.as_ref().and_then(|s| s.endpoint.as_deref()) {
             check.url("spec.fileSystem.s3.endpoint", endpoint);
@@ -342,6 +369,9 @@ pub(crate) fn connection_secrets(spec: &ConnectionSpec) -> Vec<SecretKeySelector
         if let Some(sftp) = &fs.sftp {
             out.push(sftp.private_key.secret_key_ref.clone());
         }
+        if let Some(ftp) = &fs.ftp {
+            out.push(ftp.password.secret_key_ref.clone());
+        }
         if let Some(s3) = &fs.s3 {
             out.push(s3.access_key_id.secret_key_ref.clone());
             out.push(s3.secret_access_key.secret_key_ref.clone());
@@ -356,4 +386,48 @@ pub(crate) fn connection_secrets(spec: &ConnectionSpec) -> Vec<SecretKeySelector
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::problem::{Origin, ResourceId};
+    use crate::v1alpha1::ConnectionSpec;
+
+    /// The fields of the problems `yaml` (a Connection spec) has.
+    fn problem_fields(yaml: &str) -> Vec<String> {
+        let spec: ConnectionSpec =
+            serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{e}: {yaml}"));
+        let id = ResourceId {
+            kind: "Connection".into(),
+            namespace: "default".into(),
+            name: "files".into(),
+        };
+        crate::validate::connection(&spec, &Origin::default(), &id)
+            .into_iter()
+            .map(|p| p.field)
+            .collect()
+    }
+
+    #[test]
+    fn ftp_connections_are_checked() {
+        let password = "password: {secretKeyRef: {name: ftp, key: password}}";
+        let good = format!(
+            "fileSystem: {{ftp: {{host: ftp.example.com, username: u, {password}, root: /in, \
+             tls: true, caCertificate: \"-----BEGIN CERTIFICATE-----\\n...\"}}}}"
+        );
+        assert!(problem_fields(&good).is_empty());
+        let bad = format!(
+            "fileSystem: {{ftp: {{host: '', port: 0, username: u, {password}, root: in, \
+             caCertificate: x}}}}"
+        );
+        assert_eq!(
+            problem_fields(&bad),
+            [
+                "spec.fileSystem.ftp.host",
+                "spec.fileSystem.ftp.port",
+                "spec.fileSystem.ftp.root",
+                "spec.fileSystem.ftp.caCertificate",
+            ]
+        );
+    }
 }

@@ -28,7 +28,7 @@ pub struct ConnectionSpec {
     /// A relational database (PostgreSQL, MySQL/MariaDB, SQLite).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<DatabaseConnection>,
-    /// A file system: local, SFTP or S3-compatible.
+    /// A file system: local, SFTP, FTP/FTPS or S3-compatible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_system: Option<FileSystemConnection>,
     /// A SOAP service.
@@ -247,6 +247,9 @@ pub struct FileSystemConnection {
     /// An SFTP server (key authentication through the `ssh` client).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sftp: Option<SftpFileSystem>,
+    /// An FTP server, optionally with explicit TLS (FTPS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ftp: Option<FtpFileSystem>,
     /// An S3-compatible object store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3FileSystem>,
@@ -280,6 +283,33 @@ pub struct SftpFileSystem {
     /// (any host key). Absent: `strict`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_hosts_strategy: Option<String>,
+}
+
+/// An FTP server (password authentication, passive mode, binary transfers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FtpFileSystem {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port. Absent: 21.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// User name (not secret).
+    pub username: String,
+    /// The user's password, from a Secret.
+    pub password: SecretValue,
+    /// Absolute directory every Route path is relative to. Absent: `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    /// Explicit FTPS: `AUTH TLS` before logging in, data connections encrypted too; the
+    /// server certificate must be valid for `host`. Absent: false (plain FTP, the
+    /// password crosses the network in clear).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<bool>,
+    /// PEM certificates of CAs trusted for FTPS besides the public ones (a private CA
+    /// or a self-signed server certificate). Only with `tls: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_certificate: Option<String>,
 }
 
 /// An S3-compatible bucket.

@@ -2,6 +2,7 @@
 //! printing why when the server cannot be had (the test then skips), except under
 //! `CI=true`, where it panics.
 
+pub mod ftp;
 pub mod mariadb;
 pub mod python;
 pub mod s3;

@@ -1,20 +1,29 @@
-//! One file system Connection, resolved into an OpenDAL operator.
+//! One file system Connection, resolved into an OpenDAL operator or, for FTP, an
+//! [`FtpStore`]; the source and the sink see only the operations below.
 
 use std::io::Write;
 
-use opendal::{Operator, services};
+use opendal::{EntryMode, Operator, services};
 use switchyard_crds::v1alpha1::FileSystemConnection;
 
 use super::FileError;
+use super::ftp::{FtpStore, Listed};
 use crate::secrets::SecretSource;
 
 pub struct FileStore {
-    pub op: Operator,
-    /// Whether the service renames natively; otherwise a move is a copy and a delete.
-    can_rename: bool,
+    backend: Backend,
     /// The SFTP private key, written to a private file for the `ssh` client; removed
     /// when the Connection goes away.
     _key_file: Option<tempfile::NamedTempFile>,
+}
+
+enum Backend {
+    OpenDal {
+        op: Operator,
+        /// Whether the service renames natively; otherwise a move is a copy and a delete.
+        can_rename: bool,
+    },
+    Ftp(FtpStore),
 }
 
 impl FileStore {
@@ -33,6 +42,13 @@ impl FileStore {
                 .map_err(|e| config(field, e.to_string()))
         };
         let mut key_file = None;
+        if let Some(ftp) = &spec.ftp {
+            let password = secret("spec.fileSystem.ftp.password", &ftp.password)?;
+            return Ok(Self {
+                backend: Backend::Ftp(FtpStore::new(ftp, password)?),
+                _key_file: None,
+            });
+        }
         let op = if let Some(local) = &spec.local {
             Operator::new(services::Fs::default().root(&local.root))
                 .map(|b| b.finish())
@@ -82,71 +98,109 @@ impl FileStore {
                 .map(|b| b.finish())
                 .map_err(|e| config("spec.fileSystem.s3", e.to_string()))?
         } else {
-            return Err(config("spec.fileSystem", "set local, sftp or s3".into()));
+            return Err(config(
+                "spec.fileSystem",
+                "set local, sftp, ftp or s3".into(),
+            ));
         };
         let can_rename = op.info().full_capability().rename;
         Ok(Self {
-            op,
-            can_rename,
+            backend: Backend::OpenDal { op, can_rename },
             _key_file: key_file,
         })
+    }
+
+    /// The files (not directories) directly in `dir` (relative, ending in `/` or empty).
+    pub async fn list(&self, dir: &str) -> Result<Vec<Listed>, FileError> {
+        match &self.backend {
+            Backend::OpenDal { op, .. } => Ok(op
+                .list(dir)
+                .await
+                .map_err(FileError::io("list", dir))?
+                .into_iter()
+                .filter(|e| e.metadata().mode() == EntryMode::FILE)
+                .map(|e| Listed {
+                    path: e.path().to_owned(),
+                    name: e.name().to_owned(),
+                })
+                .collect()),
+            Backend::Ftp(ftp) => ftp.list(dir).await,
+        }
+    }
+
+    pub async fn read(&self, path: &str) -> Result<Vec<u8>, FileError> {
+        match &self.backend {
+            Backend::OpenDal { op, .. } => op
+                .read(path)
+                .await
+                .map(|buffer| buffer.to_vec())
+                .map_err(FileError::io("read", path)),
+            Backend::Ftp(ftp) => ftp.read(path).await,
+        }
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<(), FileError> {
+        match &self.backend {
+            Backend::OpenDal { op, .. } => {
+                op.delete(path).await.map_err(FileError::io("delete", path))
+            }
+            Backend::Ftp(ftp) => ftp.delete(path).await,
+        }
     }
 
     /// Moves `from` to `to`, creating `to`'s directory; a copy and a delete where the
     /// service cannot rename (object stores).
     pub async fn move_file(&self, from: &str, to: &str) -> Result<(), FileError> {
+        let (op, can_rename) = match &self.backend {
+            Backend::OpenDal { op, can_rename } => (op, *can_rename),
+            Backend::Ftp(ftp) => return ftp.move_file(from, to).await,
+        };
         if let Some((dir, _)) = to.rsplit_once('/') {
-            self.op
-                .create_dir(&format!("{dir}/"))
+            op.create_dir(&format!("{dir}/"))
                 .await
                 .map_err(FileError::io("create directory for", to))?;
         }
-        if self.can_rename {
-            self.op
-                .rename(from, to)
+        if can_rename {
+            op.rename(from, to)
                 .await
                 .map_err(FileError::io("move", from))
         } else {
-            self.op
-                .copy(from, to)
+            op.copy(from, to)
                 .await
                 .map_err(FileError::io("copy", from))?;
-            self.op
-                .delete(from)
-                .await
-                .map_err(FileError::io("delete", from))
+            op.delete(from).await.map_err(FileError::io("delete", from))
         }
     }
 
     /// Writes `bytes` to `path` so readers never see half a file: to a temporary name
     /// in the same directory, then a rename (object stores write atomically anyway).
     pub async fn write_atomic(&self, path: &str, bytes: Vec<u8>) -> Result<(), FileError> {
-        if let Some((dir, _)) = path.rsplit_once('/') {
-            self.op
-                .create_dir(&format!("{dir}/"))
-                .await
-                .map_err(FileError::io("create directory for", path))?;
-        }
-        if !self.can_rename {
-            return self
-                .op
-                .write(path, bytes)
-                .await
-                .map(drop)
-                .map_err(FileError::io("write", path));
-        }
         let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
         let temporary = format!(
             "{dir}{}.{name}.{}.tmp",
             if dir.is_empty() { "" } else { "/" },
             uuid::Uuid::now_v7().simple()
         );
-        self.op
-            .write(&temporary, bytes)
+        let (op, can_rename) = match &self.backend {
+            Backend::OpenDal { op, can_rename } => (op, *can_rename),
+            Backend::Ftp(ftp) => return ftp.write_atomic(path, &temporary, &bytes).await,
+        };
+        if !dir.is_empty() {
+            op.create_dir(&format!("{dir}/"))
+                .await
+                .map_err(FileError::io("create directory for", path))?;
+        }
+        if !can_rename {
+            return op
+                .write(path, bytes)
+                .await
+                .map(drop)
+                .map_err(FileError::io("write", path));
+        }
+        op.write(&temporary, bytes)
             .await
             .map_err(FileError::io("write", &temporary))?;
-        self.op
-            .rename(&temporary, path)
+        op.rename(&temporary, path)
             .await
             .map_err(FileError::io("rename", &temporary))
     }

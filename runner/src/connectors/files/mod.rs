@@ -1,9 +1,11 @@
-//! File system connections through OpenDAL (local, SFTP, S3-compatible): a shared
+//! File system connections through OpenDAL (local, SFTP, S3-compatible) and `suppaftp`
+//! (FTP/FTPS): a shared
 //! [`FileStore`] per Connection, a polling [`FileSource`] that reads matching files and
 //! moves each one only after its tasks are committed, and a [`FileSink`] that writes one
 //! file per task atomically.
 
 mod config;
+mod ftp;
 mod parse;
 mod sink;
 mod source;
@@ -27,6 +29,14 @@ pub enum FileError {
         #[source]
         source: Box<opendal::Error>,
     },
+    /// An FTP failure; `retriable` says whether another attempt may succeed.
+    #[error("{operation} `{path}`: {message}")]
+    Ftp {
+        operation: &'static str,
+        path: String,
+        message: String,
+        retriable: bool,
+    },
     #[error("`{path}` is not valid {format}: {message}")]
     Parse {
         path: String,
@@ -47,11 +57,16 @@ impl FileError {
         }
     }
 
+    /// Whether the file system failed (rather than the file, the item or the set-up).
+    pub fn is_io(&self) -> bool {
+        matches!(self, Self::Io { .. } | Self::Ftp { .. })
+    }
+
     /// A static label for metrics.
     pub fn category(&self) -> &'static str {
         match self {
             Self::Config { .. } => "file_config",
-            Self::Io { .. } => "file_io",
+            Self::Io { .. } | Self::Ftp { .. } => "file_io",
             Self::Parse { .. } => "file_parse",
             Self::Item(_) => "file_item",
         }

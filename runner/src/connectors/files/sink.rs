@@ -111,7 +111,8 @@ impl Sink for FileSink {
 }
 
 /// Whether another attempt may succeed: OpenDAL marks transient errors (connection
-/// trouble, rate limits, server errors); permission, not-found and configuration errors
+/// trouble, rate limits, server errors), FTP replies 4xx and lost connections are
+/// transient; permission, not-found and configuration errors
 /// and bad items are permanent.
 pub fn is_retriable(error: &FileError) -> bool {
     match error {
@@ -122,6 +123,7 @@ pub fn is_retriable(error: &FileError) -> bool {
                     opendal::ErrorKind::Unexpected | opendal::ErrorKind::RateLimited
                 )
         }
+        FileError::Ftp { retriable, .. } => *retriable,
         FileError::Config { .. } | FileError::Parse { .. } | FileError::Item(_) => false,
     }
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use globset::{Glob, GlobMatcher};
-use opendal::EntryMode;
 use serde_json::Value;
 use switchyard_crds::v1alpha1::PollFiles;
 
@@ -94,18 +93,14 @@ impl FileSource {
 
     /// Paths of the files to read now, oldest name first.
     async fn list(&self) -> Result<Vec<String>, FileError> {
-        let entries = self
+        let mut paths: Vec<String> = self
             .store
-            .op
             .list(&self.dir)
-            .await
-            .map_err(FileError::io("list", &self.dir))?;
-        let mut paths: Vec<String> = entries
+            .await?
             .into_iter()
-            .filter(|e| e.metadata().mode() == EntryMode::FILE)
-            .filter(|e| !e.name().ends_with(".tmp") && !e.name().starts_with('.'))
-            .filter(|e| self.glob.as_ref().is_none_or(|g| g.is_match(e.name())))
-            .map(|e| e.path().to_owned())
+            .filter(|e| !e.name.ends_with(".tmp") && !e.name.starts_with('.'))
+            .filter(|e| self.glob.as_ref().is_none_or(|g| g.is_match(&e.name)))
+            .map(|e| e.path)
             .collect();
         paths.sort();
         Ok(paths)
@@ -119,22 +114,13 @@ impl FileSource {
             processed: self.processed.clone(),
             failed: self.failed.clone(),
         });
-        let parsed = match self.store.op.read(path).await {
-            Ok(buffer) => {
-                parse(&buffer.to_vec(), self.format, self.per_record).map_err(|message| {
-                    FileError::Parse {
-                        path: path.to_owned(),
-                        format: self.format.name(),
-                        message,
-                    }
-                })
-            }
-            Err(source) => Err(FileError::Io {
-                operation: "read",
+        let parsed = self.store.read(path).await.and_then(|bytes| {
+            parse(&bytes, self.format, self.per_record).map_err(|message| FileError::Parse {
                 path: path.to_owned(),
-                source: Box::new(source),
-            }),
-        };
+                format: self.format.name(),
+                message,
+            })
+        });
         match parsed {
             Ok(items) => Batch {
                 label: path.to_owned(),
@@ -146,7 +132,7 @@ impl FileSource {
                 after_commit: Some(settle),
             },
             // A file that cannot be read now may be readable on the next run: leave it.
-            Err(error @ FileError::Io { .. }) => Batch {
+            Err(error) if error.is_io() => Batch {
                 label: path.to_owned(),
                 items: Vec::new(),
                 error: Some(error.to_string()),
@@ -223,12 +209,7 @@ impl AfterCommit for Settle {
                     .move_file(&self.path, &self.target(&self.processed))
                     .await
             }
-            AfterRead::Delete => self
-                .store
-                .op
-                .delete(&self.path)
-                .await
-                .map_err(FileError::io("delete", &self.path)),
+            AfterRead::Delete => self.store.delete(&self.path).await,
             AfterRead::Keep => Ok(()),
         };
         done.map_err(|e| SourceError(e.to_string()))

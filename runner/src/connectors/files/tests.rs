@@ -49,6 +49,7 @@ fn store(root: &std::path::Path) -> Arc<FileStore> {
             root: root.to_string_lossy().into_owned(),
         }),
         sftp: None,
+        ftp: None,
         s3: None,
     };
     Arc::new(
