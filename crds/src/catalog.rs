@@ -13,6 +13,7 @@ use crate::v1alpha1::{ConnectionSpec, HttpDelivery, Incoming, ProcessingMode, Ro
 use crate::validate;
 
 mod kinds;
+mod references;
 
 /// Key of a namespaced resource: `(namespace, name)`.
 pub type Key = (String, String);
@@ -149,6 +150,9 @@ impl Catalog {
 
         let resolver = StepResolver {
             transformers: &transformers,
+            known: references::Known {
+                connections: &catalog.connections,
+            },
         };
         for (key, (id, origin, spec)) in &transformers {
             let mut problems = Vec::new();
@@ -199,6 +203,7 @@ type TransformerEntry = (ResourceId, Origin, crate::v1alpha1::TransformerSpec);
 /// cycles.
 struct StepResolver<'a> {
     transformers: &'a BTreeMap<Key, TransformerEntry>,
+    known: references::Known<'a>,
 }
 
 impl StepResolver<'_> {
@@ -263,6 +268,11 @@ impl StepResolver<'_> {
             } else {
                 let before = problems.len();
                 validate::step(step, &step_field, origin, id, problems);
+                if problems.len() == before {
+                    for (field, message) in self.known.check(namespace, step, &step_field) {
+                        problems.push(Problem::new(origin, Some(id), field, message));
+                    }
+                }
                 if problems.len() == before {
                     let label = if id.kind == "Transformer" {
                         format!("{id} step {}", index + 1)

@@ -4,7 +4,8 @@
 
 use crate::jq;
 use crate::path::FieldPath;
-use crate::v1alpha1::{CsvOptions, Step};
+use crate::template::{self, Segment};
+use crate::v1alpha1::{CsvOptions, LookupStep, OnNotFound, Step};
 
 /// Problems of one step as `(field below the step, message)`; `nested` validates the
 /// steps inside a `when` block.
@@ -109,6 +110,13 @@ pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(
                 path("cursor.id", id);
             }
         }
+        Step::Lookup(lookup) => {
+            path("lookup.into", &lookup.into);
+            found.extend(lookup_problems(lookup));
+            if let Some(select) = &lookup.select {
+                programs.push(("lookup.select".into(), select));
+            }
+        }
         Step::Jq(_)
         | Step::Set(_)
         | Step::Rename(_)
@@ -136,4 +144,59 @@ fn csv(found: &mut Vec<(String, String)>, field: &str, options: Option<&CsvOptio
             ));
         }
     }
+}
+
+/// A lookup asks exactly one kind of Connection, with templates that parse, and its
+/// not-found choice is complete.
+fn lookup_problems(lookup: &LookupStep) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    match (&lookup.http, &lookup.database) {
+        (Some(_), Some(_)) => found.push((
+            "lookup".into(),
+            "set only one of: http, database (found http, database)".into(),
+        )),
+        (None, None) => found.push(("lookup".into(), "set exactly one of: http, database".into())),
+        _ => {}
+    }
+    let mut templates = Vec::new();
+    if let Some(http) = &lookup.http {
+        templates.push(("lookup.http.path".to_owned(), http.path.as_str()));
+        for (name, value) in &http.query {
+            templates.push((format!("lookup.http.query.{name}"), value.as_str()));
+        }
+    }
+    for (field, text) in templates {
+        match template::parse(text) {
+            Err(error) => found.push((field, error.to_string())),
+            Ok(segments) => {
+                for segment in segments {
+                    if let Segment::Expression(code) = segment
+                        && let Err(error) = jq::compile(&code)
+                    {
+                        found.push((field.clone(), error.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(database) = &lookup.database
+        && database.sql.trim().is_empty()
+    {
+        found.push(("lookup.database.sql".into(), "is empty".into()));
+    }
+    match (lookup.on_not_found, &lookup.default) {
+        (OnNotFound::Default, None) => found.push((
+            "lookup.default".into(),
+            "is required when `onNotFound` is `default`".into(),
+        )),
+        (OnNotFound::Omit | OnNotFound::Fail, Some(_)) => found.push((
+            "lookup.default".into(),
+            "is only used when `onNotFound` is `default`".into(),
+        )),
+        _ => {}
+    }
+    if lookup.cache_size == Some(0) {
+        found.push(("lookup.cacheSize".into(), "must be at least 1".into()));
+    }
+    found
 }

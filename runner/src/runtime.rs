@@ -15,7 +15,7 @@ use crate::connectors::webhook::WebhookAuthenticator;
 use crate::connectors::{Sink, Source};
 use crate::queue::RouteKey;
 use crate::secrets::SecretSource;
-use crate::transform::{Pipeline, build_pipeline};
+use crate::transform::{Pipeline, Resources, build_pipeline_with};
 
 /// One route, ready to run.
 pub struct RouteRuntime {
@@ -134,6 +134,10 @@ fn build_route(
             .map_err(|(field, error)| format!("field `{field}`: {error}"))?,
         None => None,
     };
+    let resources = Resources {
+        namespace,
+        connections: Some(connections),
+    };
     let delivery_schedule = match (&route.processing.mode, &route.processing.schedule) {
         (switchyard_crds::v1alpha1::ProcessingMode::Scheduled, Some(text)) => {
             Some(cron("spec.processing.schedule", text)?)
@@ -145,9 +149,9 @@ fn build_route(
             namespace: namespace.to_owned(),
             route: route.name().to_owned(),
         },
-        incoming: build_pipeline(&route.incoming_steps)
+        incoming: build_pipeline_with(&route.incoming_steps, &resources)
             .map_err(|e| format!("field `spec.transformers.incoming`: {e}"))?,
-        outgoing: build_pipeline(&route.outgoing_steps)
+        outgoing: build_pipeline_with(&route.outgoing_steps, &resources)
             .map_err(|e| format!("field `spec.transformers.outgoing`: {e}"))?,
         source: connections.source(route, secrets)?,
         sink: connections.sink(route, secrets)?,

@@ -385,3 +385,77 @@ pub struct CursorStep {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
+
+/// Enrich the item from another Connection: an HTTP GET or a database query, its answer
+/// written under `into`. Answers are cached per route, keyed by the rendered request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LookupStep {
+    /// The Connection to ask, in the same namespace: an HTTP Connection (with `http`) or
+    /// a database Connection (with `database`). Its credentials and limits apply.
+    pub connection: String,
+    /// Ask an HTTP Connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<LookupHttp>,
+    /// Ask a database Connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<LookupQuery>,
+    /// Dotted path the answer is written to (replacing what was there).
+    pub into: String,
+    /// A jq expression picking what to keep of the answer, e.g. `.data` or
+    /// `{name, tier}`. Default: the whole answer. No output (or `null`) counts as not
+    /// found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub select: Option<String>,
+    /// Seconds an answer (found or not found, never an error) is reused for the same
+    /// request. Default: 60; `0` turns the cache off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_ttl_seconds: Option<u64>,
+    /// The most answers kept; the oldest are dropped first. Default: 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_size: Option<u32>,
+    /// When the answer is HTTP 404 or no row: `omit` (default: `into` is left out),
+    /// `default` (write `default`) or `fail` (fail the item).
+    #[serde(default)]
+    pub on_not_found: OnNotFound,
+    /// The value written when not found and `onNotFound` is `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+}
+
+/// The request of an HTTP lookup: always a GET.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LookupHttp {
+    /// Path below the Connection's base URL; `{{ jq }}` placeholders are filled from the
+    /// item, each value percent-encoded (e.g. `/customers/{{ .customerId }}`).
+    pub path: String,
+    /// Query parameters; values may hold `{{ jq }}` placeholders.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, String>,
+}
+
+/// The query of a database lookup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LookupQuery {
+    /// SQL; `:name` reads the item's field `name` (dotted paths walk into objects) and is
+    /// always bound as a parameter, never spliced into the text.
+    pub sql: String,
+    /// Write every row as an array (`true`) instead of the first row as an object.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_rows: bool,
+}
+
+/// What a lookup does when there is nothing to find.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum OnNotFound {
+    /// Leave `into` out; the item goes on.
+    #[default]
+    Omit,
+    /// Write the step's `default`.
+    Default,
+    /// Fail the item (the webhook answers 422; at delivery the task fails).
+    Fail,
+}

@@ -83,6 +83,8 @@ pub enum Step {
     OnlyChanged(OnlyChangedStep),
     /// Drop items at or below the stored incremental cursor; advance it once they are safe.
     Cursor(CursorStep),
+    /// Enrich the item from another Connection (HTTP GET or database query), cached.
+    Lookup(LookupStep),
 }
 
 /// Set `path` to `value`, creating objects along the way.

@@ -304,7 +304,7 @@ async fn deliver(
                 log.push(LogLine::now(format!("Outgoing transformers: {summary}")));
                 items
             }
-            Err(error) => return Err(DeliveryError::Request(error.to_string())),
+            Err(error) => return Err(error.into()),
         }
     };
     if items.is_empty() {

@@ -8,12 +8,15 @@ use switchyard_crds::v1alpha1::Step;
 
 use std::time::Duration;
 
+use crate::connectors::registry::Connections;
+
 use super::aggregate::Aggregate;
 use super::convert::{Conversion, Convert};
 use super::copy::CopyField;
 use super::cursor::Cursor;
 use super::dedupe::Dedupe;
 use super::filter::Filter;
+use super::lookup::Lookup;
 use super::map::{MapFields, Mapping, Source};
 use super::only_changed::OnlyChanged;
 use super::parse::Parse;
@@ -51,21 +54,37 @@ pub enum BuildError {
     Config { label: String, message: String },
 }
 
-/// Builds a pipeline from compiled (expanded) steps.
+/// What steps may use beyond themselves: the route's namespace and its Connections
+/// (lookups). Without Connections a lookup cannot be built.
+#[derive(Clone, Copy, Default)]
+pub struct Resources<'a> {
+    pub namespace: &'a str,
+    pub connections: Option<&'a Connections>,
+}
+
+/// Builds a pipeline from compiled (expanded) steps that name no other resource.
 pub fn build_pipeline(steps: &[LabeledStep]) -> Result<Pipeline, BuildError> {
+    build_pipeline_with(steps, &Resources::default())
+}
+
+/// Builds a pipeline from compiled (expanded) steps of a route in `resources.namespace`.
+pub fn build_pipeline_with(
+    steps: &[LabeledStep],
+    resources: &Resources<'_>,
+) -> Result<Pipeline, BuildError> {
     let steps = steps
         .iter()
         .map(|labeled| {
             Ok(LabeledStage {
                 label: labeled.label.clone(),
-                stage: build_stage(&labeled.label, &labeled.step)?,
+                stage: build_stage(&labeled.label, &labeled.step, resources)?,
             })
         })
         .collect::<Result<_, _>>()?;
     Ok(Pipeline { steps })
 }
 
-fn build_stage(label: &str, step: &Step) -> Result<Stage, BuildError> {
+fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<Stage, BuildError> {
     let path = |text: &str| {
         FieldPath::parse(text).map_err(|source| BuildError::Path {
             label: label.to_owned(),
@@ -164,7 +183,7 @@ fn build_stage(label: &str, step: &Step) -> Result<Stage, BuildError> {
                     .map(|(i, step)| {
                         let label = format!("{label} {branch}[{i}]");
                         Ok(LabeledStage {
-                            stage: build_stage(&label, step)?,
+                            stage: build_stage(&label, step, resources)?,
                             label,
                         })
                     })
@@ -248,6 +267,15 @@ fn build_stage(label: &str, step: &Step) -> Result<Stage, BuildError> {
             field: path(&cursor.field)?,
             id: cursor.id.as_deref().map(path).transpose()?,
         })),
+        Step::Lookup(lookup) => asynchronous(Box::new(
+            Lookup::build(
+                lookup,
+                path(&lookup.into)?,
+                lookup.select.as_deref().map(jq).transpose()?,
+                resources,
+            )
+            .map_err(config)?,
+        )),
     }
 }
 
