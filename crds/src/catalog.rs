@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::manifest::{AnyResource, LoadedResource};
 use crate::problem::{Origin, Problem, ResourceId};
-use crate::v1alpha1::{ConnectionSpec, HttpDelivery, Incoming, ProcessingMode, RouteSpec, Step};
+use crate::v1alpha1::{
+    ConnectionSpec, HttpDelivery, Incoming, ProcessingMode, RouteSpec, Step, ValueTableSpec,
+};
 use crate::validate;
 
 mod kinds;
@@ -24,6 +26,14 @@ pub struct CompiledConnection {
     pub id: ResourceId,
     pub origin: Origin,
     pub spec: ConnectionSpec,
+}
+
+/// A ValueTable that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledValueTable {
+    pub id: ResourceId,
+    pub origin: Origin,
+    pub spec: ValueTableSpec,
 }
 
 /// One step of a compiled pipeline, with a label that says where it was written (for
@@ -97,6 +107,8 @@ impl CompiledRoute {
 pub struct Catalog {
     pub connections: BTreeMap<Key, CompiledConnection>,
     pub routes: BTreeMap<Key, CompiledRoute>,
+    /// Tables that `valueMap` steps name.
+    pub value_tables: BTreeMap<Key, CompiledValueTable>,
     /// Every problem found; resources with problems are left out of the maps above.
     pub problems: Vec<Problem>,
     /// Every Secret key referenced by a valid resource, as `(namespace, name, key)`.
@@ -145,6 +157,16 @@ impl Catalog {
                     transformers.insert(key, (loaded.id, loaded.origin, transformer.spec));
                 }
                 AnyResource::Route(route) => routes.push((loaded.id, loaded.origin, route.spec)),
+                AnyResource::ValueTable(table) => {
+                    catalog.value_tables.insert(
+                        key,
+                        CompiledValueTable {
+                            id: loaded.id,
+                            origin: loaded.origin,
+                            spec: table.spec,
+                        },
+                    );
+                }
             }
         }
 
@@ -152,6 +174,7 @@ impl Catalog {
             transformers: &transformers,
             known: references::Known {
                 connections: &catalog.connections,
+                value_tables: &catalog.value_tables,
             },
         };
         for (key, (id, origin, spec)) in &transformers {

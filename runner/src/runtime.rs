@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use switchyard_crds::catalog::{Catalog, CompiledRoute};
+use switchyard_crds::catalog::{Catalog, CompiledRoute, CompiledValueTable, Key};
 use switchyard_crds::manifest;
 use switchyard_crds::problem::{Problem, Problems};
 
@@ -80,7 +80,7 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
     let connections = Connections::build(catalog, secrets, &mut problems);
     let mut runtime = Runtime::default();
     for (key, route) in &catalog.routes {
-        match build_route(route, &connections, secrets) {
+        match build_route(route, &connections, &catalog.value_tables, secrets) {
             Ok(built) => {
                 runtime.routes.insert(built.key.clone(), Arc::new(built));
             }
@@ -117,6 +117,7 @@ pub(crate) fn problem(
 fn build_route(
     route: &CompiledRoute,
     connections: &Connections,
+    value_tables: &BTreeMap<Key, CompiledValueTable>,
     secrets: &SecretSource,
 ) -> Result<RouteRuntime, String> {
     let namespace = route.namespace();
@@ -137,6 +138,7 @@ fn build_route(
     let resources = Resources {
         namespace,
         connections: Some(connections),
+        value_tables: Some(value_tables),
     };
     let delivery_schedule = match (&route.processing.mode, &route.processing.schedule) {
         (switchyard_crds::v1alpha1::ProcessingMode::Scheduled, Some(text)) => {

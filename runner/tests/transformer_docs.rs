@@ -1,7 +1,7 @@
 //! Every example in docs/transformers.md runs: input → steps → output.
 //!
-//! An example whose steps name other resources (a lookup's Connection) is preceded by a
-//! `yaml resources` block with those manifests and, for HTTP lookups, a `json served`
+//! An example whose steps name other resources (a lookup's Connection, a value map's
+//! ValueTable) is preceded by a `yaml resources` block with those manifests and, for HTTP lookups, a `json served`
 //! block: what the looked-up service answers (path and query → JSON body; anything else
 //! is a 404). This test serves those answers from a real HTTP server on loopback and
 //! points the HTTP Connections' `baseUrl` at it.
@@ -59,6 +59,7 @@ async fn every_documented_example_holds() {
         let resources = Resources {
             namespace: "default",
             connections: Some(&setting.connections),
+            value_tables: Some(&setting.catalog.value_tables),
         };
         let actual = run_steps_with(&steps, input, &resources)
             .await
@@ -77,6 +78,7 @@ async fn every_documented_example_holds() {
 /// The resources and served answers written right before an example.
 struct Setting {
     connections: Connections,
+    catalog: Catalog,
     _server: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -118,6 +120,7 @@ impl Setting {
         assert!(problems.is_empty(), "{problems:?}");
         Self {
             connections,
+            catalog,
             _server: server,
         }
     }

@@ -1,15 +1,16 @@
 //! Steps that name other resources of their namespace: a `lookup` names a Connection
-//! (of the kind its `http` or `database` block asks). Checked where the step is
-//! written, `when` blocks included.
+//! (of the kind its `http` or `database` block asks), a `valueMap` may name a
+//! ValueTable. Checked where the step is written, `when` blocks included.
 
 use std::collections::BTreeMap;
 
-use super::{CompiledConnection, Key};
+use super::{CompiledConnection, CompiledValueTable, Key};
 use crate::v1alpha1::Step;
 
 /// The resources steps may name.
 pub(super) struct Known<'a> {
     pub connections: &'a BTreeMap<Key, CompiledConnection>,
+    pub value_tables: &'a BTreeMap<Key, CompiledValueTable>,
 }
 
 impl Known<'_> {
@@ -46,6 +47,16 @@ impl Known<'_> {
                         ),
                     )),
                     Some(_) => {}
+                }
+            }
+            Step::ValueMap(map) => {
+                if let Some(table) = &map.value_table
+                    && !self.value_tables.contains_key(&key(table))
+                {
+                    found.push((
+                        format!("{field}.valueMap.valueTable"),
+                        format!("ValueTable `{table}` does not exist in namespace `{namespace}`"),
+                    ));
                 }
             }
             Step::When(when) => {
@@ -124,6 +135,28 @@ spec:
             [
                 "spec.steps[0].when.steps[0].lookup.database: Connection `crm` is a http Connection; a lookup with `database` needs a database Connection"
             ]
+        );
+    }
+
+    #[test]
+    fn a_value_map_names_an_existing_value_table() {
+        let table = "---\napiVersion: switchyard.dev/v1alpha1\nkind: ValueTable\nmetadata: {name: countries}\nspec:\n  entries: {Netherlands: NL}\n";
+        let text = format!(
+            "{CONNECTIONS}{table}---\napiVersion: switchyard.dev/v1alpha1\nkind: Transformer\nmetadata: {{name: t}}\nspec:\n  steps:\n    - valueMap: {{path: c, valueTable: countries}}\n    - valueMap: {{path: c, valueTable: currencies}}\n"
+        );
+        let (resources, load) = load_str(&text, Some(Path::new("t.yaml")));
+        assert!(load.is_empty(), "{load:?}");
+        let catalog = Catalog::build(resources);
+        let problems: Vec<String> = catalog.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            problems,
+            [
+                "t.yaml (document 4): Transformer/default/t: field `spec.steps[1].valueMap.valueTable`: ValueTable `currencies` does not exist in namespace `default`"
+            ]
+        );
+        assert_eq!(
+            catalog.value_tables.keys().collect::<Vec<_>>(),
+            [&("default".to_owned(), "countries".to_owned())]
         );
     }
 

@@ -106,8 +106,12 @@ pub struct ValueMapStep {
     /// The table: value (as text) → replacement.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub table: BTreeMap<String, serde_json::Value>,
-    /// A storage whose entries (key: the value as text) extend the table; the inline
-    /// table wins.
+    /// A ValueTable of the namespace whose entries extend `table` (the inline table
+    /// wins); its `default` applies when the step sets none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_table: Option<String>,
+    /// A storage whose entries (key: the value as text) extend the tables; `table` and
+    /// `valueTable` win.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<String>,
     /// The replacement for values in neither table. Without one they are kept as they are.

@@ -1,11 +1,12 @@
 //! The one place that maps a manifest step to its implementation. A new step kind is a
 //! new file in this folder and one arm here.
 
-use switchyard_crds::catalog::LabeledStep;
+use switchyard_crds::catalog::{CompiledValueTable, Key, LabeledStep};
 use switchyard_crds::jq::JqCompileError;
 use switchyard_crds::path::{FieldPath, PathError};
 use switchyard_crds::v1alpha1::Step;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::connectors::registry::Connections;
@@ -54,12 +55,14 @@ pub enum BuildError {
     Config { label: String, message: String },
 }
 
-/// What steps may use beyond themselves: the route's namespace and its Connections
-/// (lookups). Without Connections a lookup cannot be built.
+/// What steps may use beyond themselves: the route's namespace, its Connections
+/// (lookups) and ValueTables (value maps). A step naming one that is not here does not
+/// build.
 #[derive(Clone, Copy, Default)]
 pub struct Resources<'a> {
     pub namespace: &'a str,
     pub connections: Option<&'a Connections>,
+    pub value_tables: Option<&'a BTreeMap<Key, CompiledValueTable>>,
 }
 
 /// Builds a pipeline from compiled (expanded) steps that name no other resource.
@@ -161,11 +164,25 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
             item(Box::new(Convert { fields }))
         }
         Step::ValueMap(map) => {
+            let mut table = map.table.clone();
+            let mut default = map.default.clone();
+            if let Some(name) = &map.value_table {
+                let named = resources
+                    .value_tables
+                    .and_then(|tables| tables.get(&(resources.namespace.to_owned(), name.clone())))
+                    .ok_or_else(|| config(format!("ValueTable `{name}` is not available here")))?;
+                // The inline table wins over the named one, the step's default over the
+                // table's.
+                for (key, value) in &named.spec.entries {
+                    table.entry(key.clone()).or_insert_with(|| value.clone());
+                }
+                default = default.or_else(|| named.spec.default.clone());
+            }
             let inline = ValueMap {
                 path: path(&map.path)?,
                 into: path(map.into.as_deref().unwrap_or(&map.path))?,
-                table: map.table.clone(),
-                default: map.default.clone(),
+                table,
+                default,
             };
             match &map.storage {
                 Some(storage) => asynchronous(Box::new(StoredValueMap {

@@ -237,6 +237,7 @@ pub async fn run_all(paths: &[PathBuf]) -> Result<Report, String> {
         let resources = Resources {
             namespace: &test.namespace,
             connections: Some(&connections),
+            value_tables: Some(&catalog.value_tables),
         };
         let steps: Vec<LabeledStep> = match (&test.spec.transformer, &test.spec.route) {
             (Some(name), _) => {

@@ -85,6 +85,7 @@ async fn run(
         &Resources {
             namespace: "default",
             connections: Some(connections),
+            value_tables: None,
         },
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -272,6 +273,7 @@ async fn reads_rows_with_bound_parameters_and_caches_them() {
         &Resources {
             namespace: "default",
             connections: Some(&connections),
+            value_tables: None,
         },
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -307,6 +309,7 @@ async fn a_lookup_without_its_connection_does_not_build() {
         &Resources {
             namespace: "default",
             connections: Some(&none),
+            value_tables: None,
         },
     )
     .err()
