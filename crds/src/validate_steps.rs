@@ -6,11 +6,13 @@ use crate::jq;
 use crate::path::FieldPath;
 use crate::template::{self, Segment};
 use crate::v1alpha1::{CsvOptions, LookupStep, OnNotFound, Step};
+use crate::zone::Zone;
 
 /// Problems of one step as `(field below the step, message)`; `nested` validates the
 /// steps inside a `when` block.
 pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(String, String)> {
     let mut found = Vec::new();
+    let mut zones = Vec::new();
     let mut path = |field: &str, text: &str| {
         if let Err(error) = FieldPath::parse(text) {
             found.push((field.to_owned(), error.to_string()));
@@ -37,6 +39,14 @@ pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(
         Step::Convert(convert) => {
             for (i, field) in convert.fields.iter().enumerate() {
                 path(&format!("convert.fields[{i}].path"), &field.path);
+                for (name, zone) in [
+                    ("timezone", &field.timezone),
+                    ("outputTimezone", &field.output_timezone),
+                ] {
+                    if let Err(message) = Zone::parse(zone.as_deref()) {
+                        zones.push((format!("convert.fields[{i}].{name}"), message));
+                    }
+                }
             }
         }
         Step::ValueMap(map) => {
@@ -124,6 +134,7 @@ pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(
         | Step::Split(_)
         | Step::Transformer(_) => {}
     }
+    found.extend(zones);
     for (field, code) in programs {
         if let Err(error) = jq::compile(code) {
             found.push((field, error.to_string()));
@@ -199,4 +210,26 @@ fn lookup_problems(lookup: &LookupStep) -> Vec<(String, String)> {
         found.push(("lookup.cacheSize".into(), "must be at least 1".into()));
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_time_zone_is_named() {
+        let step: Step = serde_json::from_value(serde_json::json!({"convert": {"fields": [
+            {"path": "a", "to": "date", "timezone": "Europe/Amsterdam", "outputTimezone": "+05:30"},
+            {"path": "b", "to": "date", "timezone": "Europe/Amsterdm", "outputTimezone": "UTC"},
+        ]}}))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let found = check(&step, &mut |_, _| {});
+        assert_eq!(
+            found,
+            [(
+                "convert.fields[1].timezone".to_owned(),
+                "time zone `Europe/Amsterdm` is not `UTC`, an offset such as `+01:00` or an IANA name such as `Europe/Amsterdam`".to_owned()
+            )]
+        );
+    }
 }

@@ -83,13 +83,16 @@ pub struct FieldConversion {
     /// or `unixMillis`. Default: RFC 3339, or a number of Unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_format: Option<String>,
-    /// Dates: the zone of an input without an offset, `UTC` or `+01:00`. Default: UTC.
+    /// Dates: the zone of an input without an offset: `UTC`, an offset such as `+01:00`
+    /// or an IANA name such as `Europe/Amsterdam` (daylight saving time applies; a local
+    /// time that occurs twice reads as the first, one that does not exist fails).
+    /// Default: UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
     /// Dates: the output's strftime format, or `unix`/`unixMillis`. Default: RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
-    /// Dates: the zone of the output, `UTC` or `+01:00`. Default: UTC.
+    /// Dates: the zone of the output: `UTC`, an offset or an IANA name. Default: UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_timezone: Option<String>,
 }
