@@ -9,10 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::manifest::{AnyResource, LoadedResource};
 use crate::problem::{Origin, Problem, ResourceId};
-use crate::v1alpha1::{ConnectionSpec, HttpDelivery, Incoming, ProcessingMode, RouteSpec, Step};
+use crate::v1alpha1::{
+    ConnectionSpec, HttpDelivery, Incoming, ProcessingMode, RouteSpec, Step, ValueTableSpec,
+};
 use crate::validate;
 
 mod kinds;
+mod references;
 
 /// Key of a namespaced resource: `(namespace, name)`.
 pub type Key = (String, String);
@@ -23,6 +26,14 @@ pub struct CompiledConnection {
     pub id: ResourceId,
     pub origin: Origin,
     pub spec: ConnectionSpec,
+}
+
+/// A ValueTable that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledValueTable {
+    pub id: ResourceId,
+    pub origin: Origin,
+    pub spec: ValueTableSpec,
 }
 
 /// One step of a compiled pipeline, with a label that says where it was written (for
@@ -98,6 +109,8 @@ impl CompiledRoute {
 pub struct Catalog {
     pub connections: BTreeMap<Key, CompiledConnection>,
     pub routes: BTreeMap<Key, CompiledRoute>,
+    /// Tables that `valueMap` steps name.
+    pub value_tables: BTreeMap<Key, CompiledValueTable>,
     /// Every problem found; resources with problems are left out of the maps above.
     pub problems: Vec<Problem>,
     /// Every Secret key referenced by a valid resource, as `(namespace, name, key)`.
@@ -146,11 +159,25 @@ impl Catalog {
                     transformers.insert(key, (loaded.id, loaded.origin, transformer.spec));
                 }
                 AnyResource::Route(route) => routes.push((loaded.id, loaded.origin, route.spec)),
+                AnyResource::ValueTable(table) => {
+                    catalog.value_tables.insert(
+                        key,
+                        CompiledValueTable {
+                            id: loaded.id,
+                            origin: loaded.origin,
+                            spec: table.spec,
+                        },
+                    );
+                }
             }
         }
 
         let resolver = StepResolver {
             transformers: &transformers,
+            known: references::Known {
+                connections: &catalog.connections,
+                value_tables: &catalog.value_tables,
+            },
         };
         for (key, (id, origin, spec)) in &transformers {
             let mut problems = Vec::new();
@@ -205,6 +232,7 @@ type TransformerEntry = (ResourceId, Origin, crate::v1alpha1::TransformerSpec);
 /// cycles.
 struct StepResolver<'a> {
     transformers: &'a BTreeMap<Key, TransformerEntry>,
+    known: references::Known<'a>,
 }
 
 impl StepResolver<'_> {
@@ -269,6 +297,11 @@ impl StepResolver<'_> {
             } else {
                 let before = problems.len();
                 validate::step(step, &step_field, origin, id, problems);
+                if problems.len() == before {
+                    for (field, message) in self.known.check(namespace, step, &step_field) {
+                        problems.push(Problem::new(origin, Some(id), field, message));
+                    }
+                }
                 if problems.len() == before {
                     let label = if id.kind == "Transformer" {
                         format!("{id} step {}", index + 1)

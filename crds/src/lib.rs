@@ -21,6 +21,7 @@ pub mod v1alpha1;
 mod validate;
 mod validate_connectors;
 mod validate_steps;
+pub mod zone;
 
 pub use validate_connectors::is_identifier;
 

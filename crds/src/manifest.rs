@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::problem::{Origin, Problem, ResourceId};
-use crate::v1alpha1::{Connection, Route, Transformer};
+use crate::v1alpha1::{Connection, Route, Transformer, ValueTable};
 use crate::{API_GROUP, API_VERSION, DEFAULT_NAMESPACE};
 
 /// Any Switchyard resource.
@@ -18,6 +18,7 @@ pub enum AnyResource {
     Connection(Connection),
     Transformer(Transformer),
     Route(Route),
+    ValueTable(ValueTable),
 }
 
 /// A resource and where it came from.
@@ -207,12 +208,15 @@ fn load_document(
         "Connection" => AnyResource::Connection(typed(value, origin, &id)?),
         "Transformer" => AnyResource::Transformer(typed(value, origin, &id)?),
         "Route" => AnyResource::Route(typed(value, origin, &id)?),
+        "ValueTable" => AnyResource::ValueTable(typed(value, origin, &id)?),
         other => {
             return Err(Problem::new(
                 origin,
                 Some(&id),
                 "kind",
-                format!("unknown kind `{other}`; expected Connection, Transformer or Route"),
+                format!(
+                    "unknown kind `{other}`; expected Connection, Transformer, Route or ValueTable"
+                ),
             ));
         }
     };

@@ -4,12 +4,15 @@
 
 use crate::jq;
 use crate::path::FieldPath;
-use crate::v1alpha1::{CsvOptions, Step};
+use crate::template::{self, Segment};
+use crate::v1alpha1::{CsvOptions, LookupStep, OnNotFound, Step};
+use crate::zone::Zone;
 
 /// Problems of one step as `(field below the step, message)`; `nested` validates the
 /// steps inside a `when` block.
 pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(String, String)> {
     let mut found = Vec::new();
+    let mut zones = Vec::new();
     let mut path = |field: &str, text: &str| {
         if let Err(error) = FieldPath::parse(text) {
             found.push((field.to_owned(), error.to_string()));
@@ -36,6 +39,14 @@ pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(
         Step::Convert(convert) => {
             for (i, field) in convert.fields.iter().enumerate() {
                 path(&format!("convert.fields[{i}].path"), &field.path);
+                for (name, zone) in [
+                    ("timezone", &field.timezone),
+                    ("outputTimezone", &field.output_timezone),
+                ] {
+                    if let Err(message) = Zone::parse(zone.as_deref()) {
+                        zones.push((format!("convert.fields[{i}].{name}"), message));
+                    }
+                }
             }
         }
         Step::ValueMap(map) => {
@@ -114,6 +125,13 @@ pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(
                 programs.push(("trigger.item".into(), code));
             }
         }
+        Step::Lookup(lookup) => {
+            path("lookup.into", &lookup.into);
+            found.extend(lookup_problems(lookup));
+            if let Some(select) = &lookup.select {
+                programs.push(("lookup.select".into(), select));
+            }
+        }
         Step::Jq(_)
         | Step::Set(_)
         | Step::Rename(_)
@@ -121,6 +139,7 @@ pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(
         | Step::Split(_)
         | Step::Transformer(_) => {}
     }
+    found.extend(zones);
     for (field, code) in programs {
         if let Err(error) = jq::compile(code) {
             found.push((field, error.to_string()));
@@ -140,5 +159,82 @@ fn csv(found: &mut Vec<(String, String)>, field: &str, options: Option<&CsvOptio
                 format!("must be one ASCII character, found `{text}`"),
             ));
         }
+    }
+}
+
+/// A lookup asks exactly one kind of Connection, with templates that parse, and its
+/// not-found choice is complete.
+fn lookup_problems(lookup: &LookupStep) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    match (&lookup.http, &lookup.database) {
+        (Some(_), Some(_)) => found.push((
+            "lookup".into(),
+            "set only one of: http, database (found http, database)".into(),
+        )),
+        (None, None) => found.push(("lookup".into(), "set exactly one of: http, database".into())),
+        _ => {}
+    }
+    let mut templates = Vec::new();
+    if let Some(http) = &lookup.http {
+        templates.push(("lookup.http.path".to_owned(), http.path.as_str()));
+        for (name, value) in &http.query {
+            templates.push((format!("lookup.http.query.{name}"), value.as_str()));
+        }
+    }
+    for (field, text) in templates {
+        match template::parse(text) {
+            Err(error) => found.push((field, error.to_string())),
+            Ok(segments) => {
+                for segment in segments {
+                    if let Segment::Expression(code) = segment
+                        && let Err(error) = jq::compile(&code)
+                    {
+                        found.push((field.clone(), error.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(database) = &lookup.database
+        && database.sql.trim().is_empty()
+    {
+        found.push(("lookup.database.sql".into(), "is empty".into()));
+    }
+    match (lookup.on_not_found, &lookup.default) {
+        (OnNotFound::Default, None) => found.push((
+            "lookup.default".into(),
+            "is required when `onNotFound` is `default`".into(),
+        )),
+        (OnNotFound::Omit | OnNotFound::Fail, Some(_)) => found.push((
+            "lookup.default".into(),
+            "is only used when `onNotFound` is `default`".into(),
+        )),
+        _ => {}
+    }
+    if lookup.cache_size == Some(0) {
+        found.push(("lookup.cacheSize".into(), "must be at least 1".into()));
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_time_zone_is_named() {
+        let step: Step = serde_json::from_value(serde_json::json!({"convert": {"fields": [
+            {"path": "a", "to": "date", "timezone": "Europe/Amsterdam", "outputTimezone": "+05:30"},
+            {"path": "b", "to": "date", "timezone": "Europe/Amsterdm", "outputTimezone": "UTC"},
+        ]}}))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let found = check(&step, &mut |_, _| {});
+        assert_eq!(
+            found,
+            [(
+                "convert.fields[1].timezone".to_owned(),
+                "time zone `Europe/Amsterdm` is not `UTC`, an offset such as `+01:00` or an IANA name such as `Europe/Amsterdam`".to_owned()
+            )]
+        );
     }
 }

@@ -116,8 +116,8 @@ pub fn runs_in(pinned: &[String], region: &str) -> bool {
 /// What one region's runner gets.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RegionCatalog {
-    /// Multi-document YAML of the valid Connections, Transformers and the Routes that run
-    /// in the region.
+    /// Multi-document YAML of the valid Connections, Transformers, ValueTables and the
+    /// Routes that run in the region.
     pub catalog_yaml: String,
     /// Pending operations (`{"retryFailed": {"<route>": "<request>"}}`).
     pub ops_json: String,
@@ -156,6 +156,7 @@ pub fn region_catalog(validated: &Validated, region: &str) -> RegionCatalog {
         let (spec, annotations) = match &loaded.resource {
             AnyResource::Connection(c) => (serde_json::to_value(&c.spec), None),
             AnyResource::Transformer(t) => (serde_json::to_value(&t.spec), None),
+            AnyResource::ValueTable(v) => (serde_json::to_value(&v.spec), None),
             AnyResource::Route(r) => {
                 routes.push(loaded.id.name.clone());
                 (

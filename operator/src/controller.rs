@@ -17,7 +17,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
-use switchyard_crds::v1alpha1::{Connection, Route, Tenant, Transformer};
+use switchyard_crds::v1alpha1::{Connection, Route, Tenant, Transformer, ValueTable};
 
 use crate::config::OperatorConfig;
 use crate::error::Error;
@@ -61,12 +61,13 @@ pub async fn run(client: Client, config: OperatorConfig) {
         )
         .owns(Api::<Deployment>::all(client.clone()), owned.clone())
         .owns(Api::<StatefulSet>::all(client.clone()), owned);
-    // Routes, Connections and Transformers are watched untyped: one that does not parse
-    // must still reach its Tenant, which reports the problem on it.
+    // Routes, Connections, Transformers and ValueTables are watched untyped: one that does
+    // not parse must still reach its Tenant, which reports the problem on it.
     for resource in [
         ApiResource::erase::<Route>(&()),
         ApiResource::erase::<Connection>(&()),
         ApiResource::erase::<Transformer>(&()),
+        ApiResource::erase::<ValueTable>(&()),
     ] {
         let store = tenants.clone();
         controller = controller.watches_with(

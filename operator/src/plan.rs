@@ -12,7 +12,7 @@ use serde_json::Value;
 use switchyard_crds::manifest::AnyResource;
 use switchyard_crds::v1alpha1::{
     CommonStatus, Connection, ConnectionProbe, QueueSnapshot, Route, Tenant, TenantStatus,
-    Transformer,
+    Transformer, ValueTable,
 };
 
 use crate::build::{self, Queue, RegionInput};
@@ -30,7 +30,7 @@ use crate::validate;
 pub struct Observed {
     /// Every Tenant of the namespace, this one included.
     pub tenants: Vec<Tenant>,
-    /// The namespace's Routes, Connections and Transformers, untyped (a resource that does
+    /// The namespace's Routes, Connections, Transformers and ValueTables, untyped (a resource that does
     /// not parse is a problem of that resource only).
     pub sources: Vec<DynamicObject>,
     /// Objects the operator made for this tenant earlier.
@@ -46,6 +46,7 @@ pub enum StatusKind {
     Route,
     Connection,
     Transformer,
+    ValueTable,
 }
 
 impl StatusKind {
@@ -55,6 +56,7 @@ impl StatusKind {
             StatusKind::Route => ApiResource::erase::<Route>(&()),
             StatusKind::Connection => ApiResource::erase::<Connection>(&()),
             StatusKind::Transformer => ApiResource::erase::<Transformer>(&()),
+            StatusKind::ValueTable => ApiResource::erase::<ValueTable>(&()),
         }
     }
 
@@ -64,6 +66,7 @@ impl StatusKind {
             Self::Route,
             Self::Connection,
             Self::Transformer,
+            Self::ValueTable,
         ]
         .into_iter()
         .find(|k| k.api_resource().kind == kind)

@@ -12,7 +12,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
-use switchyard_crds::v1alpha1::{Connection, Route, Tenant, Transformer};
+use switchyard_crds::v1alpha1::{Connection, Route, Tenant, Transformer, ValueTable};
 
 use crate::child::{Child, ChildKind, contained_in};
 use crate::config::OperatorConfig;
@@ -70,6 +70,7 @@ pub async fn fetch(client: &Client, namespace: &str, tenant: &str) -> Result<Obs
     for resource in [
         ApiResource::erase::<Connection>(&()),
         ApiResource::erase::<Transformer>(&()),
+        ApiResource::erase::<ValueTable>(&()),
         ApiResource::erase::<Route>(&()),
     ] {
         sources.extend(

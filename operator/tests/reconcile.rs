@@ -84,6 +84,11 @@ async fn a_tenant_with_two_regions_and_three_routes_gets_these_objects() {
     ] {
         assert_restricted(&workload.expect("workload exists")["spec"]["template"]["spec"]);
     }
+    // The ValueTable the Transformer names is read, validated and reported on.
+    let table = api
+        .get(API, "ValueTable", "acme", "countries")
+        .expect("value table");
+    assert_eq!(condition(&table, "Ready")["status"], "True", "{table}");
     // Every write is a server-side apply with the operator's one field manager.
     for request in api.requests().iter().filter(|r| r.is_write()) {
         assert_eq!(request.method, http::Method::PATCH, "{request:?}");

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use switchyard_crds::catalog::{Catalog, CompiledRoute};
+use switchyard_crds::catalog::{Catalog, CompiledRoute, CompiledValueTable, Key};
 use switchyard_crds::manifest;
 use switchyard_crds::problem::{Problem, Problems};
 
@@ -15,7 +15,7 @@ use crate::connectors::webhook::WebhookAuthenticator;
 use crate::connectors::{Sink, Source};
 use crate::queue::RouteKey;
 use crate::secrets::SecretSource;
-use crate::transform::{Pipeline, build_pipeline};
+use crate::transform::{Pipeline, Resources, build_pipeline_with};
 
 /// One route, ready to run.
 pub struct RouteRuntime {
@@ -82,7 +82,7 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
     let connections = Connections::build(catalog, secrets, &mut problems);
     let mut runtime = Runtime::default();
     for (key, route) in &catalog.routes {
-        match build_route(route, &connections, secrets) {
+        match build_route(route, &connections, &catalog.value_tables, secrets) {
             Ok(built) => {
                 runtime.routes.insert(built.key.clone(), Arc::new(built));
             }
@@ -119,6 +119,7 @@ pub(crate) fn problem(
 fn build_route(
     route: &CompiledRoute,
     connections: &Connections,
+    value_tables: &BTreeMap<Key, CompiledValueTable>,
     secrets: &SecretSource,
 ) -> Result<RouteRuntime, String> {
     let namespace = route.namespace();
@@ -136,6 +137,11 @@ fn build_route(
             .map_err(|(field, error)| format!("field `{field}`: {error}"))?,
         None => None,
     };
+    let resources = Resources {
+        namespace,
+        connections: Some(connections),
+        value_tables: Some(value_tables),
+    };
     let delivery_schedule = match (&route.processing.mode, &route.processing.schedule) {
         (switchyard_crds::v1alpha1::ProcessingMode::Scheduled, Some(text)) => {
             Some(cron("spec.processing.schedule", text)?)
@@ -147,11 +153,11 @@ fn build_route(
             namespace: namespace.to_owned(),
             route: route.name().to_owned(),
         },
-        incoming: build_pipeline(&route.incoming_steps)
+        incoming: build_pipeline_with(&route.incoming_steps, &resources)
             .map_err(|e| format!("field `spec.transformers.incoming`: {e}"))?,
-        outgoing: build_pipeline(&route.outgoing_steps)
+        outgoing: build_pipeline_with(&route.outgoing_steps, &resources)
             .map_err(|e| format!("field `spec.transformers.outgoing`: {e}"))?,
-        after_delivery: build_pipeline(&route.after_delivery_steps)
+        after_delivery: build_pipeline_with(&route.after_delivery_steps, &resources)
             .map_err(|e| format!("field `spec.transformers.afterDelivery`: {e}"))?,
         source: connections.source(route, secrets)?,
         sink: connections.sink(route, secrets)?,

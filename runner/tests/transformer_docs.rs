@@ -1,8 +1,21 @@
 //! Every example in docs/transformers.md runs: input → steps → output.
+//!
+//! An example whose steps name other resources (a lookup's Connection, a value map's
+//! ValueTable) is preceded by a `yaml resources` block with those manifests and, for HTTP lookups, a `json served`
+//! block: what the looked-up service answers (path and query → JSON body; anything else
+//! is a 404). This test serves those answers from a real HTTP server on loopback and
+//! points the HTTP Connections' `baseUrl` at it.
+
+use std::collections::BTreeMap;
 
 use serde_json::Value;
+use switchyard_crds::catalog::Catalog;
+use switchyard_crds::manifest::{self, AnyResource};
 use switchyard_crds::v1alpha1::Step;
-use switchyard_runner::transform::testing::{diff, run_steps};
+use switchyard_runner::connectors::registry::Connections;
+use switchyard_runner::secrets::SecretSource;
+use switchyard_runner::transform::Resources;
+use switchyard_runner::transform::testing::{diff, run_steps_with};
 
 fn blocks(doc: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -28,13 +41,14 @@ async fn every_documented_example_holds() {
     .unwrap_or_else(|e| panic!("{e}"));
     let blocks = blocks(&doc);
     let mut checked = 0;
-    for window in blocks.windows(3) {
+    for (index, window) in blocks.windows(3).enumerate() {
         let [(a, input), (b, steps), (c, output)] = window else {
             continue;
         };
         if (a.as_str(), b.as_str(), c.as_str()) != ("json input", "yaml steps", "json output") {
             continue;
         }
+        let setting = Setting::before(&blocks[..index]).await;
         let input: Vec<Value> =
             serde_json::from_str(input).unwrap_or_else(|e| panic!("{input}: {e}"));
         let yaml: Value = serde_yaml::from_str(steps).unwrap_or_else(|e| panic!("{steps}: {e}"));
@@ -42,7 +56,12 @@ async fn every_documented_example_holds() {
             serde_json::from_value(yaml).unwrap_or_else(|e| panic!("{steps}: {e}"));
         let expected: Value =
             serde_json::from_str(output).unwrap_or_else(|e| panic!("{output}: {e}"));
-        let actual = run_steps(&steps, input)
+        let resources = Resources {
+            namespace: "default",
+            connections: Some(&setting.connections),
+            value_tables: Some(&setting.catalog.value_tables),
+        };
+        let actual = run_steps_with(&steps, input, &resources)
             .await
             .unwrap_or_else(|e| panic!("{steps:?}: {e}"));
         let actual = Value::Array(actual);
@@ -54,6 +73,91 @@ async fn every_documented_example_holds() {
         checked += 1;
     }
     assert!(checked >= 20, "only {checked} examples found");
+}
+
+/// The resources and served answers written right before an example.
+struct Setting {
+    connections: Connections,
+    catalog: Catalog,
+    _server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Setting {
+    async fn before(blocks: &[(String, String)]) -> Self {
+        let mut manifests = None;
+        let mut served = None;
+        for (info, body) in blocks.iter().rev() {
+            match info.as_str() {
+                "yaml resources" if manifests.is_none() => manifests = Some(body.clone()),
+                "json served" if served.is_none() => served = Some(body.clone()),
+                _ => break,
+            }
+        }
+        let (server, base_url) = match served {
+            Some(served) => {
+                let answers: BTreeMap<String, Value> =
+                    serde_json::from_str(&served).unwrap_or_else(|e| panic!("{served}: {e}"));
+                let (server, url) = serve(answers).await;
+                (Some(server), Some(url))
+            }
+            None => (None, None),
+        };
+        let (mut resources, problems) =
+            manifest::load_str(manifests.as_deref().unwrap_or(""), None);
+        assert!(problems.is_empty(), "{problems:?}");
+        for loaded in &mut resources {
+            if let (AnyResource::Connection(connection), Some(url)) =
+                (&mut loaded.resource, &base_url)
+                && let Some(http) = &mut connection.spec.http
+            {
+                http.base_url = url.clone();
+            }
+        }
+        let catalog = Catalog::build(resources);
+        assert!(catalog.problems.is_empty(), "{:?}", catalog.problems);
+        let mut problems = Vec::new();
+        let connections = Connections::build(&catalog, &SecretSource::default(), &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        Self {
+            connections,
+            catalog,
+            _server: server,
+        }
+    }
+}
+
+impl Drop for Setting {
+    fn drop(&mut self) {
+        if let Some(server) = &self._server {
+            server.abort();
+        }
+    }
+}
+
+/// An HTTP server on loopback answering GETs from `answers` (path and query → body).
+async fn serve(answers: BTreeMap<String, Value>) -> (tokio::task::JoinHandle<()>, String) {
+    use axum::http::{StatusCode, Uri};
+    use axum::response::IntoResponse;
+
+    let answers = std::sync::Arc::new(answers);
+    let app = axum::Router::new().fallback(move |uri: Uri| {
+        let answers = answers.clone();
+        async move {
+            let key = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            match answers.get(key) {
+                Some(body) => axum::Json(body.clone()).into_response(),
+                None => StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (server, format!("http://{addr}"))
 }
 
 #[test]

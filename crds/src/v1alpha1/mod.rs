@@ -7,6 +7,7 @@ mod route;
 mod steps;
 mod tenant;
 mod transformer;
+mod value_table;
 
 pub use common::*;
 pub use connection::*;
@@ -14,3 +15,4 @@ pub use route::*;
 pub use steps::*;
 pub use tenant::*;
 pub use transformer::*;
+pub use value_table::*;

@@ -83,13 +83,16 @@ pub struct FieldConversion {
     /// or `unixMillis`. Default: RFC 3339, or a number of Unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_format: Option<String>,
-    /// Dates: the zone of an input without an offset, `UTC` or `+01:00`. Default: UTC.
+    /// Dates: the zone of an input without an offset: `UTC`, an offset such as `+01:00`
+    /// or an IANA name such as `Europe/Amsterdam` (daylight saving time applies; a local
+    /// time that occurs twice reads as the first, one that does not exist fails).
+    /// Default: UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
     /// Dates: the output's strftime format, or `unix`/`unixMillis`. Default: RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
-    /// Dates: the zone of the output, `UTC` or `+01:00`. Default: UTC.
+    /// Dates: the zone of the output: `UTC`, an offset or an IANA name. Default: UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_timezone: Option<String>,
 }
@@ -106,8 +109,12 @@ pub struct ValueMapStep {
     /// The table: value (as text) → replacement.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub table: BTreeMap<String, serde_json::Value>,
-    /// A storage whose entries (key: the value as text) extend the table; the inline
-    /// table wins.
+    /// A ValueTable of the namespace whose entries extend `table` (the inline table
+    /// wins); its `default` applies when the step sets none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_table: Option<String>,
+    /// A storage whose entries (key: the value as text) extend the tables; `table` and
+    /// `valueTable` win.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<String>,
     /// The replacement for values in neither table. Without one they are kept as they are.
@@ -398,4 +405,78 @@ pub struct TriggerStep {
     /// A jq expression computing the item from `{item, response}`. Default: `.item`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<String>,
+}
+
+/// Enrich the item from another Connection: an HTTP GET or a database query, its answer
+/// written under `into`. Answers are cached per route, keyed by the rendered request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LookupStep {
+    /// The Connection to ask, in the same namespace: an HTTP Connection (with `http`) or
+    /// a database Connection (with `database`). Its credentials and limits apply.
+    pub connection: String,
+    /// Ask an HTTP Connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<LookupHttp>,
+    /// Ask a database Connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<LookupQuery>,
+    /// Dotted path the answer is written to (replacing what was there).
+    pub into: String,
+    /// A jq expression picking what to keep of the answer, e.g. `.data` or
+    /// `{name, tier}`. Default: the whole answer. No output (or `null`) counts as not
+    /// found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub select: Option<String>,
+    /// Seconds an answer (found or not found, never an error) is reused for the same
+    /// request. Default: 60; `0` turns the cache off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_ttl_seconds: Option<u64>,
+    /// The most answers kept; the oldest are dropped first. Default: 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_size: Option<u32>,
+    /// When the answer is HTTP 404 or no row: `omit` (default: `into` is left out),
+    /// `default` (write `default`) or `fail` (fail the item).
+    #[serde(default)]
+    pub on_not_found: OnNotFound,
+    /// The value written when not found and `onNotFound` is `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+}
+
+/// The request of an HTTP lookup: always a GET.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LookupHttp {
+    /// Path below the Connection's base URL; `{{ jq }}` placeholders are filled from the
+    /// item, each value percent-encoded (e.g. `/customers/{{ .customerId }}`).
+    pub path: String,
+    /// Query parameters; values may hold `{{ jq }}` placeholders.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, String>,
+}
+
+/// The query of a database lookup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LookupQuery {
+    /// SQL; `:name` reads the item's field `name` (dotted paths walk into objects) and is
+    /// always bound as a parameter, never spliced into the text.
+    pub sql: String,
+    /// Write every row as an array (`true`) instead of the first row as an object.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_rows: bool,
+}
+
+/// What a lookup does when there is nothing to find.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum OnNotFound {
+    /// Leave `into` out; the item goes on.
+    #[default]
+    Omit,
+    /// Write the step's `default`.
+    Default,
+    /// Fail the item (the webhook answers 422; at delivery the task fails).
+    Fail,
 }

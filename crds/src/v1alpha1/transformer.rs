@@ -57,7 +57,8 @@ pub enum Step {
     Copy(CopyStep),
     /// Convert field types: string, number, integer, boolean, date (formats, time zones).
     Convert(ConvertStep),
-    /// Translate a field's value through a table (inline or from storage), with a default.
+    /// Translate a field's value through a table (inline, a ValueTable or storage), with a
+    /// default.
     ValueMap(ValueMapStep),
     /// Run steps only on the items for which a jq condition holds (others take `else`).
     When(WhenStep),
@@ -86,6 +87,8 @@ pub enum Step {
     /// Queue an item for another Route of the namespace (only in
     /// `spec.transformers.afterDelivery`).
     Trigger(TriggerStep),
+    /// Enrich the item from another Connection (HTTP GET or database query), cached.
+    Lookup(LookupStep),
 }
 
 /// Set `path` to `value`, creating objects along the way.

@@ -6,7 +6,7 @@ use super::RegionInput;
 use crate::names::{CATALOG_KEY, OPS_KEY};
 
 /// The region's manifests, mounted as the runner's `-f` directory. It holds only
-/// Connections, Transformers and Routes: Secret values never enter it (the manifests
+/// Connections, Transformers, ValueTables and Routes: Secret values never enter it (the manifests
 /// carry `secretKeyRef`s, resolved from the mounted Secrets).
 pub fn build_config_map(input: &RegionInput<'_>) -> ConfigMap {
     ConfigMap {
@@ -34,5 +34,11 @@ mod tests {
         assert!(!catalog.contains("eu-invoices"), "{catalog}");
         assert!(catalog.contains("secretKeyRef"));
         assert!(!catalog.contains("s3cr3t"));
+        // The Transformer's value map names a ValueTable: it ships with it.
+        assert!(catalog.contains("valueTable: countries"), "{catalog}");
+        assert!(
+            catalog.contains("kind: ValueTable") && catalog.contains("Netherlands: NL"),
+            "{catalog}"
+        );
     }
 }

@@ -211,7 +211,7 @@ fn stalled(queue: &QueueSnapshot) -> Option<String> {
     ))
 }
 
-/// Conditions of a Connection or Transformer.
+/// Conditions of a Connection, Transformer or ValueTable.
 pub fn definition(problems: &[&Problem]) -> Vec<Wanted> {
     if problems.is_empty() {
         return vec![

@@ -62,6 +62,10 @@ pub async fn receive(
         Ok(task_ids) => Ok((StatusCode::ACCEPTED, Json(Accepted { task_ids }))),
         Err(error) => {
             let (status, reason) = match &error {
+                // A lookup service that is down: the sender should try again later.
+                IntakeError::Transform { source, .. } if source.is_transient() => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "transform")
+                }
                 IntakeError::Transform { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "transform"),
                 IntakeError::Suspended(_) => (StatusCode::SERVICE_UNAVAILABLE, "suspended"),
                 IntakeError::Queue(_) | IntakeError::Poll(_) => {

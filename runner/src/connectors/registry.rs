@@ -40,6 +40,17 @@ fn get<T>(map: &HashMap<Key, Arc<T>>, namespace: &str, name: &str) -> Result<Arc
 }
 
 impl Connections {
+    /// The HTTP Connection `name` of `namespace`, if it was built (lookups share it with
+    /// the routes, limits included).
+    pub fn http_endpoint(&self, namespace: &str, name: &str) -> Result<Arc<HttpEndpoint>, String> {
+        get(&self.http, namespace, name)
+    }
+
+    /// The database Connection `name` of `namespace`, if it was built.
+    pub fn database_pool(&self, namespace: &str, name: &str) -> Result<Arc<DatabasePool>, String> {
+        get(&self.databases, namespace, name)
+    }
+
     /// Probes every Connection that can be checked without moving data (HTTP: a GET on
     /// the base URL; databases: a ping).
     pub async fn probe_all(&self) -> Vec<(Key, super::Probe)> {

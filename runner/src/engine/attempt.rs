@@ -180,7 +180,8 @@ async fn outgoing(
                 log.push(LogLine::now(format!("Outgoing transformers: {summary}")));
                 items
             }
-            Err(error) => return Err(DeliveryError::Request(error.to_string())),
+            // A transient failure (a lookup service down) is retried; others are not.
+            Err(error) => return Err(error.into()),
         }
     };
     if items.is_empty() {

@@ -5,10 +5,13 @@
 use std::fmt::Write as _;
 
 use chrono::format::{Item, StrftimeItems};
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone};
+use chrono::{
+    DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone,
+};
 use serde_json::{Number, Value};
 use switchyard_crds::path::FieldPath;
 use switchyard_crds::v1alpha1::{ConvertTo, FieldConversion};
+use switchyard_crds::zone::Zone;
 
 use super::{Transform, TransformError, paths};
 
@@ -16,25 +19,13 @@ pub struct Conversion {
     pub path: FieldPath,
     pub to: ConvertTo,
     pub input_format: Option<String>,
-    pub timezone: FixedOffset,
+    pub timezone: Zone,
     pub format: Option<String>,
-    pub output_timezone: FixedOffset,
+    pub output_timezone: Zone,
 }
 
 pub struct Convert {
     pub fields: Vec<Conversion>,
-}
-
-/// `UTC`, `Z` or an offset such as `+01:00`.
-pub fn parse_zone(text: Option<&str>) -> Result<FixedOffset, String> {
-    match text {
-        None | Some("UTC" | "Z" | "utc") => {
-            Ok(FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()))
-        }
-        Some(text) => text
-            .parse::<FixedOffset>()
-            .map_err(|_| format!("time zone `{text}` is not `UTC` or an offset such as `+01:00`")),
-    }
 }
 
 /// Checks a strftime format (or `unix`/`unixMillis`).
@@ -57,9 +48,9 @@ impl Conversion {
             path,
             to: field.to,
             input_format: field.input_format.clone(),
-            timezone: parse_zone(field.timezone.as_deref())?,
+            timezone: Zone::parse(field.timezone.as_deref())?,
             format: field.format.clone(),
-            output_timezone: parse_zone(field.output_timezone.as_deref())?,
+            output_timezone: Zone::parse(field.output_timezone.as_deref())?,
         })
     }
 
@@ -82,18 +73,52 @@ impl Conversion {
 
     fn date(&self, value: &Value) -> Result<Value, String> {
         let parsed = parse_date(value, self.input_format.as_deref(), self.timezone)?;
-        let local = parsed.with_timezone(&self.output_timezone);
-        Ok(match self.format.as_deref() {
-            None => Value::String(local.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-            Some("unix") => Value::from(local.timestamp()),
-            Some("unixMillis") => Value::from(local.timestamp_millis()),
-            Some(format) => {
-                let mut text = String::new();
-                write!(text, "{}", local.format(format))
-                    .map_err(|_| format!("cannot format the date with `{format}`"))?;
-                Value::String(text)
-            }
-        })
+        let format = self.format.as_deref();
+        match self.output_timezone {
+            Zone::Fixed(offset) => write_date(&parsed.with_timezone(&offset), format),
+            // In the zone itself (not its offset at that instant), so `%Z` writes `CEST`.
+            Zone::Named(tz) => write_date(&parsed.with_timezone(&tz), format),
+        }
+    }
+}
+
+/// A date-time as `format` says (default RFC 3339), in its own zone.
+fn write_date<Tz: TimeZone>(date: &DateTime<Tz>, format: Option<&str>) -> Result<Value, String>
+where
+    Tz::Offset: std::fmt::Display,
+{
+    Ok(match format {
+        None => Value::String(date.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        Some("unix") => Value::from(date.timestamp()),
+        Some("unixMillis") => Value::from(date.timestamp_millis()),
+        Some(format) => {
+            let mut text = String::new();
+            write!(text, "{}", date.format(format))
+                .map_err(|_| format!("cannot format the date with `{format}`"))?;
+            Value::String(text)
+        }
+    })
+}
+
+/// A wall-clock time in `zone`. A time that occurs twice (clocks going back) is the
+/// first of the two, as most schedulers read it; one that never occurs (clocks going
+/// forward) is an error rather than a guess.
+fn in_zone(naive: NaiveDateTime, zone: Zone) -> Result<DateTime<FixedOffset>, String> {
+    fn pick<Tz: TimeZone>(
+        result: LocalResult<DateTime<Tz>>,
+        naive: NaiveDateTime,
+        zone: &dyn std::fmt::Display,
+    ) -> Result<DateTime<FixedOffset>, String> {
+        match result {
+            LocalResult::Single(date) | LocalResult::Ambiguous(date, _) => Ok(date.fixed_offset()),
+            LocalResult::None => Err(format!(
+                "{naive} does not exist in {zone} (the clocks skip it for daylight saving time)"
+            )),
+        }
+    }
+    match zone {
+        Zone::Fixed(offset) => pick(offset.from_local_datetime(&naive), naive, &offset),
+        Zone::Named(tz) => pick(tz.from_local_datetime(&naive), naive, &tz),
     }
 }
 
@@ -132,18 +157,14 @@ fn boolean(value: &Value) -> Result<bool, String> {
 fn parse_date(
     value: &Value,
     format: Option<&str>,
-    zone: FixedOffset,
+    zone: Zone,
 ) -> Result<DateTime<FixedOffset>, String> {
     let from_unix = |seconds: f64| {
         DateTime::from_timestamp_millis((seconds * 1000.0).round() as i64)
             .map(|d| d.fixed_offset())
             .ok_or_else(|| format!("{seconds} is out of range for a date"))
     };
-    let local = |naive: NaiveDateTime| {
-        zone.from_local_datetime(&naive)
-            .single()
-            .ok_or_else(|| format!("{naive} does not exist in {zone}"))
-    };
+    let local = |naive: NaiveDateTime| in_zone(naive, zone);
     match (value, format) {
         (Value::Number(n), None | Some("unix")) => from_unix(n.as_f64().unwrap_or_default()),
         (Value::Number(n), Some("unixMillis")) => {
@@ -281,6 +302,78 @@ mod tests {
                 FieldPath::parse("v").unwrap_or_else(|e| panic!("{e}")),
             )
             .is_err()
+        );
+    }
+
+    #[test]
+    fn reads_and_writes_iana_zones_across_daylight_saving_time() {
+        let amsterdam = Some("Europe/Amsterdam");
+        let read = conversion(
+            ConvertTo::Date,
+            Some("%Y-%m-%d %H:%M"),
+            amsterdam,
+            None,
+            None,
+        );
+        // Summer time (+02:00), winter time (+01:00).
+        assert_eq!(
+            read.convert(&json!("2024-07-01 12:00")),
+            Ok(json!("2024-07-01T10:00:00Z"))
+        );
+        assert_eq!(
+            read.convert(&json!("2024-01-15 12:00")),
+            Ok(json!("2024-01-15T11:00:00Z"))
+        );
+        // 02:30 on the last Sunday of March does not exist: the clocks jump 02:00 → 03:00.
+        let gap = read.convert(&json!("2024-03-31 02:30"));
+        assert!(
+            gap.as_ref()
+                .is_err_and(|e| e.contains("does not exist in Europe/Amsterdam")),
+            "{gap:?}"
+        );
+        // 02:30 on the last Sunday of October happens twice: the first (still +02:00).
+        assert_eq!(
+            read.convert(&json!("2024-10-27 02:30")),
+            Ok(json!("2024-10-27T00:30:00Z"))
+        );
+        // A date without a time is midnight in the zone.
+        let day = conversion(ConvertTo::Date, Some("%Y-%m-%d"), amsterdam, None, None);
+        assert_eq!(
+            day.convert(&json!("2024-07-01")),
+            Ok(json!("2024-06-30T22:00:00Z"))
+        );
+
+        let write = conversion(ConvertTo::Date, None, None, None, amsterdam);
+        assert_eq!(
+            write.convert(&json!("2024-03-31T00:30:00Z")),
+            Ok(json!("2024-03-31T01:30:00+01:00"))
+        );
+        assert_eq!(
+            write.convert(&json!("2024-03-31T01:30:00Z")),
+            Ok(json!("2024-03-31T03:30:00+02:00"))
+        );
+        let named = conversion(
+            ConvertTo::Date,
+            None,
+            None,
+            Some("%d-%m-%Y %H:%M %Z"),
+            amsterdam,
+        );
+        assert_eq!(
+            named.convert(&json!("2024-07-01T10:00:00Z")),
+            Ok(json!("01-07-2024 12:00 CEST"))
+        );
+        // Between two named zones: New York local time to Amsterdam local time.
+        let between = conversion(
+            ConvertTo::Date,
+            Some("%Y-%m-%d %H:%M"),
+            Some("America/New_York"),
+            Some("%Y-%m-%d %H:%M"),
+            amsterdam,
+        );
+        assert_eq!(
+            between.convert(&json!("2024-03-20 09:00")),
+            Ok(json!("2024-03-20 14:00"))
         );
     }
 

@@ -12,6 +12,7 @@ mod dedupe;
 mod filter;
 pub mod formats;
 mod jq;
+mod lookup;
 mod map;
 mod only_changed;
 mod parse;
@@ -32,7 +33,7 @@ mod value_map;
 
 pub use jq::JqProgram;
 pub use pipeline::{Pipeline, StepFailed};
-pub use registry::build_pipeline;
+pub use registry::{Resources, build_pipeline, build_pipeline_with};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -62,6 +63,14 @@ pub enum TransformError {
     Storage(String),
     #[error("this step needs storage, which is not available here")]
     NoContext,
+    /// A lookup failed; `transient` when the lookup service is down or slow (another
+    /// attempt may succeed), not when it refused the request.
+    #[error("Connection `{connection}`: {message}")]
+    Lookup {
+        connection: String,
+        message: String,
+        transient: bool,
+    },
     #[error("{step} ({kind}) failed: {error}")]
     Nested {
         step: String,
@@ -86,7 +95,18 @@ impl TransformError {
             Self::Parse { .. } => "parse",
             Self::Storage(_) => "storage",
             Self::NoContext => "no_context",
+            Self::Lookup { .. } => "lookup",
             Self::Nested { error, .. } => error.category(),
+        }
+    }
+
+    /// Whether another attempt on the same item may succeed (a lookup service that is
+    /// down); everything else fails the same way every time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Lookup { transient, .. } => *transient,
+            Self::Nested { error, .. } => error.is_transient(),
+            _ => false,
         }
     }
 }

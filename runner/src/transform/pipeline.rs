@@ -19,6 +19,28 @@ pub struct StepFailed {
     pub error: TransformError,
 }
 
+impl StepFailed {
+    /// Whether another attempt on the same item may succeed.
+    pub fn is_transient(&self) -> bool {
+        self.error.is_transient()
+    }
+}
+
+/// At delivery, a step that failed transiently (a lookup service that is down) is
+/// retried like an unavailable receiver; any other failure cannot change on retry.
+impl From<StepFailed> for crate::connectors::DeliveryError {
+    fn from(error: StepFailed) -> Self {
+        if error.is_transient() {
+            Self::Unavailable {
+                message: error.to_string(),
+                retry_after: None,
+            }
+        } else {
+            Self::Request(error.to_string())
+        }
+    }
+}
+
 pub(crate) enum Stage {
     Item(Box<dyn Transform>),
     Batch(Box<dyn BatchTransform>),

@@ -1,12 +1,15 @@
 //! The one place that maps a manifest step to its implementation. A new step kind is a
 //! new file in this folder and one arm here.
 
-use switchyard_crds::catalog::LabeledStep;
+use switchyard_crds::catalog::{CompiledValueTable, Key, LabeledStep};
 use switchyard_crds::jq::JqCompileError;
 use switchyard_crds::path::{FieldPath, PathError};
 use switchyard_crds::v1alpha1::Step;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use crate::connectors::registry::Connections;
 
 use super::aggregate::Aggregate;
 use super::convert::{Conversion, Convert};
@@ -14,6 +17,7 @@ use super::copy::CopyField;
 use super::cursor::Cursor;
 use super::dedupe::Dedupe;
 use super::filter::Filter;
+use super::lookup::Lookup;
 use super::map::{MapFields, Mapping, Source};
 use super::only_changed::OnlyChanged;
 use super::parse::Parse;
@@ -52,21 +56,39 @@ pub enum BuildError {
     Config { label: String, message: String },
 }
 
-/// Builds a pipeline from compiled (expanded) steps.
+/// What steps may use beyond themselves: the route's namespace, its Connections
+/// (lookups) and ValueTables (value maps). A step naming one that is not here does not
+/// build.
+#[derive(Clone, Copy, Default)]
+pub struct Resources<'a> {
+    pub namespace: &'a str,
+    pub connections: Option<&'a Connections>,
+    pub value_tables: Option<&'a BTreeMap<Key, CompiledValueTable>>,
+}
+
+/// Builds a pipeline from compiled (expanded) steps that name no other resource.
 pub fn build_pipeline(steps: &[LabeledStep]) -> Result<Pipeline, BuildError> {
+    build_pipeline_with(steps, &Resources::default())
+}
+
+/// Builds a pipeline from compiled (expanded) steps of a route in `resources.namespace`.
+pub fn build_pipeline_with(
+    steps: &[LabeledStep],
+    resources: &Resources<'_>,
+) -> Result<Pipeline, BuildError> {
     let steps = steps
         .iter()
         .map(|labeled| {
             Ok(LabeledStage {
                 label: labeled.label.clone(),
-                stage: build_stage(&labeled.label, &labeled.step)?,
+                stage: build_stage(&labeled.label, &labeled.step, resources)?,
             })
         })
         .collect::<Result<_, _>>()?;
     Ok(Pipeline { steps })
 }
 
-fn build_stage(label: &str, step: &Step) -> Result<Stage, BuildError> {
+fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<Stage, BuildError> {
     let path = |text: &str| {
         FieldPath::parse(text).map_err(|source| BuildError::Path {
             label: label.to_owned(),
@@ -143,11 +165,25 @@ fn build_stage(label: &str, step: &Step) -> Result<Stage, BuildError> {
             item(Box::new(Convert { fields }))
         }
         Step::ValueMap(map) => {
+            let mut table = map.table.clone();
+            let mut default = map.default.clone();
+            if let Some(name) = &map.value_table {
+                let named = resources
+                    .value_tables
+                    .and_then(|tables| tables.get(&(resources.namespace.to_owned(), name.clone())))
+                    .ok_or_else(|| config(format!("ValueTable `{name}` is not available here")))?;
+                // The inline table wins over the named one, the step's default over the
+                // table's.
+                for (key, value) in &named.spec.entries {
+                    table.entry(key.clone()).or_insert_with(|| value.clone());
+                }
+                default = default.or_else(|| named.spec.default.clone());
+            }
             let inline = ValueMap {
                 path: path(&map.path)?,
                 into: path(map.into.as_deref().unwrap_or(&map.path))?,
-                table: map.table.clone(),
-                default: map.default.clone(),
+                table,
+                default,
             };
             match &map.storage {
                 Some(storage) => asynchronous(Box::new(StoredValueMap {
@@ -165,7 +201,7 @@ fn build_stage(label: &str, step: &Step) -> Result<Stage, BuildError> {
                     .map(|(i, step)| {
                         let label = format!("{label} {branch}[{i}]");
                         Ok(LabeledStage {
-                            stage: build_stage(&label, step)?,
+                            stage: build_stage(&label, step, resources)?,
                             label,
                         })
                     })
@@ -253,6 +289,15 @@ fn build_stage(label: &str, step: &Step) -> Result<Stage, BuildError> {
             route: trigger.route.clone(),
             item: trigger.item.as_deref().map(jq).transpose()?,
         })),
+        Step::Lookup(lookup) => asynchronous(Box::new(
+            Lookup::build(
+                lookup,
+                path(&lookup.into)?,
+                lookup.select.as_deref().map(jq).transpose()?,
+                resources,
+            )
+            .map_err(config)?,
+        )),
     }
 }
 

@@ -10,7 +10,9 @@ use serde_json::Value;
 use switchyard_crds::catalog::LabeledStep;
 use switchyard_crds::v1alpha1::Step;
 
-use super::{Context, build_pipeline};
+use super::{Context, Resources, build_pipeline_with};
+use crate::connectors::registry::Connections;
+use crate::secrets::SecretSource;
 use crate::storage::MemoryStorage;
 
 /// The API version of test documents.
@@ -62,6 +64,21 @@ pub struct LoadedTest {
 
 /// Runs `steps` on a batch with a fresh in-memory storage.
 pub async fn run_steps(steps: &[Step], input: Vec<Value>) -> Result<Vec<Value>, String> {
+    run_steps_with(steps, input, &Resources::default()).await
+}
+
+/// Runs compiled steps on a batch with a fresh in-memory storage.
+pub async fn run_labeled(steps: &[LabeledStep], input: Vec<Value>) -> Result<Vec<Value>, String> {
+    run_labeled_with(steps, input, &Resources::default()).await
+}
+
+/// Runs `steps` with the resources they may name (lookups' Connections) on a batch
+/// with a fresh in-memory storage.
+pub async fn run_steps_with(
+    steps: &[Step],
+    input: Vec<Value>,
+    resources: &Resources<'_>,
+) -> Result<Vec<Value>, String> {
     let labeled: Vec<LabeledStep> = steps
         .iter()
         .enumerate()
@@ -70,13 +87,22 @@ pub async fn run_steps(steps: &[Step], input: Vec<Value>) -> Result<Vec<Value>, 
             step: step.clone(),
         })
         .collect();
-    run_labeled(&labeled, input).await
+    run_labeled_with(&labeled, input, resources).await
 }
 
-/// Runs compiled steps on a batch with a fresh in-memory storage.
-pub async fn run_labeled(steps: &[LabeledStep], input: Vec<Value>) -> Result<Vec<Value>, String> {
-    let pipeline = build_pipeline(steps).map_err(|e| e.to_string())?;
-    let context = Context::new("default", Arc::new(MemoryStorage::default()));
+/// [`run_labeled`] with the resources the steps may name.
+pub async fn run_labeled_with(
+    steps: &[LabeledStep],
+    input: Vec<Value>,
+    resources: &Resources<'_>,
+) -> Result<Vec<Value>, String> {
+    let pipeline = build_pipeline_with(steps, resources).map_err(|e| e.to_string())?;
+    let namespace = if resources.namespace.is_empty() {
+        "default"
+    } else {
+        resources.namespace
+    };
+    let context = Context::new(namespace, Arc::new(MemoryStorage::default()));
     pipeline
         .run_batch(input, &context)
         .await
@@ -203,8 +229,16 @@ pub async fn run_all(paths: &[PathBuf]) -> Result<Report, String> {
     if !problems.is_empty() {
         return Err(switchyard_crds::problem::Problems(problems).to_string());
     }
+    // Lookups ask the catalog's Connections, secrets from the environment as in local
+    // mode; a Connection that cannot be built fails only the tests that use it.
+    let connections = Connections::build(&catalog, &SecretSource::default(), &mut Vec::new());
     let mut report = Report::default();
     for test in load(paths)? {
+        let resources = Resources {
+            namespace: &test.namespace,
+            connections: Some(&connections),
+            value_tables: Some(&catalog.value_tables),
+        };
         let steps: Vec<LabeledStep> = match (&test.spec.transformer, &test.spec.route) {
             (Some(name), _) => {
                 let key = (test.namespace.clone(), name.clone());
@@ -237,7 +271,7 @@ pub async fn run_all(paths: &[PathBuf]) -> Result<Report, String> {
             (None, None) => expand(&test.spec.steps, &test.namespace, &transformers, 0)?,
         };
         for case in &test.spec.cases {
-            let actual = run_labeled(&steps, case.input.clone()).await;
+            let actual = run_labeled_with(&steps, case.input.clone(), &resources).await;
             let expected = Value::Array(case.expected.clone());
             match actual {
                 Ok(items) if Value::Array(items.clone()) == expected => {

@@ -22,7 +22,7 @@ use kube::CustomResourceExt;
 use serde::Deserialize;
 use switchyard_crds::catalog::Catalog;
 use switchyard_crds::manifest::{load_str, manifest_files};
-use switchyard_crds::v1alpha1::{Connection, Route, Tenant, Transformer};
+use switchyard_crds::v1alpha1::{Connection, Route, Tenant, Transformer, ValueTable};
 
 /// Directories (relative to the repository root) that hold a copy of every CRD.
 const OUTPUT_DIRS: [&str; 2] = ["crds/generated", "charts/switchyard-operator/crds"];
@@ -67,6 +67,7 @@ fn generated() -> Result<Vec<Generated>, serde_json::Error> {
         Transformer::crd(),
         Route::crd(),
         Tenant::crd(),
+        ValueTable::crd(),
     ]
     .into_iter()
     .map(|crd| {

@@ -115,3 +115,39 @@ macro_rules! bind_json {
     }};
 }
 pub(crate) use bind_json;
+
+impl super::DatabasePool {
+    /// Runs `sql` (already in this backend's placeholders) with `values` bound in order;
+    /// every row, or with `first_only` at most the first.
+    pub async fn query_rows(
+        &self,
+        sql: &str,
+        values: Vec<&Value>,
+        first_only: bool,
+    ) -> Result<Vec<Value>, DatabaseError> {
+        /// The same fetch on each backend's pool, turning rows with its converter.
+        macro_rules! fetch {
+            ($pool:expr, $convert:expr) => {{
+                let query = bind_json!(sqlx::query(sql), values);
+                if first_only {
+                    let row = query
+                        .fetch_optional($pool)
+                        .await
+                        .map_err(DatabaseError::sql("query"))?;
+                    row.iter().map($convert).collect()
+                } else {
+                    let rows = query
+                        .fetch_all($pool)
+                        .await
+                        .map_err(DatabaseError::sql("query"))?;
+                    rows.iter().map($convert).collect()
+                }
+            }};
+        }
+        match self {
+            Self::Postgres(pool) => fetch!(pool, pg_row),
+            Self::MySql(pool) => fetch!(pool, mysql_row),
+            Self::Sqlite(pool) => fetch!(pool, sqlite_row),
+        }
+    }
+}

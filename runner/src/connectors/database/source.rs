@@ -6,7 +6,6 @@ use async_trait::async_trait;
 use serde_json::Value;
 use switchyard_crds::v1alpha1::{PollQuery, QueryCursor};
 
-use super::rows::{bind_json, mysql_row, pg_row, sqlite_row};
 use super::{DatabaseError, DatabasePool, NamedSql};
 use crate::connectors::incremental::{Incremental, initial_value};
 use crate::connectors::{Batch, PollContext, Source, SourceError};
@@ -41,31 +40,9 @@ impl DatabaseSource {
     /// Runs the query with `params` (an object whose fields the `:name` references
     /// read, e.g. `{"cursor": …}`).
     pub async fn rows(&self, params: &Value) -> Result<Vec<Value>, DatabaseError> {
-        let values = self.query.values(params);
-        let sql = self.query.sql.as_str();
-        match self.pool.as_ref() {
-            DatabasePool::Postgres(pool) => {
-                let rows = bind_json!(sqlx::query(sql), values)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(DatabaseError::sql("query"))?;
-                rows.iter().map(pg_row).collect()
-            }
-            DatabasePool::MySql(pool) => {
-                let rows = bind_json!(sqlx::query(sql), values)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(DatabaseError::sql("query"))?;
-                rows.iter().map(mysql_row).collect()
-            }
-            DatabasePool::Sqlite(pool) => {
-                let rows = bind_json!(sqlx::query(sql), values)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(DatabaseError::sql("query"))?;
-                rows.iter().map(sqlite_row).collect()
-            }
-        }
+        self.pool
+            .query_rows(&self.query.sql, self.query.values(params), false)
+            .await
     }
 }
 

@@ -9,7 +9,7 @@ mod sink;
 mod source;
 mod template;
 
-pub use auth::Authenticator;
+pub use auth::{Authenticator, truncate};
 pub use client::{ClientContext, build_client};
 pub use endpoint::{EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers};
 pub use sink::{HttpSink, parse_retry_after, status_is_retriable};

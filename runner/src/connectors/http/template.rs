@@ -1,5 +1,5 @@
-//! URL path templates: `/orders/{{ .id }}` filled from the item, each value
-//! percent-encoded as one path segment.
+//! URL templates: `/orders/{{ .id }}` filled from the item, each value percent-encoded
+//! as one path segment (or, for query parameters, as one query value).
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::Value;
@@ -23,6 +23,9 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'\\')
     .add(b'^')
     .add(b'|');
+
+/// Characters encoded in a query value: a segment's, plus the query's own separators.
+const QUERY_VALUE: &AsciiSet = &SEGMENT.add(b'&').add(b'=').add(b'+').add(b';');
 
 enum Part {
     Literal(String),
@@ -56,7 +59,21 @@ impl UrlTemplate {
         Ok(Self { parts })
     }
 
+    /// The text with each placeholder's value encoded as a path segment.
     pub fn render(&self, item: &Value) -> Result<String, TemplateError> {
+        self.render_encoded(item, SEGMENT)
+    }
+
+    /// The text with each placeholder's value encoded as a query value.
+    pub fn render_query_value(&self, item: &Value) -> Result<String, TemplateError> {
+        self.render_encoded(item, QUERY_VALUE)
+    }
+
+    fn render_encoded(
+        &self,
+        item: &Value,
+        set: &'static AsciiSet,
+    ) -> Result<String, TemplateError> {
         let mut out = String::new();
         for (index, part) in self.parts.iter().enumerate() {
             match part {
@@ -80,7 +97,7 @@ impl UrlTemplate {
                             return Err(fail("an object or array cannot be part of a URL".into()));
                         }
                     };
-                    out.extend(utf8_percent_encode(&text, SEGMENT));
+                    out.extend(utf8_percent_encode(&text, set));
                 }
             }
         }
@@ -102,6 +119,11 @@ mod tests {
             "/orders/7/lines/a%2Fb%20c"
         );
         assert!(template.render(&json!({"sku": "x"})).is_err());
+        let query = UrlTemplate::parse("{{ .q }}")?;
+        assert_eq!(
+            query.render_query_value(&json!({"q": "a&b=c d+e"}))?,
+            "a%26b%3Dc%20d%2Be"
+        );
         Ok(())
     }
 }
