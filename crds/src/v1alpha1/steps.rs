@@ -211,9 +211,9 @@ pub enum Format {
     Xml,
     /// One JSON value per line.
     JsonLines,
-    /// UN/EDIFACT interchange (read only).
+    /// UN/EDIFACT interchange (written with the default separators `:+.? '`).
     Edifact,
-    /// ANSI X12 interchange (read only).
+    /// ANSI X12 interchange (written with `*`, ISA16 or `:`, and `~`).
     X12,
 }
 
@@ -292,7 +292,8 @@ pub struct ParseStep {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RenderStep {
-    /// `csv` (an array of objects or arrays), `xml` (an object) or `jsonLines` (an array).
+    /// `csv` (an array of objects or arrays), `xml` (an object), `jsonLines` (an
+    /// array), `edifact` or `x12` (`{segments: [{tag, elements}]}`, as `parse` reads them).
     pub format: Format,
     /// Dotted path of the value to render.
     pub path: String,

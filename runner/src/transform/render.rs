@@ -1,4 +1,4 @@
-//! The `render` step: a field becomes text (CSV, XML, JSON Lines).
+//! The `render` step: a field becomes text (CSV, XML, JSON Lines, EDIFACT, X12).
 
 use serde_json::Value;
 use switchyard_crds::path::FieldPath;
@@ -30,7 +30,8 @@ impl Transform for Render {
             Format::Csv => formats::csv::render(&value, &self.csv),
             Format::Xml => formats::xml::render(&value, self.root.as_deref()),
             Format::JsonLines => formats::jsonl::render(&value),
-            Format::Edifact | Format::X12 => Err("EDIFACT and X12 can be read, not written".into()),
+            Format::Edifact => formats::edifact::render(&value),
+            Format::X12 => formats::x12::render(&value),
         }
         .map_err(fail)?;
         paths::set(&mut item, &self.into, Value::String(text))?;

@@ -1,11 +1,15 @@
-//! UN/EDIFACT → JSON (read only: no maintained Rust crate writes EDIFACT soundly).
+//! UN/EDIFACT ↔ JSON.
 //!
-//! Output: `{"segments": [{"tag": "UNH", "elements": ["1", ["ORDERS", "D", "96A", "UN"]]}]}`
-//! — an element with one component is a string, with several an array. The service
-//! string advice (`UNA`) sets the separators; without it the defaults `:+.? '` apply.
+//! JSON: `{"segments": [{"tag": "UNH", "elements": ["1", ["ORDERS", "D", "96A", "UN"]]}]}`
+//! — an element with one component is a string, with several an array. When reading,
+//! the service string advice (`UNA`) sets the separators; without it the defaults
+//! `:+.? '` apply. Writing uses the defaults (no `UNA` needed) and escapes separators in
+//! values with the release character `?`. No maintained Rust crate covers this, and the
+//! syntax is small enough to own: the two directions are tested against each other.
 
 use serde_json::{Map, Value};
 
+use super::segments::{Syntax, segments};
 use super::{error_at, split_released, unrelease};
 use crate::transform::TransformError;
 
@@ -98,6 +102,20 @@ pub fn parse(text: &str) -> Result<Value, TransformError> {
     Ok(Value::Object(out))
 }
 
+/// The default EDIFACT syntax (UNA `:+.? '`).
+const DEFAULT_SYNTAX: Syntax = Syntax {
+    name: "EDIFACT",
+    component: ':',
+    element: '+',
+    segment: '\'',
+    release: Some('?'),
+};
+
+/// Writes segments (as [`parse`] reads them) with the default separators.
+pub fn render(value: &Value) -> Result<String, String> {
+    DEFAULT_SYNTAX.write(&segments(value)?)
+}
+
 fn truncate(text: &str) -> String {
     text.chars().take(20).collect()
 }
@@ -107,6 +125,27 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn writes_what_it_reads_escaping_separators() {
+        let source = "UNH+1+ORDERS:D:96A:UN'FTX+AAA+++50?+ off?: really?? yes?''UNT+3+1'";
+        let value = parse(source).unwrap_or_else(|e| panic!("{e}"));
+        let written = render(&value).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(written, source);
+        assert_eq!(parse(&written), Ok(value));
+        // Numbers and nulls are written too; objects are not values.
+        assert_eq!(
+            render(
+                &json!([{"tag": "QTY", "elements": [["21", 5]]}, {"tag": "UNS", "elements": ["S", null]}])
+            ),
+            Ok("QTY+21:5'UNS+S+'".into())
+        );
+        assert!(
+            render(&json!([{"tag": "BGM", "elements": [{"a": 1}]}]))
+                .is_err_and(|e| e.contains("segment 1 (BGM): element 1"))
+        );
+        assert!(render(&json!({"nope": 1})).is_err());
+    }
 
     #[test]
     fn reads_segments_with_release_characters() {

@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod edifact;
 pub mod jsonl;
+mod segments;
 pub mod x12;
 pub mod xml;
 

@@ -1,10 +1,14 @@
-//! ANSI X12 → JSON (read only). The interchange header (`ISA`, fixed width) defines the
+//! ANSI X12 ↔ JSON. The interchange header (`ISA`, fixed width) defines the
 //! separators: element (4th character), component (ISA16) and segment terminator (the
-//! character after it). Output as for EDIFACT: `{"segments": [{"tag", "elements"}]}`.
+//! character after it). JSON as for EDIFACT: `{"segments": [{"tag", "elements"}]}`.
+//! Writing uses `*` between elements, ISA16 (or `:`) between components and `~` after
+//! segments; X12 has no escape character, so a value holding a separator is refused
+//! rather than written wrongly, and an ISA segment must keep its fixed width.
 
 use serde_json::{Map, Value};
 
 use super::error_at;
+use super::segments::{Syntax, segments};
 use crate::transform::TransformError;
 
 /// Length of the ISA segment up to and including its terminator.
@@ -74,9 +78,70 @@ pub fn parse(text: &str) -> Result<Value, TransformError> {
     Ok(Value::Object(out))
 }
 
+/// X12's separators with `component` between components.
+fn syntax(component: char) -> Syntax {
+    Syntax {
+        name: "X12",
+        component,
+        element: '*',
+        segment: '~',
+        release: None,
+    }
+}
+
+/// Writes segments (as [`parse`] reads them).
+pub fn render(value: &Value) -> Result<String, String> {
+    let segments = segments(value)?;
+    let (header, rest) = match segments.split_first() {
+        Some((isa, rest)) if isa.tag == "ISA" => (Some(isa), rest),
+        _ => (None, segments.as_slice()),
+    };
+    // ISA16 names the component separator, so the header holds it as a value: it is
+    // written without a component separator of its own, and must keep its fixed width.
+    let mut out = match header {
+        Some(isa) => syntax('\0').write(std::slice::from_ref(isa))?,
+        None => String::new(),
+    };
+    if header.is_some() && out.len() != ISA_LENGTH {
+        return Err(format!(
+            "the ISA segment is {} characters, not {ISA_LENGTH}: pad its elements to their fixed widths",
+            out.len()
+        ));
+    }
+    let component = header
+        .and_then(|isa| isa.elements.get(15))
+        .and_then(Value::as_str)
+        .and_then(|text| {
+            let mut chars = text.chars();
+            chars.next().filter(|_| chars.next().is_none())
+        })
+        .unwrap_or(':');
+    out.push_str(&syntax(component).write(rest)?);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    #[test]
+    fn writes_what_it_reads_and_refuses_what_it_cannot_escape() {
+        let isa = "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *240101*1200*U*00401*000000001*0*P*>~";
+        let source = format!("{isa}ST*850*0001~PO1*1*2*EA*9.5**VP>BP*A1~SE*3*0001~");
+        let value = parse(&source).unwrap_or_else(|e| panic!("{e}"));
+        let written = render(&value).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(written, source);
+        assert!(
+            render(&json!([{"tag": "N1", "elements": ["ST", "Smith*Sons"]}]))
+                .is_err_and(|e| e.contains("cannot escape"))
+        );
+        assert!(
+            render(&json!([{"tag": "ISA", "elements": ["00", "short"]}]))
+                .is_err_and(|e| e.contains("not 106"))
+        );
+    }
 
     #[test]
     fn reads_separators_from_the_isa_header() {
