@@ -10,6 +10,8 @@ use switchyard_crds::catalog::LabeledStep;
 use switchyard_crds::v1alpha1::Step;
 use switchyard_runner::transform::build_pipeline;
 
+/// Items per round; `SWITCHYARD_BENCH_ITEMS` lowers it (e.g. to profile under
+/// callgrind, which counts instructions rather than seconds).
 const ITEMS: usize = 200_000;
 
 fn order() -> Value {
@@ -93,17 +95,21 @@ fn main() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.len(), 1, "{summary}");
     println!("output: {}", out[0]);
-    for _ in 0..10_000 {
+    let items = std::env::var("SWITCHYARD_BENCH_ITEMS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(ITEMS);
+    for _ in 0..(items / 20).min(10_000) {
         let _ = pipeline.run(order.clone());
     }
     let mut best = 0.0_f64;
     for round in 1..=3 {
         let start = Instant::now();
-        for _ in 0..ITEMS {
+        for _ in 0..items {
             let result = pipeline.run(order.clone());
             std::hint::black_box(&result);
         }
-        let rate = ITEMS as f64 / start.elapsed().as_secs_f64();
+        let rate = items as f64 / start.elapsed().as_secs_f64();
         best = best.max(rate);
         println!("round {round}: {rate:.0} items/s");
     }

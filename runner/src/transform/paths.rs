@@ -61,6 +61,19 @@ pub fn get<'a>(root: &'a Value, path: &FieldPath) -> Option<&'a Value> {
     Some(current)
 }
 
+/// The value at `path`, to change in place.
+pub fn get_mut<'a>(root: &'a mut Value, path: &FieldPath) -> Option<&'a mut Value> {
+    let mut current = root;
+    for segment in path.segments() {
+        current = match current {
+            Value::Object(map) => map.get_mut(segment)?,
+            Value::Array(items) => items.get_mut(index(segment)?)?,
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
 /// Removes and returns the value at `path`, if any.
 pub fn take(root: &mut Value, path: &FieldPath) -> Option<Value> {
     let (last, parents) = split_last(path);

@@ -113,7 +113,8 @@ impl Pipeline {
     /// [`Pipeline::run`] on a batch.
     pub fn run_sync(&self, items: Vec<Value>) -> Result<(Vec<Value>, String), StepFailed> {
         let mut items = items;
-        let mut summary = Vec::with_capacity(self.steps.len());
+        // One buffer for the log line: it is built for every item on the hot path.
+        let mut summary = String::with_capacity(24 * self.steps.len());
         for step in &self.steps {
             let before = items.len();
             items = match &step.stage {
@@ -139,12 +140,12 @@ impl Pipeline {
                 }
             }
             .map_err(|(item, error)| step.failed(item, error))?;
-            summary.push(step.summary(before, items.len()));
+            step.summarize(&mut summary, before, items.len());
             if items.is_empty() {
                 break;
             }
         }
-        Ok((items, summary.join("; ")))
+        Ok((items, summary))
     }
 
     /// Runs every step on a batch, with storage. Deferred writes stay in `context` for
@@ -156,7 +157,7 @@ impl Pipeline {
     ) -> BoxFuture<'a, Result<(Vec<Value>, String), StepFailed>> {
         Box::pin(async move {
             let mut items = items;
-            let mut summary = Vec::with_capacity(self.steps.len());
+            let mut summary = String::with_capacity(24 * self.steps.len());
             for step in &self.steps {
                 let before = items.len();
                 items = match &step.stage {
@@ -196,12 +197,12 @@ impl Pipeline {
                     }
                 }
                 .map_err(|(item, error)| step.failed(item, error))?;
-                summary.push(step.summary(before, items.len()));
+                step.summarize(&mut summary, before, items.len());
                 if items.is_empty() {
                     break;
                 }
             }
-            Ok((items, summary.join("; ")))
+            Ok((items, summary))
         })
     }
 }
@@ -227,8 +228,19 @@ impl LabeledStage {
         }
     }
 
-    fn summary(&self, before: usize, after: usize) -> String {
-        format!("{} {}: {before} → {after}", self.label, self.stage.kind())
+    /// Appends `label kind: before → after` to the summary, `; `-separated.
+    fn summarize(&self, summary: &mut String, before: usize, after: usize) {
+        use std::fmt::Write;
+        if !summary.is_empty() {
+            summary.push_str("; ");
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(
+            summary,
+            "{} {}: {before} → {after}",
+            self.label,
+            self.stage.kind()
+        );
     }
 }
 

@@ -131,9 +131,7 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
         Step::Transformer(_) => Err(BuildError::UnexpandedCall {
             label: label.to_owned(),
         }),
-        Step::Filter(code) => item(Box::new(Filter {
-            condition: jq(code)?,
-        })),
+        Step::Filter(code) => item(Box::new(Filter::new(code, jq(code)?))),
         Step::Map(map) => {
             let mut fields = Vec::with_capacity(map.fields.len());
             for field in &map.fields {
@@ -148,10 +146,7 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
                     default: field.default.clone(),
                 });
             }
-            item(Box::new(MapFields {
-                fields,
-                keep: map.keep,
-            }))
+            item(Box::new(MapFields::new(fields, map.keep)))
         }
         Step::Copy(copy) => item(Box::new(CopyField {
             from: path(&copy.from)?,
