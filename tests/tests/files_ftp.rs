@@ -174,8 +174,12 @@ async fn polls_and_writes(ftp: &FtpServer) {
         ["out/order-A-1.csv"],
         "no temporary file is left behind"
     );
-    let counts = runner.counts("export").await;
-    assert_eq!(counts["done"], json!(1), "{counts}\n{}", runner.log());
+    // The file appears when the rename lands; the task is recorded done once the FTP
+    // session has closed and the outcome is committed, a moment later.
+    eventually(Duration::from_secs(15), "the export task done", || async {
+        (runner.counts("export").await["done"] == json!(1)).then_some(())
+    })
+    .await;
     runner.terminate();
     assert!(
         !runner.log().contains(ftp.password),
