@@ -112,8 +112,13 @@ spec:
         },
     )
     .await;
-    let counts = runner.counts("customers").await;
-    assert_eq!(counts["done"], json!(2), "one task per row: {counts}");
+    // Outcomes are committed to the queue just after the rows, so wait for them.
+    eventually(
+        Duration::from_secs(10),
+        "one task per row, done",
+        || async { (runner.counts("customers").await["done"] == json!(2)).then_some(()) },
+    )
+    .await;
     runner.terminate();
     db.drop_now().await;
 }
@@ -348,8 +353,10 @@ spec:
         async move { (n == 3).then_some(()) }
     })
     .await;
-    let counts = runner.counts("customers").await;
-    assert_eq!(counts["done"], json!(3), "{counts}");
+    eventually(Duration::from_secs(10), "three tasks done", || async {
+        (runner.counts("customers").await["done"] == json!(3)).then_some(())
+    })
+    .await;
     runner.terminate();
 }
 
