@@ -28,6 +28,18 @@ pub fn free_port() -> u16 {
         .expect("no free port on loopback")
 }
 
+/// Serves `app` on a free loopback port until the test ends; returns its base URL.
+pub async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("local address"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
+}
+
 /// Polls `check` every 50 ms until it returns `Some`, or panics after `timeout` with
 /// `what`.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T

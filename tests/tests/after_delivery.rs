@@ -33,13 +33,7 @@ async fn the_receivers_id_is_stored_and_another_route_is_triggered() {
     let app = Router::new()
         .route("/orders", post(create_order))
         .with_state(created.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let erp = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let erp = switchyard_e2e::serve(app).await;
     let shop = Receiver::start(ReceiverMode::Accept {
         delay: Duration::ZERO,
     })

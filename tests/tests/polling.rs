@@ -124,13 +124,7 @@ async fn every_pagination_style_fetches_every_record_once() {
         .route("/cursor", get(cursor))
         .route("/oauth/token", post(token))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let source = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let source = switchyard_e2e::serve(app).await;
     let sink = Receiver::start(ReceiverMode::Accept {
         delay: std::time::Duration::ZERO,
     })
@@ -281,13 +275,7 @@ async fn an_incremental_cursor_fetches_only_new_records_on_the_next_run() {
     let app = Router::new()
         .route("/orders", get(changed_since))
         .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let source = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let source = switchyard_e2e::serve(app).await;
     let sink = Receiver::start(ReceiverMode::Accept {
         delay: std::time::Duration::ZERO,
     })
