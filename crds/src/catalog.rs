@@ -14,9 +14,13 @@ use crate::v1alpha1::{
 };
 use crate::validate;
 
+mod expand;
 mod fan_out;
 mod kinds;
 mod references;
+
+pub use expand::MAX_EXPANDED_STEPS;
+use expand::{Site, StepResolver};
 
 pub use fan_out::WHEN_LABEL;
 
@@ -118,6 +122,9 @@ pub struct Catalog {
     pub problems: Vec<Problem>,
     /// Every Secret key referenced by a valid resource, as `(namespace, name, key)`.
     pub secret_refs: BTreeSet<(String, String, String)>,
+    /// The problems of each Connection and Route left out, so that a reference to one
+    /// says why it is invalid instead of calling it missing.
+    pub invalid: BTreeMap<ResourceId, Vec<Problem>>,
 }
 
 impl Catalog {
@@ -155,7 +162,8 @@ impl Catalog {
                             },
                         );
                     } else {
-                        catalog.problems.extend(problems);
+                        catalog.problems.extend(problems.iter().cloned());
+                        catalog.invalid.insert(loaded.id, problems);
                     }
                 }
                 AnyResource::Transformer(transformer) => {
@@ -175,25 +183,24 @@ impl Catalog {
             }
         }
 
+        let invalid_connections = catalog.invalid.clone();
         let resolver = StepResolver {
             transformers: &transformers,
             known: references::Known {
                 connections: &catalog.connections,
                 value_tables: &catalog.value_tables,
+                invalid: &invalid_connections,
             },
+            checked: Default::default(),
         };
         for (key, (id, origin, spec)) in &transformers {
-            let mut problems = Vec::new();
-            resolver.expand(
-                &key.0,
-                &spec.steps,
-                "spec.steps",
+            let site = Site {
+                namespace: &key.0,
+                field: "spec.steps",
                 origin,
                 id,
-                &mut Vec::new(),
-                &mut problems,
-            );
-            catalog.problems.extend(problems);
+            };
+            resolver.expand(&site, &spec.steps, Some(&key.1), &mut catalog.problems);
         }
         let route_names: BTreeSet<Key> = routes
             .iter()
@@ -209,7 +216,10 @@ impl Catalog {
                         .routes
                         .insert((route.id.namespace.clone(), route.id.name.clone()), route);
                 }
-                Err(problems) => catalog.problems.extend(problems),
+                Err((id, problems)) => {
+                    catalog.problems.extend(problems.iter().cloned());
+                    catalog.invalid.insert(id, problems);
+                }
             }
         }
         catalog.collect_secret_refs();
@@ -232,100 +242,37 @@ impl Catalog {
     }
 }
 
-type TransformerEntry = (ResourceId, Origin, crate::v1alpha1::TransformerSpec);
-
-/// Expands `transformer:` calls into the steps they name, catching unknown names and
-/// cycles.
-struct StepResolver<'a> {
-    transformers: &'a BTreeMap<Key, TransformerEntry>,
-    known: references::Known<'a>,
+/// Problems of another resource, for a message about a reference to it.
+fn render_nested(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
-impl StepResolver<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn expand(
-        &self,
-        namespace: &str,
-        steps: &[Step],
-        field: &str,
-        origin: &Origin,
-        id: &ResourceId,
-        stack: &mut Vec<String>,
-        problems: &mut Vec<Problem>,
-    ) -> Vec<LabeledStep> {
-        let mut out = Vec::new();
-        for (index, step) in steps.iter().enumerate() {
-            let step_field = format!("{field}[{index}]");
-            if let Step::Transformer(name) = step {
-                let key = (namespace.to_owned(), name.clone());
-                let Some((callee_id, callee_origin, callee)) = self.transformers.get(&key) else {
-                    problems.push(Problem::new(
-                        origin,
-                        Some(id),
-                        format!("{step_field}.transformer"),
-                        format!("Transformer `{name}` does not exist in namespace `{namespace}`"),
-                    ));
-                    continue;
-                };
-                if stack.contains(name) {
-                    problems.push(Problem::new(
-                        origin,
-                        Some(id),
-                        format!("{step_field}.transformer"),
-                        format!(
-                            "Transformer `{name}` calls itself (via {})",
-                            stack.join(" → ")
-                        ),
-                    ));
-                    continue;
-                }
-                stack.push(name.clone());
-                // The callee's own problems are reported once, against the callee.
-                let mut ignored = Vec::new();
-                out.extend(self.expand(
-                    namespace,
-                    &callee.steps,
-                    "spec.steps",
-                    callee_origin,
-                    callee_id,
-                    stack,
-                    &mut ignored,
-                ));
-                if !ignored.is_empty() {
-                    problems.push(Problem::new(
-                        origin,
-                        Some(id),
-                        format!("{step_field}.transformer"),
-                        format!("Transformer `{name}` is invalid (see its own problems)"),
-                    ));
-                }
-                stack.pop();
-            } else {
-                let before = problems.len();
-                validate::step(step, &step_field, origin, id, problems);
-                if problems.len() == before {
-                    for (field, message) in self.known.check(namespace, step, &step_field) {
-                        problems.push(Problem::new(origin, Some(id), field, message));
-                    }
-                }
-                if problems.len() == before {
-                    let label = if id.kind == "Transformer" {
-                        format!("{id} step {}", index + 1)
-                    } else {
-                        format!(
-                            "{} step {}",
-                            field.trim_start_matches("spec.transformers."),
-                            index + 1
-                        )
-                    };
-                    out.push(LabeledStep {
-                        label,
-                        step: step.clone(),
-                    });
-                }
-            }
-        }
-        out
+impl Catalog {
+    /// Why `kind` `name` of `namespace`, which a resource refers to, is not in the
+    /// catalog: it is invalid (with its problems), or it does not exist.
+    pub(crate) fn unresolved(&self, kind: &str, namespace: &str, name: &str) -> String {
+        unresolved(&self.invalid, kind, namespace, name)
+    }
+}
+
+fn unresolved(
+    invalid: &BTreeMap<ResourceId, Vec<Problem>>,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> String {
+    let id = ResourceId {
+        kind: kind.to_owned(),
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+    };
+    match invalid.get(&id) {
+        Some(problems) => format!("{kind} `{name}` is invalid: {}", render_nested(problems)),
+        None => format!("{kind} `{name}` does not exist in namespace `{namespace}`"),
     }
 }
 
@@ -336,7 +283,7 @@ fn compile_route(
     id: ResourceId,
     origin: Origin,
     spec: RouteSpec,
-) -> Result<CompiledRoute, Vec<Problem>> {
+) -> Result<CompiledRoute, (ResourceId, Vec<Problem>)> {
     let mut problems = validate::route(&spec, &origin, &id);
     problems.extend(fan_out::problems(catalog, &spec, &origin, &id));
     let find_connection = |field: &str, name: &str, problems: &mut Vec<Problem>| {
@@ -348,10 +295,7 @@ fn compile_route(
                     &origin,
                     Some(&id),
                     field,
-                    format!(
-                        "Connection `{name}` does not exist in namespace `{}` (or is invalid)",
-                        id.namespace
-                    ),
+                    catalog.unresolved("Connection", &id.namespace, name),
                 ));
                 None
             }
@@ -378,32 +322,29 @@ fn compile_route(
     if let Some(connection) = &outgoing_connection {
         problems.extend(kinds::outgoing(&spec.outgoing, connection, &origin, &id));
     }
+    let site = |field| Site {
+        namespace: &id.namespace,
+        field,
+        origin: &origin,
+        id: &id,
+    };
     let mut incoming_steps: Vec<LabeledStep> = fan_out::when_step(&spec).into_iter().collect();
     incoming_steps.extend(resolver.expand(
-        &id.namespace,
+        &site("spec.transformers.incoming"),
         &spec.transformers.incoming,
-        "spec.transformers.incoming",
-        &origin,
-        &id,
-        &mut Vec::new(),
+        None,
         &mut problems,
     ));
     let outgoing_steps = resolver.expand(
-        &id.namespace,
+        &site("spec.transformers.outgoing"),
         &spec.transformers.outgoing,
-        "spec.transformers.outgoing",
-        &origin,
-        &id,
-        &mut Vec::new(),
+        None,
         &mut problems,
     );
     let after_delivery_steps = resolver.expand(
-        &id.namespace,
+        &site("spec.transformers.afterDelivery"),
         &spec.transformers.after_delivery,
-        "spec.transformers.afterDelivery",
-        &origin,
-        &id,
-        &mut Vec::new(),
+        None,
         &mut problems,
     );
     // A trigger queues a task: only a delivered item may do that, never the pipelines
@@ -438,10 +379,10 @@ fn compile_route(
         }
     }
     let Some(outgoing_connection) = outgoing_connection else {
-        return Err(problems);
+        return Err((id, problems));
     };
     if !problems.is_empty() {
-        return Err(problems);
+        return Err((id, problems));
     }
     let processing = spec.processing.clone().unwrap_or_default();
     let retry = processing.retry.clone().unwrap_or_default();
@@ -562,6 +503,90 @@ spec:
         );
         assert!(
             found.iter().any(|p| p.contains("Route `missing`")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_cycle_is_named_with_its_path_and_an_invalid_reference_as_invalid() {
+        let yaml = "
+apiVersion: switchyard.dev/v1alpha1
+kind: Transformer
+metadata: {name: a}
+spec: {steps: [{transformer: b}]}
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Transformer
+metadata: {name: b}
+spec: {steps: [{jq: '.'}, {transformer: a}]}
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Connection
+metadata: {name: erp}
+spec: {http: {baseUrl: 'ftp://erp.example'}}
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Route
+metadata: {name: r}
+spec:
+  incoming: {webhook: {}}
+  transformers: {incoming: [{transformer: a}]}
+  outgoing: {connection: erp}
+";
+        let found = problems(yaml);
+        let with = |needle: &str| found.iter().filter(|p| p.contains(needle)).count();
+        // Each Transformer names the cycle from where it starts.
+        assert_eq!(
+            with("Transformer `a` calls itself: a → b → a"),
+            2,
+            "{found:?}"
+        );
+        assert_eq!(
+            with("Transformer `b` calls itself: b → a → b"),
+            1,
+            "{found:?}"
+        );
+        let route: Vec<&String> = found
+            .iter()
+            .filter(|p| p.contains("Route/default/r"))
+            .collect();
+        assert_eq!(route.len(), 2, "{found:?}");
+        assert!(
+            route.iter().any(|p| p
+                .contains("field `spec.outgoing.connection`: Connection `erp` is invalid: ")
+                && p.contains("field `spec.http.baseUrl`: scheme `ftp` is not supported")),
+            "{route:?}"
+        );
+        assert!(
+            route.iter().any(|p| p.contains(
+                "field `spec.transformers.incoming[0].transformer`: Transformer `a` is invalid: "
+            ) && p.contains("calls itself: a → b → a")),
+            "{route:?}"
+        );
+        assert!(
+            !found.iter().any(|p| p.contains("does not exist")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn expansion_is_bounded() {
+        // t0 calls t1 twice, t1 calls t2 twice, …: 2^30 steps if nothing stopped it.
+        let mut yaml = String::new();
+        for level in 0..30 {
+            yaml.push_str(&format!(
+                "apiVersion: switchyard.dev/v1alpha1\nkind: Transformer\nmetadata: {{name: t{level}}}\nspec: {{steps: [{{transformer: t{next}}}, {{transformer: t{next}}}]}}\n---\n",
+                next = level + 1
+            ));
+        }
+        yaml.push_str("apiVersion: switchyard.dev/v1alpha1\nkind: Transformer\nmetadata: {name: t30}\nspec: {steps: [{jq: '.'}]}\n");
+        let started = std::time::Instant::now();
+        let found = problems(&yaml);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("expands to more than 10000 steps")),
             "{found:?}"
         );
     }

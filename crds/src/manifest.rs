@@ -1,7 +1,10 @@
 //! Reading manifests from YAML files: multi-document files, directories, and typed
 //! deserialization whose errors name the field.
 
+use std::collections::BTreeSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -9,6 +12,10 @@ use serde::de::DeserializeOwned;
 use crate::problem::{Origin, Problem, ResourceId};
 use crate::v1alpha1::{Connection, Route, Transformer, ValueTable};
 use crate::{API_GROUP, API_VERSION, DEFAULT_NAMESPACE};
+
+mod yaml;
+
+pub use yaml::{MAX_TEXT_BYTES_PER_FILE, MAX_VALUES_PER_FILE, YamlError, documents};
 
 /// Any Switchyard resource.
 // Unboxed: Routes are the common case, so boxing them would save nothing.
@@ -45,51 +52,73 @@ struct HeadMetadata {
     namespace: Option<String>,
 }
 
+/// Largest manifest file read. Kubernetes itself stores at most 1.5 MiB per object.
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+/// Deepest directory nesting searched for manifests.
+const MAX_DIRECTORY_DEPTH: usize = 32;
+
 /// Lists the manifest files under `paths`: files as given, directories recursively
-/// (`.yaml` and `.yml`, sorted, hidden entries skipped).
+/// (`.yaml` and `.yml`, sorted, hidden entries skipped, each directory once even when
+/// symbolic links loop).
 pub fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Problem> {
     let mut files = Vec::new();
+    let mut seen = BTreeSet::new();
     for path in paths {
-        collect(path, &mut files)?;
+        collect(path, 0, &mut seen, &mut files)?;
     }
     Ok(files)
 }
 
-fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), Problem> {
-    let unreadable = |error: std::io::Error| {
-        Problem::new(
-            &Origin {
-                file: Some(path.to_owned()),
-                document: None,
-            },
-            None,
-            "",
-            format!("cannot read: {error}"),
-        )
-    };
-    if path.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(unreadable)?
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|p| {
-                !p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with('.'))
-            })
-            .collect();
-        entries.sort();
-        for entry in entries {
-            if entry.is_dir() || is_yaml(&entry) {
-                collect(&entry, files)?;
-            }
-        }
-        Ok(())
-    } else {
+fn file_problem(path: &Path, message: impl Into<String>) -> Problem {
+    Problem::new(
+        &Origin {
+            file: Some(path.to_owned()),
+            ..Origin::default()
+        },
+        None,
+        "",
+        message,
+    )
+}
+
+fn collect(
+    path: &Path,
+    depth: usize,
+    seen: &mut BTreeSet<PathBuf>,
+    files: &mut Vec<PathBuf>,
+) -> Result<(), Problem> {
+    let unreadable = |error: std::io::Error| file_problem(path, format!("cannot read: {error}"));
+    if !path.is_dir() {
         std::fs::metadata(path).map_err(unreadable)?;
         files.push(path.to_owned());
-        Ok(())
+        return Ok(());
     }
+    if depth > MAX_DIRECTORY_DEPTH {
+        return Err(file_problem(
+            path,
+            format!("directories nest deeper than {MAX_DIRECTORY_DEPTH} levels"),
+        ));
+    }
+    if !seen.insert(std::fs::canonicalize(path).map_err(unreadable)?) {
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(unreadable)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+        })
+        .collect();
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() || is_yaml(&entry) {
+            collect(&entry, depth + 1, seen, files)?;
+        }
+    }
+    Ok(())
 }
 
 fn is_yaml(path: &Path) -> bool {
@@ -99,58 +128,160 @@ fn is_yaml(path: &Path) -> bool {
     )
 }
 
+/// What identifies one version of a file's content cheaply: its length and change time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    pub len: u64,
+    pub modified: Option<SystemTime>,
+}
+
+impl FileStamp {
+    /// The stamp of `path` now; `None` when it cannot be read.
+    pub fn of(path: &Path) -> Option<Self> {
+        std::fs::metadata(path).ok().map(|m| Self {
+            len: m.len(),
+            modified: m.modified().ok(),
+        })
+    }
+}
+
+/// What loading found in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSummary {
+    pub path: PathBuf,
+    /// Taken before the file was read: a file that has another stamp now changed while
+    /// it was read (it may have been half-written).
+    pub stamp: Option<FileStamp>,
+    /// Switchyard resources read from it.
+    pub resources: usize,
+    /// Whether it holds no YAML document at all (empty, or only comments).
+    pub empty: bool,
+}
+
+/// Every resource under some paths, the problems found, and what each file held.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub resources: Vec<LoadedResource>,
+    pub problems: Vec<Problem>,
+    pub files: Vec<FileSummary>,
+}
+
 /// Loads every Switchyard resource under `paths`. Documents of other API groups (a
 /// Secret, a ConfigMap…) are skipped: a catalog directory may hold them too.
 pub fn load_paths(paths: &[PathBuf]) -> (Vec<LoadedResource>, Vec<Problem>) {
-    let mut resources = Vec::new();
-    let mut problems = Vec::new();
-    match manifest_files(paths) {
-        Ok(files) => {
-            for file in files {
-                match std::fs::read_to_string(&file) {
-                    Ok(text) => {
-                        let (mut r, mut p) = load_str(&text, Some(&file));
-                        resources.append(&mut r);
-                        problems.append(&mut p);
-                    }
-                    Err(error) => problems.push(Problem::new(
-                        &Origin {
-                            file: Some(file.clone()),
-                            document: None,
-                        },
-                        None,
-                        "",
-                        format!("cannot read: {error}"),
-                    )),
-                }
-            }
+    let loaded = load(paths);
+    (loaded.resources, loaded.problems)
+}
+
+/// Like [`load_paths`], with what each file held.
+pub fn load(paths: &[PathBuf]) -> Loaded {
+    let mut loaded = Loaded::default();
+    let files = match manifest_files(paths) {
+        Ok(files) => files,
+        Err(problem) => {
+            loaded.problems.push(problem);
+            return loaded;
         }
-        Err(problem) => problems.push(problem),
+    };
+    for file in files {
+        let stamp = FileStamp::of(&file);
+        let text = match read_text(&file) {
+            Ok(text) => text,
+            Err(problem) => {
+                loaded.problems.push(problem);
+                continue;
+            }
+        };
+        let (mut resources, mut problems, documents) = load_text(&text, Some(&file));
+        loaded.files.push(FileSummary {
+            path: file,
+            stamp,
+            resources: resources.len(),
+            empty: documents == 0 && problems.is_empty(),
+        });
+        loaded.resources.append(&mut resources);
+        loaded.problems.append(&mut problems);
     }
+    loaded
+}
+
+impl Loaded {
+    /// Finding nothing to run under `paths` is a problem: no manifest file, or files
+    /// without a single Switchyard resource (a wrong directory). Only a catalog whose
+    /// every file is empty is empty on purpose (the operator writes one for a tenant
+    /// without resources).
+    pub fn nothing_to_run(&self, paths: &[PathBuf]) -> Option<Problem> {
+        if !self.resources.is_empty() || !self.problems.is_empty() {
+            return None;
+        }
+        let described = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let origin = Origin {
+            file: Some(PathBuf::from(&described)),
+            ..Origin::default()
+        };
+        let message = if self.files.is_empty() {
+            "no manifest file (.yaml or .yml) found: nothing to run".to_owned()
+        } else if self.files.iter().any(|f| !f.empty) {
+            format!(
+                "no Switchyard resource (apiVersion `{API_VERSION}`) in {} file(s): nothing to run",
+                self.files.len()
+            )
+        } else {
+            return None;
+        };
+        Some(Problem::new(&origin, None, "", message))
+    }
+}
+
+/// The text of one manifest file, at most [`MAX_FILE_BYTES`].
+fn read_text(path: &Path) -> Result<String, Problem> {
+    let unreadable = |error: std::io::Error| file_problem(path, format!("cannot read: {error}"));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(file_problem(
+            path,
+            format!(
+                "is larger than {} MiB; split it into several files",
+                MAX_FILE_BYTES >> 20
+            ),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|error| {
+        file_problem(
+            path,
+            format!(
+                "is not UTF-8 text (invalid byte at offset {})",
+                error.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Loads every Switchyard resource in a multi-document YAML text. Reading stops at the
+/// first YAML error (named with its line and column); the documents before it load.
+pub fn load_str(text: &str, file: Option<&Path>) -> (Vec<LoadedResource>, Vec<Problem>) {
+    let (resources, problems, _) = load_text(text, file);
     (resources, problems)
 }
 
-/// Loads every Switchyard resource in a multi-document YAML text.
-pub fn load_str(text: &str, file: Option<&Path>) -> (Vec<LoadedResource>, Vec<Problem>) {
+/// [`load_str`], and the number of (non-empty) documents read.
+fn load_text(text: &str, file: Option<&Path>) -> (Vec<LoadedResource>, Vec<Problem>, usize) {
     let mut resources = Vec::new();
     let mut problems = Vec::new();
-    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
+    let (documents, error) = documents(text);
+    let count = documents.len();
+    for (index, value) in documents {
         let origin = Origin {
             file: file.map(Path::to_owned),
-            document: Some(index + 1),
-        };
-        let value = match serde_yaml::Value::deserialize(document) {
-            Ok(serde_yaml::Value::Null) => continue,
-            Ok(value) => value,
-            Err(error) => {
-                problems.push(Problem::new(
-                    &origin,
-                    None,
-                    "",
-                    format!("invalid YAML: {error}"),
-                ));
-                continue;
-            }
+            document: Some(index),
+            position: None,
         };
         match load_document(value, &origin) {
             Ok(Some(resource)) => resources.push(resource),
@@ -158,14 +289,30 @@ pub fn load_str(text: &str, file: Option<&Path>) -> (Vec<LoadedResource>, Vec<Pr
             Err(problem) => problems.push(problem),
         }
     }
-    (resources, problems)
+    if let Some(error) = error {
+        let origin = Origin {
+            file: file.map(Path::to_owned),
+            document: Some(error.document),
+            position: error.position,
+        };
+        problems.push(Problem::new(
+            &origin,
+            None,
+            "",
+            format!(
+                "invalid YAML: {} (the file is read no further)",
+                error.message
+            ),
+        ));
+    }
+    (resources, problems, count)
 }
 
 fn load_document(
-    value: serde_yaml::Value,
+    value: serde_json::Value,
     origin: &Origin,
 ) -> Result<Option<LoadedResource>, Problem> {
-    let head: DocumentHead = serde_yaml::from_value(value.clone()).map_err(|error| {
+    let head = DocumentHead::deserialize(&value).map_err(|error| {
         Problem::new(
             origin,
             None,
@@ -229,20 +376,10 @@ fn load_document(
 
 /// Deserializes a document into its type; an error names the field path.
 fn typed<T: DeserializeOwned>(
-    value: serde_yaml::Value,
+    value: serde_json::Value,
     origin: &Origin,
     id: &ResourceId,
 ) -> Result<T, Problem> {
-    // Through JSON: serde_yaml's own Value only reads enums written as YAML tags, while
-    // manifests write them as maps (`- jq: '.a'`).
-    let value = serde_json::to_value(value).map_err(|error| {
-        Problem::new(
-            origin,
-            Some(id),
-            "",
-            format!("cannot be represented as JSON: {error}"),
-        )
-    })?;
     serde_path_to_error::deserialize(value).map_err(|error| {
         let field = error.path().to_string();
         let field = if field == "." { String::new() } else { field };
@@ -335,5 +472,68 @@ spec:
         let (_, problems) = load_str(text, None);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].message.contains("stpes"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_syntax_error_names_file_line_and_column_and_stops_the_file() {
+        let text = "apiVersion: switchyard.dev/v1alpha1\nkind: Transformer\nmetadata: {name: t}\nspec:\n  steps:\n    - jq: '.a\n";
+        let (resources, problems) = load_str(text, Some(Path::new("t.yaml")));
+        assert!(resources.is_empty());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let message = problems[0].to_string();
+        assert!(
+            message.starts_with("t.yaml:7:1 (document 1): invalid YAML: "),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn finding_nothing_to_run_is_a_problem_unless_every_file_is_empty() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let paths = [dir.path().to_owned()];
+        let problem = |loaded: &Loaded| {
+            loaded
+                .nothing_to_run(&paths)
+                .map(|p| p.to_string())
+                .unwrap_or_default()
+        };
+        assert!(
+            problem(&load(&paths)).contains("no manifest file (.yaml or .yml) found"),
+            "{:?}",
+            problem(&load(&paths))
+        );
+        std::fs::write(dir.path().join("empty.yaml"), "# nothing yet\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let empty = load(&paths);
+        assert_eq!(problem(&empty), "");
+        assert!(empty.files[0].empty);
+        std::fs::write(
+            dir.path().join("secret.yaml"),
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            problem(&load(&paths)).contains("no Switchyard resource"),
+            "{:?}",
+            problem(&load(&paths))
+        );
+    }
+
+    #[test]
+    fn directory_loops_and_oversized_files_are_bounded() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let inner = dir.path().join("inner");
+        std::fs::create_dir(&inner).unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::symlink(dir.path(), inner.join("loop"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let big = "#".repeat(MAX_FILE_BYTES as usize + 1);
+        std::fs::write(inner.join("big.yaml"), big).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = load(&[dir.path().to_owned()]);
+        assert_eq!(loaded.problems.len(), 1, "{:?}", loaded.problems);
+        assert!(
+            loaded.problems[0].message.contains("larger than 4 MiB"),
+            "{:?}",
+            loaded.problems
+        );
     }
 }

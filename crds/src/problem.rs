@@ -17,6 +17,13 @@ impl fmt::Display for ResourceId {
     }
 }
 
+/// A place in a file: 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
 /// Where a resource came from: a file (and the document's index in it) or, in the
 /// cluster, nothing but its identity.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -24,14 +31,22 @@ pub struct Origin {
     pub file: Option<PathBuf>,
     /// 1-based index of the YAML document inside the file.
     pub document: Option<usize>,
+    /// The exact place, when known (YAML syntax errors): shown as `file:line:column`.
+    pub position: Option<Position>,
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.file, self.document) {
-            (Some(file), Some(doc)) => write!(f, "{} (document {doc})", file.display()),
-            (Some(file), None) => write!(f, "{}", file.display()),
-            _ => write!(f, "<cluster>"),
+        let Some(file) = &self.file else {
+            return write!(f, "<cluster>");
+        };
+        write!(f, "{}", file.display())?;
+        if let Some(Position { line, column }) = self.position {
+            write!(f, ":{line}:{column}")?;
+        }
+        match self.document {
+            Some(doc) => write!(f, " (document {doc})"),
+            None => Ok(()),
         }
     }
 }

@@ -161,8 +161,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let secrets = SecretSource {
         dir: args.manifests.secrets_dir.clone(),
     };
-    let runtime = match runtime::load(&args.manifests.paths, &secrets) {
-        Ok(runtime) => runtime,
+    let (runtime, loaded_files) = match runtime::load_tracked(&args.manifests.paths, &secrets) {
+        Ok(loaded) => loaded,
         Err(problems) => {
             eprintln!("{problems}");
             eprintln!("Nothing was started.");
@@ -216,6 +216,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.manifests.paths.clone(),
         args.data_dir.clone(),
         secrets,
+        loaded_files,
         reloads,
     ));
 
@@ -325,6 +326,7 @@ async fn reload_loop(
     paths: Vec<PathBuf>,
     data_dir: PathBuf,
     secrets: SecretSource,
+    mut loaded_files: runtime::LoadedFiles,
     mut triggers: mpsc::Receiver<()>,
 ) {
     while triggers.recv().await.is_some() {
@@ -332,16 +334,9 @@ async fn reload_loop(
         tokio::time::sleep(RELOAD_DEBOUNCE).await;
         while triggers.try_recv().is_ok() {}
         housekeeping::apply_requests(&engine, &paths, &data_dir).await;
-        match runtime::load(&paths, &secrets) {
-            Ok(runtime) => engine.reload(runtime).await,
-            Err(problems) => {
-                tracing::error!(
-                    "Manifests changed but are invalid; keeping the running configuration"
-                );
-                for problem in problems.0 {
-                    tracing::error!(problem = %problem, "Invalid manifest");
-                }
-            }
+        // A refused reload is logged there, with why.
+        if let Some(runtime) = runtime::reload_logged(&paths, &secrets, &mut loaded_files).await {
+            engine.reload(runtime).await;
         }
     }
 }

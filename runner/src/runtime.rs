@@ -7,7 +7,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use switchyard_crds::catalog::{Catalog, CompiledRoute, CompiledValueTable, Key};
-use switchyard_crds::manifest;
 use switchyard_crds::problem::{Problem, Problems};
 
 use crate::connectors::registry::Connections;
@@ -16,6 +15,10 @@ use crate::connectors::{Sink, Source};
 use crate::queue::RouteKey;
 use crate::secrets::SecretSource;
 use crate::transform::{Pipeline, Resources, build_pipeline_with};
+
+mod reload;
+
+pub use reload::{LoadedFiles, ReloadRefused, load_tracked, reload, reload_logged};
 
 /// One route, ready to run.
 pub struct RouteRuntime {
@@ -91,13 +94,7 @@ impl Runtime {
 /// Loads, validates and builds the manifests under `paths`. Any problem anywhere fails
 /// the whole load: local mode starts all or nothing.
 pub fn load(paths: &[PathBuf], secrets: &SecretSource) -> Result<Runtime, Problems> {
-    let (resources, mut problems) = manifest::load_paths(paths);
-    let catalog = Catalog::build(resources);
-    problems.extend(catalog.problems.iter().cloned());
-    if !problems.is_empty() {
-        return Err(Problems(problems));
-    }
-    build(&catalog, secrets).map_err(Problems)
+    load_tracked(paths, secrets).map(|(runtime, _)| runtime)
 }
 
 /// Builds the runtime of every route of a problem-free catalog.

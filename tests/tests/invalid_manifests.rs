@@ -2,8 +2,10 @@
 //! file, resource and field.
 
 use std::process::Command;
+use std::time::Duration;
 
-use switchyard_e2e::{free_port, manifest_dir, runner_bin};
+use serde_json::json;
+use switchyard_e2e::{Runner, RunnerOptions, eventually, free_port, manifest_dir, runner_bin};
 
 const CONNECTION: &str = r#"
 apiVersion: switchyard.dev/v1alpha1
@@ -132,4 +134,127 @@ fn validate_accepts_the_examples() {
         String::from_utf8_lossy(&output.stdout).trim(),
         "2 route(s) valid"
     );
+}
+
+/// A route file whose quote never closes: libyaml notices at the end of the file.
+const UNCLOSED_QUOTE: &str = "apiVersion: switchyard.dev/v1alpha1
+kind: Route
+metadata: {name: orders}
+spec:
+  incoming:
+    webhook: {}
+  transformers:
+    incoming:
+      - jq: '.order
+  outgoing:
+    connection: shop
+";
+
+#[test]
+fn validate_stops_at_a_syntax_error_naming_file_line_and_column() {
+    let dir = manifest_dir(&[("routes.yaml", UNCLOSED_QUOTE)]);
+    let log = dir.path().join("validate.log");
+    let started = std::time::Instant::now();
+    let mut child = Command::new(runner_bin!())
+        .args(["validate", "-f"])
+        .arg(dir.path().join("routes.yaml"))
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("run validate");
+    // The loader once looped on this file, growing without bound: never wait forever.
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for validate") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("`runner validate` still runs after 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = started.elapsed();
+    assert_eq!(status.code(), Some(2));
+    assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
+    let stderr = std::fs::read_to_string(&log).expect("validate's output");
+    let expected = format!(
+        "{}:12:1 (document 1): invalid YAML: ",
+        dir.path().join("routes.yaml").display()
+    );
+    assert!(
+        stderr.contains(&expected),
+        "missing {expected:?} in:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("while scanning a quoted scalar at line 9 column 13"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_refuses_an_empty_set_of_manifests() {
+    let dir = tempfile::tempdir().expect("dir");
+    let output = Command::new(runner_bin!())
+        .args(["validate", "-f"])
+        .arg(dir.path())
+        .output()
+        .expect("run validate");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no manifest file"), "{stderr}");
+}
+
+const SHOP: &str = "apiVersion: switchyard.dev/v1alpha1
+kind: Connection
+metadata: {name: shop}
+spec: {http: {baseUrl: 'http://127.0.0.1:9'}}
+";
+
+const ORDERS: &str = "apiVersion: switchyard.dev/v1alpha1
+kind: Route
+metadata: {name: orders}
+spec:
+  incoming: {webhook: {}}
+  outgoing: {connection: shop}
+";
+
+#[tokio::test]
+async fn a_running_runner_keeps_serving_through_a_broken_manifest_then_applies_a_fixed_one() {
+    let dir = manifest_dir(&[("connection.yaml", SHOP), ("routes.yaml", ORDERS)]);
+    let runner = Runner::start(runner_bin!(), dir.path(), &RunnerOptions::default()).await;
+    let post = |route: &'static str| {
+        let runner = &runner;
+        async move {
+            runner
+                .post_json(&format!("/webhooks/default/{route}"), &json!({"id": 1}))
+                .await
+                .0
+        }
+    };
+    assert_eq!(post("orders").await, 202);
+
+    std::fs::write(dir.path().join("routes.yaml"), UNCLOSED_QUOTE).expect("break the file");
+    let routes = dir.path().join("routes.yaml").display().to_string();
+    eventually(
+        Duration::from_secs(20),
+        "the refused reload in the log",
+        || {
+            let log = runner.log();
+            let found = log.contains("keeping the running configuration")
+                && log.contains(&format!("{routes}:12:1 (document 1): invalid YAML"));
+            async move { found.then_some(()) }
+        },
+    )
+    .await;
+    assert_eq!(post("orders").await, 202, "{}", runner.log());
+
+    // A valid change after the broken one is applied.
+    let renamed = ORDERS.replace("name: orders", "name: invoices");
+    std::fs::write(dir.path().join("routes.yaml"), renamed).expect("fix the file");
+    eventually(
+        Duration::from_secs(20),
+        "the fixed manifest applied",
+        || async { (post("invoices").await == 202).then_some(()) },
+    )
+    .await;
+    assert_eq!(post("orders").await, 404);
 }

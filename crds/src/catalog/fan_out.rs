@@ -27,10 +27,7 @@ pub(super) fn problems(
         return Vec::new();
     }
     let Some(parent) = catalog.routes.get(&(id.namespace.clone(), name.clone())) else {
-        return problem(format!(
-            "Route `{name}` does not exist in namespace `{}` (or is invalid)",
-            id.namespace
-        ));
+        return problem(catalog.unresolved("Route", &id.namespace, name));
     };
     let incoming = &parent.spec.incoming;
     if incoming.webhook.is_none() && incoming.poll.is_none() {

@@ -5,12 +5,15 @@
 use std::collections::BTreeMap;
 
 use super::{CompiledConnection, CompiledValueTable, Key};
+use crate::problem::{Problem, ResourceId};
 use crate::v1alpha1::Step;
 
 /// The resources steps may name.
 pub(super) struct Known<'a> {
     pub connections: &'a BTreeMap<Key, CompiledConnection>,
     pub value_tables: &'a BTreeMap<Key, CompiledValueTable>,
+    /// Connections left out, with their problems.
+    pub invalid: &'a BTreeMap<ResourceId, Vec<Problem>>,
 }
 
 impl Known<'_> {
@@ -33,10 +36,7 @@ impl Known<'_> {
                 match self.connections.get(&key(&lookup.connection)) {
                     None => found.push((
                         format!("{field}.lookup.connection"),
-                        format!(
-                            "Connection `{}` does not exist in namespace `{namespace}` (or is invalid)",
-                            lookup.connection
-                        ),
+                        super::unresolved(self.invalid, "Connection", namespace, &lookup.connection),
                     )),
                     Some(connection) if connection.spec.kind() != wanted => found.push((
                         format!("{field}.lookup.{wanted}"),
@@ -125,7 +125,7 @@ spec:
         assert_eq!(
             problems("    - lookup: {connection: nope, http: {path: /c}, into: c}\n"),
             [
-                "spec.steps[0].lookup.connection: Connection `nope` does not exist in namespace `default` (or is invalid)"
+                "spec.steps[0].lookup.connection: Connection `nope` does not exist in namespace `default`"
             ]
         );
         assert_eq!(

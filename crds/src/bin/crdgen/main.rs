@@ -19,7 +19,6 @@ use std::process::ExitCode;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
-use serde::Deserialize;
 use switchyard_crds::catalog::Catalog;
 use switchyard_crds::manifest::{load_str, manifest_files};
 use switchyard_crds::v1alpha1::{Connection, Route, Tenant, Transformer, ValueTable};
@@ -190,16 +189,21 @@ fn check_documents(
     failures: &mut Vec<String>,
 ) -> Vec<serde_json::Value> {
     let mut documents = Vec::new();
-    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let where_ = format!("{} (document {})", file.display(), index + 1);
-        let value = match serde_json::Value::deserialize(document) {
-            Ok(serde_json::Value::Null) => continue,
-            Ok(value) => value,
-            Err(error) => {
-                failures.push(format!("{where_}: invalid YAML: {error}"));
-                continue;
-            }
-        };
+    let (read, error) = switchyard_crds::manifest::documents(text);
+    if let Some(error) = error {
+        let at = error
+            .position
+            .map(|p| format!(":{}:{}", p.line, p.column))
+            .unwrap_or_default();
+        failures.push(format!(
+            "{}{at} (document {}): invalid YAML: {} (the file is read no further)",
+            file.display(),
+            error.document,
+            error.message
+        ));
+    }
+    for (index, value) in read {
+        let where_ = format!("{} (document {index})", file.display());
         let api_version = value
             .get("apiVersion")
             .and_then(|v| v.as_str())
