@@ -9,10 +9,15 @@ use serde::Serialize;
 use crate::queue::QueueError;
 use crate::redact;
 
+/// Seconds a sender is asked to wait (`Retry-After`) when the queue cannot commit.
+pub const QUEUE_RETRY_AFTER_SECS: u32 = 5;
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// `Retry-After` seconds, for answers that mean "not now".
+    pub retry_after: Option<u32>,
 }
 
 /// The body of every error answer.
@@ -27,7 +32,14 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// Asks the sender to try again after `seconds`.
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -53,8 +65,12 @@ impl From<QueueError> for ApiError {
                 tracing::error!(error = %other, "Queue error while answering an API request");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "the queue is unavailable; try again",
+                    format!(
+                        "the queue is unavailable ({}); try again",
+                        other.fault().describe()
+                    ),
                 )
+                .retry_after(QUEUE_RETRY_AFTER_SECS)
             }
         }
     }
@@ -65,6 +81,12 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: redact::redact(&self.message).into_owned(),
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
