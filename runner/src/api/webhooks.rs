@@ -74,7 +74,7 @@ pub async fn receive(
                 }
             };
             telemetry::webhook_rejected(&route.key, reason);
-            let refused = match &error {
+            let refused = match error.root() {
                 // Nothing was committed: the sender keeps the items and tries again.
                 IntakeError::Queue(queue) => ApiError::new(
                     status,
