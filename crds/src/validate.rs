@@ -242,11 +242,29 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
     if !is_dns_label(&id.name) {
         check.report("metadata.name", "must be a DNS label (lower-case letters, digits and `-`, at most 63 characters): it is part of the webhook URL");
     }
-    let Incoming { webhook, poll } = &spec.incoming;
+    let Incoming {
+        webhook,
+        poll,
+        route,
+        when,
+    } = &spec.incoming;
     check.exactly_one(
         "spec.incoming",
-        &[("webhook", webhook.is_some()), ("poll", poll.is_some())],
+        &[
+            ("webhook", webhook.is_some()),
+            ("poll", poll.is_some()),
+            ("route", route.is_some()),
+        ],
     );
+    if route.as_deref() == Some(id.name.as_str()) {
+        check.report(
+            "spec.incoming.route",
+            "names this Route itself; name the Route whose intake this one takes",
+        );
+    }
+    if let Some(when) = when {
+        check.jq("spec.incoming.when", when);
+    }
     if let Some(auth) = webhook.as_ref().and_then(|w| w.auth.as_ref()) {
         let WebhookAuth { token, hmac } = auth;
         check.exactly_one(

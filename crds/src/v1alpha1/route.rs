@@ -92,8 +92,8 @@ pub struct LastError {
     pub task_id: String,
 }
 
-/// The incoming side. Exactly one of `webhook` and `poll` is set; every Route can also
-/// be triggered by hand through the API.
+/// The incoming side. Exactly one of `webhook`, `poll` and `route` is set; every Route
+/// can also be triggered by hand through the API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Incoming {
@@ -103,6 +103,19 @@ pub struct Incoming {
     /// Items are fetched from a Connection on a schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<Poll>,
+    /// Fan-out: take the items that another Route of the namespace receives (through its
+    /// webhook, poll or manual trigger), as they came in, before that Route's incoming
+    /// transformers. One intake then yields a task per Route, each with its own
+    /// retries and state, all committed in one transaction: if any Route's incoming
+    /// transformers refuse an item, none is queued. The named Route must have a
+    /// `webhook` or `poll` and run in every region this one runs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// Content-based routing: a jq condition on each incoming item (as received,
+    /// before the incoming transformers); the Route takes only the items for which it is
+    /// true (not `false` or `null`), e.g. `.country == "NL"`. Absent: every item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
 }
 
 /// A webhook endpoint. A JSON object body is one item; a JSON array is one item per
