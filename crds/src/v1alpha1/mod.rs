@@ -3,6 +3,7 @@
 
 mod common;
 mod connection;
+mod flows;
 mod route;
 mod steps;
 mod tenant;
@@ -11,6 +12,7 @@ mod value_table;
 
 pub use common::*;
 pub use connection::*;
+pub use flows::*;
 pub use route::*;
 pub use steps::*;
 pub use tenant::*;
