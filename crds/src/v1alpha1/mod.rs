@@ -9,6 +9,7 @@ mod steps;
 mod tenant;
 mod transformer;
 mod value_table;
+mod values;
 
 pub use common::*;
 pub use connection::*;
@@ -18,3 +19,4 @@ pub use steps::*;
 pub use tenant::*;
 pub use transformer::*;
 pub use value_table::*;
+pub use values::*;

@@ -4,7 +4,10 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CommonStatus, Headers, SecretValue, Step};
+use super::{
+    AfterRead, CommonStatus, FileFormat, FileSplit, Headers, HttpMethod, OutputFormat, SecretValue,
+    Step,
+};
 
 /// A flow of items: an incoming side, transformers, the durable queue (one task per
 /// item) and an outgoing side.
@@ -216,7 +219,7 @@ pub struct HttpCursor {
 pub struct PollRequest {
     /// HTTP method. Absent: `GET`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
+    pub method: Option<HttpMethod>,
     /// Path joined to the Connection's base URL. Absent: the base URL itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -349,7 +352,7 @@ pub struct Outgoing {
 pub struct HttpDelivery {
     /// HTTP method. Absent: `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
+    pub method: Option<HttpMethod>,
     /// Path joined to the Connection's base URL; `{{ jq }}` placeholders are filled from
     /// the item and URL-encoded, e.g. `/orders/{{ .id }}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -449,18 +452,18 @@ pub struct PollFiles {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glob: Option<String>,
     /// `csv`, `json`, `jsonLines` or `xml`.
-    pub format: String,
+    pub format: FileFormat,
     /// `record` (one task per CSV row, JSON array element or JSON line) or `file` (one
     /// task per file). Absent: `record`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub split: Option<String>,
+    pub split: Option<FileSplit>,
     /// CSV field delimiter (one character). Absent: `,`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
     /// What happens to a file once its tasks are queued: `move` (to `processedPath`),
     /// `delete` or `keep`. Absent: `move`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after_read: Option<String>,
+    pub after_read: Option<AfterRead>,
     /// Where read files go, relative to the Connection's root. Absent: `processed/`
     /// inside `path`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -520,7 +523,7 @@ pub struct FileDelivery {
     /// object or an array of objects; the header comes from the first one). Absent:
     /// `json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
+    pub format: Option<OutputFormat>,
     /// Write the items of several tasks into one file. Absent: one file per task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<super::FileBatch>,

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde_json::Value;
-use switchyard_crds::v1alpha1::{DEFAULT_FILE_BATCH_ITEMS, FileDelivery};
+use switchyard_crds::v1alpha1::{DEFAULT_FILE_BATCH_ITEMS, FileDelivery, OutputFormat};
 
 use super::{FileError, FileStore};
 use crate::connectors::http::UrlTemplate;
@@ -16,7 +16,7 @@ pub struct FileSink {
     /// Each placeholder's value is percent-encoded as one path segment, so an item
     /// cannot write outside the directory the template names (`../` becomes `..%2F`).
     path: UrlTemplate,
-    format: String,
+    format: OutputFormat,
     /// Set when several tasks go into one file (`spec.outgoing.file.batch`): the most
     /// items per file and how long a batch waits to fill.
     batch: Option<(usize, Duration)>,
@@ -30,7 +30,7 @@ impl FileSink {
                 field: "spec.outgoing.file.path".into(),
                 message: e.to_string(),
             })?,
-            format: spec.format.clone().unwrap_or_else(|| "json".into()),
+            format: spec.format.unwrap_or_default(),
             batch: spec.batch.as_ref().map(|batch| {
                 (
                     batch.max_items.unwrap_or(DEFAULT_FILE_BATCH_ITEMS) as usize,
@@ -54,7 +54,7 @@ impl FileSink {
             .render(path_item)
             .map_err(|e| DeliveryError::Request(format!("file path: {e}")))?;
         let bytes =
-            render(content, &self.format).map_err(|e| DeliveryError::Request(e.to_string()))?;
+            render(content, self.format).map_err(|e| DeliveryError::Request(e.to_string()))?;
         let size = bytes.len();
         let batch = if items > 1 {
             format!(", batch of {items} items")
@@ -79,10 +79,10 @@ impl FileSink {
 }
 
 /// The bytes of `item` in `format`.
-pub(crate) fn render(item: &Value, format: &str) -> Result<Vec<u8>, FileError> {
+pub(crate) fn render(item: &Value, format: OutputFormat) -> Result<Vec<u8>, FileError> {
     let item_error = |e: &dyn std::fmt::Display| FileError::Item(e.to_string());
     match format {
-        "jsonLines" => {
+        OutputFormat::JsonLines => {
             let items = match item {
                 Value::Array(items) => items.clone(),
                 other => vec![other.clone()],
@@ -94,7 +94,7 @@ pub(crate) fn render(item: &Value, format: &str) -> Result<Vec<u8>, FileError> {
             }
             Ok(out)
         }
-        "csv" => {
+        OutputFormat::Csv => {
             let rows = match item {
                 Value::Array(items) => items.clone(),
                 other => vec![other.clone()],
@@ -120,7 +120,7 @@ pub(crate) fn render(item: &Value, format: &str) -> Result<Vec<u8>, FileError> {
             }
             writer.into_inner().map_err(|e| item_error(&e))
         }
-        _ => serde_json::to_vec_pretty(item).map_err(|e| item_error(&e)),
+        OutputFormat::Json => serde_json::to_vec_pretty(item).map_err(|e| item_error(&e)),
     }
 }
 
@@ -158,8 +158,10 @@ impl Sink for FileSink {
         }
         let mut all = Vec::with_capacity(items.len());
         for (item, _) in items {
-            match (self.format.as_str(), item) {
-                ("jsonLines" | "csv", Value::Array(elements)) => all.extend(elements.clone()),
+            match (self.format, item) {
+                (OutputFormat::JsonLines | OutputFormat::Csv, Value::Array(elements)) => {
+                    all.extend(elements.clone())
+                }
                 _ => all.push((*item).clone()),
             }
         }
