@@ -141,17 +141,6 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn method(&mut self, field: &str, method: Option<&str>) {
-        if let Some(method) = method
-            && !matches!(
-                method.to_ascii_uppercase().as_str(),
-                "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS"
-            )
-        {
-            self.report(field, format!("`{method}` is not an HTTP method"));
-        }
-    }
-
     pub(crate) fn pointer(&mut self, field: &str, pointer: &str) {
         if !pointer.is_empty() && !pointer.starts_with('/') {
             self.report(
@@ -274,10 +263,6 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
     }
     if let Some(poll) = poll {
         check.cron("spec.incoming.poll.schedule", &poll.schedule);
-        check.method(
-            "spec.incoming.poll.request.method",
-            poll.request.method.as_deref(),
-        );
         check.headers("spec.incoming.poll.request.headers", &poll.request.headers);
         for name in poll.request.query.keys() {
             if SENSITIVE_QUERY_PARAMS.contains(&name.to_ascii_lowercase().as_str()) {
@@ -306,7 +291,6 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
         }
     }
     if let Some(http) = &spec.outgoing.http {
-        check.method("spec.outgoing.http.method", http.method.as_deref());
         check.headers("spec.outgoing.http.headers", &http.headers);
         if let Some(path) = &http.path {
             check.template("spec.outgoing.http.path", path);
@@ -316,6 +300,7 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
         }
     }
     crate::validate_connectors::route(&mut check, spec);
+    crate::validate_flows::route(&mut check, spec);
     if let Some(processing) = &spec.processing {
         match (processing.mode, &processing.schedule) {
             (Some(ProcessingMode::Scheduled), None) => check.report(

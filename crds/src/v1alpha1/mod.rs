@@ -3,16 +3,20 @@
 
 mod common;
 mod connection;
+mod flows;
 mod route;
 mod steps;
 mod tenant;
 mod transformer;
 mod value_table;
+mod values;
 
 pub use common::*;
 pub use connection::*;
+pub use flows::*;
 pub use route::*;
 pub use steps::*;
 pub use tenant::*;
 pub use transformer::*;
 pub use value_table::*;
+pub use values::*;

@@ -4,7 +4,10 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CommonStatus, Headers, SecretValue, Step};
+use super::{
+    AfterRead, CommonStatus, FileFormat, FileSplit, Headers, HttpMethod, OutputFormat, SecretValue,
+    Step,
+};
 
 /// A flow of items: an incoming side, transformers, the durable queue (one task per
 /// item) and an outgoing side.
@@ -216,7 +219,7 @@ pub struct HttpCursor {
 pub struct PollRequest {
     /// HTTP method. Absent: `GET`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
+    pub method: Option<HttpMethod>,
     /// Path joined to the Connection's base URL. Absent: the base URL itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -343,13 +346,13 @@ pub struct Outgoing {
     pub soap: Option<SoapCall>,
 }
 
-/// One HTTP request per task.
+/// One HTTP request per task (or per batch).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpDelivery {
     /// HTTP method. Absent: `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
+    pub method: Option<HttpMethod>,
     /// Path joined to the Connection's base URL; `{{ jq }}` placeholders are filled from
     /// the item and URL-encoded, e.g. `/orders/{{ .id }}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -360,6 +363,9 @@ pub struct HttpDelivery {
     /// jq expression computing the JSON body from the item. Absent: the item itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// Send the items of several tasks in one request. Absent: one request per item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<super::HttpBatch>,
 }
 
 /// How queued tasks are processed.
@@ -446,18 +452,18 @@ pub struct PollFiles {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glob: Option<String>,
     /// `csv`, `json`, `jsonLines` or `xml`.
-    pub format: String,
+    pub format: FileFormat,
     /// `record` (one task per CSV row, JSON array element or JSON line) or `file` (one
     /// task per file). Absent: `record`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub split: Option<String>,
+    pub split: Option<FileSplit>,
     /// CSV field delimiter (one character). Absent: `,`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
     /// What happens to a file once its tasks are queued: `move` (to `processedPath`),
     /// `delete` or `keep`. Absent: `move`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after_read: Option<String>,
+    pub after_read: Option<AfterRead>,
     /// Where read files go, relative to the Connection's root. Absent: `processed/`
     /// inside `path`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -505,7 +511,8 @@ pub struct TableWrite {
     pub key: Vec<String>,
 }
 
-/// One file per task, written atomically (a temporary name, then a rename).
+/// One file per task (or per batch), written atomically (a temporary name, then a
+/// rename).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FileDelivery {
@@ -516,7 +523,10 @@ pub struct FileDelivery {
     /// object or an array of objects; the header comes from the first one). Absent:
     /// `json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
+    pub format: Option<OutputFormat>,
+    /// Write the items of several tasks into one file. Absent: one file per task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<super::FileBatch>,
 }
 
 /// A SOAP operation.

@@ -8,13 +8,13 @@ use super::AppState;
 use crate::{redact, telemetry};
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive")))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", summary = "Liveness", description = "The process answers.", responses((status = 200, description = "Alive")))]
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
 /// Readiness: started, not draining, queue commits succeed, and the queue answers.
-#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "Ready"), (status = 503, description = "Starting, draining, queue commits failing or queue unavailable")))]
+#[utoipa::path(get, path = "/readyz", tag = "operations", summary = "Readiness", description = "Started, not draining, queue commits succeed (while they fail, the answer says why), and the queue answers.", responses((status = 200, description = "Ready"), (status = 503, description = "Starting, draining, queue commits failing or queue unavailable")))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
     let not_ready = |why: String| (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}"));
     if !state.ready.load(Ordering::Relaxed) {
@@ -39,7 +39,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", summary = "Prometheus metrics", description = "Metrics per route, step and connection, in the Prometheus text format.", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics() -> impl IntoResponse {
     (
         [(
