@@ -26,6 +26,7 @@ pub fn config() -> OperatorConfig {
         runner_image: "ghcr.io/switchyard/runner:test".to_owned(),
         region: None,
         namespace: "switchyard-system".to_owned(),
+        ..OperatorConfig::default()
     }
 }
 
