@@ -18,10 +18,19 @@ fn main() {
         })
         .unwrap_or_default();
     files.sort();
-    let mut code = String::from("/// Every generated CRD: `(file name, YAML)`.\npub const GENERATED: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// Every generated CRD: `(file name, YAML)`.\npub const GENERATED: &[(&str, &str)] = &[\n",
+    );
     for file in &files {
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let _ = writeln!(code, "    ({name:?}, include_str!({:?})),", file.display().to_string());
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let _ = writeln!(
+            code,
+            "    ({name:?}, include_str!({:?})),",
+            file.display().to_string()
+        );
     }
     code.push_str("];\n");
     let out = std::env::var("OUT_DIR").map(|d| Path::new(&d).join("crds.rs"));

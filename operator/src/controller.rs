@@ -17,8 +17,8 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
-use tokio_util::sync::CancellationToken;
 use switchyard_crds::v1alpha1::{Connection, Route, Tenant, Transformer, ValueTable};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::OperatorConfig;
 use crate::error::Error;

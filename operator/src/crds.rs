@@ -27,7 +27,7 @@ pub enum CrdError {
     Apply {
         name: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 }
 
@@ -66,7 +66,7 @@ pub async fn apply(client: &Client) -> Result<Vec<String>, CrdError> {
             .await
             .map_err(|source| CrdError::Apply {
                 name: name.clone(),
-                source,
+                source: Box::new(source),
             })?;
         tracing::info!(crd = %name, "Applied CRD.");
         applied.push(name);

@@ -206,7 +206,10 @@ impl Elector {
             resource_version: lease.resource_version(),
             at: Instant::now(),
         });
-        lease.spec.as_ref().and_then(|s| s.holder_identity.as_deref())
+        lease
+            .spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.as_deref())
             == Some(self.config.identity.as_str())
     }
 

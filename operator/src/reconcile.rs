@@ -134,7 +134,11 @@ pub async fn api_server_endpoints(client: &Client) -> Result<Vec<ApiEndpoint>, E
         .items;
     let mut endpoints = Vec::new();
     for slice in slices {
-        let suffix = if slice.address_type == "IPv6" { 128 } else { 32 };
+        let suffix = if slice.address_type == "IPv6" {
+            128
+        } else {
+            32
+        };
         let ports: Vec<i32> = slice
             .ports
             .unwrap_or_default()

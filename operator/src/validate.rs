@@ -89,13 +89,24 @@ pub fn tenant(tenant: &Tenant) -> Vec<TenantProblem> {
     let account = tenant.spec.service_account.clone().unwrap_or_default();
     for (field, keys, prefixes) in [
         ("spec.pod.labels", &pod.labels, &RESERVED_PREFIXES[..]),
-        ("spec.pod.annotations", &pod.annotations, &RESERVED_PREFIXES[1..]),
-        ("spec.serviceAccount.labels", &account.labels, &RESERVED_PREFIXES[..]),
+        (
+            "spec.pod.annotations",
+            &pod.annotations,
+            &RESERVED_PREFIXES[1..],
+        ),
+        (
+            "spec.serviceAccount.labels",
+            &account.labels,
+            &RESERVED_PREFIXES[..],
+        ),
     ] {
         if let Some(key) = reserved(keys, prefixes) {
             push(
                 field.into(),
-                format!("`{key}` is set by the operator; choose a key outside {}", prefixes.join(", ")),
+                format!(
+                    "`{key}` is set by the operator; choose a key outside {}",
+                    prefixes.join(", ")
+                ),
             );
         }
     }

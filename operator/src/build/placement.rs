@@ -37,10 +37,12 @@ pub fn scheduling(input: &RegionInput<'_>) -> Scheduling {
         .into_iter()
         .map(|mut constraint| {
             // A constraint without a selector counts the region's own runners.
-            constraint.label_selector.get_or_insert_with(|| LabelSelector {
-                match_labels: Some(input.selector()),
-                ..LabelSelector::default()
-            });
+            constraint
+                .label_selector
+                .get_or_insert_with(|| LabelSelector {
+                    match_labels: Some(input.selector()),
+                    ..LabelSelector::default()
+                });
             constraint
         })
         .collect::<Vec<_>>();
@@ -82,7 +84,9 @@ fn with_region(mut affinity: Affinity, region: &str, placement: RegionPlacement)
     if placement == RegionPlacement::Off {
         return affinity;
     }
-    let node = affinity.node_affinity.get_or_insert_with(NodeAffinity::default);
+    let node = affinity
+        .node_affinity
+        .get_or_insert_with(NodeAffinity::default);
     match placement {
         RegionPlacement::Required => {
             let selector = node
@@ -155,7 +159,10 @@ mod tests {
         assert_eq!(spread[0].topology_key, NODE_ZONE_LABEL);
         assert_eq!(spread[0].when_unsatisfiable, "ScheduleAnyway");
         assert_eq!(
-            spread[0].label_selector.clone().and_then(|s| s.match_labels),
+            spread[0]
+                .label_selector
+                .clone()
+                .and_then(|s| s.match_labels),
             Some(input.selector())
         );
         assert_eq!(scheduling.tolerations, None);
