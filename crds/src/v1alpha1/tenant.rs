@@ -212,8 +212,10 @@ pub struct Retention {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApiAccess {
-    /// Secret key holding the bearer token the runner's API requires. The tenant chart
-    /// creates one unless given `api.existingSecret`.
+    /// Secret key holding the bearer token the runner's API requires. Nothing generates
+    /// it (a render must be reproducible, so GitOps never rotates it): create the Secret,
+    /// or sync it from a secret store; the tenant chart names `<release>-api` unless
+    /// given `api.existingSecret`.
     pub token_secret_ref: SecretKeySelector,
 }
 
