@@ -438,3 +438,84 @@ fn the_schemas_accept_what_a_platform_team_sets_and_refuse_typos() {
         assert!(refused.is_err(), "{chart} accepted {typo}");
     }
 }
+
+/// Replaces the `{{.key}}` placeholders of an ApplicationSet template with `element`'s
+/// values (enough for the example, which uses plain fields only).
+fn instantiate(template: &Value, element: &Value) -> Value {
+    let mut text = serde_json::to_string(template).expect("serializes");
+    if let Some(fields) = element.as_object() {
+        for (key, value) in fields {
+            text = text.replace(
+                &format!("{{{{.{key}}}}}"),
+                value.as_str().unwrap_or_default(),
+            );
+        }
+    }
+    assert!(!text.contains("{{"), "unfilled placeholder in {text}");
+    serde_json::from_str(&text).expect("parses")
+}
+
+#[test]
+fn the_applicationset_example_syncs_one_catalog_to_each_regional_cluster() {
+    let Some(helm) = helm() else { return };
+    let path = root().join("examples/argocd/applicationset.yaml");
+    let sets = documents(&std::fs::read_to_string(&path).expect("the example"));
+    assert_eq!(sets.len(), 2);
+    let mut operator_regions = Vec::new();
+    let mut tenant_clusters = Vec::new();
+    for set in &sets {
+        assert_eq!(set["kind"], "ApplicationSet");
+        let elements = set["spec"]["generators"][0]["list"]["elements"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(elements.len(), 2, "two regional clusters");
+        for element in elements {
+            let app = instantiate(&set["spec"]["template"], &element);
+            let spec = &app["spec"];
+            let sources: Vec<Value> = match spec["sources"].as_array() {
+                Some(sources) => sources.clone(),
+                None => vec![spec["source"].clone()],
+            };
+            for source in sources {
+                let dir = source["path"].as_str().expect("a path");
+                assert!(root().join(dir).is_dir(), "{dir} does not exist");
+                let Some(values) = source.get("helm").map(|h| h["valuesObject"].clone()) else {
+                    continue;
+                };
+                let chart = dir.trim_start_matches("charts/");
+                let file = std::env::temp_dir().join(format!(
+                    "appset-{}-{chart}-{}.yaml",
+                    std::process::id(),
+                    element["cluster"].as_str().unwrap_or_default()
+                ));
+                std::fs::write(&file, serde_yaml::to_string(&values).expect("yaml"))
+                    .expect("values file");
+                let docs = documents(&render(helm, chart, &["-f", &file.to_string_lossy()]));
+                let _ = std::fs::remove_file(&file);
+                if chart == "switchyard-operator" {
+                    let region = element["region"].as_str().expect("a region").to_owned();
+                    assert!(
+                        operator_args(&docs).contains(&format!("--region={region}")),
+                        "{:?}",
+                        operator_args(&docs)
+                    );
+                    operator_regions.push(region);
+                } else {
+                    let tenant = of_kind(&docs, "Tenant")[0];
+                    let regions: Vec<&str> = tenant["spec"]["regions"]
+                        .as_array()
+                        .map(|r| r.iter().filter_map(|r| r["name"].as_str()).collect())
+                        .unwrap_or_default();
+                    assert_eq!(regions, ["eu-west-1", "us-east-1"]);
+                    tenant_clusters.push(app["spec"]["destination"]["server"].clone());
+                }
+            }
+        }
+    }
+    // Each cluster's operator serves a different region; the tenant goes everywhere.
+    operator_regions.sort();
+    assert_eq!(operator_regions, ["eu-west-1", "us-east-1"]);
+    tenant_clusters.dedup();
+    assert_eq!(tenant_clusters.len(), 2);
+}
