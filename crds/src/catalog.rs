@@ -14,8 +14,11 @@ use crate::v1alpha1::{
 };
 use crate::validate;
 
+mod fan_out;
 mod kinds;
 mod references;
+
+pub use fan_out::WHEN_LABEL;
 
 /// Key of a namespaced resource: `(namespace, name)`.
 pub type Key = (String, String);
@@ -196,6 +199,9 @@ impl Catalog {
             .iter()
             .map(|(id, _, _)| (id.namespace.clone(), id.name.clone()))
             .collect();
+        // Routes that take another Route's intake come last: the Route they name must
+        // be compiled (valid) before them.
+        routes.sort_by_key(|(_, _, spec)| spec.incoming.route.is_some());
         for (id, origin, spec) in routes {
             match compile_route(&catalog, &resolver, &route_names, id, origin, spec) {
                 Ok(route) => {
@@ -332,6 +338,7 @@ fn compile_route(
     spec: RouteSpec,
 ) -> Result<CompiledRoute, Vec<Problem>> {
     let mut problems = validate::route(&spec, &origin, &id);
+    problems.extend(fan_out::problems(catalog, &spec, &origin, &id));
     let find_connection = |field: &str, name: &str, problems: &mut Vec<Problem>| {
         let key = (id.namespace.clone(), name.to_owned());
         match catalog.connections.get(&key) {
@@ -371,7 +378,8 @@ fn compile_route(
     if let Some(connection) = &outgoing_connection {
         problems.extend(kinds::outgoing(&spec.outgoing, connection, &origin, &id));
     }
-    let incoming_steps = resolver.expand(
+    let mut incoming_steps: Vec<LabeledStep> = fan_out::when_step(&spec).into_iter().collect();
+    incoming_steps.extend(resolver.expand(
         &id.namespace,
         &spec.transformers.incoming,
         "spec.transformers.incoming",
@@ -379,7 +387,7 @@ fn compile_route(
         &id,
         &mut Vec::new(),
         &mut problems,
-    );
+    ));
     let outgoing_steps = resolver.expand(
         &id.namespace,
         &spec.transformers.outgoing,

@@ -141,17 +141,6 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn method(&mut self, field: &str, method: Option<&str>) {
-        if let Some(method) = method
-            && !matches!(
-                method.to_ascii_uppercase().as_str(),
-                "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS"
-            )
-        {
-            self.report(field, format!("`{method}` is not an HTTP method"));
-        }
-    }
-
     pub(crate) fn pointer(&mut self, field: &str, pointer: &str) {
         if !pointer.is_empty() && !pointer.starts_with('/') {
             self.report(
@@ -242,11 +231,29 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
     if !is_dns_label(&id.name) {
         check.report("metadata.name", "must be a DNS label (lower-case letters, digits and `-`, at most 63 characters): it is part of the webhook URL");
     }
-    let Incoming { webhook, poll } = &spec.incoming;
+    let Incoming {
+        webhook,
+        poll,
+        route,
+        when,
+    } = &spec.incoming;
     check.exactly_one(
         "spec.incoming",
-        &[("webhook", webhook.is_some()), ("poll", poll.is_some())],
+        &[
+            ("webhook", webhook.is_some()),
+            ("poll", poll.is_some()),
+            ("route", route.is_some()),
+        ],
     );
+    if route.as_deref() == Some(id.name.as_str()) {
+        check.report(
+            "spec.incoming.route",
+            "names this Route itself; name the Route whose intake this one takes",
+        );
+    }
+    if let Some(when) = when {
+        check.jq("spec.incoming.when", when);
+    }
     if let Some(auth) = webhook.as_ref().and_then(|w| w.auth.as_ref()) {
         let WebhookAuth { token, hmac } = auth;
         check.exactly_one(
@@ -256,10 +263,6 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
     }
     if let Some(poll) = poll {
         check.cron("spec.incoming.poll.schedule", &poll.schedule);
-        check.method(
-            "spec.incoming.poll.request.method",
-            poll.request.method.as_deref(),
-        );
         check.headers("spec.incoming.poll.request.headers", &poll.request.headers);
         for name in poll.request.query.keys() {
             if SENSITIVE_QUERY_PARAMS.contains(&name.to_ascii_lowercase().as_str()) {
@@ -288,7 +291,6 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
         }
     }
     if let Some(http) = &spec.outgoing.http {
-        check.method("spec.outgoing.http.method", http.method.as_deref());
         check.headers("spec.outgoing.http.headers", &http.headers);
         if let Some(path) = &http.path {
             check.template("spec.outgoing.http.path", path);

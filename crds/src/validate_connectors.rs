@@ -9,10 +9,6 @@ use crate::validate::{Checker, header_secrets};
 
 /// Schemes of the database URLs the runner can open.
 pub const DATABASE_SCHEMES: &[&str] = &["postgres", "postgresql", "mysql", "mariadb", "sqlite"];
-/// File formats a file poll can parse.
-pub const FILE_FORMATS: &[&str] = &["csv", "json", "jsonLines", "xml"];
-/// File formats a file delivery can write.
-pub const OUTPUT_FORMATS: &[&str] = &["json", "jsonLines", "csv"];
 
 pub(crate) fn connection(check: &mut Checker<'_>, spec: &ConnectionSpec) {
     if let Some(tls) = spec.http.as_ref().and_then(|h| h.tls.as_ref()) {
@@ -60,17 +56,6 @@ pub(crate) fn connection(check: &mut Checker<'_>, spec: &ConnectionSpec) {
         {
             check.report("spec.fileSystem.local.root", "must be an absolute path");
         }
-        if let Some(strategy) = fs
-            .sftp
-            .as_ref()
-            .and_then(|s| s.known_hosts_strategy.as_deref())
-            && !matches!(strategy, "strict" | "add" | "accept")
-        {
-            check.report(
-                "spec.fileSystem.sftp.knownHostsStrategy",
-                format!("`{strategy}` is not one of: strict, add, accept"),
-            );
-        }
         if let Some(ftp) = &fs.ftp {
             if ftp.host.is_empty() {
                 check.report("spec.fileSystem.ftp.host", "must not be empty");
@@ -104,25 +89,6 @@ pub(crate) fn connection(check: &mut Checker<'_>, spec: &ConnectionSpec) {
     if let Some(soap) = &spec.soap {
         check.url("spec.soap.url", &soap.url);
         check.headers("spec.soap.headers", &soap.headers);
-        if let Some(version) = &soap.version
-            && !matches!(version.as_str(), "1.1" | "1.2")
-        {
-            check.report(
-                "spec.soap.version",
-                format!("`{version}` is not one of: 1.1, 1.2"),
-            );
-        }
-        if let Some(kind) = soap
-            .ws_security
-            .as_ref()
-            .and_then(|w| w.password_type.as_deref())
-            && !matches!(kind, "text" | "digest")
-        {
-            check.report(
-                "spec.soap.wsSecurity.passwordType",
-                format!("`{kind}` is not one of: text, digest"),
-            );
-        }
         for (index, block) in soap.header_blocks.iter().enumerate() {
             if !block.trim_start().starts_with('<') {
                 check.report(
@@ -152,26 +118,9 @@ pub(crate) fn route(check: &mut Checker<'_>, spec: &RouteSpec) {
     }
     if let Some(file) = &outgoing.file {
         check.template("spec.outgoing.file.path", &file.path);
-        one_of(
-            check,
-            "spec.outgoing.file.format",
-            file.format.as_deref(),
-            OUTPUT_FORMATS,
-        );
     }
     if let Some(soap) = &outgoing.soap {
         soap_problems(check, "spec.outgoing.soap", soap);
-    }
-}
-
-fn one_of(check: &mut Checker<'_>, field: &str, value: Option<&str>, allowed: &[&str]) {
-    if let Some(value) = value
-        && !allowed.contains(&value)
-    {
-        check.report(
-            field,
-            format!("`{value}` is not one of: {}", allowed.join(", ")),
-        );
     }
 }
 
@@ -194,24 +143,6 @@ fn query_problems(check: &mut Checker<'_>, query: &PollQuery) {
 
 fn files_problems(check: &mut Checker<'_>, files: &PollFiles) {
     let field = "spec.incoming.poll.files";
-    one_of(
-        check,
-        &format!("{field}.format"),
-        Some(&files.format),
-        FILE_FORMATS,
-    );
-    one_of(
-        check,
-        &format!("{field}.split"),
-        files.split.as_deref(),
-        &["record", "file"],
-    );
-    one_of(
-        check,
-        &format!("{field}.afterRead"),
-        files.after_read.as_deref(),
-        &["move", "delete", "keep"],
-    );
     if let Some(delimiter) = &files.delimiter
         && (delimiter.len() != 1 || !delimiter.is_ascii())
     {

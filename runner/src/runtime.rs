@@ -43,6 +43,23 @@ impl RouteRuntime {
     pub fn suspended(&self) -> bool {
         self.compiled.processing.suspend
     }
+
+    /// The Route whose intake this one takes (`spec.incoming.route`), if any.
+    pub fn follows(&self) -> Option<&str> {
+        self.compiled.spec.incoming.route.as_deref()
+    }
+
+    /// How items come in: `webhook`, `poll` or `route` (another Route's intake).
+    pub fn incoming_kind(&self) -> &'static str {
+        let incoming = &self.compiled.spec.incoming;
+        if incoming.webhook.is_some() {
+            "webhook"
+        } else if incoming.route.is_some() {
+            "route"
+        } else {
+            "poll"
+        }
+    }
 }
 
 /// Every route of a runner.
@@ -53,6 +70,8 @@ pub struct Runtime {
     pub namespaces: Vec<String>,
     /// Every Connection, shared by the routes (and probed for their status).
     pub connections: Arc<Connections>,
+    /// The Routes that take each Route's intake (`spec.incoming.route`), by name.
+    pub followers: BTreeMap<RouteKey, Vec<Arc<RouteRuntime>>>,
 }
 
 impl Runtime {
@@ -61,6 +80,11 @@ impl Runtime {
             namespace: namespace.to_owned(),
             route: name.to_owned(),
         })
+    }
+
+    /// The Routes that take `key`'s intake.
+    pub fn followers(&self, key: &RouteKey) -> &[Arc<RouteRuntime>] {
+        self.followers.get(key).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -89,6 +113,19 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
             Err(message) => problems.push(problem(&route.origin, &route.id, &message)),
         }
         runtime.namespaces.push(key.0.clone());
+    }
+    for route in runtime.routes.values() {
+        if let Some(parent) = route.follows() {
+            let parent = RouteKey {
+                namespace: route.key.namespace.clone(),
+                route: parent.to_owned(),
+            };
+            runtime
+                .followers
+                .entry(parent)
+                .or_default()
+                .push(route.clone());
+        }
     }
     runtime
         .namespaces

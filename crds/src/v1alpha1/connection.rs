@@ -4,7 +4,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CommonStatus, Headers, SecretValue};
+use super::{CommonStatus, Headers, KnownHostsStrategy, PasswordType, SecretValue, SoapVersion};
 
 /// How to reach one remote system. One Connection serves many Routes. Exactly one kind
 /// (`http`, `database`, `fileSystem`, `soap`) is set.
@@ -282,7 +282,7 @@ pub struct SftpFileSystem {
     /// `strict` (the host key must be known), `add` (trust on first use) or `accept`
     /// (any host key). Absent: `strict`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub known_hosts_strategy: Option<String>,
+    pub known_hosts_strategy: Option<KnownHostsStrategy>,
 }
 
 /// An FTP server (password authentication, passive mode, binary transfers).
@@ -340,9 +340,10 @@ pub struct S3FileSystem {
 pub struct SoapConnection {
     /// Absolute URL of the service endpoint. Must not carry credentials.
     pub url: String,
-    /// SOAP version: `"1.1"` or `"1.2"`. Absent: `"1.1"`.
+    /// SOAP version: `"1.1"` or `"1.2"` (quoted: unquoted they are YAML numbers).
+    /// Absent: `"1.1"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    pub version: Option<SoapVersion>,
     /// WS-Security UsernameToken sent in every envelope's header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ws_security: Option<WsSecurity>,
@@ -374,5 +375,5 @@ pub struct WsSecurity {
     /// `text` (PasswordText) or `digest` (PasswordDigest with nonce and created time).
     /// Absent: `text`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_type: Option<String>,
+    pub password_type: Option<PasswordType>,
 }

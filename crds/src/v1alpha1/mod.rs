@@ -8,6 +8,7 @@ mod steps;
 mod tenant;
 mod transformer;
 mod value_table;
+mod values;
 
 pub use common::*;
 pub use connection::*;
@@ -16,3 +17,4 @@ pub use steps::*;
 pub use tenant::*;
 pub use transformer::*;
 pub use value_table::*;
+pub use values::*;

@@ -4,7 +4,10 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CommonStatus, Headers, SecretValue, Step};
+use super::{
+    AfterRead, CommonStatus, FileFormat, FileSplit, Headers, HttpMethod, OutputFormat, SecretValue,
+    Step,
+};
 
 /// A flow of items: an incoming side, transformers, the durable queue (one task per
 /// item) and an outgoing side.
@@ -92,8 +95,8 @@ pub struct LastError {
     pub task_id: String,
 }
 
-/// The incoming side. Exactly one of `webhook` and `poll` is set; every Route can also
-/// be triggered by hand through the API.
+/// The incoming side. Exactly one of `webhook`, `poll` and `route` is set; every Route
+/// can also be triggered by hand through the API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Incoming {
@@ -103,6 +106,19 @@ pub struct Incoming {
     /// Items are fetched from a Connection on a schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<Poll>,
+    /// Fan-out: take the items that another Route of the namespace receives (through its
+    /// webhook, poll or manual trigger), as they came in, before that Route's incoming
+    /// transformers. One intake then yields a task per Route, each with its own
+    /// retries and state, all committed in one transaction: if any Route's incoming
+    /// transformers refuse an item, none is queued. The named Route must have a
+    /// `webhook` or `poll` and run in every region this one runs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// Content-based routing: a jq condition on each incoming item (as received,
+    /// before the incoming transformers); the Route takes only the items for which it is
+    /// true (not `false` or `null`), e.g. `.country == "NL"`. Absent: every item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
 }
 
 /// A webhook endpoint. A JSON object body is one item; a JSON array is one item per
@@ -203,7 +219,7 @@ pub struct HttpCursor {
 pub struct PollRequest {
     /// HTTP method. Absent: `GET`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
+    pub method: Option<HttpMethod>,
     /// Path joined to the Connection's base URL. Absent: the base URL itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -336,7 +352,7 @@ pub struct Outgoing {
 pub struct HttpDelivery {
     /// HTTP method. Absent: `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
+    pub method: Option<HttpMethod>,
     /// Path joined to the Connection's base URL; `{{ jq }}` placeholders are filled from
     /// the item and URL-encoded, e.g. `/orders/{{ .id }}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -433,18 +449,18 @@ pub struct PollFiles {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glob: Option<String>,
     /// `csv`, `json`, `jsonLines` or `xml`.
-    pub format: String,
+    pub format: FileFormat,
     /// `record` (one task per CSV row, JSON array element or JSON line) or `file` (one
     /// task per file). Absent: `record`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub split: Option<String>,
+    pub split: Option<FileSplit>,
     /// CSV field delimiter (one character). Absent: `,`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
     /// What happens to a file once its tasks are queued: `move` (to `processedPath`),
     /// `delete` or `keep`. Absent: `move`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after_read: Option<String>,
+    pub after_read: Option<AfterRead>,
     /// Where read files go, relative to the Connection's root. Absent: `processed/`
     /// inside `path`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -503,7 +519,7 @@ pub struct FileDelivery {
     /// object or an array of objects; the header comes from the first one). Absent:
     /// `json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
+    pub format: Option<OutputFormat>,
 }
 
 /// A SOAP operation.

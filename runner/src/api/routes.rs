@@ -15,8 +15,11 @@ use crate::queue::{RouteKey, StateCounts};
 pub struct RouteInfo {
     pub namespace: String,
     pub name: String,
-    /// `webhook` or `poll`.
+    /// `webhook`, `poll` or `route` (it takes the intake of the route in `follows`).
     pub incoming: &'static str,
+    /// The route whose intake this one takes (`spec.incoming.route`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follows: Option<String>,
     /// Where to POST items, for webhook routes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_path: Option<String>,
@@ -49,11 +52,8 @@ pub async fn list_routes(
         .map(|route| RouteInfo {
             namespace: namespace.clone(),
             name: route.key.route.clone(),
-            incoming: if route.is_webhook() {
-                "webhook"
-            } else {
-                "poll"
-            },
+            incoming: route.incoming_kind(),
+            follows: route.follows().map(str::to_owned),
             webhook_path: route
                 .is_webhook()
                 .then(|| format!("/webhooks/{namespace}/{}", route.key.route)),
@@ -150,6 +150,13 @@ pub async fn trigger(
         let items = items_of_body(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
         state.engine.intake(route, items, "manual").await
     };
+    let result = result.map_err(|error| match error.root() {
+        IntakeError::Transform { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
+        }
+        IntakeError::Poll(_) => ApiError::new(StatusCode::BAD_GATEWAY, error.to_string()),
+        _ => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+    });
     match result {
         Ok(task_ids) => Ok((
             StatusCode::ACCEPTED,
@@ -158,16 +165,6 @@ pub async fn trigger(
                 task_ids,
             }),
         )),
-        Err(error @ IntakeError::Poll(_)) => {
-            Err(ApiError::new(StatusCode::BAD_GATEWAY, error.to_string()))
-        }
-        Err(error @ IntakeError::Transform { .. }) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            error.to_string(),
-        )),
-        Err(error) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            error.to_string(),
-        )),
+        Err(error) => Err(error),
     }
 }

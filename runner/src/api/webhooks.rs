@@ -61,14 +61,14 @@ pub async fn receive(
     match state.engine.intake(route, items, "webhook").await {
         Ok(task_ids) => Ok((StatusCode::ACCEPTED, Json(Accepted { task_ids }))),
         Err(error) => {
-            let (status, reason) = match &error {
+            let (status, reason) = match error.root() {
                 // A lookup service that is down: the sender should try again later.
                 IntakeError::Transform { source, .. } if source.is_transient() => {
                     (StatusCode::SERVICE_UNAVAILABLE, "transform")
                 }
                 IntakeError::Transform { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "transform"),
                 IntakeError::Suspended(_) => (StatusCode::SERVICE_UNAVAILABLE, "suspended"),
-                IntakeError::Queue(_) | IntakeError::Poll(_) => {
+                IntakeError::Queue(_) | IntakeError::Poll(_) | IntakeError::Follower { .. } => {
                     (StatusCode::SERVICE_UNAVAILABLE, "queue")
                 }
             };

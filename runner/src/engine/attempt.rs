@@ -3,8 +3,6 @@
 //! go to a sink that takes batches (a database writes them in one transaction); each
 //! task still gets its own outcome.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 
 use super::Engine;
@@ -22,9 +20,9 @@ pub(super) struct Attempted {
     pub follow_ups: Vec<FollowUp>,
 }
 
-/// Tasks for another route, prepared by its incoming pipeline.
+/// Tasks for another route (and the routes that take its intake), prepared by their
+/// incoming pipelines.
 pub(super) struct FollowUp {
-    pub route: Arc<RouteRuntime>,
     pub prepared: Prepared,
 }
 
@@ -286,10 +284,7 @@ async fn after_delivery(
             "After delivery: queued task(s) {} for route {name}",
             ids.join(", ")
         )));
-        follow_ups.push(FollowUp {
-            route: target.clone(),
-            prepared,
-        });
+        follow_ups.push(FollowUp { prepared });
     }
     Ok(follow_ups)
 }

@@ -260,7 +260,7 @@ async fn record(engine: &Engine, attempted: Vec<Attempted>) {
         Ok(()) => {
             for follow_up in follow_ups {
                 engine
-                    .committed(&follow_up.route, follow_up.prepared.deferred)
+                    .committed(&follow_up.prepared.routes, follow_up.prepared.deferred)
                     .await;
             }
         }

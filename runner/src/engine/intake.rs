@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::Engine;
 use crate::connectors::Removal;
-use crate::queue::{LogLine, NewTask, QueueError};
+use crate::queue::{LogLine, NewTask, QueueError, RouteKey};
 use crate::redact;
 use crate::runtime::RouteRuntime;
 use crate::telemetry;
@@ -24,6 +24,23 @@ pub enum IntakeError {
     Suspended(String),
     #[error("poll failed: {0}")]
     Poll(String),
+    /// A Route that takes this intake (`spec.incoming.route`) refused it.
+    #[error("route {route} (which takes this route's items): {source}")]
+    Follower {
+        route: String,
+        #[source]
+        source: Box<IntakeError>,
+    },
+}
+
+impl IntakeError {
+    /// The error itself, past the follower that reported it.
+    pub fn root(&self) -> &IntakeError {
+        match self {
+            Self::Follower { source, .. } => source.root(),
+            other => other,
+        }
+    }
 }
 
 /// Tasks built by a route's incoming pipeline, not yet committed.
@@ -33,6 +50,17 @@ pub(crate) struct Prepared {
     pub deferred: Vec<DeferredWrite>,
     /// Items that came in, before the pipeline.
     pub received: usize,
+    /// The routes these tasks belong to (the intake's and its followers'), with how many
+    /// each: woken and counted once the tasks are committed.
+    pub routes: Vec<(RouteKey, usize)>,
+}
+
+impl Prepared {
+    fn add(&mut self, mut other: Prepared) {
+        self.tasks.append(&mut other.tasks);
+        self.deferred.append(&mut other.deferred);
+        self.routes.append(&mut other.routes);
+    }
 }
 
 impl Engine {
@@ -51,14 +79,18 @@ impl Engine {
             .enqueue(prepared.tasks)
             .await
             .map_err(IntakeError::Queue)?;
-        self.committed(route, prepared.deferred).await;
-        telemetry::items_received(&route.key, source, prepared.received, ids.len());
+        self.committed(&prepared.routes, prepared.deferred).await;
+        for (key, tasks) in &prepared.routes {
+            telemetry::items_received(key, source, prepared.received, *tasks);
+        }
         Ok(ids)
     }
 
-    /// Runs the incoming pipeline and builds the tasks, without committing them (the
-    /// caller commits them, possibly with other writes, then calls
-    /// [`Engine::committed`]).
+    /// Runs the incoming pipeline of the route and of every route that takes its
+    /// intake (fan-out), and builds the tasks, without committing them (the caller
+    /// commits them in one transaction, possibly with other writes, then calls
+    /// [`Engine::committed`]). All or nothing: a follower that refuses an item fails
+    /// the whole intake. A suspended follower takes nothing.
     pub(crate) async fn prepare(
         &self,
         route: &RouteRuntime,
@@ -71,8 +103,46 @@ impl Engine {
                 route.key.namespace, route.key.route
             )));
         }
+        let runtime = self.runtime();
+        let followers: Vec<&RouteRuntime> = runtime
+            .followers(&route.key)
+            .iter()
+            .filter(|f| !f.suspended())
+            .map(AsRef::as_ref)
+            .collect();
+        if followers.is_empty() {
+            return self.prepare_route(route, items, source, None).await;
+        }
+        let mut prepared = self
+            .prepare_route(route, items.clone(), source, None)
+            .await?;
+        for follower in followers {
+            let taken = self
+                .prepare_route(follower, items.clone(), source, Some(&route.key.route))
+                .await
+                .map_err(|error| IntakeError::Follower {
+                    route: follower.key.route.clone(),
+                    source: Box::new(error),
+                })?;
+            prepared.add(taken);
+        }
+        Ok(prepared)
+    }
+
+    /// One route's share of an intake; `via`: the route whose intake it takes.
+    async fn prepare_route(
+        &self,
+        route: &RouteRuntime,
+        items: Vec<Value>,
+        source: &'static str,
+        via: Option<&str>,
+    ) -> Result<Prepared, IntakeError> {
+        let source_text = match via {
+            Some(parent) => format!("{source} of route {parent}"),
+            None => source.to_owned(),
+        };
         if route.incoming.needs_context() || route.incoming.has_batch_steps() {
-            return self.prepare_batch(route, items, source).await;
+            return self.prepare_batch(route, items, source, &source_text).await;
         }
         let received = items.len();
         let mut tasks = Vec::with_capacity(received);
@@ -88,7 +158,10 @@ impl Engine {
             };
             // One line for what came in and what the transformers made of it: a log row
             // per task is a write per task, on the hot path of intake.
-            let mut message = format!("Received via {source} (item {} of {received})", index + 1);
+            let mut message = format!(
+                "Received via {source_text} (item {} of {received})",
+                index + 1
+            );
             if let Some(summary) = summary {
                 message.push_str("; incoming transformers: ");
                 message.push_str(&summary);
@@ -106,20 +179,30 @@ impl Engine {
             }
         }
         Ok(Prepared {
+            routes: vec![(route.key.clone(), tasks.len())],
             tasks,
             deferred: Vec::new(),
             received,
         })
     }
 
-    /// After a route's prepared tasks are durable: cursors and hashes may move, and
-    /// the route's delivery wakes up. A failed write here means the items come again
-    /// next time (at-least-once), never that they are lost.
-    pub(crate) async fn committed(&self, route: &RouteRuntime, deferred: Vec<DeferredWrite>) {
+    /// After prepared tasks are durable: cursors and hashes may move, and the
+    /// delivery of each route with new tasks wakes up. A failed write here means the
+    /// items come again next time (at-least-once), never that they are lost.
+    pub(crate) async fn committed(
+        &self,
+        routes: &[(RouteKey, usize)],
+        deferred: Vec<DeferredWrite>,
+    ) {
         if let Err(error) = apply_deferred(self.storage.as_ref(), deferred).await {
-            tracing::error!(namespace = %route.key.namespace, route = %route.key.route, error = %error, "Cannot save cursors or hashes after queueing; the items will be fetched again");
+            let names: Vec<&str> = routes.iter().map(|(key, _)| key.route.as_str()).collect();
+            tracing::error!(routes = %names.join(","), error = %error, "Cannot save cursors or hashes after queueing; the items will be fetched again");
         }
-        self.wakeup(&route.key).notify_one();
+        for (key, tasks) in routes {
+            if *tasks > 0 {
+                self.wakeup(key).notify_one();
+            }
+        }
     }
 
     /// Preparation through a pipeline with batch or storage steps: the whole batch runs
@@ -130,6 +213,7 @@ impl Engine {
         route: &RouteRuntime,
         items: Vec<Value>,
         source: &'static str,
+        source_text: &str,
     ) -> Result<Prepared, IntakeError> {
         let received = items.len();
         let context = Context::new(route.key.namespace.clone(), self.storage.clone());
@@ -143,7 +227,7 @@ impl Engine {
                     source,
                 })?;
         let came_in = LogLine::now(format!(
-            "Received via {source} (batch of {received}, {} after the incoming transformers)",
+            "Received via {source_text} (batch of {received}, {} after the incoming transformers)",
             outputs.len()
         ));
         let tasks: Vec<NewTask> = outputs
@@ -161,6 +245,7 @@ impl Engine {
             })
             .collect();
         Ok(Prepared {
+            routes: vec![(route.key.clone(), tasks.len())],
             tasks,
             deferred: context.take_deferred(),
             received,

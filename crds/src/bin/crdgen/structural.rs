@@ -6,6 +6,7 @@
 //!   field validation, rejects) unknown fields anyway.
 //! - `default` is dropped everywhere: defaults live in the code, so the API server never
 //!   adds fields behind GitOps tools' backs (no ArgoCD drift).
+//! - An optional enum (`anyOf` of the enum and `null`) becomes a nullable enum.
 //! - A node without a `type` (an arbitrary JSON value such as a `set` step's `value`) or
 //!   whose `anyOf` mixes types (a header that is a string or a `secretKeyRef`, also when
 //!   optional) keeps anything: `x-kubernetes-preserve-unknown-fields: true`. The `crds`
@@ -24,6 +25,7 @@ pub fn rewrite(schema: &mut Value) {
     {
         node.remove("additionalProperties");
     }
+    hoist_optional(node);
     if mixes_types(node) {
         keep_anything(node);
         return;
@@ -44,6 +46,34 @@ pub fn rewrite(schema: &mut Value) {
             rewrite(child);
         }
     }
+}
+
+/// An optional field of a documented enum (`Option<HttpMethod>`) comes as `anyOf: [{enum:
+/// […], type: string}, {enum: [null], nullable: true}]`; it becomes the enum itself,
+/// nullable, as kube writes an optional enum without variant docs.
+fn hoist_optional(node: &mut Map<String, Value>) {
+    let Some(Value::Array(branches)) = node.get("anyOf") else {
+        return;
+    };
+    let is_null = |branch: &Value| branch.get("enum") == Some(&Value::Array(vec![Value::Null]));
+    let [first, second] = branches.as_slice() else {
+        return;
+    };
+    let typed = match (is_null(first), is_null(second)) {
+        (false, true) => first,
+        (true, false) => second,
+        _ => return,
+    };
+    let (Some(Value::Array(values)), Some(kind)) = (typed.get("enum"), typed.get("type")) else {
+        return;
+    };
+    let mut values = values.clone();
+    values.push(Value::Null);
+    let kind = kind.clone();
+    node.remove("anyOf");
+    node.insert("enum".into(), Value::Array(values));
+    node.insert("nullable".into(), Value::Bool(true));
+    node.insert("type".into(), kind);
 }
 
 /// Whether `node` is an `anyOf`/`oneOf` with a typed branch, also one level down: an

@@ -72,7 +72,7 @@ impl FileStore {
                 .endpoint(&endpoint)
                 .user(&sftp.username)
                 .key(&key_path)
-                .known_hosts_strategy(sftp.known_hosts_strategy.as_deref().unwrap_or("strict"));
+                .known_hosts_strategy(sftp.known_hosts_strategy.unwrap_or_default().as_str());
             if let Some(root) = &sftp.root {
                 builder = builder.root(root);
             }

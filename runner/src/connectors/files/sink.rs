@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use switchyard_crds::v1alpha1::FileDelivery;
+use switchyard_crds::v1alpha1::{FileDelivery, OutputFormat};
 
 use super::{FileError, FileStore};
 use crate::connectors::http::UrlTemplate;
@@ -16,7 +16,7 @@ pub struct FileSink {
     /// Each placeholder's value is percent-encoded as one path segment, so an item
     /// cannot write outside the directory the template names (`../` becomes `..%2F`).
     path: UrlTemplate,
-    format: String,
+    format: OutputFormat,
 }
 
 impl FileSink {
@@ -27,16 +27,16 @@ impl FileSink {
                 field: "spec.outgoing.file.path".into(),
                 message: e.to_string(),
             })?,
-            format: spec.format.clone().unwrap_or_else(|| "json".into()),
+            format: spec.format.unwrap_or_default(),
         })
     }
 }
 
 /// The bytes of `item` in `format`.
-pub(crate) fn render(item: &Value, format: &str) -> Result<Vec<u8>, FileError> {
+pub(crate) fn render(item: &Value, format: OutputFormat) -> Result<Vec<u8>, FileError> {
     let item_error = |e: &dyn std::fmt::Display| FileError::Item(e.to_string());
     match format {
-        "jsonLines" => {
+        OutputFormat::JsonLines => {
             let items = match item {
                 Value::Array(items) => items.clone(),
                 other => vec![other.clone()],
@@ -48,7 +48,7 @@ pub(crate) fn render(item: &Value, format: &str) -> Result<Vec<u8>, FileError> {
             }
             Ok(out)
         }
-        "csv" => {
+        OutputFormat::Csv => {
             let rows = match item {
                 Value::Array(items) => items.clone(),
                 other => vec![other.clone()],
@@ -74,7 +74,7 @@ pub(crate) fn render(item: &Value, format: &str) -> Result<Vec<u8>, FileError> {
             }
             writer.into_inner().map_err(|e| item_error(&e))
         }
-        _ => serde_json::to_vec_pretty(item).map_err(|e| item_error(&e)),
+        OutputFormat::Json => serde_json::to_vec_pretty(item).map_err(|e| item_error(&e)),
     }
 }
 
@@ -90,8 +90,7 @@ impl Sink for FileSink {
             .path
             .render(item)
             .map_err(|e| DeliveryError::Request(format!("file path: {e}")))?;
-        let bytes =
-            render(item, &self.format).map_err(|e| DeliveryError::Request(e.to_string()))?;
+        let bytes = render(item, self.format).map_err(|e| DeliveryError::Request(e.to_string()))?;
         let size = bytes.len();
         match self.store.write_atomic(&path, bytes).await {
             Ok(()) => Ok(DeliveryReport {

@@ -8,18 +8,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use globset::{Glob, GlobMatcher};
 use serde_json::Value;
-use switchyard_crds::v1alpha1::PollFiles;
+use switchyard_crds::v1alpha1::{AfterRead, FileFormat, FileSplit, PollFiles};
 
 use super::{FileError, FileStore, Format, parse};
 use crate::connectors::{AfterCommit, Batch, PollContext, Removal, Source, SourceError};
-
-/// What happens to a file whose tasks are committed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AfterRead {
-    Move,
-    Delete,
-    Keep,
-}
 
 pub struct FileSource {
     store: Arc<FileStore>,
@@ -53,24 +45,17 @@ impl FileSource {
             .map(|g| Glob::new(g).map(|g| g.compile_matcher()))
             .transpose()
             .map_err(|e| invalid("glob", e.to_string()))?;
-        let format = match spec.format.as_str() {
-            "csv" => Format::Csv {
+        let format = match spec.format {
+            FileFormat::Csv => Format::Csv {
                 delimiter: spec
                     .delimiter
                     .as_deref()
                     .and_then(|d| d.bytes().next())
                     .unwrap_or(b','),
             },
-            "json" => Format::Json,
-            "jsonLines" => Format::JsonLines,
-            "xml" => Format::Xml,
-            other => return Err(invalid("format", format!("`{other}` is not supported"))),
-        };
-        let after_read = match spec.after_read.as_deref() {
-            None | Some("move") => AfterRead::Move,
-            Some("delete") => AfterRead::Delete,
-            Some("keep") => AfterRead::Keep,
-            Some(other) => return Err(invalid("afterRead", format!("`{other}` is not supported"))),
+            FileFormat::Json => Format::Json,
+            FileFormat::JsonLines => Format::JsonLines,
+            FileFormat::Xml => Format::Xml,
         };
         let dir = as_dir(&spec.path);
         Ok(Self {
@@ -85,8 +70,8 @@ impl FileSource {
             dir,
             glob,
             format,
-            per_record: spec.split.as_deref() != Some("file"),
-            after_read,
+            per_record: spec.split.unwrap_or_default() == FileSplit::Record,
+            after_read: spec.after_read.unwrap_or_default(),
             store,
         })
     }

@@ -1,7 +1,9 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use switchyard_crds::v1alpha1::{FileDelivery, FileSystemConnection, LocalFileSystem, PollFiles};
+use switchyard_crds::v1alpha1::{
+    FileDelivery, FileFormat, FileSystemConnection, LocalFileSystem, OutputFormat, PollFiles,
+};
 
 use super::*;
 use crate::connectors::Sink;
@@ -71,7 +73,7 @@ async fn files_move_only_when_their_batch_is_committed() {
         &PollFiles {
             path: "inbox".into(),
             glob: Some("*.csv".into()),
-            format: "csv".into(),
+            format: FileFormat::Csv,
             split: None,
             delimiter: None,
             after_read: None,
@@ -114,7 +116,7 @@ async fn the_sink_writes_atomically_and_keeps_items_inside_the_root() {
         store(dir.path()),
         &FileDelivery {
             path: "out/order-{{ .id }}.csv".into(),
-            format: Some("csv".into()),
+            format: Some(OutputFormat::Csv),
         },
     )
     .unwrap_or_else(|e| panic!("{e}"));

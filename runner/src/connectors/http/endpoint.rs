@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue as WireValue};
-use switchyard_crds::v1alpha1::{HeaderValue, Headers, HttpConnection};
+use switchyard_crds::v1alpha1::{HeaderValue, Headers, HttpConnection, HttpMethod};
 use url::Url;
 
 use super::auth::{Authenticator, OAuth2Client};
@@ -13,6 +13,19 @@ use crate::secrets::{SecretNotFound, SecretSource};
 
 /// A common gateway time-out; used when the Connection sets none.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The method of a manifest on the wire.
+pub fn wire_method(method: HttpMethod) -> reqwest::Method {
+    match method {
+        HttpMethod::Get => reqwest::Method::GET,
+        HttpMethod::Post => reqwest::Method::POST,
+        HttpMethod::Put => reqwest::Method::PUT,
+        HttpMethod::Patch => reqwest::Method::PATCH,
+        HttpMethod::Delete => reqwest::Method::DELETE,
+        HttpMethod::Head => reqwest::Method::HEAD,
+        HttpMethod::Options => reqwest::Method::OPTIONS,
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {

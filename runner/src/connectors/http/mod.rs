@@ -11,7 +11,9 @@ mod template;
 
 pub use auth::{Authenticator, truncate};
 pub use client::{ClientContext, build_client};
-pub use endpoint::{EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers};
+pub use endpoint::{
+    EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers, wire_method,
+};
 pub use sink::{HttpSink, parse_retry_after, status_is_retriable};
 pub use source::{HttpSource, PollError};
 pub use template::UrlTemplate;

@@ -8,10 +8,12 @@ use async_trait::async_trait;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use serde_json::Value;
-use switchyard_crds::v1alpha1::HttpDelivery;
+use switchyard_crds::v1alpha1::{HttpDelivery, HttpMethod};
 
 use super::auth::truncate;
-use super::endpoint::{EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers};
+use super::endpoint::{
+    EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers, wire_method,
+};
 use super::template::UrlTemplate;
 use crate::connectors::{DeliveryError, DeliveryReport, Sink};
 use crate::redact;
@@ -69,15 +71,9 @@ impl HttpSink {
             field: field.to_owned(),
             message,
         };
-        let method = delivery
-            .method
-            .as_deref()
-            .unwrap_or("POST")
-            .to_ascii_uppercase();
         Ok(Self {
             endpoint,
-            method: reqwest::Method::from_bytes(method.as_bytes())
-                .map_err(|e| invalid("spec.outgoing.http.method", e.to_string()))?,
+            method: wire_method(delivery.method.unwrap_or(HttpMethod::Post)),
             path: UrlTemplate::parse(delivery.path.as_deref().unwrap_or(""))
                 .map_err(|e| invalid("spec.outgoing.http.path", e.to_string()))?,
             headers: resolve_headers(

@@ -7,10 +7,12 @@ use async_trait::async_trait;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use switchyard_crds::path::FieldPath;
-use switchyard_crds::v1alpha1::{HttpCursor, Pagination, Poll};
+use switchyard_crds::v1alpha1::{HttpCursor, HttpMethod, Pagination, Poll};
 
 use super::auth::truncate;
-use super::endpoint::{EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers};
+use super::endpoint::{
+    EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers, wire_method,
+};
 use crate::connectors::incremental::{Incremental, initial_value};
 use crate::connectors::{Batch, PollContext, Source, SourceError};
 use crate::redact;
@@ -66,20 +68,9 @@ impl HttpSource {
         namespace: &str,
         secrets: &SecretSource,
     ) -> Result<Self, EndpointError> {
-        let method = poll
-            .request
-            .method
-            .as_deref()
-            .unwrap_or("GET")
-            .to_ascii_uppercase();
         Ok(Self {
             endpoint,
-            method: reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| {
-                EndpointError::Invalid {
-                    field: "spec.incoming.poll.request.method".into(),
-                    message: e.to_string(),
-                }
-            })?,
+            method: wire_method(poll.request.method.unwrap_or(HttpMethod::Get)),
             path: poll.request.path.clone().unwrap_or_default(),
             query: poll
                 .request

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde_json::Value;
-use switchyard_crds::v1alpha1::{SoapCall, SoapConnection};
+use switchyard_crds::v1alpha1::{PasswordType, SoapCall, SoapConnection, SoapVersion};
 
 use super::SoapError;
 use super::envelope::{UsernameToken, Version, envelope};
@@ -48,7 +48,7 @@ impl SoapEndpoint {
                         (
                             ws.username.clone(),
                             password,
-                            ws.password_type.as_deref() == Some("digest"),
+                            ws.password_type.unwrap_or_default() == PasswordType::Digest,
                         )
                     })
                     .map_err(|e| config("spec.soap.wsSecurity.password", e.to_string()))
@@ -69,9 +69,9 @@ impl SoapEndpoint {
         )?;
         Ok(Self {
             url: spec.url.clone(),
-            version: match spec.version.as_deref() {
-                Some("1.2") => Version::V12,
-                _ => Version::V11,
+            version: match spec.version.unwrap_or_default() {
+                SoapVersion::V1_1 => Version::V11,
+                SoapVersion::V1_2 => Version::V12,
             },
             headers: resolve_headers(&spec.headers, "spec.soap.headers", namespace, secrets)
                 .map_err(|e| config("spec.soap.headers", e.to_string()))?,
