@@ -3,6 +3,7 @@
 //! webhook endpoints, the REST API, `/metrics` and health probes.
 
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod connectors;
 pub mod engine;

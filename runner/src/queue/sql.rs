@@ -176,6 +176,11 @@ impl SqlQueue {
         crate::storage::SqlStorage::new(self.writer.clone(), self.reader.clone())
     }
 
+    /// The audit trail in the same database, sharing this queue's pools.
+    pub fn audit(&self) -> crate::audit::SqlAudit {
+        crate::audit::SqlAudit::new(self.writer.clone(), self.reader.clone())
+    }
+
     /// Makes every leased task due again. Only for a queue no other runner uses: the
     /// embedded SQLite file belongs to the runner that opened it.
     async fn reclaim_leases(&self) -> Result<(), QueueError> {
