@@ -156,11 +156,47 @@ fn rules(role: &Value) -> Vec<Value> {
     role["rules"].as_array().cloned().unwrap_or_default()
 }
 
-fn assert_least_privilege(docs: &[Value]) {
-    for role in of_kind(docs, "ClusterRole")
+/// The `kind` objects (ClusterRole or Role) bound to the operator's ServiceAccount. (The
+/// chart also renders ClusterRoles for people, aggregated into view/edit/admin; they
+/// are not the operator's.)
+fn operator_roles<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    let binding_kind = format!("{kind}Binding");
+    let bound: Vec<(String, String)> = of_kind(docs, &binding_kind)
         .into_iter()
-        .chain(of_kind(docs, "Role"))
-    {
+        .filter(|b| {
+            b["subjects"].as_array().is_some_and(|subjects| {
+                subjects.iter().any(|s| {
+                    s["kind"] == "ServiceAccount" && s["name"] == "release-switchyard-operator"
+                })
+            })
+        })
+        .map(|b| {
+            (
+                b["roleRef"]["name"].as_str().unwrap_or_default().to_owned(),
+                b["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    of_kind(docs, kind)
+        .into_iter()
+        .filter(|r| {
+            let name = r["metadata"]["name"].as_str().unwrap_or_default();
+            let namespace = r["metadata"]["namespace"].as_str().unwrap_or_default();
+            bound.iter().any(|(n, ns)| n == name && ns == namespace)
+        })
+        .collect()
+}
+
+fn assert_least_privilege(docs: &[Value]) {
+    let roles = operator_roles(docs, "ClusterRole")
+        .into_iter()
+        .chain(operator_roles(docs, "Role"))
+        .collect::<Vec<_>>();
+    assert!(!roles.is_empty());
+    for role in roles {
         let name = &role["metadata"]["name"];
         for rule in rules(role) {
             let (groups, resources, verbs) = (
@@ -190,7 +226,7 @@ fn rbac_grants_no_wildcard_and_no_secret_in_both_namespace_modes() {
     // Every namespace: one ClusterRole with the namespaced rules.
     let all = documents(&render(helm, "switchyard-operator", &[]));
     assert_least_privilege(&all);
-    let cluster_roles = of_kind(&all, "ClusterRole");
+    let cluster_roles = operator_roles(&all, "ClusterRole");
     assert_eq!(cluster_roles.len(), 1);
     let granted: Vec<String> = rules(cluster_roles[0])
         .iter()
@@ -199,7 +235,7 @@ fn rbac_grants_no_wildcard_and_no_secret_in_both_namespace_modes() {
     for needed in ["tenants", "routes/status", "deployments", "roles", "events"] {
         assert!(granted.iter().any(|g| g == needed), "{needed}: {granted:?}");
     }
-    assert!(of_kind(&all, "Role").iter().all(|r| {
+    assert!(operator_roles(&all, "Role").iter().all(|r| {
         r["metadata"]["namespace"] == "ns" || r["metadata"]["namespace"] == "default"
     }));
 
@@ -210,7 +246,7 @@ fn rbac_grants_no_wildcard_and_no_secret_in_both_namespace_modes() {
         &["--set", "watchNamespaces={acme,globex}"],
     ));
     assert_least_privilege(&listed);
-    for cluster_role in of_kind(&listed, "ClusterRole") {
+    for cluster_role in operator_roles(&listed, "ClusterRole") {
         for rule in rules(cluster_role) {
             let writes = strings(&rule["verbs"])
                 .iter()
@@ -230,7 +266,7 @@ fn rbac_grants_no_wildcard_and_no_secret_in_both_namespace_modes() {
             );
         }
     }
-    let role_namespaces: Vec<String> = of_kind(&listed, "Role")
+    let role_namespaces: Vec<String> = operator_roles(&listed, "Role")
         .iter()
         .filter(|r| {
             rules(r)
@@ -267,8 +303,7 @@ fn rbac_grants_no_wildcard_and_no_secret_in_both_namespace_modes() {
             "crds.apply=false",
         ],
     ));
-    assert!(of_kind(&none, "ClusterRole").is_empty());
-    assert!(of_kind(&none, "ClusterRoleBinding").is_empty());
+    assert!(operator_roles(&none, "ClusterRole").is_empty());
 }
 
 fn operator_args(docs: &[Value]) -> Vec<String> {
