@@ -6,6 +6,7 @@ pub mod api;
 pub mod audit;
 pub mod cli;
 pub mod connectors;
+pub mod console;
 pub mod engine;
 pub mod housekeeping;
 pub mod queue;

@@ -161,6 +161,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(api)
+        .merge(crate::console::router())
         .route("/webhooks/{namespace}/{route}", post(webhooks::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

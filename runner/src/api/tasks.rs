@@ -15,6 +15,7 @@ const DEFAULT_PAGE: u32 = 100;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
 pub struct ListQuery {
     /// Only tasks of this route.
     pub route: Option<String>,
@@ -24,6 +25,12 @@ pub struct ListQuery {
     pub limit: Option<u32>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,
+    /// Only tasks whose item contains this text, case-insensitive (an order number).
+    pub text: Option<String>,
+    /// Only tasks created at or after this time (milliseconds since the Unix epoch).
+    pub created_after_ms: Option<i64>,
+    /// Only tasks created before this time (milliseconds since the Unix epoch).
+    pub created_before_ms: Option<i64>,
 }
 
 /// A page of tasks.
@@ -67,6 +74,9 @@ pub async fn list_tasks(
             .transpose()
             .map_err(|e| ApiError::bad_request(e.to_string()))?,
         cursor: query.cursor,
+        text: query.text.filter(|t| !t.is_empty()),
+        created_after_ms: query.created_after_ms,
+        created_before_ms: query.created_before_ms,
         limit,
     };
     let tasks = state.engine.store().list(&namespace, &filter).await?;
