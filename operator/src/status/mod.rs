@@ -399,7 +399,7 @@ mod tests {
             )),
             ..RegionHealth::default()
         };
-        let ready = runners_ready(&[health.clone()], String::new);
+        let ready = runners_ready(std::slice::from_ref(&health), String::new);
         assert_eq!((ready.status, ready.reason), (false, "RunnerUnschedulable"));
         assert!(ready.message.contains("node affinity"), "{}", ready.message);
         assert!(
