@@ -60,6 +60,11 @@ pub struct Args {
     #[arg(long, default_value_t = 64)]
     max_concurrency: u32,
 
+    /// Send deliveries in batches of up to this many items per request
+    /// (`outgoing.http.batch.maxItems`); 0: one request per item.
+    #[arg(long, default_value_t = 0)]
+    outgoing_batch: u32,
+
     /// PostgreSQL server (a database is created per scenario and dropped after).
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     postgres_url: String,
@@ -127,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
                 warmup: Duration::from_secs(args.warmup),
                 drain_timeout: Duration::from_secs(args.drain_timeout),
                 max_concurrency: args.max_concurrency,
+                outgoing_batch: args.outgoing_batch,
             };
             eprintln!("== {backend} / {}", kind.label(scenario.batch_size));
             let result = scenario::run(&scenario, &runner_bin, &args.postgres_url)

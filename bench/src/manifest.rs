@@ -32,6 +32,7 @@ pub fn write(
     receiver_port: u16,
     delivery: Delivery,
     max_concurrency: u32,
+    outgoing_batch: u32,
 ) -> anyhow::Result<()> {
     let connection = format!(
         "apiVersion: switchyard.dev/v1alpha1
@@ -50,6 +51,11 @@ spec:
             format!("    mode: scheduled\n    schedule: \"{NEVER_DURING_RUN}\"\n")
         }
     };
+    let batch = if outgoing_batch > 1 {
+        format!("      batch: {{maxItems: {outgoing_batch}}}\n")
+    } else {
+        String::new()
+    };
     let route = format!(
         "apiVersion: switchyard.dev/v1alpha1
 kind: Route
@@ -66,7 +72,7 @@ spec:
     http:
       method: POST
       path: /items
-  processing:
+{batch}  processing:
 {mode}    maxConcurrency: {max_concurrency}
 "
     );

@@ -89,12 +89,26 @@ async fn receive(
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let sent = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|item| sent_at_ns(&item));
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        // A batch (`outgoing.http.batch`): one key for the request, so items are told
+        // apart by their order id.
+        Ok(serde_json::Value::Array(items)) => {
+            for item in &items {
+                let key = item.get("orderId").map(|id| format!("order-{id}"));
+                record(&deliveries, key, sent_at_ns(item), received);
+            }
+        }
+        Ok(item) => record(&deliveries, key, sent_at_ns(&item), received),
+        Err(_) => record(&deliveries, key, None, received),
+    }
+    StatusCode::OK
+}
+
+/// Counts one delivered item: first or repeated, and its latency.
+fn record(deliveries: &Deliveries, key: Option<String>, sent: Option<u64>, received: u64) {
     let (Some(key), Some(sent)) = (key, sent) else {
         deliveries.malformed.fetch_add(1, Ordering::Relaxed);
-        return StatusCode::OK;
+        return;
     };
     let first = deliveries
         .seen
@@ -103,7 +117,7 @@ async fn receive(
         .unwrap_or(false);
     if !first {
         deliveries.duplicates.fetch_add(1, Ordering::Relaxed);
-        return StatusCode::OK;
+        return;
     }
     if sent >= deliveries.record_from_ns.load(Ordering::Relaxed)
         && let Ok(mut histogram) = deliveries.latency_us.lock()
@@ -111,7 +125,6 @@ async fn receive(
         histogram.saturating_record(received.saturating_sub(sent) / 1_000);
     }
     deliveries.unique.fetch_add(1, Ordering::Relaxed);
-    StatusCode::OK
 }
 
 /// `sentAtNs` as an integer, or as a float if the jq map turned it into one.

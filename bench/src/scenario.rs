@@ -69,6 +69,8 @@ pub struct Scenario {
     pub warmup: Duration,
     pub drain_timeout: Duration,
     pub max_concurrency: u32,
+    /// Items per outgoing request (`outgoing.http.batch.maxItems`); 0: one per item.
+    pub outgoing_batch: u32,
 }
 
 /// Percentiles in milliseconds.
@@ -138,6 +140,7 @@ pub async fn run(
         receiver.addr.port(),
         delivery,
         scenario.max_concurrency,
+        scenario.outgoing_batch,
     )?;
     let database = match scenario.backend {
         Backend::Sqlite => None,

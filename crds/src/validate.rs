@@ -300,6 +300,7 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
         }
     }
     crate::validate_connectors::route(&mut check, spec);
+    crate::validate_flows::route(&mut check, spec);
     if let Some(processing) = &spec.processing {
         match (processing.mode, &processing.schedule) {
             (Some(ProcessingMode::Scheduled), None) => check.report(

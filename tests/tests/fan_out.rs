@@ -203,6 +203,7 @@ fn the_flows_examples_are_valid() {
     let output = std::process::Command::new(runner_bin!())
         .args(["validate", "-f"])
         .arg(&examples)
+        .env("SWITCHYARD_SECRET_CRM_TOKEN", "example-token")
         .output()
         .expect("run validate");
     assert!(

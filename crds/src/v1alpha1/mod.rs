@@ -3,6 +3,7 @@
 
 mod common;
 mod connection;
+mod flows;
 mod route;
 mod steps;
 mod tenant;
@@ -12,6 +13,7 @@ mod values;
 
 pub use common::*;
 pub use connection::*;
+pub use flows::*;
 pub use route::*;
 pub use steps::*;
 pub use tenant::*;

@@ -346,7 +346,7 @@ pub struct Outgoing {
     pub soap: Option<SoapCall>,
 }
 
-/// One HTTP request per task.
+/// One HTTP request per task (or per batch).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpDelivery {
@@ -363,6 +363,9 @@ pub struct HttpDelivery {
     /// jq expression computing the JSON body from the item. Absent: the item itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// Send the items of several tasks in one request. Absent: one request per item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<super::HttpBatch>,
 }
 
 /// How queued tasks are processed.
@@ -508,7 +511,8 @@ pub struct TableWrite {
     pub key: Vec<String>,
 }
 
-/// One file per task, written atomically (a temporary name, then a rename).
+/// One file per task (or per batch), written atomically (a temporary name, then a
+/// rename).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FileDelivery {
@@ -520,6 +524,9 @@ pub struct FileDelivery {
     /// `json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<OutputFormat>,
+    /// Write the items of several tasks into one file. Absent: one file per task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<super::FileBatch>,
 }
 
 /// A SOAP operation.

@@ -104,6 +104,12 @@ pub trait Sink: Send + Sync {
         1
     }
 
+    /// How long a batch that is not full may wait for more tasks. Zero (the default):
+    /// the tasks already leased go out at once.
+    fn batch_wait(&self) -> Duration {
+        Duration::ZERO
+    }
+
     /// Delivers several items together (a database writes them in one transaction).
     /// One result per item, in order: one item's failure does not fail the others.
     async fn send_batch(

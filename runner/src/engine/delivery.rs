@@ -19,6 +19,9 @@ const MAX_LEASE_BATCH: usize = 256;
 /// How often an idle worker looks for due retries and, on a shared PostgreSQL queue,
 /// for tasks queued by other runners.
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// How often a batch waiting for more tasks looks for them on a shared queue (tasks
+/// queued by this runner wake it at once).
+const BATCH_POLL: Duration = Duration::from_millis(50);
 /// Pause after a queue error before trying again.
 const ERROR_PAUSE: Duration = Duration::from_secs(1);
 
@@ -45,7 +48,9 @@ pub(super) async fn run(
     // Not more: a buffered task waits for a slot while its lease runs, so with one slow
     // slot a larger buffer could outlive the lease and be delivered twice.
     let per_slot = route.sink.batch_size().max(1);
-    let mut prefetch = Prefetch::new((2 * max_concurrency * per_slot).min(MAX_LEASE_BATCH));
+    // A batch larger than a usual lease still gets two batches' worth.
+    let lease_cap = MAX_LEASE_BATCH.max(2 * per_slot);
+    let mut prefetch = Prefetch::new((2 * max_concurrency * per_slot).min(lease_cap));
     loop {
         if let Some(schedule) = &route.delivery_schedule {
             let Some(wait) = until_next(schedule) else {
@@ -215,12 +220,7 @@ async fn dispatch(
         // A sink that takes batches gets the tasks already leased, up to its size: no
         // waiting for more, so a lone task goes out as fast as before.
         let mut tasks = vec![task];
-        while tasks.len() < batch_size {
-            let Some(next) = prefetch.buffer.pop_front() else {
-                break;
-            };
-            tasks.push(next);
-        }
+        fill_batch(&engine, &route, prefetch, &mut tasks, cancel).await;
         tracker.spawn(async move {
             let attempted = attempt_batch(&engine, &route, tasks).await;
             drop(permit);
@@ -237,6 +237,41 @@ async fn dispatch(
         });
     }
     Ok(())
+}
+
+/// Adds buffered tasks to a batch, up to the sink's batch size. A sink with a batch
+/// wait (`maxWaitMs`) leases what comes in meanwhile until the batch is full or the wait
+/// is over; without one, the batch is what is already leased.
+async fn fill_batch(
+    engine: &Engine,
+    route: &RouteRuntime,
+    prefetch: &mut Prefetch,
+    tasks: &mut Vec<LeasedTask>,
+    cancel: &CancellationToken,
+) {
+    let size = route.sink.batch_size();
+    let deadline = tokio::time::Instant::now() + route.sink.batch_wait();
+    let wakeup = engine.wakeup(&route.key);
+    while tasks.len() < size {
+        if let Some(next) = prefetch.buffer.pop_front() {
+            tasks.push(next);
+            continue;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        prefetch.drained = false;
+        if prefetch.refill(engine, route).await.is_err() {
+            return;
+        }
+        if prefetch.buffer.is_empty() {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = wakeup.notified() => {}
+                () = tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + BATCH_POLL)) => {}
+            }
+        }
+    }
 }
 
 /// Commits the outcomes of attempts. Tasks triggered for other routes are committed in

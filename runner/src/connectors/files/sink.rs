@@ -1,11 +1,11 @@
-//! Writing one file per task, with a templated name.
+//! Writing one file per task (or per batch of tasks), with a templated name.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde_json::Value;
-use switchyard_crds::v1alpha1::{FileDelivery, OutputFormat};
+use switchyard_crds::v1alpha1::{DEFAULT_FILE_BATCH_ITEMS, FileDelivery, OutputFormat};
 
 use super::{FileError, FileStore};
 use crate::connectors::http::UrlTemplate;
@@ -17,6 +17,9 @@ pub struct FileSink {
     /// cannot write outside the directory the template names (`../` becomes `..%2F`).
     path: UrlTemplate,
     format: OutputFormat,
+    /// Set when several tasks go into one file (`spec.outgoing.file.batch`): the most
+    /// items per file and how long a batch waits to fill.
+    batch: Option<(usize, Duration)>,
 }
 
 impl FileSink {
@@ -28,7 +31,50 @@ impl FileSink {
                 message: e.to_string(),
             })?,
             format: spec.format.unwrap_or_default(),
+            batch: spec.batch.as_ref().map(|batch| {
+                (
+                    batch.max_items.unwrap_or(DEFAULT_FILE_BATCH_ITEMS) as usize,
+                    Duration::from_millis(batch.max_wait_ms.unwrap_or(0)),
+                )
+            }),
         })
+    }
+
+    /// Writes `content` to the file the path template names for `path_item`; `items`
+    /// says how many tasks' items it holds, for the log.
+    async fn write(
+        &self,
+        path_item: &Value,
+        content: &Value,
+        items: usize,
+    ) -> Result<DeliveryReport, DeliveryError> {
+        let started = Instant::now();
+        let path = self
+            .path
+            .render(path_item)
+            .map_err(|e| DeliveryError::Request(format!("file path: {e}")))?;
+        let bytes =
+            render(content, self.format).map_err(|e| DeliveryError::Request(e.to_string()))?;
+        let size = bytes.len();
+        let batch = if items > 1 {
+            format!(", batch of {items} items")
+        } else {
+            String::new()
+        };
+        match self.store.write_atomic(&path, bytes).await {
+            Ok(()) => Ok(DeliveryReport {
+                summary: format!(
+                    "wrote `{path}` ({size} bytes{batch}) in {} ms",
+                    started.elapsed().as_millis()
+                ),
+                response: Some(serde_json::json!({ "path": path, "bytes": size })),
+            }),
+            Err(error) if is_retriable(&error) => Err(DeliveryError::Unavailable {
+                message: error.to_string(),
+                retry_after: None,
+            }),
+            Err(error) => Err(DeliveryError::Rejected(error.to_string())),
+        }
     }
 }
 
@@ -85,27 +131,43 @@ impl Sink for FileSink {
         item: &Value,
         _idempotency_key: &str,
     ) -> Result<DeliveryReport, DeliveryError> {
-        let started = Instant::now();
-        let path = self
-            .path
-            .render(item)
-            .map_err(|e| DeliveryError::Request(format!("file path: {e}")))?;
-        let bytes = render(item, self.format).map_err(|e| DeliveryError::Request(e.to_string()))?;
-        let size = bytes.len();
-        match self.store.write_atomic(&path, bytes).await {
-            Ok(()) => Ok(DeliveryReport {
-                summary: format!(
-                    "wrote `{path}` ({size} bytes) in {} ms",
-                    started.elapsed().as_millis()
-                ),
-                response: Some(serde_json::json!({ "path": path, "bytes": size })),
-            }),
-            Err(error) if is_retriable(&error) => Err(DeliveryError::Unavailable {
-                message: error.to_string(),
-                retry_after: None,
-            }),
-            Err(error) => Err(DeliveryError::Rejected(error.to_string())),
+        self.write(item, item, 1).await
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch.map_or(1, |(items, _)| items)
+    }
+
+    fn batch_wait(&self) -> Duration {
+        self.batch.map_or(Duration::ZERO, |(_, wait)| wait)
+    }
+
+    /// One file for the whole batch: its path from the first item, its content every
+    /// item (`json`: an array; `jsonLines` and `csv`: a line or row per item, an array
+    /// item adding one per element). Every item gets the outcome of the write.
+    async fn send_batch(
+        &self,
+        items: &[(&Value, &str)],
+    ) -> Vec<Result<DeliveryReport, DeliveryError>> {
+        if self.batch.is_none() || items.len() < 2 {
+            let mut results = Vec::with_capacity(items.len());
+            for (item, key) in items {
+                results.push(self.send(item, key).await);
+            }
+            return results;
         }
+        let mut all = Vec::with_capacity(items.len());
+        for (item, _) in items {
+            match (self.format, item) {
+                (OutputFormat::JsonLines | OutputFormat::Csv, Value::Array(elements)) => {
+                    all.extend(elements.clone())
+                }
+                _ => all.push((*item).clone()),
+            }
+        }
+        let path_item = items.first().map_or(&Value::Null, |(item, _)| *item);
+        let result = self.write(path_item, &Value::Array(all), items.len()).await;
+        vec![result; items.len()]
     }
 }
 

@@ -117,6 +117,7 @@ async fn the_sink_writes_atomically_and_keeps_items_inside_the_root() {
         &FileDelivery {
             path: "out/order-{{ .id }}.csv".into(),
             format: Some(OutputFormat::Csv),
+            batch: None,
         },
     )
     .unwrap_or_else(|e| panic!("{e}"));

@@ -2,6 +2,7 @@
 //! [`HttpSource`] with pagination and a delivering [`HttpSink`].
 
 mod auth;
+mod batch;
 mod client;
 mod endpoint;
 mod limits;

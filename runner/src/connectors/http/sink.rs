@@ -6,11 +6,14 @@ use std::time::{Duration, Instant, SystemTime};
 use async_trait::async_trait;
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use serde_json::Value;
 use switchyard_crds::v1alpha1::{HttpDelivery, HttpMethod};
 
+use url::Url;
+
 use super::auth::truncate;
+use super::batch::{BatchSettings, ItemResult, batch_key, item_results};
 use super::endpoint::{
     EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers, wire_method,
 };
@@ -55,6 +58,16 @@ pub struct HttpSink {
     body: Option<JqProgram>,
     /// Read and keep the receiver's answer for the after-delivery steps.
     keep_response: bool,
+    /// Set when tasks go out in batches (`spec.outgoing.http.batch`).
+    batch: Option<BatchSettings>,
+}
+
+/// A request the receiver accepted.
+struct Answered {
+    /// e.g. `POST https://… → 200 OK in 3 ms`.
+    summary: String,
+    /// `{status, headers, body}`, when asked for.
+    answer: Option<Value>,
 }
 
 impl HttpSink {
@@ -89,34 +102,53 @@ impl HttpSink {
                 .transpose()
                 .map_err(|e| invalid("spec.outgoing.http.body", e.to_string()))?,
             keep_response,
+            batch: delivery
+                .batch
+                .as_ref()
+                .map(BatchSettings::new)
+                .transpose()?,
         })
     }
-}
 
-#[async_trait]
-impl Sink for HttpSink {
-    async fn send(
-        &self,
-        item: &Value,
-        idempotency_key: &str,
-    ) -> Result<DeliveryReport, DeliveryError> {
+    fn url(&self, item: &Value) -> Result<Url, DeliveryError> {
         let path = self
             .path
             .render(item)
             .map_err(|e| DeliveryError::Request(e.to_string()))?;
-        let url = self
-            .endpoint
+        self.endpoint
             .url(&path)
-            .map_err(|e| DeliveryError::Request(format!("invalid URL `{path}`: {e}")))?;
+            .map_err(|e| DeliveryError::Request(format!("invalid URL `{path}`: {e}")))
+    }
+
+    /// The item's body as JSON bytes (through `body`, when set).
+    fn encode(&self, item: &Value) -> Result<Vec<u8>, DeliveryError> {
+        let computed;
         let body = match &self.body {
-            None => item.clone(),
-            Some(program) => program
-                .first(item.clone())
-                .map_err(|e| DeliveryError::Request(format!("body: {e}")))?
-                .ok_or_else(|| {
-                    DeliveryError::Request("body: the jq expression produced nothing".into())
-                })?,
+            None => item,
+            Some(program) => {
+                computed = program
+                    .first(item.clone())
+                    .map_err(|e| DeliveryError::Request(format!("body: {e}")))?
+                    .ok_or_else(|| {
+                        DeliveryError::Request("body: the jq expression produced nothing".into())
+                    })?;
+                &computed
+            }
         };
+        serde_json::to_vec(body).map_err(|e| DeliveryError::Request(format!("body: {e}")))
+    }
+
+    /// Sends one request and classifies the answer: 2xx is [`Answered`] (with the
+    /// answer read when `read_answer`), 408/429/5xx and connection trouble are
+    /// retriable, other statuses are rejections.
+    async fn exchange(
+        &self,
+        url: Url,
+        body: Vec<u8>,
+        content_type: &'static str,
+        idempotency_key: &str,
+        read_answer: bool,
+    ) -> Result<Answered, DeliveryError> {
         let method = self.method.to_string();
         let shown_url = redact::redact(url.as_str()).into_owned();
         let started = Instant::now();
@@ -136,24 +168,25 @@ impl Sink for HttpSink {
             .await
             .map_err(|e| unavailable(e.to_string(), None))?
             .header("Idempotency-Key", idempotency_key)
-            .json(&body);
+            .header(CONTENT_TYPE, content_type)
+            .body(body);
         let response = request
             .send()
             .await
             .map_err(|e| unavailable(describe_reqwest_error(&e), None))?;
         let status = response.status();
         if status.is_success() {
-            let response = if self.keep_response {
+            let answer = if read_answer {
                 Some(answer(response).await)
             } else {
                 None
             };
-            return Ok(DeliveryReport {
+            return Ok(Answered {
                 summary: format!(
                     "{method} {shown_url} → {status} in {} ms",
                     started.elapsed().as_millis()
                 ),
-                response,
+                answer,
             });
         }
         let retry_after = response
@@ -175,6 +208,159 @@ impl Sink for HttpSink {
             "{method} {shown_url} answered {status} after {} ms: {body}",
             started.elapsed().as_millis()
         )))
+    }
+
+    /// One batch request for `chunk` (indexes into `items`, with their encoded
+    /// bodies); one result per entry of `chunk`.
+    async fn send_chunk(
+        &self,
+        batch: &BatchSettings,
+        items: &[(&Value, &str)],
+        chunk: &[(usize, Vec<u8>)],
+    ) -> Vec<Result<DeliveryReport, DeliveryError>> {
+        let count = chunk.len();
+        let Some((first, _)) = chunk.first() else {
+            return Vec::new();
+        };
+        let url = match self.url(items[*first].0) {
+            Ok(url) => url,
+            Err(error) => return vec![Err(error); count],
+        };
+        let keys: Vec<&str> = chunk.iter().map(|(index, _)| items[*index].1).collect();
+        let encoded: Vec<&[u8]> = chunk.iter().map(|(_, bytes)| bytes.as_slice()).collect();
+        let (body, content_type) = batch.body(&encoded);
+        let size = body.len();
+        let read = self.keep_response || batch.results.is_some();
+        let answered = match self
+            .exchange(url, body, content_type, &batch_key(&keys), read)
+            .await
+        {
+            Ok(answered) => answered,
+            Err(error) => return vec![Err(error); count],
+        };
+        let summary = format!(
+            "{} (batch of {count} items, {size} bytes)",
+            answered.summary
+        );
+        let answer = answered.answer.unwrap_or(Value::Null);
+        let results = match &batch.results {
+            None => vec![ItemResult::Delivered; count],
+            Some(program) => match item_results(program, &answer, count) {
+                Ok(results) => results,
+                Err(message) => {
+                    let error = format!("{summary}, but {message}");
+                    return vec![Err(DeliveryError::Rejected(error)); count];
+                }
+            },
+        };
+        results
+            .into_iter()
+            .enumerate()
+            .map(|(index, result)| match result {
+                ItemResult::Delivered => Ok(DeliveryReport {
+                    summary: format!("{summary}, item {}", index + 1),
+                    response: self.keep_response.then(|| {
+                        let mut answer = answer.clone();
+                        if let Value::Object(fields) = &mut answer {
+                            fields.insert("index".into(), Value::from(index));
+                        }
+                        answer
+                    }),
+                }),
+                ItemResult::Failed { message, retry } => {
+                    let message = format!(
+                        "{summary}, but item {} was refused: {}",
+                        index + 1,
+                        redact::redact(&truncate(&message, LOGGED_BODY_CHARS))
+                    );
+                    if retry {
+                        Err(DeliveryError::Unavailable {
+                            message,
+                            retry_after: None,
+                        })
+                    } else {
+                        Err(DeliveryError::Rejected(message))
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Sink for HttpSink {
+    async fn send(
+        &self,
+        item: &Value,
+        idempotency_key: &str,
+    ) -> Result<DeliveryReport, DeliveryError> {
+        let url = self.url(item)?;
+        let body = self.encode(item)?;
+        let answered = self
+            .exchange(
+                url,
+                body,
+                "application/json",
+                idempotency_key,
+                self.keep_response,
+            )
+            .await?;
+        Ok(DeliveryReport {
+            summary: answered.summary,
+            response: answered.answer,
+        })
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch.as_ref().map_or(1, |b| b.max_items)
+    }
+
+    fn batch_wait(&self) -> Duration {
+        self.batch.as_ref().map_or(Duration::ZERO, |b| b.max_wait)
+    }
+
+    /// Without `batch`, one request per item. With it, the items go out in as few
+    /// requests as `maxItems` and `maxBytes` allow; an item whose body cannot be built
+    /// fails alone.
+    async fn send_batch(
+        &self,
+        items: &[(&Value, &str)],
+    ) -> Vec<Result<DeliveryReport, DeliveryError>> {
+        let Some(batch) = &self.batch else {
+            let mut results = Vec::with_capacity(items.len());
+            for (item, key) in items {
+                results.push(self.send(item, key).await);
+            }
+            return results;
+        };
+        let mut results: Vec<Option<Result<DeliveryReport, DeliveryError>>> =
+            vec![None; items.len()];
+        let mut ready = Vec::with_capacity(items.len());
+        for (index, (item, _)) in items.iter().enumerate() {
+            match self.encode(item) {
+                Ok(bytes) => ready.push((index, bytes)),
+                Err(error) => results[index] = Some(Err(error)),
+            }
+        }
+        let sizes: Vec<usize> = ready.iter().map(|(_, bytes)| bytes.len()).collect();
+        for range in batch.requests(&sizes) {
+            let chunk = &ready[range];
+            let outcomes = self.send_chunk(batch, items, chunk).await;
+            for ((index, _), outcome) in chunk.iter().zip(outcomes) {
+                results[*index] = Some(outcome);
+            }
+        }
+        results
+            .into_iter()
+            .map(|result| {
+                result.unwrap_or_else(|| {
+                    Err(DeliveryError::Unavailable {
+                        message: "the item was not sent".into(),
+                        retry_after: None,
+                    })
+                })
+            })
+            .collect()
     }
 }
 
