@@ -5,6 +5,7 @@
 //! API token; without one the runner refuses to listen anywhere but loopback (see
 //! `cli`). Webhooks authenticate per route.
 
+mod callbacks;
 mod connections;
 mod error;
 mod health;
@@ -66,6 +67,10 @@ pub fn router(state: AppState) -> Router {
             post(tasks::discard_task),
         )
         .route(
+            "/namespaces/{namespace}/tasks/{id}/ack",
+            post(tasks::ack_task),
+        )
+        .route(
             "/namespaces/{namespace}/storages/{storage}/items",
             get(storages::list_items),
         )
@@ -79,6 +84,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/webhooks/{namespace}/{route}", post(webhooks::receive))
+        .route("/callbacks/{namespace}/{route}", post(callbacks::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -4,7 +4,9 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
-use crate::queue::{RouteKey, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary};
+use crate::queue::{
+    Ack, AckOutcome, RouteKey, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary,
+};
 
 /// Largest page of tasks.
 const MAX_PAGE: u32 = 1_000;
@@ -16,7 +18,7 @@ const DEFAULT_PAGE: u32 = 100;
 pub struct ListQuery {
     /// Only tasks of this route.
     pub route: Option<String>,
-    /// Only tasks in this state: pending, processing, done, failed, skipped.
+    /// Only tasks in this state: pending, processing, done, failed, skipped, waiting.
     pub state: Option<String>,
     /// Page size, 1 to 1000 (default 100).
     pub limit: Option<u32>,
@@ -188,4 +190,49 @@ pub async fn discard_task(
         TaskAction::Discard { actor, reason },
     )
     .await
+}
+
+/// The receiver's word on a waiting task.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AckRequest {
+    /// `done` or `failed`.
+    pub outcome: AckOutcome,
+    /// Shown in the task log; a failed task's error.
+    pub message: Option<String>,
+    /// Who acknowledges (shown in the task log). Default: `API`.
+    pub actor: Option<String>,
+}
+
+/// Acknowledge a `waiting` task (a route with `outgoing.await`): it becomes `done` or
+/// `failed` (with the message as its error).
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/tasks/{id}/ack",
+    params(("namespace" = String, Path), ("id" = String, Path)),
+    request_body(content = AckRequest),
+    responses(
+        (status = 200, body = ActionResult),
+        (status = 400, description = "Not a valid acknowledgement", body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "The task is not waiting", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn ack_task(
+    State(state): State<AppState>,
+    Path((namespace, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<ActionResult>, ApiError> {
+    let request: AckRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not a valid acknowledgement ({{\"outcome\": \"done\" | \"failed\", \"message\": …}}): {e}"
+        ))
+    })?;
+    let ack = Ack {
+        actor: request.actor.unwrap_or_else(|| "API".into()),
+        outcome: request.outcome,
+        message: request.message,
+    };
+    act(&state, &namespace, &id, TaskAction::Ack(ack)).await
 }
