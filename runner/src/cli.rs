@@ -11,11 +11,12 @@ use clap::{Args, Parser, Subcommand};
 use notify::Watcher;
 use tokio::sync::mpsc;
 
+use crate::api::auth::{Authenticator, Oidc, OidcConfig, Role, StaticTokens};
 use crate::api::{self, AppState};
+use crate::audit::{AuditLog, Fingerprint, record_reload};
 use crate::engine::Engine;
 use crate::housekeeping::{self, Retention};
 use crate::queue::{DEFAULT_LEASE_DURATION, QueueStore, SqlQueue};
-use crate::redact::Secret;
 use crate::runtime;
 use crate::secrets::SecretSource;
 use crate::status_report;
@@ -40,7 +41,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Validate the manifests, then serve webhooks, the API and delivery until stopped.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate the manifests and exit: 0 when valid, 2 with every problem listed.
     Validate(ManifestArgs),
     /// Run the `TransformerTest` documents beside the manifests: 0 when all pass, 1 with
@@ -90,6 +91,18 @@ struct RunArgs {
     )]
     api_token: Option<String>,
 
+    /// A YAML file of API tokens with roles (`- {name, role, token}`; in a cluster, a
+    /// mounted Secret). Each caller's name goes into task logs and the audit trail.
+    #[arg(long, env = "SWITCHYARD_API_TOKENS_FILE")]
+    api_tokens_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    oidc: OidcArgs,
+
+    /// Days to keep the audit trail.
+    #[arg(long, default_value_t = 90, env = "SWITCHYARD_AUDIT_RETENTION_DAYS")]
+    audit_retention_days: u64,
+
     /// Seconds a runner owns a task it is delivering; after a crash, a shared (PostgreSQL)
     /// queue hands the task to another runner once this has passed. Must exceed the
     /// longest HTTP time-out.
@@ -116,6 +129,53 @@ struct RunArgs {
     /// operator; needs the in-cluster service account).
     #[arg(long, env = "SWITCHYARD_REPORT_STATUS")]
     report_status: bool,
+}
+
+/// OIDC: API callers with a JWT from this issuer.
+#[derive(Args)]
+struct OidcArgs {
+    /// The issuer URL; tokens must carry it as `iss`. Enables OIDC.
+    #[arg(long, env = "SWITCHYARD_OIDC_ISSUER", requires = "oidc_audience")]
+    oidc_issuer: Option<String>,
+    /// The audience tokens must be issued for (`aud`).
+    #[arg(long, env = "SWITCHYARD_OIDC_AUDIENCE")]
+    oidc_audience: Option<String>,
+    /// The issuer's JWKS URL. Default: `jwks_uri` from its discovery document.
+    #[arg(long, env = "SWITCHYARD_OIDC_JWKS_URL")]
+    oidc_jwks_url: Option<String>,
+    /// The claim naming the role (a dotted path, e.g. `realm_access.roles`): a string or
+    /// a list; values `viewer`, `editor`, `admin` (after the prefix).
+    #[arg(long, default_value = "roles", env = "SWITCHYARD_OIDC_ROLES_CLAIM")]
+    oidc_roles_claim: String,
+    /// A prefix the claim's values carry, e.g. `switchyard-` for `switchyard-editor`.
+    #[arg(long, default_value = "", env = "SWITCHYARD_OIDC_ROLE_PREFIX")]
+    oidc_role_prefix: String,
+}
+
+/// The API's authentication from the arguments.
+fn authenticator(
+    api_token: Option<String>,
+    tokens_file: Option<&std::path::Path>,
+    oidc: OidcArgs,
+) -> anyhow::Result<Authenticator> {
+    let mut tokens = match tokens_file {
+        Some(path) => StaticTokens::from_file(path)?,
+        None => StaticTokens::default(),
+    };
+    if let Some(token) = api_token.filter(|t| !t.is_empty()) {
+        tokens.add("api-token".into(), Role::Admin, token);
+    }
+    let oidc = match (oidc.oidc_issuer, oidc.oidc_audience) {
+        (Some(issuer), Some(audience)) => Some(Oidc::new(OidcConfig {
+            issuer,
+            audience,
+            jwks_url: oidc.oidc_jwks_url,
+            roles_claim: oidc.oidc_roles_claim,
+            role_prefix: oidc.oidc_role_prefix,
+        })?),
+        _ => None,
+    };
+    Ok(Authenticator::new(tokens, oidc))
 }
 
 /// Exit code for invalid manifests or arguments.
@@ -153,7 +213,7 @@ pub async fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Run(args) => run(args).await,
+        Command::Run(args) => run(*args).await,
     }
 }
 
@@ -169,13 +229,16 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             std::process::exit(EXIT_INVALID);
         }
     };
-    let api_token = args
-        .api_token
-        .filter(|t| !t.is_empty())
-        .map(|t| Arc::new(Secret::new(t)));
-    if api_token.is_none() && !args.listen.ip().is_loopback() {
+    let auth = match authenticator(args.api_token, args.api_tokens_file.as_deref(), args.oidc) {
+        Ok(auth) => Arc::new(auth),
+        Err(error) => {
+            eprintln!("{error:#}");
+            std::process::exit(EXIT_INVALID);
+        }
+    };
+    if !auth.is_enabled() && !args.listen.ip().is_loopback() {
         eprintln!(
-            "Refusing to serve the API on {} without authentication: set SWITCHYARD_API_TOKEN, or listen on 127.0.0.1.",
+            "Refusing to serve the API on {} without authentication: set SWITCHYARD_API_TOKENS_FILE, SWITCHYARD_OIDC_ISSUER or SWITCHYARD_API_TOKEN, or listen on 127.0.0.1.",
             args.listen
         );
         std::process::exit(EXIT_INVALID);
@@ -191,6 +254,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| SqlQueue::default_url(&args.data_dir));
     let queue = SqlQueue::connect(&queue_url, Duration::from_secs(args.lease_seconds)).await?;
     let storage: Arc<dyn StorageStore> = Arc::new(queue.storage());
+    let audit: Arc<dyn AuditLog> = Arc::new(queue.audit());
+    tokio::spawn(crate::audit::retention_loop(
+        audit.clone(),
+        Duration::from_secs(args.audit_retention_days * 24 * 3_600),
+    ));
     let store: Arc<dyn QueueStore> = Arc::new(queue);
     let engine = Engine::new(store, storage, runtime);
     engine.start().await;
@@ -219,12 +287,14 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.data_dir.clone(),
         secrets,
         reloads,
+        audit.clone(),
     ));
 
     let ready = Arc::new(AtomicBool::new(false));
     let app = api::router(AppState {
         engine: engine.clone(),
-        api_token,
+        auth,
+        audit,
         ready: ready.clone(),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -238,15 +308,18 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     );
     ready.store(true, Ordering::Relaxed);
     let draining = ready.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Stop advertising readiness first, so a load balancer sends no new work.
-            draining.store(false, Ordering::Relaxed);
-            tracing::info!("Stopping: finishing in-flight requests and deliveries");
-        })
-        .await
-        .context("the HTTP server failed")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Stop advertising readiness first, so a load balancer sends no new work.
+        draining.store(false, Ordering::Relaxed);
+        tracing::info!("Stopping: finishing in-flight requests and deliveries");
+    })
+    .await
+    .context("the HTTP server failed")?;
     engine.shutdown().await;
     tracing::info!("Stopped");
     Ok(())
@@ -328,14 +401,21 @@ async fn reload_loop(
     data_dir: PathBuf,
     secrets: SecretSource,
     mut triggers: mpsc::Receiver<()>,
+    audit: Arc<dyn AuditLog>,
 ) {
+    let mut loaded = Fingerprint::of(&paths);
     while triggers.recv().await.is_some() {
         // Let a burst of changes settle, then reload once.
         tokio::time::sleep(RELOAD_DEBOUNCE).await;
         while triggers.try_recv().is_ok() {}
         housekeeping::apply_requests(&engine, &paths, &data_dir).await;
         match runtime::load(&paths, &secrets) {
-            Ok(runtime) => engine.reload(runtime).await,
+            Ok(runtime) => {
+                engine.reload(runtime).await;
+                let now = Fingerprint::of(&paths);
+                record_reload(audit.as_ref(), &loaded, &now).await;
+                loaded = now;
+            }
             Err(problems) => {
                 tracing::error!(
                     "Manifests changed but are invalid; keeping the running configuration"

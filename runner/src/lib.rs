@@ -3,8 +3,10 @@
 //! webhook endpoints, the REST API, `/metrics` and health probes.
 
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod connectors;
+pub mod console;
 pub mod engine;
 pub mod housekeeping;
 pub mod queue;

@@ -115,18 +115,29 @@ async fn failed_tasks_wait_for_a_human_who_can_retry_or_discard_them() {
         );
     }
 
-    // Discard one, with who and why.
+    // Discard one, with why; who is the authenticated caller, never a body field.
     let (status, answer) = post_api(
         &runner,
         &format!("/api/v1/namespaces/default/tasks/{}/discard", ids[0]),
-        json!({"actor": "alice", "reason": "test order"}),
+        json!({"actor": "mallory", "reason": "test order"}),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["code"].clone()),
+        (400, json!("bad_request")),
+        "{answer}"
+    );
+    let (status, answer) = post_api(
+        &runner,
+        &format!("/api/v1/namespaces/default/tasks/{}/discard", ids[0]),
+        json!({"reason": "test order"}),
     )
     .await;
     assert_eq!((status, answer["state"].clone()), (200, json!("skipped")));
     assert!(
         messages(&task(&runner, &ids[0]).await)
             .last()
-            .is_some_and(|l| l == "Discarded by alice: test order")
+            .is_some_and(|l| l == "Discarded by api-token (token): test order")
     );
     // A skipped task cannot be discarded again.
     let (status, answer) = post_api(
@@ -152,7 +163,7 @@ async fn failed_tasks_wait_for_a_human_who_can_retry_or_discard_them() {
     assert!(
         messages(&done)
             .iter()
-            .any(|l| l.starts_with("Retry requested by API"))
+            .any(|l| l.starts_with("Retry requested by api-token (token)"))
     );
     let (status, answer) = post_api(
         &runner,

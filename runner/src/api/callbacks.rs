@@ -27,12 +27,16 @@ pub struct CallbackResult {
     pub tasks: Vec<Acknowledged>,
 }
 
-/// Acknowledge waiting tasks of a route by correlation value. The body is a JSON object
-/// (or an array of them); the route's `outgoing.await.callback` says where the
-/// correlation value and the outcome are. Authentication as for webhooks.
+/// Acknowledge waiting tasks
+///
+/// A receiver confirms the work of `waiting` tasks of a route by their correlation
+/// value. The body is a JSON object (or an array of them); the route's
+/// `outgoing.await.callback` says where the correlation value and the outcome are.
+/// Authentication as for webhooks.
 #[utoipa::path(
     post,
     path = "/callbacks/{namespace}/{route}",
+    tag = "webhooks",
     params(("namespace" = String, Path), ("route" = String, Path)),
     request_body(content = serde_json::Value, description = "A JSON object or an array of objects"),
     responses(

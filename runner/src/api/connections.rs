@@ -13,10 +13,13 @@ pub struct TestResult {
     pub message: String,
 }
 
+/// Test a Connection
+///
 /// Check that a Connection's system answers and accepts the credentials, without moving
 /// data: a GET on an HTTP Connection's base URL, a ping of a database.
 #[utoipa::path(
     post,
+    tag = "connections",
     path = "/api/v1/namespaces/{namespace}/connections/{name}/test",
     params(("namespace" = String, Path), ("name" = String, Path)),
     responses(

@@ -1,32 +1,94 @@
-//! API errors: a status and a message a human can act on, as JSON. Messages pass
-//! through the redactor, so an error can never echo a secret.
+//! API errors: a status, a stable machine-readable `code` and a message a human can act
+//! on, as one JSON body for every error answer. Messages pass through the redactor, so
+//! an error can never echo a secret.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::auth::Role;
 use crate::queue::QueueError;
 use crate::redact;
+
+/// What kind of error an answer is. Stable: clients branch on it, not on the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is malformed: a bad parameter or body.
+    BadRequest,
+    /// No credentials, or credentials that are not valid.
+    Unauthorized,
+    /// Authenticated, but the identity lacks the role the operation needs.
+    Forbidden,
+    /// No such namespace, route, task, Connection or storage entry.
+    NotFound,
+    /// The method is not allowed on this path.
+    MethodNotAllowed,
+    /// The resource is in a state that does not allow the operation (a task that is
+    /// processing, done, or records unreadable input).
+    Conflict,
+    /// The body is too large.
+    PayloadTooLarge,
+    /// An item failed the route's transformers.
+    Unprocessable,
+    /// A remote system the operation needed failed (a poll).
+    UpstreamFailed,
+    /// The queue, the storage or the route is unavailable for now; try again.
+    Unavailable,
+    /// An unexpected failure inside the runner.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code an answer with `status` carries unless a more precise one is given.
+    pub fn of_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::BAD_REQUEST => Self::BadRequest,
+            StatusCode::UNAUTHORIZED => Self::Unauthorized,
+            StatusCode::FORBIDDEN => Self::Forbidden,
+            StatusCode::NOT_FOUND => Self::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::CONFLICT => Self::Conflict,
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::UNPROCESSABLE_ENTITY => Self::Unprocessable,
+            StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => Self::UpstreamFailed,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => Self::Unavailable,
+            s if s.is_client_error() => Self::BadRequest,
+            _ => Self::Internal,
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
+    pub code: ErrorCode,
     pub message: String,
+    /// For `forbidden`: the role the operation needs.
+    pub required_role: Option<Role>,
 }
 
 /// The body of every error answer.
 #[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
-    /// What went wrong and, where possible, what to do about it.
+    /// What kind of error this is (stable, for programs).
+    pub code: ErrorCode,
+    /// What went wrong and, where possible, what to do about it (for people).
     pub error: String,
+    /// For `forbidden`: the role the operation needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_role: Option<Role>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
+            code: ErrorCode::of_status(status),
             message: message.into(),
+            required_role: None,
         }
     }
 
@@ -36,6 +98,14 @@ impl ApiError {
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    /// 403: the identity lacks `required`.
+    pub fn forbidden(required: Role, message: impl Into<String>) -> Self {
+        Self {
+            required_role: Some(required),
+            ..Self::new(StatusCode::FORBIDDEN, message)
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -63,7 +133,9 @@ impl From<QueueError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
+            code: self.code,
             error: redact::redact(&self.message).into_owned(),
+            required_role: self.required_role,
         };
         (self.status, Json(body)).into_response()
     }

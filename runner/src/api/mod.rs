@@ -1,34 +1,41 @@
 //! The HTTP surface: webhooks, the REST API (documented at `/openapi.json`), `/metrics`
 //! and health probes.
 //!
-//! The API under `/api/` requires `Authorization: Bearer <token>` when the runner has an
-//! API token; without one the runner refuses to listen anywhere but loopback (see
-//! `cli`). Webhooks authenticate per route.
+//! Every route under `/api/` authenticates its caller (see [`auth`]) and declares the
+//! role it needs (see [`declare`]); without any authentication configured the runner
+//! refuses to listen anywhere but loopback (see `cli`). Webhooks authenticate per route.
+//! Every error answer is one JSON body with a stable `code` ([`error::ErrorBody`]).
 
+mod audit;
+pub mod auth;
 mod callbacks;
 mod connections;
+pub mod declare;
 mod error;
 mod health;
+mod identity;
+mod json_errors;
 mod openapi;
 mod routes;
 mod storages;
 mod tasks;
 mod webhooks;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody, ErrorCode};
+pub use openapi::ApiDoc;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{get, post};
-use subtle::ConstantTimeEq;
 
+use self::auth::{Authenticator, Identity, Role};
+use self::declare::ApiRoutes;
+use crate::audit::{AuditAction, AuditEvent, AuditLog};
 use crate::engine::Engine;
-use crate::redact::Secret;
 
 /// Largest webhook body accepted: big enough for a batch of a few thousand orders.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -36,78 +43,143 @@ const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
-    pub api_token: Option<Arc<Secret>>,
+    pub auth: Arc<Authenticator>,
+    pub audit: Arc<dyn AuditLog>,
     /// False while starting and while draining: `/readyz` answers 503.
     pub ready: Arc<AtomicBool>,
 }
 
+impl AppState {
+    /// Records what `identity` did in the audit trail.
+    pub(crate) async fn audit(
+        &self,
+        identity: &Identity,
+        namespace: &str,
+        action: AuditAction,
+        target: impl Into<String>,
+        detail: serde_json::Value,
+    ) {
+        let event = AuditEvent::new(
+            namespace,
+            identity.actor(),
+            identity.from.clone(),
+            action,
+            target,
+            detail,
+        );
+        crate::audit::record(self.audit.as_ref(), event).await;
+    }
+}
+
+/// Every route under `/api/`, with the role it needs.
+pub fn api_routes() -> ApiRoutes {
+    use Role::{Editor, Viewer};
+    ApiRoutes::new()
+        .get("/api/v1/whoami", Viewer, identity::whoami)
+        .get("/api/v1/namespaces", Viewer, identity::namespaces)
+        .get(
+            "/api/v1/namespaces/{namespace}/routes",
+            Viewer,
+            routes::list_routes,
+        )
+        .post(
+            "/api/v1/namespaces/{namespace}/connections/{name}/test",
+            Editor,
+            connections::test_connection,
+        )
+        .post(
+            "/api/v1/namespaces/{namespace}/routes/{route}/retry-failed",
+            Editor,
+            routes::retry_failed,
+        )
+        .post(
+            "/api/v1/namespaces/{namespace}/routes/{route}/trigger",
+            Editor,
+            routes::trigger,
+        )
+        .get(
+            "/api/v1/namespaces/{namespace}/tasks",
+            Viewer,
+            tasks::list_tasks,
+        )
+        .get(
+            "/api/v1/namespaces/{namespace}/tasks/{id}",
+            Viewer,
+            tasks::get_task,
+        )
+        .post(
+            "/api/v1/namespaces/{namespace}/tasks/{id}/retry",
+            Editor,
+            tasks::retry_task,
+        )
+        .post(
+            "/api/v1/namespaces/{namespace}/tasks/{id}/discard",
+            Editor,
+            tasks::discard_task,
+        )
+        .post(
+            "/api/v1/namespaces/{namespace}/tasks/{id}/ack",
+            Editor,
+            tasks::ack_task,
+        )
+        .get(
+            "/api/v1/namespaces/{namespace}/storages/{storage}/items",
+            Viewer,
+            storages::list_items,
+        )
+        .get(
+            "/api/v1/namespaces/{namespace}/storages/{storage}/items/{key}",
+            Viewer,
+            storages::get_item,
+        )
+        .put(
+            "/api/v1/namespaces/{namespace}/storages/{storage}/items/{key}",
+            Editor,
+            storages::put_item,
+        )
+        .delete(
+            "/api/v1/namespaces/{namespace}/storages/{storage}/items/{key}",
+            Editor,
+            storages::delete_item,
+        )
+        .get(
+            "/api/v1/namespaces/{namespace}/audit",
+            Viewer,
+            audit::list_events,
+        )
+}
+
+/// Routes outside `/api/`: they authenticate on their own (webhooks) or need nothing.
+pub const PUBLIC_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/webhooks/{namespace}/{route}"),
+    ("POST", "/callbacks/{namespace}/{route}"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+];
+
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/namespaces/{namespace}/routes", get(routes::list_routes))
-        .route(
-            "/namespaces/{namespace}/connections/{name}/test",
-            post(connections::test_connection),
-        )
-        .route(
-            "/namespaces/{namespace}/routes/{route}/retry-failed",
-            post(routes::retry_failed),
-        )
-        .route(
-            "/namespaces/{namespace}/routes/{route}/trigger",
-            post(routes::trigger),
-        )
-        .route("/namespaces/{namespace}/tasks", get(tasks::list_tasks))
-        .route("/namespaces/{namespace}/tasks/{id}", get(tasks::get_task))
-        .route(
-            "/namespaces/{namespace}/tasks/{id}/retry",
-            post(tasks::retry_task),
-        )
-        .route(
-            "/namespaces/{namespace}/tasks/{id}/discard",
-            post(tasks::discard_task),
-        )
-        .route(
-            "/namespaces/{namespace}/tasks/{id}/ack",
-            post(tasks::ack_task),
-        )
-        .route(
-            "/namespaces/{namespace}/storages/{storage}/items",
-            get(storages::list_items),
-        )
-        .route(
-            "/namespaces/{namespace}/storages/{storage}/items/{key}",
-            get(storages::get_item)
-                .put(storages::put_item)
-                .delete(storages::delete_item),
-        )
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let api = api_routes()
+        .into_router()
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
     Router::new()
-        .nest("/api/v1", api)
+        .merge(api)
+        .merge(crate::console::router())
         .route("/webhooks/{namespace}/{route}", post(webhooks::receive))
         .route("/callbacks/{namespace}/{route}", post(callbacks::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(openapi::document))
+        .fallback(json_errors::not_found)
+        .layer(middleware::from_fn(json_errors::as_json))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-async fn require_token(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    if let Some(expected) = &state.api_token {
-        let presented = request
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::unauthorized("send `Authorization: Bearer <api token>`"))?;
-        if !bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) {
-            return Err(ApiError::unauthorized("invalid API token"));
-        }
-    }
-    Ok(next.run(request).await)
-}
+#[cfg(test)]
+mod tests;

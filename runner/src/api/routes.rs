@@ -4,7 +4,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 
+use super::auth::Identity;
 use super::{ApiError, AppState};
+use crate::audit::AuditAction;
 use crate::connectors::webhook::items_of_body;
 use crate::engine::IntakeError;
 use crate::queue::{RouteKey, StateCounts};
@@ -31,9 +33,12 @@ pub struct RouteInfo {
     pub tasks: StateCounts,
 }
 
+/// List routes
+///
 /// Routes of a namespace with their task counts per state.
 #[utoipa::path(
     get,
+    tag = "routes",
     path = "/api/v1/namespaces/{namespace}/routes",
     params(("namespace" = String, Path)),
     responses((status = 200, body = [RouteInfo])),
@@ -93,10 +98,13 @@ fn known_route(state: &AppState, namespace: &str, route: &str) -> Result<RouteKe
         })
 }
 
+/// Retry a route's failed tasks
+///
 /// Put every failed task of a route back to `pending` with a fresh attempt budget
 /// (except tasks recording unreadable input, which cannot be retried).
 #[utoipa::path(
     post,
+    tag = "routes",
     path = "/api/v1/namespaces/{namespace}/routes/{route}/retry-failed",
     params(("namespace" = String, Path), ("route" = String, Path)),
     responses((status = 200, body = Affected), (status = 404, body = super::error::ErrorBody)),
@@ -104,21 +112,38 @@ fn known_route(state: &AppState, namespace: &str, route: &str) -> Result<RouteKe
 )]
 pub async fn retry_failed(
     State(state): State<AppState>,
+    identity: Identity,
     Path((namespace, route)): Path<(String, String)>,
 ) -> Result<Json<Affected>, ApiError> {
     let key = known_route(&state, &namespace, &route)?;
-    let count = state.engine.store().retry_failed(&key, "API").await?;
+    let count = state
+        .engine
+        .store()
+        .retry_failed(&key, &identity.actor())
+        .await?;
     state.engine.wake(&key);
+    state
+        .audit(
+            &identity,
+            &namespace,
+            AuditAction::RetryFailed,
+            &route,
+            serde_json::json!({"count": count}),
+        )
+        .await;
     Ok(Json(Affected {
         task_ids: Vec::new(),
         count,
     }))
 }
 
+/// Trigger a route
+///
 /// Run a route now. A polling route fetches at once; any route accepts a JSON body
 /// (object or array of objects) whose items are queued as if they had come in.
 #[utoipa::path(
     post,
+    tag = "routes",
     path = "/api/v1/namespaces/{namespace}/routes/{route}/trigger",
     params(("namespace" = String, Path), ("route" = String, Path)),
     request_body(content = serde_json::Value, description = "Optional items to queue"),
@@ -132,6 +157,7 @@ pub async fn retry_failed(
 )]
 pub async fn trigger(
     State(state): State<AppState>,
+    identity: Identity,
     Path((namespace, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Affected>), ApiError> {
@@ -150,6 +176,13 @@ pub async fn trigger(
         let items = items_of_body(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
         state.engine.intake(route, items, "manual").await
     };
+    let detail = match &result {
+        Ok(ids) => serde_json::json!({"taskIds": ids}),
+        Err(error) => serde_json::json!({"error": crate::redact::redact(&error.to_string())}),
+    };
+    state
+        .audit(&identity, &namespace, AuditAction::Trigger, &name, detail)
+        .await;
     let result = result.map_err(|error| match error.root() {
         IntakeError::Transform { .. } => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())

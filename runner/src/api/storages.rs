@@ -9,7 +9,9 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::auth::Identity;
 use super::{ApiError, AppState};
+use crate::audit::AuditAction;
 use crate::storage::{StorageEntry, StorageError, StorageScope};
 
 /// Largest page of entries.
@@ -52,9 +54,12 @@ pub struct EntryPage {
     pub next_cursor: Option<String>,
 }
 
-/// Entries of a storage, in key order.
+/// List storage entries
+///
+/// Entries of a storage (cursors, hashes, lookup tables), in key order.
 #[utoipa::path(
     get,
+    tag = "storage",
     path = "/api/v1/namespaces/{namespace}/storages/{storage}/items",
     params(("namespace" = String, Path), ("storage" = String, Path), ListQuery),
     responses((status = 200, body = EntryPage), (status = 400, body = super::error::ErrorBody)),
@@ -83,9 +88,12 @@ pub async fn list_items(
     Ok(Json(EntryPage { items, next_cursor }))
 }
 
+/// Get a storage entry
+///
 /// One entry: its value, when it was written and when it expires.
 #[utoipa::path(
     get,
+    tag = "storage",
     path = "/api/v1/namespaces/{namespace}/storages/{storage}/items/{key}",
     params(("namespace" = String, Path), ("storage" = String, Path), ("key" = String, Path)),
     responses((status = 200, body = StorageEntry), (status = 404, body = super::error::ErrorBody)),
@@ -105,9 +113,12 @@ pub async fn get_item(
         .ok_or_else(|| not_found(&scope, &key))
 }
 
-/// Write an entry: the body is its JSON value.
+/// Write a storage entry
+///
+/// Write an entry: the body is its JSON value. Recorded in the audit trail.
 #[utoipa::path(
     put,
+    tag = "storage",
     path = "/api/v1/namespaces/{namespace}/storages/{storage}/items/{key}",
     params(("namespace" = String, Path), ("storage" = String, Path), ("key" = String, Path), PutQuery),
     request_body(content = Object, description = "Any JSON value"),
@@ -116,6 +127,7 @@ pub async fn get_item(
 )]
 pub async fn put_item(
     State(state): State<AppState>,
+    identity: Identity,
     Path((namespace, storage, key)): Path<(String, String, String)>,
     Query(query): Query<PutQuery>,
     body: Bytes,
@@ -132,6 +144,15 @@ pub async fn put_item(
             query.ttl_seconds.map(Duration::from_secs),
         )
         .await?;
+    state
+        .audit(
+            &identity,
+            &scope.namespace,
+            AuditAction::StoragePut,
+            format!("{}/{key}", scope.storage),
+            serde_json::json!({"ttlSeconds": query.ttl_seconds}),
+        )
+        .await;
     store
         .get(&scope, &key)
         .await?
@@ -139,9 +160,12 @@ pub async fn put_item(
         .ok_or_else(|| not_found(&scope, &key))
 }
 
-/// Delete an entry.
+/// Delete a storage entry
+///
+/// Delete an entry. Recorded in the audit trail.
 #[utoipa::path(
     delete,
+    tag = "storage",
     path = "/api/v1/namespaces/{namespace}/storages/{storage}/items/{key}",
     params(("namespace" = String, Path), ("storage" = String, Path), ("key" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, body = super::error::ErrorBody)),
@@ -149,10 +173,20 @@ pub async fn put_item(
 )]
 pub async fn delete_item(
     State(state): State<AppState>,
+    identity: Identity,
     Path((namespace, storage, key)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let scope = StorageScope::new(namespace, storage);
     if state.engine.storage().delete(&scope, &key).await? {
+        state
+            .audit(
+                &identity,
+                &scope.namespace,
+                AuditAction::StorageDelete,
+                format!("{}/{key}", scope.storage),
+                serde_json::json!({}),
+            )
+            .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&scope, &key))

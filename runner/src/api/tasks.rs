@@ -3,7 +3,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
+use super::auth::Identity;
 use super::{ApiError, AppState};
+use crate::audit::AuditAction;
 use crate::queue::{
     Ack, AckOutcome, RouteKey, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary,
 };
@@ -15,6 +17,7 @@ const DEFAULT_PAGE: u32 = 100;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
 pub struct ListQuery {
     /// Only tasks of this route.
     pub route: Option<String>,
@@ -24,6 +27,12 @@ pub struct ListQuery {
     pub limit: Option<u32>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,
+    /// Only tasks whose item contains this text, case-insensitive (an order number).
+    pub text: Option<String>,
+    /// Only tasks created at or after this time (milliseconds since the Unix epoch).
+    pub created_after_ms: Option<i64>,
+    /// Only tasks created before this time (milliseconds since the Unix epoch).
+    pub created_before_ms: Option<i64>,
 }
 
 /// A page of tasks.
@@ -36,9 +45,13 @@ pub struct TaskPage {
     pub next_cursor: Option<String>,
 }
 
-/// Tasks of a namespace, oldest first.
+/// List tasks
+///
+/// Tasks of a namespace, oldest first, without their items: filter by route and state,
+/// page with `limit` and `cursor`.
 #[utoipa::path(
     get,
+    tag = "tasks",
     path = "/api/v1/namespaces/{namespace}/tasks",
     params(("namespace" = String, Path), ListQuery),
     responses((status = 200, body = TaskPage), (status = 400, body = super::error::ErrorBody)),
@@ -63,6 +76,9 @@ pub async fn list_tasks(
             .transpose()
             .map_err(|e| ApiError::bad_request(e.to_string()))?,
         cursor: query.cursor,
+        text: query.text.filter(|t| !t.is_empty()),
+        created_after_ms: query.created_after_ms,
+        created_before_ms: query.created_before_ms,
         limit,
     };
     let tasks = state.engine.store().list(&namespace, &filter).await?;
@@ -72,9 +88,12 @@ pub async fn list_tasks(
     Ok(Json(TaskPage { tasks, next_cursor }))
 }
 
+/// Get a task
+///
 /// One task: its item, attempts and every log line.
 #[utoipa::path(
     get,
+    tag = "tasks",
     path = "/api/v1/namespaces/{namespace}/tasks/{id}",
     params(("namespace" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = TaskDetail), (status = 404, body = super::error::ErrorBody)),
@@ -93,13 +112,11 @@ pub async fn get_task(
         .ok_or_else(|| ApiError::not_found(format!("no task `{id}` in namespace `{namespace}`")))
 }
 
-/// Who acts, and why; both optional.
+/// Why; optional. Who acts is the authenticated caller, never a field of the body.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
-    /// Who asks (shown in the task log). Default: `API`.
-    pub actor: Option<String>,
-    /// Why (shown in the task log).
+    /// Why (shown in the task log and the audit trail).
     pub reason: Option<String>,
 }
 
@@ -120,10 +137,16 @@ fn action_request(body: &Bytes) -> Result<ActionRequest, ApiError> {
 
 async fn act(
     state: &AppState,
+    identity: &Identity,
     namespace: &str,
     id: &str,
     action: TaskAction,
 ) -> Result<Json<ActionResult>, ApiError> {
+    let (audited, reason) = match &action {
+        TaskAction::Retry { .. } => (AuditAction::Retry, None),
+        TaskAction::Discard { reason, .. } => (AuditAction::Discard, Some(reason.clone())),
+        TaskAction::Ack(ack) => (AuditAction::Ack, ack.message.clone()),
+    };
     let new_state = state
         .engine
         .store()
@@ -138,18 +161,31 @@ async fn act(
             route: task.summary.route,
         });
     }
+    state
+        .audit(
+            identity,
+            namespace,
+            audited,
+            id,
+            serde_json::json!({"state": new_state, "reason": reason}),
+        )
+        .await;
     Ok(Json(ActionResult {
         id: id.to_owned(),
         state: new_state,
     }))
 }
 
+/// Retry a task
+///
 /// Put a failed or skipped task back to `pending`, due now, with a fresh attempt budget.
 /// A task with source `unreadable` records input a poll could not read (e.g. a file
 /// that is not valid CSV, moved to the failed folder) and is refused with 409: fix the
-/// input and put it back to have it read again, then discard the task.
+/// input and put it back to have it read again, then discard the task. The caller is
+/// named in the task log and the audit trail.
 #[utoipa::path(
     post,
+    tag = "tasks",
     path = "/api/v1/namespaces/{namespace}/tasks/{id}/retry",
     params(("namespace" = String, Path), ("id" = String, Path)),
     request_body(content = ActionRequest, description = "Optional"),
@@ -158,17 +194,29 @@ async fn act(
 )]
 pub async fn retry_task(
     State(state): State<AppState>,
+    identity: Identity,
     Path((namespace, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<ActionResult>, ApiError> {
-    let request = action_request(&body)?;
-    let actor = request.actor.unwrap_or_else(|| "API".into());
-    act(&state, &namespace, &id, TaskAction::Retry { actor }).await
+    action_request(&body)?;
+    let actor = identity.actor();
+    act(
+        &state,
+        &identity,
+        &namespace,
+        &id,
+        TaskAction::Retry { actor },
+    )
+    .await
 }
 
-/// Discard a pending or failed task: it becomes `skipped`, with who and why in its log.
+/// Discard a task
+///
+/// Discard a pending or failed task: it becomes `skipped`, with who (the caller) and why
+/// in its log and the audit trail.
 #[utoipa::path(
     post,
+    tag = "tasks",
     path = "/api/v1/namespaces/{namespace}/tasks/{id}/discard",
     params(("namespace" = String, Path), ("id" = String, Path)),
     request_body(content = ActionRequest, description = "Optional"),
@@ -177,14 +225,16 @@ pub async fn retry_task(
 )]
 pub async fn discard_task(
     State(state): State<AppState>,
+    identity: Identity,
     Path((namespace, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<ActionResult>, ApiError> {
     let request = action_request(&body)?;
-    let actor = request.actor.unwrap_or_else(|| "API".into());
+    let actor = identity.actor();
     let reason = request.reason.unwrap_or_else(|| "no reason given".into());
     act(
         &state,
+        &identity,
         &namespace,
         &id,
         TaskAction::Discard { actor, reason },
@@ -198,16 +248,18 @@ pub async fn discard_task(
 pub struct AckRequest {
     /// `done` or `failed`.
     pub outcome: AckOutcome,
-    /// Shown in the task log; a failed task's error.
+    /// Shown in the task log (with the caller's name); a failed task's error.
     pub message: Option<String>,
-    /// Who acknowledges (shown in the task log). Default: `API`.
-    pub actor: Option<String>,
 }
 
-/// Acknowledge a `waiting` task (a route with `outgoing.await`): it becomes `done` or
-/// `failed` (with the message as its error).
+/// Acknowledge a waiting task
+///
+/// The receiver's word on a `waiting` task (a route with `outgoing.await`): it becomes
+/// `done` or `failed` (with the message as its error). The caller is named in the task
+/// log and the audit trail.
 #[utoipa::path(
     post,
+    tag = "tasks",
     path = "/api/v1/namespaces/{namespace}/tasks/{id}/ack",
     params(("namespace" = String, Path), ("id" = String, Path)),
     request_body(content = AckRequest),
@@ -221,6 +273,7 @@ pub struct AckRequest {
 )]
 pub async fn ack_task(
     State(state): State<AppState>,
+    identity: Identity,
     Path((namespace, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<ActionResult>, ApiError> {
@@ -230,9 +283,9 @@ pub async fn ack_task(
         ))
     })?;
     let ack = Ack {
-        actor: request.actor.unwrap_or_else(|| "API".into()),
+        actor: identity.actor(),
         outcome: request.outcome,
         message: request.message,
     };
-    act(&state, &namespace, &id, TaskAction::Ack(ack)).await
+    act(&state, &identity, &namespace, &id, TaskAction::Ack(ack)).await
 }

@@ -22,6 +22,9 @@ pub struct Accepted {
 #[utoipa::path(
     post,
     path = "/webhooks/{namespace}/{route}",
+    tag = "webhooks",
+    summary = "Receive items",
+    description = "A JSON object is one item; a JSON array one item per element. The answer comes only after the tasks are committed to disk. Authenticated by the route's own webhook auth (token or HMAC), not by API roles.",
     params(("namespace" = String, Path), ("route" = String, Path)),
     request_body(content = serde_json::Value, description = "A JSON object or an array of objects"),
     responses(

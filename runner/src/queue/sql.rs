@@ -176,6 +176,11 @@ impl SqlQueue {
         crate::storage::SqlStorage::new(self.writer.clone(), self.reader.clone())
     }
 
+    /// The audit trail in the same database, sharing this queue's pools.
+    pub fn audit(&self) -> crate::audit::SqlAudit {
+        crate::audit::SqlAudit::new(self.writer.clone(), self.reader.clone())
+    }
+
     /// Makes every leased task due again. Only for a queue no other runner uses: the
     /// embedded SQLite file belongs to the runner that opened it.
     async fn reclaim_leases(&self) -> Result<(), QueueError> {
@@ -572,6 +577,20 @@ impl QueueStore for SqlQueue {
             binds.push(cursor.clone());
             sql.push_str(&format!(" AND id > ${}", binds.len()));
         }
+        if let Some(text) = &filter.text {
+            binds.push(format!("%{}%", like_escape(&text.to_lowercase())));
+            sql.push_str(&format!(
+                " AND LOWER(item) LIKE ${} ESCAPE '\\'",
+                binds.len()
+            ));
+        }
+        // Integers, not user text: safe to write into the statement.
+        if let Some(after) = filter.created_after_ms {
+            sql.push_str(&format!(" AND created_at >= {after}"));
+        }
+        if let Some(before) = filter.created_before_ms {
+            sql.push_str(&format!(" AND created_at < {before}"));
+        }
         sql.push_str(&format!(" ORDER BY id LIMIT ${}", binds.len() + 1));
         let mut query = sqlx::query(&sql);
         for value in binds {
@@ -848,6 +867,13 @@ impl QueueStore for SqlQueue {
             .map_err(QueueError::db("commit retry-failed"))?;
         Ok(ids.len() as u64)
     }
+}
+
+/// `text` for a LIKE pattern with `\` as the escape character.
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// A queue URL without its password, for messages.

@@ -216,6 +216,12 @@ pub struct TaskFilter {
     pub state: Option<TaskState>,
     /// Only ids after this one.
     pub cursor: Option<String>,
+    /// Only tasks whose item contains this text (case-insensitive), e.g. an order number.
+    pub text: Option<String>,
+    /// Only tasks created at or after this time (ms).
+    pub created_after_ms: Option<i64>,
+    /// Only tasks created before this time (ms).
+    pub created_before_ms: Option<i64>,
     pub limit: u32,
 }
 

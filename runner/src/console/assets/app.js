@@ -1,0 +1,298 @@
+// The Switchyard console: routes, tasks, task detail, storage and the audit trail,
+// through the public REST API only. Buttons the caller's role may not use are disabled.
+
+import { api, ApiError, ns, setToken } from "/console/api.js";
+
+const STATES = ["pending", "processing", "done", "failed", "skipped"];
+const ROLES = ["viewer", "editor", "admin"];
+const state = { namespace: "default", identity: null, detailTimer: null };
+
+const $ = (selector) => document.querySelector(selector);
+
+/** Builds an element: el("td", {class: "x"}, "text", child…). */
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    node.append(child instanceof Node ? child : document.createTextNode(String(child ?? "")));
+  }
+  return node;
+}
+
+function can(role) {
+  const held = state.identity && state.identity.role;
+  return held !== null && held !== undefined && ROLES.indexOf(held) >= ROLES.indexOf(role);
+}
+
+/** A button that needs `role`: disabled, with the reason, when the caller lacks it. */
+function actionButton(label, role, onclick, id) {
+  const allowed = can(role);
+  return el("button", {
+    id,
+    type: "button",
+    disabled: !allowed,
+    title: allowed ? label : `Needs role ${role}`,
+    onclick: async (event) => {
+      event.target.disabled = true;
+      try {
+        await onclick();
+      } catch (error) {
+        show(error);
+      } finally {
+        event.target.disabled = !can(role);
+      }
+    },
+  }, label);
+}
+
+function show(error) {
+  const box = $("#message");
+  if (!error) {
+    box.textContent = "";
+    box.className = "";
+    return;
+  }
+  box.className = "error";
+  box.textContent = error instanceof ApiError && error.requiredRole
+    ? `${error.message}`
+    : error.message || String(error);
+}
+
+function notice(text) {
+  const box = $("#message");
+  box.className = "notice";
+  box.textContent = text;
+}
+
+const time = (ms) => (ms ? new Date(ms).toLocaleString() : "");
+
+function table(headers, rows) {
+  return el("div", { class: "scroll" },
+    el("table", {},
+      el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))),
+      el("tbody", {}, rows)));
+}
+
+// ---- Routes -------------------------------------------------------------------------
+
+async function routesView(view) {
+  const routes = await api("GET", `${ns(state.namespace)}/routes`);
+  const rows = routes.map((route) =>
+    el("tr", { class: route.tasks.failed > 0 ? "has-failed" : undefined },
+      el("td", {}, el("a", { href: `#tasks?route=${encodeURIComponent(route.name)}` }, route.name)),
+      el("td", {}, route.incoming, route.mode === "scheduled" ? " (scheduled)" : ""),
+      el("td", {}, route.suspended ? "suspended" : "running"),
+      STATES.map((s) => el("td", { class: `count ${s}` },
+        el("a", { href: `#tasks?route=${encodeURIComponent(route.name)}&state=${s}` }, route.tasks[s]))),
+      el("td", { class: "actions" },
+        actionButton("Retry failed", "editor", async () => {
+          const result = await api("POST", `${ns(state.namespace)}/routes/${encodeURIComponent(route.name)}/retry-failed`);
+          notice(`${result.count} task(s) of ${route.name} back to pending`);
+          render();
+        }),
+        route.incoming === "poll"
+          ? actionButton("Trigger", "editor", async () => {
+            const result = await api("POST", `${ns(state.namespace)}/routes/${encodeURIComponent(route.name)}/trigger`);
+            notice(`${route.name}: ${result.count} task(s) queued`);
+            render();
+          })
+          : "")));
+  view.append(el("h1", {}, "Routes"),
+    table(["Route", "Incoming", "State", ...STATES, ""], rows));
+}
+
+// ---- Tasks --------------------------------------------------------------------------
+
+function params() {
+  const query = location.hash.split("?")[1] || "";
+  return new URLSearchParams(query);
+}
+
+async function tasksView(view) {
+  const query = params();
+  const routes = await api("GET", `${ns(state.namespace)}/routes`);
+  const select = (id, label, options, value) =>
+    el("label", {}, label,
+      el("select", { id, name: id }, el("option", { value: "" }, "any"),
+        options.map((o) => el("option", { value: o, selected: o === value }, o))));
+  const form = el("form", { id: "task-filters", class: "filters" },
+    select("route-filter", "Route ", routes.map((r) => r.name), query.get("route")),
+    select("state-filter", "State ", STATES, query.get("state")),
+    el("label", {}, "Contains ", el("input", { id: "text-filter", type: "search", value: query.get("text") || "", placeholder: "e.g. an order number" })),
+    el("label", {}, "From ", el("input", { id: "from-filter", type: "datetime-local", value: query.get("from") || "" })),
+    el("label", {}, "To ", el("input", { id: "to-filter", type: "datetime-local", value: query.get("to") || "" })),
+    el("button", { id: "apply-filter", type: "submit" }, "Filter"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    for (const [key, id] of [["route", "#route-filter"], ["state", "#state-filter"], ["text", "#text-filter"], ["from", "#from-filter"], ["to", "#to-filter"]]) {
+      const value = $(id).value;
+      if (value) next.set(key, value);
+    }
+    location.hash = `#tasks?${next}`;
+  });
+  const api_query = new URLSearchParams({ limit: "50" });
+  for (const key of ["route", "state", "text", "cursor"]) {
+    if (query.get(key)) api_query.set(key, query.get(key));
+  }
+  if (query.get("from")) api_query.set("createdAfterMs", String(new Date(query.get("from")).getTime()));
+  if (query.get("to")) api_query.set("createdBeforeMs", String(new Date(query.get("to")).getTime()));
+  const page = await api("GET", `${ns(state.namespace)}/tasks?${api_query}`);
+  const rows = page.tasks.map((task) =>
+    el("tr", { class: `task-row ${task.state}` },
+      el("td", {}, el("a", { href: `#task/${task.id}`, class: "task-link" }, task.id.slice(-12))),
+      el("td", {}, task.route),
+      el("td", { class: `state ${task.state}` }, task.state),
+      el("td", {}, task.attempts),
+      el("td", {}, time(task.createdAtMs)),
+      el("td", { class: "error-text" }, task.lastError || "")));
+  const more = page.nextCursor
+    ? el("a", { id: "next-page", href: `#tasks?${new URLSearchParams({ ...Object.fromEntries(query), cursor: page.nextCursor })}` }, "Next page →")
+    : "";
+  view.append(el("h1", {}, "Tasks"), form,
+    rows.length ? table(["Task", "Route", "State", "Attempts", "Created", "Last error"], rows) : el("p", { id: "no-tasks" }, "No tasks match."),
+    more);
+}
+
+// ---- One task -----------------------------------------------------------------------
+
+async function taskView(view, id) {
+  const task = await api("GET", `${ns(state.namespace)}/tasks/${encodeURIComponent(id)}`);
+  const act = (verb) => async () => {
+    const body = verb === "discard" ? { reason: prompt("Why discard this task?") || "discarded in the console" } : {};
+    const result = await api("POST", `${ns(state.namespace)}/tasks/${encodeURIComponent(id)}/${verb}`, body);
+    notice(`Task ${verb === "retry" ? "retried" : "discarded"}: now ${result.state}`);
+    render();
+  };
+  const steps = (task.steps || []).map((step) =>
+    el("section", { class: "step" }, el("h3", {}, step.label), el("pre", {}, JSON.stringify(step.item, null, 2))));
+  view.append(
+    el("h1", {}, "Task ", el("code", {}, task.id)),
+    el("dl", { class: "facts" },
+      el("dt", {}, "State"), el("dd", { id: "task-state", class: `state ${task.state}` }, task.state),
+      el("dt", {}, "Route"), el("dd", {}, task.route),
+      el("dt", {}, "Source"), el("dd", {}, task.source),
+      el("dt", {}, "Attempts"), el("dd", {}, task.attempts),
+      el("dt", {}, "Created"), el("dd", {}, time(task.createdAtMs)),
+      el("dt", {}, "Updated"), el("dd", {}, time(task.updatedAtMs)),
+      task.traceId ? [el("dt", {}, "Trace"), el("dd", {}, task.traceId)] : [],
+      task.lastError ? [el("dt", {}, "Last error"), el("dd", { class: "error-text" }, task.lastError)] : []),
+    el("div", { class: "actions" },
+      actionButton("Retry", "editor", act("retry"), "retry"),
+      actionButton("Discard", "editor", act("discard"), "discard")),
+    task.received !== undefined && task.received !== null
+      ? el("section", {}, el("h2", {}, "As received"), el("pre", { id: "received" }, JSON.stringify(task.received, null, 2)))
+      : "",
+    steps.length ? el("section", {}, el("h2", {}, "After each step"), steps) : "",
+    el("section", {}, el("h2", {}, "Item as queued"), el("pre", { id: "item" }, JSON.stringify(task.item, null, 2))),
+    el("section", {}, el("h2", {}, "Log"),
+      el("ol", { id: "log", class: "log" }, task.log.map((line) =>
+        el("li", {}, el("time", {}, new Date(line.atUs / 1000).toLocaleTimeString()), " ", line.message)))));
+  if (task.state === "pending" || task.state === "processing") {
+    state.detailTimer = setTimeout(render, 1000);
+  }
+}
+
+// ---- Storage and audit --------------------------------------------------------------
+
+async function storageView(view) {
+  const name = params().get("name") || "";
+  const form = el("form", { class: "filters" },
+    el("label", {}, "Storage ", el("input", { id: "storage-name", value: name, required: true })),
+    el("button", { type: "submit" }, "Open"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    location.hash = `#storage?name=${encodeURIComponent($("#storage-name").value)}`;
+  });
+  view.append(el("h1", {}, "Storage"), form);
+  if (!name) return;
+  const page = await api("GET", `${ns(state.namespace)}/storages/${encodeURIComponent(name)}/items?limit=200`);
+  view.append(table(["Key", "Value", "Updated", "Expires", ""], page.items.map((entry) =>
+    el("tr", {},
+      el("td", {}, entry.key),
+      el("td", {}, el("code", {}, JSON.stringify(entry.value))),
+      el("td", {}, time(entry.updatedAtMs)),
+      el("td", {}, time(entry.expiresAtMs)),
+      el("td", {}, actionButton("Delete", "editor", async () => {
+        await api("DELETE", `${ns(state.namespace)}/storages/${encodeURIComponent(name)}/items/${encodeURIComponent(entry.key)}`);
+        render();
+      }))))));
+}
+
+async function auditView(view) {
+  const page = await api("GET", `${ns(state.namespace)}/audit?limit=200`);
+  view.append(el("h1", {}, "Audit trail"),
+    table(["When", "Who", "What", "Target", "From", "Detail"], page.events.map((event) =>
+      el("tr", { class: "audit-row" },
+        el("td", {}, time(event.atMs)),
+        el("td", {}, event.actor),
+        el("td", {}, event.action),
+        el("td", {}, event.target),
+        el("td", {}, event.origin || ""),
+        el("td", {}, el("code", {}, JSON.stringify(event.detail)))))));
+}
+
+// ---- Frame --------------------------------------------------------------------------
+
+async function signIn() {
+  try {
+    state.identity = await api("GET", "/whoami");
+    $("#whoami").textContent = `${state.identity.name} · ${state.identity.role || "no role"}`;
+    const namespaces = await api("GET", "/namespaces");
+    if (!namespaces.includes(state.namespace) && namespaces.length) state.namespace = namespaces[0];
+    $("#namespace").replaceChildren(...namespaces.map((n) => el("option", { selected: n === state.namespace }, n)));
+    return true;
+  } catch (error) {
+    state.identity = null;
+    $("#whoami").textContent = "";
+    show(error.status === 401 ? new Error("Sign in with an API token.") : error);
+    return false;
+  }
+}
+
+async function render() {
+  clearTimeout(state.detailTimer);
+  const view = $("#view");
+  const hash = location.hash.slice(1) || "routes";
+  const [name] = hash.split("?");
+  for (const link of document.querySelectorAll("nav a")) {
+    link.classList.toggle("active", name.startsWith(link.dataset.view));
+  }
+  if (!state.identity && !(await signIn())) {
+    view.replaceChildren();
+    return;
+  }
+  const next = el("div");
+  try {
+    if (name.startsWith("task/")) await taskView(next, decodeURIComponent(name.slice(5)));
+    else if (name === "tasks") await tasksView(next);
+    else if (name === "storage") await storageView(next);
+    else if (name === "audit") await auditView(next);
+    else await routesView(next);
+    view.replaceChildren(...next.childNodes);
+  } catch (error) {
+    show(error);
+  }
+}
+
+$("#login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  setToken($("#token").value);
+  $("#token").value = "";
+  state.identity = null;
+  show(null);
+  await render();
+});
+$("#namespace").addEventListener("change", (event) => {
+  state.namespace = event.target.value;
+  render();
+});
+window.addEventListener("hashchange", () => {
+  if (!location.hash.startsWith("#task/")) show(null);
+  render();
+});
+render();

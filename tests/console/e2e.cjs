@@ -1,0 +1,88 @@
+// The console end to end in headless Chromium: sign in, filter failed tasks, open one,
+// retry it, see it done; a viewer sees the buttons disabled; phone width fits.
+// Run by tests/tests/console.rs, which installs Chromium and playwright-core.
+const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+const path = require("path");
+
+const base = process.env.BASE_URL;
+const shots = process.env.SCREENSHOTS;
+const shot = (page, name) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+
+async function signIn(page, token, role) {
+  await page.goto(`${base}/console/`);
+  await page.fill("#token", token);
+  await page.click("#login button");
+  await page.waitForFunction((role) => document.querySelector("#whoami").textContent.includes(role), role);
+}
+
+(async () => {
+  // A fresh profile directory (playwright passes it as --user-data-dir).
+  const context = await chromium.launchPersistentContext(process.env.USER_DATA_DIR, {
+    executablePath: process.env.CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    page.on("requestfailed", (request) => errors.push(`request failed: ${request.url()}`));
+    page.on("request", (request) => {
+      if (!request.url().startsWith(base)) errors.push(`external request: ${request.url()}`);
+    });
+
+    await signIn(page, process.env.EDITOR_TOKEN, "editor");
+    await page.waitForSelector("td.count.failed");
+    await shot(page, "1-routes");
+
+    await page.click('nav a[data-view="tasks"]');
+    await page.waitForSelector("#state-filter");
+    await page.selectOption("#state-filter", "failed");
+    await page.fill("#text-filter", process.env.ORDER);
+    await page.click("#apply-filter");
+    await page.waitForFunction(() => location.hash.includes("state=failed"));
+    await page.waitForSelector(".task-row");
+    const rows = await page.$$eval(".task-row", (rows) => rows.map((r) => r.className));
+    if (rows.length !== 1 || !rows[0].includes("failed")) throw new Error(`expected one failed task, got ${rows}`);
+    await shot(page, "2-failed-tasks");
+
+    await page.click(".task-link");
+    await page.waitForSelector("#task-state.failed");
+    const item = await page.textContent("#item");
+    if (!item.includes(process.env.ORDER)) throw new Error(`the item is missing: ${item}`);
+    await shot(page, "3-task-failed");
+    await page.click("#retry");
+    await page.waitForSelector("#task-state.done", { timeout: 20000 });
+    await shot(page, "4-task-done");
+
+    await page.click('nav a[data-view="audit"]');
+    await page.waitForSelector(".audit-row");
+    const audit = await page.textContent("#view");
+    if (!audit.includes("editor-user (token)") || !audit.includes("retry")) throw new Error(`audit lacks the retry: ${audit}`);
+    await shot(page, "5-audit");
+
+    // A viewer sees what it may not do as disabled.
+    const viewer = await context.newPage();
+    await viewer.setViewportSize({ width: 390, height: 844 });
+    await signIn(viewer, process.env.VIEWER_TOKEN, "viewer");
+    await viewer.goto(`${base}/console/#tasks?state=done`);
+    await viewer.waitForSelector(".task-link");
+    const overflow = await viewer.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 0) throw new Error(`the phone layout is ${overflow}px too wide`);
+    await shot(viewer, "6-phone-tasks");
+    await viewer.click(".task-link");
+    await viewer.waitForSelector("#retry");
+    if (!(await viewer.isDisabled("#retry"))) throw new Error("a viewer's Retry button is enabled");
+    await shot(viewer, "7-phone-task-viewer");
+
+    if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
+    console.log("console e2e: ok");
+  } finally {
+    await context.close();
+  }
+})().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
