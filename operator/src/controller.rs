@@ -18,6 +18,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use switchyard_crds::v1alpha1::{Connection, Route, Tenant, Transformer, ValueTable};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::OperatorConfig;
 use crate::error::Error;
@@ -27,15 +28,15 @@ use crate::reconcile::{Context, reconcile};
 /// First retry delay after a failed reconcile.
 const ERROR_REQUEUE: Duration = Duration::from_secs(15);
 
-/// Runs the controller until SIGTERM or Ctrl-C.
-pub async fn run(client: Client, config: OperatorConfig) {
-    let owned =
-        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
-    let controller = Controller::new(
-        Api::<Tenant>::all(client.clone()),
-        watcher::Config::default(),
-    );
-    let tenants = controller.store();
+/// Runs the controllers until `shutdown` is cancelled, then lets in-flight reconciles
+/// finish. One controller watches every namespace, or, with `watch_namespaces`, one per
+/// listed namespace (so namespaced Roles suffice: nothing is listed cluster-wide).
+pub async fn run(client: Client, config: OperatorConfig, shutdown: CancellationToken) {
+    let scopes: Vec<Option<String>> = if config.watch_namespaces.is_empty() {
+        vec![None]
+    } else {
+        config.watch_namespaces.iter().cloned().map(Some).collect()
+    };
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -48,19 +49,50 @@ pub async fn run(client: Client, config: OperatorConfig) {
         config,
         recorder: Some(recorder),
     });
-    let mut controller = controller
-        .owns(Api::<ServiceAccount>::all(client.clone()), owned.clone())
-        .owns(Api::<Role>::all(client.clone()), owned.clone())
-        .owns(Api::<RoleBinding>::all(client.clone()), owned.clone())
-        .owns(Api::<ConfigMap>::all(client.clone()), owned.clone())
-        .owns(Api::<Service>::all(client.clone()), owned.clone())
-        .owns(Api::<NetworkPolicy>::all(client.clone()), owned.clone())
-        .owns(
-            Api::<PodDisruptionBudget>::all(client.clone()),
-            owned.clone(),
+    futures::future::join_all(scopes.into_iter().map(|namespace| {
+        run_scope(
+            client.clone(),
+            namespace,
+            Arc::clone(&ctx),
+            shutdown.clone(),
         )
-        .owns(Api::<Deployment>::all(client.clone()), owned.clone())
-        .owns(Api::<StatefulSet>::all(client.clone()), owned);
+    }))
+    .await;
+}
+
+/// An API of `K` in `namespace`, or across every namespace.
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// The Tenant controller of one namespace (or of all).
+async fn run_scope(
+    client: Client,
+    namespace: Option<String>,
+    ctx: Arc<Context>,
+    shutdown: CancellationToken,
+) {
+    let ns = namespace.as_deref();
+    let owned =
+        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
+    let controller = Controller::new(scoped::<Tenant>(&client, ns), watcher::Config::default());
+    let tenants = controller.store();
+    let mut controller = controller
+        .owns(scoped::<ServiceAccount>(&client, ns), owned.clone())
+        .owns(scoped::<Role>(&client, ns), owned.clone())
+        .owns(scoped::<RoleBinding>(&client, ns), owned.clone())
+        .owns(scoped::<ConfigMap>(&client, ns), owned.clone())
+        .owns(scoped::<Service>(&client, ns), owned.clone())
+        .owns(scoped::<NetworkPolicy>(&client, ns), owned.clone())
+        .owns(scoped::<PodDisruptionBudget>(&client, ns), owned.clone())
+        .owns(scoped::<Deployment>(&client, ns), owned.clone())
+        .owns(scoped::<StatefulSet>(&client, ns), owned);
     // Routes, Connections, Transformers and ValueTables are watched untyped: one that does
     // not parse must still reach its Tenant, which reports the problem on it.
     for resource in [
@@ -70,15 +102,19 @@ pub async fn run(client: Client, config: OperatorConfig) {
         ApiResource::erase::<ValueTable>(&()),
     ] {
         let store = tenants.clone();
+        let api = match ns {
+            Some(ns) => Api::<DynamicObject>::namespaced_with(client.clone(), ns, &resource),
+            None => Api::<DynamicObject>::all_with(client.clone(), &resource),
+        };
         controller = controller.watches_with(
-            Api::<DynamicObject>::all_with(client.clone(), &resource),
+            api,
             resource.clone(),
             watcher::Config::default(),
             move |object| tenants_of_namespace(&store, object.namespace()),
         );
     }
     controller
-        .shutdown_on_signal()
+        .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {

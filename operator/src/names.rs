@@ -17,6 +17,11 @@ pub const LABEL_TENANT: &str = "switchyard.dev/tenant";
 pub const LABEL_REGION: &str = "switchyard.dev/region";
 /// Node label the runners of a region are placed by.
 pub const NODE_REGION_LABEL: &str = "topology.kubernetes.io/region";
+/// Node label the runners of a region spread over.
+pub const NODE_ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+/// Label and annotation prefixes the operator sets itself; a Tenant may not set keys
+/// under them on the runners' pods or ServiceAccounts.
+pub const RESERVED_PREFIXES: [&str; 2] = ["app.kubernetes.io/", "switchyard.dev/"];
 
 /// Tenant annotation: `"true"` stops the operator from changing anything of the tenant
 /// (its status says so) until removed.

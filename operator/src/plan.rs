@@ -18,7 +18,7 @@ use switchyard_crds::v1alpha1::{
 use crate::build::{self, Queue, RegionInput};
 use crate::catalog::{self, Validated};
 use crate::child::{Child, ChildError, ChildKind, contained_in};
-use crate::config::OperatorConfig;
+use crate::config::{ApiEndpoint, OperatorConfig};
 use crate::names::{ANNOTATION_PAUSE, LABEL_REGION};
 use crate::status::conditions::{self, Wanted};
 use crate::status::health::{RegionHealth, region_health};
@@ -37,6 +37,9 @@ pub struct Observed {
     pub children: Vec<(ChildKind, DynamicObject)>,
     /// The tenant's runner pods.
     pub pods: Vec<Pod>,
+    /// The API server's addresses, read when the Tenant restricts egress and the
+    /// operator was given none.
+    pub api_server: Vec<ApiEndpoint>,
 }
 
 /// The Switchyard kinds whose status the operator writes.
@@ -183,6 +186,10 @@ pub fn plan(
         .clone()
         .unwrap_or_else(|| config.runner_image.clone());
 
+    let api_server = config
+        .api_server
+        .fixed()
+        .unwrap_or_else(|| observed.api_server.clone());
     let mut children = Vec::new();
     let mut health = Vec::new();
     let mut region_statuses = Vec::new();
@@ -199,6 +206,8 @@ pub fn plan(
             image: &image,
             catalog: &region_catalog,
             operator_namespace: &config.namespace,
+            scraper: config.scraper.as_ref(),
+            api_server: &api_server,
         };
         children.extend(build::region(&input)?);
         let workload_kind = match input.queue() {

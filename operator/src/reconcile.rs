@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::chrono::Utc;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, TypeMeta};
 use kube::discovery::ApiResource;
@@ -15,7 +16,7 @@ use serde_json::json;
 use switchyard_crds::v1alpha1::{Connection, Route, Tenant, Transformer, ValueTable};
 
 use crate::child::{Child, ChildKind, contained_in};
-use crate::config::OperatorConfig;
+use crate::config::{ApiEndpoint, OperatorConfig};
 use crate::error::Error;
 use crate::names::{FIELD_MANAGER, tenant_selector};
 use crate::plan::{self, Note, Observed, StatusPatch};
@@ -36,7 +37,10 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action,
     let namespace = tenant
         .namespace()
         .ok_or_else(|| Error::NotNamespaced(tenant.name_any()))?;
-    let observed = fetch(&ctx.client, &namespace, &tenant.name_any()).await?;
+    let mut observed = fetch(&ctx.client, &namespace, &tenant.name_any()).await?;
+    if restricts_egress(&tenant) && ctx.config.api_server.fixed().is_none() {
+        observed.api_server = api_server_endpoints(&ctx.client).await?;
+    }
     let plan =
         plan::plan(&tenant, &observed, &ctx.config, Utc::now()).map_err(|source| Error::Build {
             tenant: tenant.name_any(),
@@ -98,7 +102,66 @@ pub async fn fetch(client: &Client, namespace: &str, tenant: &str) -> Result<Obs
         sources,
         children,
         pods,
+        api_server: Vec::new(),
     })
+}
+
+/// Whether the Tenant's runners may reach only the destinations it lists.
+fn restricts_egress(tenant: &Tenant) -> bool {
+    tenant
+        .spec
+        .network
+        .as_ref()
+        .is_some_and(|n| n.egress.is_some())
+}
+
+/// Namespace and Service whose EndpointSlices hold the API server's addresses.
+const API_SERVER_SERVICE: (&str, &str) = ("default", "kubernetes");
+
+/// The API server's addresses and ports, from the `default/kubernetes` Service's
+/// EndpointSlices: a NetworkPolicy matches the endpoints a Service forwards to, not the
+/// Service's cluster IP.
+pub async fn api_server_endpoints(client: &Client) -> Result<Vec<ApiEndpoint>, Error> {
+    let (namespace, service) = API_SERVER_SERVICE;
+    let slices = Api::<EndpointSlice>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default().labels(&format!("kubernetes.io/service-name={service}")))
+        .await
+        .map_err(|source| Error::Fetch {
+            what: "the API server's endpointslices".to_owned(),
+            namespace: namespace.to_owned(),
+            source,
+        })?
+        .items;
+    let mut endpoints = Vec::new();
+    for slice in slices {
+        let suffix = if slice.address_type == "IPv6" {
+            128
+        } else {
+            32
+        };
+        let ports: Vec<i32> = slice
+            .ports
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| p.port)
+            .collect();
+        for address in slice.endpoints.iter().flat_map(|e| &e.addresses) {
+            for port in &ports {
+                endpoints.push(ApiEndpoint {
+                    cidr: format!("{address}/{suffix}"),
+                    port: *port,
+                });
+            }
+        }
+    }
+    if endpoints.is_empty() {
+        tracing::warn!(
+            "No API server address found in the default/kubernetes EndpointSlices; runners with restricted egress cannot report status (set --api-server-cidr)."
+        );
+    }
+    endpoints.sort();
+    endpoints.dedup();
+    Ok(endpoints)
 }
 
 /// Lists objects of one kind, with their `apiVersion` and `kind` set (list items of

@@ -3,7 +3,11 @@
 
 use std::collections::BTreeSet;
 
+use std::collections::BTreeMap;
+
 use switchyard_crds::v1alpha1::{QueueBackend, Tenant};
+
+use crate::names::RESERVED_PREFIXES;
 
 /// Longest `<tenant>-<region>`: a StatefulSet's pods get a `controller-revision-hash`
 /// label of its name plus 11 characters, and labels are at most 63.
@@ -81,6 +85,31 @@ pub fn tenant(tenant: &Tenant) -> Vec<TenantProblem> {
             );
         }
     }
+    let pod = tenant.spec.pod.clone().unwrap_or_default();
+    let account = tenant.spec.service_account.clone().unwrap_or_default();
+    for (field, keys, prefixes) in [
+        ("spec.pod.labels", &pod.labels, &RESERVED_PREFIXES[..]),
+        (
+            "spec.pod.annotations",
+            &pod.annotations,
+            &RESERVED_PREFIXES[1..],
+        ),
+        (
+            "spec.serviceAccount.labels",
+            &account.labels,
+            &RESERVED_PREFIXES[..],
+        ),
+    ] {
+        if let Some(key) = reserved(keys, prefixes) {
+            push(
+                field.into(),
+                format!(
+                    "`{key}` is set by the operator; choose a key outside {}",
+                    prefixes.join(", ")
+                ),
+            );
+        }
+    }
     if tenant.spec.image.as_deref().is_some_and(str::is_empty) {
         push(
             "spec.image".into(),
@@ -88,6 +117,13 @@ pub fn tenant(tenant: &Tenant) -> Vec<TenantProblem> {
         );
     }
     problems
+}
+
+/// The first key of `keys` under one of `prefixes`.
+fn reserved<'a>(keys: &'a BTreeMap<String, String>, prefixes: &[&str]) -> Option<&'a str> {
+    keys.keys()
+        .map(String::as_str)
+        .find(|key| prefixes.iter().any(|p| key.starts_with(p)))
 }
 
 fn queue_problem(queue: &QueueBackend) -> Option<String> {
@@ -149,5 +185,21 @@ spec:
         assert_eq!(fields, ["spec.regions[0].name", "spec.regions[2].name"]);
         let t = parse(&format!("{BASE}  regions: []\n"));
         assert_eq!(tenant(&t)[0].field, "spec.regions");
+    }
+
+    #[test]
+    fn the_operators_own_labels_and_annotations_are_refused() {
+        let t = parse(&format!(
+            "{BASE}  regions: [{{name: eu}}]\n  pod:\n    labels: {{app.kubernetes.io/name: x, team: a}}\n    annotations: {{switchyard.dev/config-hash: x, app.kubernetes.io/part-of: fine}}\n  serviceAccount:\n    labels: {{switchyard.dev/tenant: other}}\n"
+        ));
+        let fields: Vec<_> = tenant(&t).into_iter().map(|p| p.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.pod.labels",
+                "spec.pod.annotations",
+                "spec.serviceAccount.labels"
+            ]
+        );
     }
 }

@@ -88,7 +88,9 @@ async fn a_tenant_and_a_route_come_up_in_a_real_cluster() {
             runner_image: "ghcr.io/switchyard/runner:latest".into(),
             region: None,
             namespace: "switchyard-system".into(),
+            ..OperatorConfig::default()
         },
+        tokio_util::sync::CancellationToken::new(),
     ));
 
     let statefulsets = Api::<StatefulSet>::namespaced(client.clone(), NAMESPACE);

@@ -22,3 +22,8 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
+
+{{/* The leader election Lease: one per release. */}}
+{{- define "switchyard-operator.leaseName" -}}
+{{- default (include "switchyard-operator.fullname" .) .Values.leaderElection.leaseName -}}
+{{- end -}}

@@ -13,3 +13,15 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "switchyard-tenant.apiSecret" -}}
 {{- default (printf "%s-api" .Release.Name) .Values.api.existingSecret -}}
 {{- end -}}
+
+{{/* The non-empty entries of a map (empty maps, lists and strings dropped), keeping the
+keys listed in `keep` when they hold a list, even an empty one. */}}
+{{- define "switchyard-tenant.pruned" -}}
+{{- $out := dict -}}
+{{- range $key, $value := .values -}}
+{{- if or $value (and (has $key $.keep) (kindIs "slice" $value)) -}}
+{{- $_ := set $out $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}

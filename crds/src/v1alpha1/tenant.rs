@@ -1,4 +1,8 @@
-use k8s_openapi::api::core::v1::ResourceRequirements;
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Affinity, LocalObjectReference, ResourceRequirements, Toleration, TopologySpreadConstraint,
+};
 use k8s_openapi::api::networking::v1::{NetworkPolicyEgressRule, NetworkPolicyPeer};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::CustomResource;
@@ -37,10 +41,22 @@ pub struct TenantSpec {
     /// (`--runner-image`, set by the operator chart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// CPU and memory of each runner container. Absent: no requests or limits (the
-    /// namespace's LimitRange applies).
+    /// CPU and memory of each runner container. Absent: requests of 100m CPU and 128Mi
+    /// memory and a 512Mi memory limit (no CPU limit, so a busy runner is not throttled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+    /// Where the runner pods may be scheduled, beside their region: node selector,
+    /// tolerations, affinity, spread across zones, or region placement turned off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+    /// Metadata and scheduling settings of the runner pods: annotations, labels, priority
+    /// class, image pull secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<RunnerPod>,
+    /// Metadata of the runners' ServiceAccount, e.g. the annotation that binds it to a
+    /// cloud IAM role (`eks.amazonaws.com/role-arn`, `iam.gke.io/gcp-service-account`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<RunnerServiceAccount>,
     /// How long finished tasks are kept. Absent: the runner's defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<Retention>,
@@ -66,6 +82,83 @@ pub struct TenantRegion {
     /// per region so data stays in the region).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueBackend>,
+}
+
+/// How a region's runner pods are tied to the region's nodes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum RegionPlacement {
+    /// Only on nodes labelled `topology.kubernetes.io/region=<region>`: the tenant's data
+    /// never leaves its region. Pods stay Pending until such a node exists.
+    #[default]
+    Required,
+    /// Preferably on the region's nodes, elsewhere when none has room.
+    Preferred,
+    /// Anywhere (a single-region cluster, kind or minikube without region labels).
+    Off,
+}
+
+/// Scheduling of the runner pods, beside their region.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Placement {
+    /// How pods are tied to the nodes of their region (`required`, `preferred`, `off`).
+    /// Absent: `required`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<RegionPlacement>,
+    /// Node labels every runner pod requires, e.g. `{node-pool: integrations}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+    /// Taints the runner pods tolerate, e.g. a dedicated node pool's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+    /// Node and pod (anti-)affinity of the runner pods. Node affinity terms are combined
+    /// with the region placement: a pod needs both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+    /// How the runners of a region spread over the cluster. Absent: across zones
+    /// (`topology.kubernetes.io/zone`, `maxSkew: 1`, `ScheduleAnyway`), so one zone's
+    /// outage leaves runners in the others. An empty list: no constraint. The label
+    /// selector of each constraint defaults to the region's runner pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology_spread_constraints: Option<Vec<TopologySpreadConstraint>>,
+}
+
+/// Settings of the runner pods.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunnerPod {
+    /// Annotations of every runner pod (e.g. for a service mesh or a log shipper). The
+    /// operator's own (`switchyard.dev/config-hash`, `switchyard.dev/restarted-at`)
+    /// cannot be set here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Labels of every runner pod. The operator's own (`app.kubernetes.io/*`,
+    /// `switchyard.dev/*`) cannot be set here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// PriorityClass of the runner pods, so integrations are not evicted before batch
+    /// work. Absent: the cluster's default priority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_class_name: Option<String>,
+    /// Secrets (of type `kubernetes.io/dockerconfigjson`) used to pull a private runner
+    /// image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_pull_secrets: Vec<LocalObjectReference>,
+}
+
+/// Metadata of the runners' ServiceAccount.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunnerServiceAccount {
+    /// Annotations of each region's ServiceAccount, e.g. `eks.amazonaws.com/role-arn`
+    /// so the runners reach S3 with a cloud IAM role instead of keys.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Labels of each region's ServiceAccount (e.g. `azure.workload.identity/use`). The
+    /// operator's own cannot be set here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Where the durable queue lives. Exactly one of `sqlite` and `postgres` is set.
@@ -119,8 +212,10 @@ pub struct Retention {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApiAccess {
-    /// Secret key holding the bearer token the runner's API requires. The tenant chart
-    /// creates one unless given `api.existingSecret`.
+    /// Secret key holding the bearer token the runner's API requires. Nothing generates
+    /// it (a render must be reproducible, so GitOps never rotates it): create the Secret,
+    /// or sync it from a secret store; the tenant chart names `<release>-api` unless
+    /// given `api.existingSecret`.
     pub token_secret_ref: SecretKeySelector,
 }
 

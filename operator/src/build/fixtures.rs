@@ -43,6 +43,8 @@ impl Fixture {
             image: "ghcr.io/switchyard/runner:test",
             catalog: &self.catalogs[index],
             operator_namespace: "switchyard-system",
+            scraper: None,
+            api_server: &[],
         }
     }
 }

@@ -7,6 +7,7 @@ mod deployment;
 mod fixtures;
 mod network_policy;
 mod pdb;
+mod placement;
 mod pod;
 mod role;
 mod role_binding;
@@ -22,7 +23,7 @@ pub use config_map::build_config_map;
 pub use deployment::build_deployment;
 pub use network_policy::build_network_policy;
 pub use pdb::build_pdb;
-pub use pod::build_pod_template;
+pub use pod::{build_pod_template, default_resources};
 pub use role::build_role;
 pub use role_binding::build_role_binding;
 pub use service::build_service;
@@ -44,6 +45,10 @@ pub struct RegionInput<'a> {
     pub catalog: &'a RegionCatalog,
     /// Namespace of the operator, allowed to reach the runners.
     pub operator_namespace: &'a str,
+    /// The Prometheus allowed to scrape the runners, if any.
+    pub scraper: Option<&'a crate::config::MetricsScraper>,
+    /// The API server's addresses, allowed as a destination when egress is restricted.
+    pub api_server: &'a [crate::config::ApiEndpoint],
 }
 
 /// Which queue a region uses, defaults applied.
@@ -120,6 +125,17 @@ impl<'a> RegionInput<'a> {
             block_owner_deletion: Some(true),
         }
     }
+}
+
+/// The Tenant's labels or annotations `theirs` under the operator's `own`, which win
+/// (validation already refused reserved keys; this keeps selectors intact regardless).
+pub fn merged(
+    theirs: &std::collections::BTreeMap<String, String>,
+    own: std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut all = theirs.clone();
+    all.extend(own);
+    all
 }
 
 /// Every object of one region, in apply order (the workload last, once what it mounts

@@ -1,20 +1,22 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvVar, EnvVarSource, HTTPGetAction, KeyToPath, NodeAffinity, NodeSelector,
-    NodeSelectorRequirement, NodeSelectorTerm, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
+    EnvVarSource, HTTPGetAction, KeyToPath, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext,
+    Volume, VolumeMount,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use switchyard_crds::v1alpha1::SecretKeySelector as SecretRef;
 
-use super::{Queue, RegionInput};
+use super::placement::{Scheduling, scheduling};
+use super::{Queue, RegionInput, merged};
 use crate::names::{
-    ANNOTATION_CONFIG_HASH, ANNOTATION_RESTART, CATALOG_DIR, DATA_DIR, NODE_REGION_LABEL,
-    RUNNER_PORT, RUNNER_PORT_NAME, RUNNER_UID, SECRETS_DIR,
+    ANNOTATION_CONFIG_HASH, ANNOTATION_RESTART, CATALOG_DIR, DATA_DIR, RUNNER_PORT,
+    RUNNER_PORT_NAME, RUNNER_UID, SECRETS_DIR,
 };
 
 /// Seconds a runner gets to drain (finish in-flight deliveries) after SIGTERM.
@@ -22,15 +24,26 @@ const TERMINATION_GRACE_SECONDS: i64 = 60;
 
 /// The runner pod of one region. Meets the Pod Security "restricted" profile: non-root,
 /// read-only root filesystem, no privilege escalation, every capability dropped,
-/// RuntimeDefault seccomp. Carries the configuration hash so a change rolls the pods.
+/// RuntimeDefault seccomp. Carries the configuration hash so a change rolls the pods, and
+/// the Tenant's pod settings (`spec.pod`, `spec.placement`), under the operator's own
+/// labels and annotations, which always win.
 pub fn build_pod_template(input: &RegionInput<'_>) -> PodTemplateSpec {
-    let mut annotations = BTreeMap::from([(
+    let settings = input.tenant.spec.pod.clone().unwrap_or_default();
+    let mut own = BTreeMap::from([(
         ANNOTATION_CONFIG_HASH.to_owned(),
         input.catalog.hash.clone(),
     )]);
     if let Some(restart) = input.tenant.annotations().get(ANNOTATION_RESTART) {
-        annotations.insert(ANNOTATION_RESTART.to_owned(), restart.clone());
+        own.insert(ANNOTATION_RESTART.to_owned(), restart.clone());
     }
+    let annotations = merged(&settings.annotations, own);
+    let labels = merged(&settings.labels, input.labels());
+    let Scheduling {
+        affinity,
+        node_selector,
+        tolerations,
+        topology_spread_constraints,
+    } = scheduling(input);
     let (mut volumes, mut mounts) = (base_volumes(input), base_mounts(input));
     for (index, (secret, keys)) in input.catalog.secrets.iter().enumerate() {
         let volume = format!("secret-{index}");
@@ -60,7 +73,7 @@ pub fn build_pod_template(input: &RegionInput<'_>) -> PodTemplateSpec {
     }
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
-            labels: Some(input.labels()),
+            labels: Some(labels),
             annotations: Some(annotations),
             ..ObjectMeta::default()
         }),
@@ -76,7 +89,13 @@ pub fn build_pod_template(input: &RegionInput<'_>) -> PodTemplateSpec {
                 seccomp_profile: Some(runtime_default()),
                 ..PodSecurityContext::default()
             }),
-            affinity: Some(region_affinity(&input.region.name)),
+            affinity,
+            node_selector,
+            tolerations,
+            topology_spread_constraints,
+            priority_class_name: settings.priority_class_name,
+            image_pull_secrets: (!settings.image_pull_secrets.is_empty())
+                .then_some(settings.image_pull_secrets),
             containers: vec![runner_container(input, mounts)],
             volumes: Some(volumes),
             ..PodSpec::default()
@@ -120,7 +139,14 @@ fn runner_container(input: &RegionInput<'_>, mounts: Vec<VolumeMount>) -> Contai
         }]),
         readiness_probe: Some(probe("/readyz")),
         liveness_probe: Some(probe("/healthz")),
-        resources: input.tenant.spec.resources.clone(),
+        resources: Some(
+            input
+                .tenant
+                .spec
+                .resources
+                .clone()
+                .unwrap_or_else(default_resources),
+        ),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
@@ -238,23 +264,18 @@ fn runtime_default() -> SeccompProfile {
     }
 }
 
-/// Required placement on the region's nodes: a tenant's data never leaves its region.
-fn region_affinity(region: &str) -> Affinity {
-    Affinity {
-        node_affinity: Some(NodeAffinity {
-            required_during_scheduling_ignored_during_execution: Some(NodeSelector {
-                node_selector_terms: vec![NodeSelectorTerm {
-                    match_expressions: Some(vec![NodeSelectorRequirement {
-                        key: NODE_REGION_LABEL.to_owned(),
-                        operator: "In".to_owned(),
-                        values: Some(vec![region.to_owned()]),
-                    }]),
-                    ..NodeSelectorTerm::default()
-                }],
-            }),
-            ..NodeAffinity::default()
-        }),
-        ..Affinity::default()
+/// Resources of a runner whose Tenant names none: enough for a few thousand items per
+/// second, a memory limit so a leak cannot take the node, no CPU limit (throttling would
+/// only slow deliveries down).
+pub fn default_resources() -> ResourceRequirements {
+    let quantity = |q: &str| Quantity(q.to_owned());
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_owned(), quantity("100m")),
+            ("memory".to_owned(), quantity("128Mi")),
+        ])),
+        limits: Some(BTreeMap::from([("memory".to_owned(), quantity("512Mi"))])),
+        ..ResourceRequirements::default()
     }
 }
 
@@ -314,6 +335,53 @@ mod tests {
                 ("shop-webhook".to_owned(), 1)
             ]
         );
+    }
+
+    #[test]
+    fn carries_the_tenants_pod_settings_under_the_operators_labels() {
+        let fixture = Fixture::load("two-regions");
+        let template = build_pod_template(&fixture.input(0));
+        let meta = template.metadata.unwrap_or_default();
+        let labels = meta.labels.unwrap_or_default();
+        assert_eq!(labels.get("team").map(String::as_str), Some("integrations"));
+        assert!(
+            fixture
+                .input(0)
+                .selector()
+                .iter()
+                .all(|(k, v)| labels.get(k) == Some(v))
+        );
+        let annotations = meta.annotations.unwrap_or_default();
+        assert!(annotations.contains_key("fluentbit.io/parser"));
+        assert!(annotations.contains_key(ANNOTATION_CONFIG_HASH));
+        let spec = template.spec.unwrap_or_default();
+        assert_eq!(spec.priority_class_name.as_deref(), Some("integrations"));
+        let pull: Vec<String> = spec
+            .image_pull_secrets
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(pull, ["registry-credentials"]);
+        assert_eq!(
+            spec.node_selector.unwrap_or_default().get("node-pool"),
+            Some(&"integrations".to_owned())
+        );
+        assert_eq!(spec.tolerations.unwrap_or_default().len(), 1);
+    }
+
+    #[test]
+    fn a_tenant_without_resources_gets_requests_and_a_memory_limit() {
+        let fixture = Fixture::load("two-regions");
+        let spec = build_pod_template(&fixture.input(0))
+            .spec
+            .unwrap_or_default();
+        let resources = spec.containers[0].resources.clone().unwrap_or_default();
+        assert_eq!(resources, default_resources());
+        let requests = resources.requests.unwrap_or_default();
+        assert!(requests.contains_key("cpu") && requests.contains_key("memory"));
+        let limits = resources.limits.unwrap_or_default();
+        assert!(limits.contains_key("memory") && !limits.contains_key("cpu"));
     }
 
     #[test]

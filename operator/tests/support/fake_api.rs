@@ -5,7 +5,11 @@
 //! Simplifications, stated so no test relies on more: one field manager (an apply
 //! replaces the object's fields, keeping `status` and server metadata); a status apply
 //! merges the top-level status fields; deleting an object deletes its dependents at once
-//! (the garbage collector, without delay); label selectors are `k=v` lists.
+//! (the garbage collector, without delay); label selectors are `k=v` lists. Like the
+//! real server, a create of an existing object answers `409 AlreadyExists` and a replace
+//! (`PUT`) carrying a stale `resourceVersion` answers `409 Conflict` (optimistic
+//! concurrency, which leader election relies on). Cluster-scoped objects (CRDs) are
+//! stored with an empty namespace.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -19,6 +23,8 @@ use serde_json::{Value, json};
 /// One request the operator sent.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// Who sent it (see [`FakeApi::client_as`]).
+    pub user: String,
     pub method: Method,
     pub path: String,
     pub query: String,
@@ -51,9 +57,17 @@ pub struct FakeApi {
 impl FakeApi {
     /// A client whose every request this fake answers.
     pub fn client(&self) -> kube::Client {
+        self.client_as("operator")
+    }
+
+    /// A client whose requests are recorded as sent by `user` (one operator replica of
+    /// several).
+    pub fn client_as(&self, user: &str) -> kube::Client {
         let api = self.clone();
+        let user = user.to_owned();
         let service = tower::service_fn(move |request: Request<kube::client::Body>| {
             let api = api.clone();
+            let user = user.clone();
             async move {
                 let (parts, body) = request.into_parts();
                 let bytes = body
@@ -63,6 +77,7 @@ impl FakeApi {
                     .unwrap_or_default();
                 let body = serde_json::from_slice::<Value>(&bytes).ok();
                 let (status, answer) = api.handle(
+                    &user,
                     parts.method,
                     parts.uri.path(),
                     parts.uri.query().unwrap_or_default(),
@@ -179,12 +194,14 @@ impl FakeApi {
 
     fn handle(
         &self,
+        user: &str,
         method: Method,
         path: &str,
         query: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
         self.lock().requests.push(Recorded {
+            user: user.to_owned(),
             method: method.clone(),
             path: path.to_owned(),
             query: query.to_owned(),
@@ -285,20 +302,39 @@ impl FakeApi {
                 }
             }
             (Method::POST, None, _) => {
-                // Events and other creations: accepted and stored.
-                if let Some(mut object) = body {
-                    let name = object["metadata"]["name"]
-                        .as_str()
-                        .unwrap_or("created")
-                        .to_owned();
-                    object["metadata"]["namespace"] = json!(route.namespace);
-                    state.objects.insert(route.key(&name), object.clone());
-                    return (StatusCode::CREATED, object);
+                // Events, Leases and other creations.
+                let Some(mut object) = body else {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        json!({"kind": "Status", "code": 400}),
+                    );
+                };
+                let name = object["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or("created")
+                    .to_owned();
+                let key = route.key(&name);
+                if state.objects.contains_key(&key) {
+                    return conflict("AlreadyExists", path);
                 }
-                (
-                    StatusCode::BAD_REQUEST,
-                    json!({"kind": "Status", "code": 400}),
-                )
+                object["metadata"]["namespace"] = json!(route.namespace);
+                let object = stored(&mut state, object, None);
+                state.objects.insert(key, object.clone());
+                (StatusCode::CREATED, object)
+            }
+            (Method::PUT, Some(name), false) => {
+                let key = route.key(name);
+                let (Some(object), Some(existing)) = (body, state.objects.get(&key).cloned())
+                else {
+                    return not_found(path);
+                };
+                if object["metadata"]["resourceVersion"] != existing["metadata"]["resourceVersion"]
+                {
+                    return conflict("Conflict", path);
+                }
+                let object = stored(&mut state, object, Some(&existing));
+                state.objects.insert(key, object.clone());
+                (StatusCode::OK, object)
             }
             _ => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -306,6 +342,35 @@ impl FakeApi {
             ),
         }
     }
+}
+
+/// `object` as the server stores it: a new resourceVersion, and the uid and creation
+/// time of `existing` (or new ones).
+fn stored(state: &mut State, mut object: Value, existing: Option<&Value>) -> Value {
+    state.version += 1;
+    let version = state.version;
+    let meta = &mut object["metadata"];
+    meta["resourceVersion"] = json!(version.to_string());
+    match existing {
+        Some(existing) => {
+            meta["uid"] = existing["metadata"]["uid"].clone();
+            meta["creationTimestamp"] = existing["metadata"]["creationTimestamp"].clone();
+        }
+        None => {
+            let name = meta["name"].as_str().unwrap_or_default().to_owned();
+            meta["uid"] = json!(format!("uid-{name}-{version}"));
+            meta["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
+        }
+    }
+    object
+}
+
+fn conflict(reason: &str, path: &str) -> (StatusCode, Value) {
+    (
+        StatusCode::CONFLICT,
+        json!({"apiVersion": "v1", "kind": "Status", "status": "Failure",
+            "message": format!("{path}: {reason}"), "reason": reason, "code": 409}),
+    )
 }
 
 /// Removes `key` and, like the garbage collector, everything it (transitively) owns.
@@ -377,6 +442,21 @@ fn parse_path(path: &str) -> Option<PathRoute> {
             namespace: (*ns).into(),
             name: Some((*name).into()),
             status: true,
+        }),
+        // Cluster-scoped: `/apis/{group}/{version}/{plural}[/{name}]`.
+        [plural] if *plural != "namespaces" => Some(PathRoute {
+            api_version,
+            plural: (*plural).into(),
+            namespace: String::new(),
+            name: None,
+            status: false,
+        }),
+        [plural, name] if *plural != "namespaces" => Some(PathRoute {
+            api_version,
+            plural: (*plural).into(),
+            namespace: String::new(),
+            name: Some((*name).into()),
+            status: false,
         }),
         _ => None,
     }

@@ -1,5 +1,8 @@
 //! Shared helpers of the operator's reconcile tests.
 
+// Each test binary uses a part of these helpers.
+#![allow(dead_code)]
+
 pub mod fake_api;
 
 use std::sync::Arc;
@@ -26,6 +29,7 @@ pub fn config() -> OperatorConfig {
         runner_image: "ghcr.io/switchyard/runner:test".to_owned(),
         region: None,
         namespace: "switchyard-system".to_owned(),
+        ..OperatorConfig::default()
     }
 }
 
@@ -71,4 +75,24 @@ pub fn condition(object: &Value, type_: &str) -> Value {
 
 pub fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_owned()
+}
+
+/// Polls `check` every 20 ms until it gives a value; panics after `timeout`, naming
+/// `what`.
+pub async fn eventually<T, F, Fut>(timeout: std::time::Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

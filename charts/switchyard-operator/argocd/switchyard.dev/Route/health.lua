@@ -1,0 +1,40 @@
+-- ArgoCD health check of switchyard.dev Routes (charts/switchyard-operator/argocd;
+-- see docs/operator.md). Reads the conditions the Switchyard operator writes, once it
+-- has seen the current generation. Tested by operator/tests/argocd_health.rs.
+local hs = {status = "Progressing", message = "Waiting for the Switchyard operator"}
+if obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil then
+  hs.message = "Being deleted"
+  return hs
+end
+if obj.status == nil or obj.status.conditions == nil then
+  return hs
+end
+local generation = obj.metadata ~= nil and obj.metadata.generation or nil
+if generation ~= nil and (obj.status.observedGeneration == nil or obj.status.observedGeneration < generation) then
+  hs.message = "Waiting for the operator to observe generation " .. tostring(generation)
+  return hs
+end
+local ready, progressing
+for _, condition in ipairs(obj.status.conditions) do
+  if condition.type == "Ready" then ready = condition end
+  if condition.type == "Progressing" then progressing = condition end
+end
+if ready == nil then
+  return hs
+end
+hs.message = ready.message or ready.reason or ""
+if ready.status == "True" then
+  if ready.reason == "Suspended" then
+    hs.status = "Suspended"
+  elseif progressing ~= nil and progressing.status == "True" then
+    -- Running, with a new configuration rolling out to its runners.
+    hs.message = progressing.message or hs.message
+  else
+    -- Running, or RunsElsewhere (pinned to regions another cluster serves).
+    hs.status = "Healthy"
+  end
+elseif ready.status == "False" and ready.reason ~= "RunnerUnavailable" then
+  -- InvalidSpec, RunnerCrashLooping, QueueStalled: a human must act.
+  hs.status = "Degraded"
+end
+return hs
