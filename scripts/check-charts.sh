@@ -21,6 +21,7 @@ cargo run -q --locked -p switchyard-crds --bin crdgen -- --check
 echo "== helm lint"
 "$HELM" lint --strict charts/switchyard-operator
 "$HELM" lint --strict charts/switchyard-operator --set podMonitor.enabled=true --set prometheusRule.enabled=true --set region=eu-west-1
+"$HELM" lint --strict charts/switchyard-operator --set 'watchNamespaces={acme,globex}' --set crds.apply=false --set leaderElection.enabled=false
 "$HELM" lint --strict charts/switchyard-tenant
 "$HELM" lint --strict charts/switchyard-tenant -f charts/switchyard-tenant/ci/full-values.yaml
 

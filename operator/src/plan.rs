@@ -454,9 +454,10 @@ fn push_status<S: serde::Serialize>(
 /// Reasons are `&'static str` in [`Wanted`]; a reason kept from the live status is one of ours,
 /// looked up so no memory is leaked.
 fn known_reason(reason: &str) -> &'static str {
-    const KNOWN: [&str; 12] = [
+    const KNOWN: [&str; 13] = [
         "Running",
         "RunnerUnavailable",
+        "RunnerUnschedulable",
         "RunnerCrashLooping",
         "InvalidSpec",
         "DuplicateTenant",

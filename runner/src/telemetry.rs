@@ -3,14 +3,18 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{IntCounterVec, Opts, Registry};
+use std::time::Duration;
 
-use crate::queue::{Outcome, RouteKey};
+use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+
+use crate::queue::{Outcome, QueueError, RouteKey, StorageFault};
 
 pub const ITEMS_RECEIVED: &str = "switchyard_items_received_total";
 pub const TASKS_CREATED: &str = "switchyard_tasks_created_total";
 pub const DELIVERY_ATTEMPTS: &str = "switchyard_delivery_attempts_total";
 pub const WEBHOOK_REJECTED: &str = "switchyard_webhook_rejected_total";
+pub const QUEUE_COMMIT_FAILURES: &str = "switchyard_queue_commit_failures_total";
+pub const QUEUE_COMMITS_FAILING: &str = "switchyard_queue_commits_failing";
 
 pub struct Metrics {
     pub registry: Registry,
@@ -18,6 +22,8 @@ pub struct Metrics {
     tasks_created: IntCounterVec,
     delivery_attempts: IntCounterVec,
     webhook_rejected: IntCounterVec,
+    queue_commit_failures: IntCounterVec,
+    queue_commits_failing: IntGauge,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -55,6 +61,21 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "Webhook requests refused",
             &["namespace", "route", "reason"],
         ),
+        queue_commit_failures: counter(
+            &registry,
+            QUEUE_COMMIT_FAILURES,
+            "Queue transactions (group commits and recovery probes) that failed, by storage fault",
+            &["reason"],
+        ),
+        queue_commits_failing: {
+            let gauge = IntGauge::new(
+                QUEUE_COMMITS_FAILING,
+                "1 while queue commits fail (webhooks answer 503, /readyz is not ready)",
+            )
+            .unwrap_or_else(|e| unreachable!("metric {QUEUE_COMMITS_FAILING}: {e}"));
+            let _ = registry.register(Box::new(gauge.clone()));
+            gauge
+        },
         registry,
     }
 });
@@ -91,6 +112,58 @@ pub fn webhook_rejected(route: &RouteKey, reason: &'static str) {
         .webhook_rejected
         .with_label_values(&[&route.namespace, &route.route, reason])
         .inc();
+}
+
+/// Whether a failed queue commit is logged.
+pub enum CommitFailureLog {
+    /// Commits were succeeding until this one.
+    First,
+    /// Still failing; the log repeats now and then.
+    Repeat { failures: u64, since: Duration },
+    /// Counted only.
+    Quiet,
+}
+
+/// A queue transaction failed: every caller waiting on it got the error.
+pub fn queue_commit_failed(
+    fault: StorageFault,
+    error: &QueueError,
+    callers: usize,
+    log: CommitFailureLog,
+) {
+    METRICS
+        .queue_commit_failures
+        .with_label_values(&[fault.as_str()])
+        .inc();
+    METRICS.queue_commits_failing.set(1);
+    match log {
+        CommitFailureLog::First => tracing::error!(
+            reason = %fault,
+            callers,
+            cause = fault.describe(),
+            error = %error,
+            "Queue commits are failing; webhooks answer 503 and /readyz is not ready until a commit succeeds again"
+        ),
+        CommitFailureLog::Repeat { failures, since } => tracing::error!(
+            reason = %fault,
+            failures,
+            failing_for_s = since.as_secs(),
+            cause = fault.describe(),
+            error = %error,
+            "Queue commits are still failing"
+        ),
+        CommitFailureLog::Quiet => {}
+    }
+}
+
+/// A queue commit succeeded after failures.
+pub fn queue_commits_recovered(failures: u64, after: Duration) {
+    METRICS.queue_commits_failing.set(0);
+    tracing::info!(
+        failures,
+        failing_for_ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+        "Queue commits succeed again"
+    );
 }
 
 /// The Prometheus text exposition of every metric.

@@ -9,34 +9,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::Connection;
 use switchyard_runner::queue::{
     LogLine, NewTask, QueueError, QueueStore, RouteKey, SqlQueue, TaskAction, TaskState,
     UNREADABLE_SOURCE, WriteBatch, now_ms,
 };
 
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+mod common;
 
-async fn fresh_database() -> Option<String> {
-    let mut admin = match sqlx::PgConnection::connect(&format!("{SERVER}/postgres")).await {
-        Ok(connection) => connection,
-        Err(error) => {
-            let message = format!("PostgreSQL is not reachable at {SERVER} ({error})");
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "{message}; CI requires it"
-            );
-            eprintln!("SKIPPED: {message}");
-            return None;
-        }
-    };
-    let name = format!("switchyard_queue_{}", uuid::Uuid::now_v7().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
-    Some(format!("{SERVER}/{name}"))
-}
+use common::{drop_database, fresh_database};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_runners_lease_disjoint_tasks_and_all_of_them() {
@@ -101,12 +81,7 @@ async fn concurrent_runners_lease_disjoint_tasks_and_all_of_them() {
     let counts = first.counts("default").await.expect("counts");
     assert_eq!(counts[0].counts.processing, 2_000);
     drop(first);
-    if let Ok(mut admin) = sqlx::PgConnection::connect(&format!("{SERVER}/postgres")).await {
-        let name = url.rsplit('/').next().unwrap_or_default();
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await;
-    }
+    drop_database(&url).await;
 }
 
 /// A task recording unreadable input is stored `failed` with its error on both dialects,

@@ -1,6 +1,7 @@
 //! Harness for end-to-end scenarios: the runner as a real process, real HTTP servers on
 //! loopback, the real PostgreSQL on 127.0.0.1:5432.
 
+pub mod faultfs;
 pub mod pg;
 pub mod receiver;
 pub mod runner;

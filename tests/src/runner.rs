@@ -13,6 +13,9 @@ pub struct RunnerOptions {
     pub secrets_dir: Option<PathBuf>,
     pub lease_seconds: Option<u64>,
     pub env: Vec<(String, String)>,
+    /// Where the runner's log goes (default: its data directory). Tests that fill the
+    /// data directory's file system keep the log elsewhere.
+    pub log_dir: Option<PathBuf>,
 }
 
 pub struct Runner {
@@ -50,7 +53,11 @@ impl Runner {
 
     fn spawn(bin: &Path, manifests: &Path, data_dir: &Path, options: &RunnerOptions) -> Self {
         let port = crate::free_port();
-        let log_path = data_dir.join(format!("runner-{port}.log"));
+        let log_path = options
+            .log_dir
+            .as_deref()
+            .unwrap_or(data_dir)
+            .join(format!("runner-{port}.log"));
         let log = std::fs::File::create(&log_path).expect("runner log file");
         let mut command = Command::new(bin);
         command

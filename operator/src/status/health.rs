@@ -13,6 +13,8 @@ pub struct RegionHealth {
     pub rolled_out: bool,
     /// A runner pod restarting in a loop: `(pod, reason)`.
     pub crash_looping: Option<(String, String)>,
+    /// A runner pod the scheduler cannot place: `(pod, the scheduler's message)`.
+    pub unschedulable: Option<(String, String)>,
 }
 
 impl RegionHealth {
@@ -64,11 +66,47 @@ pub fn region_health(
             })
         })
     });
+    let unschedulable = pods.iter().find_map(|pod| {
+        let conditions = pod.status.as_ref()?.conditions.as_ref()?;
+        let scheduled = conditions.iter().find(|c| c.type_ == "PodScheduled")?;
+        (scheduled.status == "False" && scheduled.reason.as_deref() == Some("Unschedulable")).then(
+            || {
+                (
+                    pod.metadata.name.clone().unwrap_or_default(),
+                    scheduled.message.clone().unwrap_or_default(),
+                )
+            },
+        )
+    });
     RegionHealth {
         region: region.to_owned(),
         wanted,
         ready,
         rolled_out,
         crash_looping,
+        unschedulable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unschedulable_pod_is_named_with_the_schedulers_message() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "acme-eu-west-1-0"},
+            "status": {"phase": "Pending", "conditions": [{
+                "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                "message": "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."
+            }]}
+        }))
+        .unwrap_or_default();
+        let health = region_health("eu-west-1", 1, None, &[pod]);
+        let (name, message) = health.unschedulable.unwrap_or_default();
+        assert_eq!(name, "acme-eu-west-1-0");
+        assert!(message.contains("node affinity"), "{message}");
+        assert_eq!(health.crash_looping, None);
+        assert_eq!(region_health("eu-west-1", 1, None, &[]).unschedulable, None);
     }
 }

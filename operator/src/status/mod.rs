@@ -8,6 +8,7 @@ use switchyard_crds::v1alpha1::{ConnectionProbe, QueueSnapshot};
 
 use self::conditions::{Wanted, degraded, progressing, ready};
 use self::health::RegionHealth;
+use crate::names::NODE_REGION_LABEL;
 
 /// At most this many problems are spelled out in one message; the rest are counted.
 const MAX_LISTED: usize = 3;
@@ -268,6 +269,19 @@ fn runners_ready(health: &[RegionHealth], running: impl FnOnce() -> String) -> W
             ),
         );
     }
+    if health.iter().all(|h| !h.available())
+        && let Some(h) = health.iter().find(|h| h.unschedulable.is_some())
+    {
+        let (pod, message) = h.unschedulable.clone().unwrap_or_default();
+        return ready(
+            false,
+            "RunnerUnschedulable",
+            format!(
+                "Runner pod {pod} in region {} cannot be scheduled: {message} Runners need a node labelled {NODE_REGION_LABEL}={} (label one, or set spec.placement.region: off) that also matches spec.placement (nodeSelector, tolerations, affinity) and has room for spec.resources.",
+                h.region, h.region
+            ),
+        );
+    }
     if health.iter().all(|h| !h.available()) {
         let waiting: Vec<String> = health
             .iter()
@@ -371,6 +385,39 @@ mod tests {
         let up = connection(&[], Some(&probe(true)));
         assert_eq!((up[0].status, up[0].reason), (true, "Reachable"));
         assert_eq!(connection(&[], None)[0].reason, "Valid");
+    }
+
+    #[test]
+    fn a_runner_nobody_can_schedule_says_why_and_how_to_fix_it() {
+        let health = RegionHealth {
+            region: "eu-west-1".into(),
+            wanted: 1,
+            unschedulable: Some((
+                "acme-eu-west-1-0".into(),
+                "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."
+                    .into(),
+            )),
+            ..RegionHealth::default()
+        };
+        let ready = runners_ready(std::slice::from_ref(&health), String::new);
+        assert_eq!((ready.status, ready.reason), (false, "RunnerUnschedulable"));
+        assert!(ready.message.contains("node affinity"), "{}", ready.message);
+        assert!(
+            ready
+                .message
+                .contains("topology.kubernetes.io/region=eu-west-1")
+                && ready.message.contains("spec.placement.region: off"),
+            "{}",
+            ready.message
+        );
+        // A second region that serves keeps the Tenant ready (it is partially ready).
+        let serving = RegionHealth {
+            region: "us-east-1".into(),
+            wanted: 1,
+            ready: 1,
+            ..RegionHealth::default()
+        };
+        assert!(runners_ready(&[health, serving], String::new).status);
     }
 
     #[test]

@@ -11,6 +11,9 @@ use super::auth::Role;
 use crate::queue::QueueError;
 use crate::redact;
 
+/// Seconds a sender is asked to wait (`Retry-After`) when the queue cannot commit.
+pub const QUEUE_RETRY_AFTER_SECS: u32 = 5;
+
 /// What kind of error an answer is. Stable: clients branch on it, not on the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -65,6 +68,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
+    /// `Retry-After` seconds, for answers that mean "not now".
+    pub retry_after: Option<u32>,
     /// For `forbidden`: the role the operation needs.
     pub required_role: Option<Role>,
 }
@@ -88,8 +93,15 @@ impl ApiError {
             status,
             code: ErrorCode::of_status(status),
             message: message.into(),
+            retry_after: None,
             required_role: None,
         }
+    }
+
+    /// Asks the sender to try again after `seconds`.
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -123,8 +135,12 @@ impl From<QueueError> for ApiError {
                 tracing::error!(error = %other, "Queue error while answering an API request");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "the queue is unavailable; try again",
+                    format!(
+                        "the queue is unavailable ({}); try again",
+                        other.fault().describe()
+                    ),
                 )
+                .retry_after(QUEUE_RETRY_AFTER_SECS)
             }
         }
     }
@@ -137,6 +153,12 @@ impl IntoResponse for ApiError {
             error: redact::redact(&self.message).into_owned(),
             required_role: self.required_role,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 use super::AppState;
-use crate::telemetry;
+use crate::{redact, telemetry};
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations", summary = "Liveness", description = "The process answers.", responses((status = 200, description = "Alive")))]
@@ -13,21 +13,28 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: started, not draining, and the queue answers.
-#[utoipa::path(get, path = "/readyz", tag = "operations", summary = "Readiness", description = "Started, not draining, and the queue answers.", responses((status = 200, description = "Ready"), (status = 503, description = "Starting, draining or queue unavailable")))]
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+/// Readiness: started, not draining, queue commits succeed, and the queue answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations", summary = "Readiness", description = "Started, not draining, queue commits succeed (while they fail, the answer says why), and the queue answers.", responses((status = 200, description = "Ready"), (status = 503, description = "Starting, draining, queue commits failing or queue unavailable")))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
+    let not_ready = |why: String| (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}"));
     if !state.ready.load(Ordering::Relaxed) {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: starting or draining",
-        );
+        return not_ready("starting or draining".into());
+    }
+    // Commits that fail make every webhook answer 503: take the runner out of service
+    // until the committer's probe or a request commits again.
+    if let Some(failure) = state.engine.commit_failure() {
+        return not_ready(format!(
+            "queue commits fail ({}, {} failures in {} s): {}: {}",
+            failure.fault,
+            failure.failures,
+            failure.since.elapsed().as_secs(),
+            failure.fault.describe(),
+            redact::redact(&failure.message)
+        ));
     }
     match state.engine.store().counts("").await {
-        Ok(_) => (StatusCode::OK, "ready"),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: the queue does not answer",
-        ),
+        Ok(_) => (StatusCode::OK, "ready".into()),
+        Err(_) => not_ready("the queue does not answer".into()),
     }
 }
 

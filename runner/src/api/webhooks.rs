@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
+use super::error::QUEUE_RETRY_AFTER_SECS;
 use super::{ApiError, AppState};
 use crate::connectors::webhook::items_of_body;
 use crate::engine::IntakeError;
@@ -76,10 +77,19 @@ pub async fn receive(
                 }
             };
             telemetry::webhook_rejected(&route.key, reason);
-            Err(ApiError::new(
-                status,
-                format!("nothing was queued: {error}"),
-            ))
+            let refused = match error.root() {
+                // Nothing was committed: the sender keeps the items and tries again.
+                IntakeError::Queue(queue) => ApiError::new(
+                    status,
+                    format!(
+                        "nothing was queued: {}; try again later ({error})",
+                        queue.fault().describe()
+                    ),
+                )
+                .retry_after(QUEUE_RETRY_AFTER_SECS),
+                _ => ApiError::new(status, format!("nothing was queued: {error}")),
+            };
+            Err(refused)
         }
     }
 }

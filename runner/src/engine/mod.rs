@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::queue::{Committer, QueueStore, RouteKey};
+use crate::queue::{CommitFailure, Committer, QueueStore, RouteKey};
 use crate::runtime::{RouteRuntime, Runtime};
 use crate::storage::StorageStore;
 
@@ -56,6 +56,11 @@ impl Engine {
             wakeups: Mutex::default(),
             generation: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// `Some` while queue commits fail (see [`Committer::failing`]).
+    pub fn commit_failure(&self) -> Option<CommitFailure> {
+        self.committer.failing()
     }
 
     pub fn store(&self) -> &Arc<dyn QueueStore> {

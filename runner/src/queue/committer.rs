@@ -4,17 +4,30 @@
 //! writer takes everything that has queued up while the previous transaction was being
 //! flushed, commits it as one transaction, and answers every caller. Under load, one
 //! fsync covers hundreds of items; when idle, an item is committed at once.
+//!
+//! A failed transaction fails every caller waiting on it; nobody is told "committed"
+//! for anything the store did not confirm. From then on the committer counts as failing
+//! ([`Committer::failing`]: the runner's readiness, a metric and a log line say why)
+//! until a commit succeeds again. While nobody writes, it probes the store every
+//! [`PROBE_INTERVAL`], so a runner that its readiness probe took out of service comes
+//! back by itself once the fault clears.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Completion, NewTask, QueueError, QueueStore, WriteBatch};
+use super::{Completion, NewTask, QueueError, QueueStore, StorageFault, WriteBatch};
+use crate::telemetry::{self, CommitFailureLog};
 
 /// Upper bound of items per transaction. Short transactions keep the queue fair: on
 /// SQLite a lease waits for the one writer connection, and on PostgreSQL a long
 /// transaction holds back the clean-up of the index entries every lease walks over.
 const MAX_BATCH_ITEMS: usize = 512;
+/// While commits fail and nobody writes, how often the store is probed.
+const PROBE_INTERVAL: Duration = Duration::from_millis(500);
+/// While commits keep failing, how often the log says so again.
+const REPEAT_LOG: Duration = Duration::from_secs(10);
 
 struct Request {
     new_tasks: Vec<NewTask>,
@@ -22,10 +35,80 @@ struct Request {
     done: oneshot::Sender<Result<(), Arc<QueueError>>>,
 }
 
+/// Commits are failing: why, and since when.
+#[derive(Debug, Clone)]
+pub struct CommitFailure {
+    pub fault: StorageFault,
+    /// The last error, for humans (it goes through the redactor before it is shown).
+    pub message: String,
+    pub since: Instant,
+    /// Failed transactions and probes so far.
+    pub failures: u64,
+}
+
+#[derive(Default)]
+struct Health {
+    /// The failure, and when the log last mentioned it.
+    failing: Mutex<Option<(CommitFailure, Instant)>>,
+}
+
+impl Health {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(CommitFailure, Instant)>> {
+        self.failing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn failed(&self, error: &QueueError, callers: usize) {
+        let fault = error.fault();
+        let now = Instant::now();
+        let mut failing = self.lock();
+        let log = match &mut *failing {
+            None => {
+                *failing = Some((
+                    CommitFailure {
+                        fault,
+                        message: error.to_string(),
+                        since: now,
+                        failures: 1,
+                    },
+                    now,
+                ));
+                CommitFailureLog::First
+            }
+            Some((failure, logged)) => {
+                failure.fault = fault;
+                failure.message = error.to_string();
+                failure.failures += 1;
+                if now.duration_since(*logged) >= REPEAT_LOG {
+                    *logged = now;
+                    CommitFailureLog::Repeat {
+                        failures: failure.failures,
+                        since: now.duration_since(failure.since),
+                    }
+                } else {
+                    CommitFailureLog::Quiet
+                }
+            }
+        };
+        drop(failing);
+        telemetry::queue_commit_failed(fault, error, callers, log);
+    }
+
+    fn succeeded(&self) {
+        if let Some((failure, _)) = self.lock().take() {
+            telemetry::queue_commits_recovered(failure.failures, failure.since.elapsed());
+        }
+    }
+
+    fn is_failing(&self) -> bool {
+        self.lock().is_some()
+    }
+}
+
 /// The handle callers write through. Cheap to clone.
 #[derive(Clone)]
 pub struct Committer {
     requests: mpsc::Sender<Request>,
+    health: Arc<Health>,
 }
 
 impl Committer {
@@ -33,8 +116,9 @@ impl Committer {
     /// committing what it was given.
     pub fn start(store: Arc<dyn QueueStore>) -> Self {
         let (requests, receiver) = mpsc::channel(8_192);
-        tokio::spawn(write_loop(store, receiver));
-        Self { requests }
+        let health = Arc::new(Health::default());
+        tokio::spawn(write_loop(store, receiver, health.clone()));
+        Self { requests, health }
     }
 
     /// Commits new tasks durably; returns once they are on disk.
@@ -70,10 +154,40 @@ impl Committer {
             .await
             .map_err(|_| Arc::new(QueueError::WriterStopped))?
     }
+
+    /// `Some` while commits fail: since the last failed transaction, until one succeeds.
+    pub fn failing(&self) -> Option<CommitFailure> {
+        self.health
+            .lock()
+            .as_ref()
+            .map(|(failure, _)| failure.clone())
+    }
 }
 
-async fn write_loop(store: Arc<dyn QueueStore>, mut receiver: mpsc::Receiver<Request>) {
-    while let Some(first) = receiver.recv().await {
+async fn write_loop(
+    store: Arc<dyn QueueStore>,
+    mut receiver: mpsc::Receiver<Request>,
+    health: Arc<Health>,
+) {
+    loop {
+        let first = if health.is_failing() {
+            match tokio::time::timeout(PROBE_INTERVAL, receiver.recv()).await {
+                Ok(Some(request)) => request,
+                Ok(None) => return,
+                Err(_idle) => {
+                    match store.probe().await {
+                        Ok(()) => health.succeeded(),
+                        Err(error) => health.failed(&error, 0),
+                    }
+                    continue;
+                }
+            }
+        } else {
+            match receiver.recv().await {
+                Some(request) => request,
+                None => return,
+            }
+        };
         let mut batch = WriteBatch::default();
         let mut waiting = Vec::new();
         let mut add = |request: Request, batch: &mut WriteBatch| {
@@ -89,8 +203,9 @@ async fn write_loop(store: Arc<dyn QueueStore>, mut receiver: mpsc::Receiver<Req
             }
         }
         let result = store.write(batch).await.map_err(Arc::new);
-        if let Err(error) = &result {
-            tracing::error!(error = %error, callers = waiting.len(), "Queue write failed; callers get the error");
+        match &result {
+            Ok(()) => health.succeeded(),
+            Err(error) => health.failed(error, waiting.len()),
         }
         for done in waiting {
             let _ = done.send(result.clone());

@@ -15,6 +15,15 @@
 //! - **Ordering.** Tasks of a route are leased in order of next attempt time, then
 //!   creation (ids are UUIDv7). Concurrent delivery and retries mean delivery order is
 //!   not guaranteed.
+//! - **A failed commit fails every caller.** When a transaction fails (disk full, I/O
+//!   error, read-only storage, a lock held past its time-out, a lost connection) every
+//!   caller waiting on it gets the error, and its connection is closed rather than
+//!   reused: after such an error SQLite may have rolled the transaction back on its own,
+//!   and a connection whose transaction state is unknown could turn the next commit into
+//!   the release of a savepoint inside a transaction that never ends. When PostgreSQL's
+//!   answer to `COMMIT` is lost, the outcome is asked of the server
+//!   (`txid_status`), never guessed. While commits fail, [`Committer`] reports the fault
+//!   (readiness, metrics, log) and probes the store until a commit succeeds again.
 //! - **Group commit.** Writes from many callers are merged into one transaction (one
 //!   fsync) by the [`Committer`], so throughput does not stop at one fsync per item.
 //! - **Nothing vanishes.** A task that runs out of attempts is `failed` and waits for a
@@ -23,12 +32,14 @@
 
 mod backoff;
 mod committer;
+mod fault;
 mod sql;
 mod types;
 
 pub use backoff::backoff_delay;
-pub use committer::Committer;
-pub use sql::{QueueUrlError, SqlQueue};
+pub use committer::{CommitFailure, Committer};
+pub use fault::StorageFault;
+pub use sql::{DEFAULT_BUSY_TIMEOUT, QueueUrlError, SqlQueue};
 pub use types::*;
 
 use std::time::Duration;
@@ -62,6 +73,14 @@ pub enum QueueError {
          input and put it back (a file: into the polled folder), then discard this task"
     )]
     NotRetriable { id: String },
+    #[error(
+        "the connection to the queue database was lost while committing and the outcome \
+         could not be confirmed: {source}"
+    )]
+    CommitUnknown {
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("the queue writer has stopped")]
     WriterStopped,
     #[error("stored task {id} is corrupt: {reason}")]
@@ -114,4 +133,9 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Puts every failed task of a route back to `pending`, except those recording
     /// unreadable input (see [`UNREADABLE_SOURCE`]); returns how many.
     async fn retry_failed(&self, route: &RouteKey, actor: &str) -> Result<u64, QueueError>;
+    /// A small durable write that succeeds only when commits do: the [`Committer`]
+    /// calls it while commits fail, to learn that the storage has recovered.
+    async fn probe(&self) -> Result<(), QueueError> {
+        self.write(WriteBatch::default()).await
+    }
 }

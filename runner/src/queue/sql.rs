@@ -2,6 +2,8 @@
 //! runners). Both run the same statements through `sqlx::Any`; [`Dialect`] holds the few
 //! differences.
 
+mod commit;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -18,6 +20,9 @@ use super::{
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
 const INSERT_CHUNK: usize = 500;
+/// How long a SQLite write waits for a lock another process holds before it fails
+/// (`SQLITE_BUSY`, a failed commit like any other).
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dialect {
@@ -87,7 +92,17 @@ impl SqlQueue {
     /// Connects to `url` (`sqlite://…` or `postgres://…`) and migrates the schema.
     /// Leases last `lease_duration`.
     pub async fn connect(url: &str, lease_duration: Duration) -> Result<Self, QueueUrlError> {
+        Self::connect_with(url, lease_duration, DEFAULT_BUSY_TIMEOUT).await
+    }
+
+    /// [`SqlQueue::connect`] with SQLite's lock wait set to `busy_timeout`.
+    pub async fn connect_with(
+        url: &str,
+        lease_duration: Duration,
+        busy_timeout: Duration,
+    ) -> Result<Self, QueueUrlError> {
         sqlx::any::install_default_drivers();
+        let busy_timeout_ms = busy_timeout.as_millis();
         let dialect = if url.starts_with("sqlite:") {
             Dialect::Sqlite
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -98,7 +113,7 @@ impl SqlQueue {
         let (writer, reader) = match dialect {
             Dialect::Sqlite => {
                 let options = || {
-                    AnyPoolOptions::new().after_connect(|conn, _| {
+                    AnyPoolOptions::new().after_connect(move |conn, _| {
                         Box::pin(async move {
                             // WAL with FULL sync: every commit is fsynced, so a committed
                             // task survives power loss, not only a crash.
@@ -108,14 +123,14 @@ impl SqlQueue {
                             sqlx::query("PRAGMA synchronous=FULL")
                                 .execute(&mut *conn)
                                 .await?;
-                            sqlx::query("PRAGMA busy_timeout=10000")
+                            sqlx::query(&format!("PRAGMA busy_timeout={busy_timeout_ms}"))
                                 .execute(&mut *conn)
                                 .await?;
                             Ok(())
                         })
                     })
                 };
-                let writer = options()
+                let writer = commit::untrusted_connections_closed(options())
                     .max_connections(1)
                     .connect(url)
                     .await
@@ -128,7 +143,7 @@ impl SqlQueue {
                 (writer, reader)
             }
             Dialect::Postgres => {
-                let pool = AnyPoolOptions::new()
+                let pool = commit::untrusted_connections_closed(AnyPoolOptions::new())
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(url)
@@ -432,28 +447,11 @@ const SUMMARY_COLUMNS: &str = "id, namespace, route, state, source, attempts, cr
 #[async_trait]
 impl QueueStore for SqlQueue {
     async fn write(&self, batch: WriteBatch) -> Result<(), QueueError> {
-        let now = now_ms();
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(QueueError::db("begin write"))?;
-        Self::insert_tasks(self.dialect, &mut tx, &batch.new_tasks, now).await?;
-        Self::apply_completions(self.dialect, &mut tx, &batch.completions, now).await?;
-        let mut lines: Vec<(&str, &LogLine)> = Vec::new();
-        for task in &batch.new_tasks {
-            lines.extend(task.log.iter().map(|line| (task.id.as_str(), line)));
-        }
-        for completion in &batch.completions {
-            lines.extend(
-                completion
-                    .log
-                    .iter()
-                    .map(|line| (completion.id.as_str(), line)),
-            );
-        }
-        Self::insert_logs(self.dialect, &mut tx, &lines).await?;
-        tx.commit().await.map_err(QueueError::db("commit write"))
+        self.write_durably(&batch).await
+    }
+
+    async fn probe(&self) -> Result<(), QueueError> {
+        self.probe_write().await
     }
 
     async fn lease(

@@ -33,8 +33,9 @@ if ready.status == "True" then
     -- Running, or RunsElsewhere (pinned to regions another cluster serves).
     hs.status = "Healthy"
   end
-elseif ready.status == "False" and ready.reason ~= "RunnerUnavailable" then
-  -- InvalidSpec, RunnerCrashLooping, QueueStalled: a human must act.
+elseif ready.status == "False" and ready.reason ~= "RunnerUnavailable" and ready.reason ~= "RunnerUnschedulable" then
+  -- InvalidSpec, RunnerCrashLooping, QueueStalled: a human must act. (Runners starting
+  -- or waiting for a node stay Progressing, as for the Tenant.)
   hs.status = "Degraded"
 end
 return hs

@@ -35,9 +35,10 @@ elseif ready.status == "True" then
     -- Running, or NoRegionHere (this cluster's operator serves none of its regions).
     hs.status = "Healthy"
   end
-elseif ready.status == "False" and ready.reason ~= "RunnerUnavailable" then
+elseif ready.status == "False" and ready.reason ~= "RunnerUnavailable" and ready.reason ~= "RunnerUnschedulable" then
   -- InvalidSpec, DuplicateTenant, RunnerCrashLooping: a human must act. (A runner
-  -- that is only starting, RunnerUnavailable, stays Progressing.)
+  -- that is starting, RunnerUnavailable, or waiting for a node, RunnerUnschedulable,
+  -- which an autoscaler may add, stays Progressing; the message says what to fix.)
   hs.status = "Degraded"
 end
 return hs

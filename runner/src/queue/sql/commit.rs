@@ -1,0 +1,173 @@
+//! The commit path of the SQL queue: a transaction either commits and says so, or fails
+//! and leaves no connection behind whose state nobody knows.
+
+use std::time::{Duration, Instant};
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, Connection};
+
+use super::{Dialect, SqlQueue};
+use crate::queue::{LogLine, QueueError, WriteBatch, now_ms};
+
+/// How long PostgreSQL is asked about a commit whose answer was lost before the outcome
+/// counts as unknown (the caller then hears "not committed" and its sender retries).
+const RECHECK_FOR: Duration = Duration::from_secs(10);
+const RECHECK_PAUSE: Duration = Duration::from_millis(100);
+
+/// Connections that come back to the pool still counting an open transaction are
+/// closed, not reused. sqlx counts transactions itself: when the database ended one on
+/// its own (SQLite rolls back after `SQLITE_FULL`, `SQLITE_IOERR`, sometimes
+/// `SQLITE_BUSY`), sqlx's `ROLLBACK` fails and the count stays up; on such a connection
+/// the next `BEGIN` becomes a `SAVEPOINT` and the next commit releases a savepoint
+/// inside a transaction that never ends: answered as committed, lost at exit. A
+/// transaction dropped without commit (an error path) also counts here until its
+/// rollback ran, so every failed writer connection is replaced by a fresh one.
+pub(super) fn untrusted_connections_closed(options: AnyPoolOptions) -> AnyPoolOptions {
+    options.after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+}
+
+/// How a write transaction failed.
+enum Failed {
+    /// Before `COMMIT`, or refused by the database: nothing was committed.
+    NotCommitted(QueueError),
+    /// PostgreSQL got (or may have got) `COMMIT`, and its answer never came.
+    Unanswered { xid: i64, error: sqlx::Error },
+}
+
+impl Failed {
+    fn before_commit(operation: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
+        move |source| Self::NotCommitted(QueueError::Database { operation, source })
+    }
+}
+
+impl SqlQueue {
+    /// Commits `batch` in one transaction; `Ok` only once the database confirmed it.
+    pub(super) async fn write_durably(&self, batch: &WriteBatch) -> Result<(), QueueError> {
+        let mut conn = self
+            .writer
+            .acquire()
+            .await
+            .map_err(QueueError::db("acquire the queue writer"))?;
+        let Err(failed) = self.write_on(&mut conn, batch).await else {
+            return Ok(());
+        };
+        // Whatever the error, this connection's transaction state cannot be trusted
+        // (see `untrusted_connections_closed`): close it; the pool opens a fresh one.
+        if let Err(error) = conn.close().await {
+            tracing::debug!(error = %error, "Closing a failed queue writer connection failed");
+        }
+        match failed {
+            Failed::NotCommitted(error) => Err(error),
+            Failed::Unanswered { xid, error } => self.recheck(xid, error).await,
+        }
+    }
+
+    async fn write_on(
+        &self,
+        conn: &mut PoolConnection<Any>,
+        batch: &WriteBatch,
+    ) -> Result<(), Failed> {
+        let now = now_ms();
+        let mut tx = Connection::begin(&mut **conn)
+            .await
+            .map_err(Failed::before_commit("begin write"))?;
+        // PostgreSQL: the transaction's id, to ask about its outcome if the answer to
+        // COMMIT is lost.
+        let xid = match self.dialect {
+            Dialect::Postgres => Some(
+                sqlx::query_scalar::<_, i64>("SELECT txid_current()")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(Failed::before_commit("begin write"))?,
+            ),
+            Dialect::Sqlite => None,
+        };
+        Self::insert_tasks(self.dialect, &mut tx, &batch.new_tasks, now)
+            .await
+            .map_err(Failed::NotCommitted)?;
+        Self::apply_completions(self.dialect, &mut tx, &batch.completions, now)
+            .await
+            .map_err(Failed::NotCommitted)?;
+        let mut lines: Vec<(&str, &LogLine)> = Vec::new();
+        for task in &batch.new_tasks {
+            lines.extend(task.log.iter().map(|line| (task.id.as_str(), line)));
+        }
+        for completion in &batch.completions {
+            lines.extend(
+                completion
+                    .log
+                    .iter()
+                    .map(|line| (completion.id.as_str(), line)),
+            );
+        }
+        Self::insert_logs(self.dialect, &mut tx, &lines)
+            .await
+            .map_err(Failed::NotCommitted)?;
+        tx.commit().await.map_err(|error| match xid {
+            // An answer from the database is a refusal: it rolled back.
+            Some(xid) if !matches!(error, sqlx::Error::Database(_)) => {
+                Failed::Unanswered { xid, error }
+            }
+            _ => Failed::NotCommitted(QueueError::Database {
+                operation: "commit write",
+                source: error,
+            }),
+        })
+    }
+
+    /// Asks PostgreSQL whether transaction `xid`, whose `COMMIT` went unanswered,
+    /// committed. "In progress" means the server has not finished with it yet (or has
+    /// not noticed that its client is gone): ask again, for a while.
+    async fn recheck(&self, xid: i64, error: sqlx::Error) -> Result<(), QueueError> {
+        let deadline = Instant::now() + RECHECK_FOR;
+        loop {
+            let status = sqlx::query_scalar::<_, Option<String>>("SELECT txid_status($1)")
+                .bind(xid)
+                .fetch_one(&self.writer)
+                .await;
+            match status.as_ref().map(Option::as_deref) {
+                Ok(Some("committed")) => {
+                    tracing::warn!(error = %error, "The answer to a queue commit was lost; the database confirms the commit");
+                    return Ok(());
+                }
+                Ok(Some("aborted")) => {
+                    return Err(QueueError::Database {
+                        operation: "commit write",
+                        source: error,
+                    });
+                }
+                _ => {}
+            }
+            if Instant::now() >= deadline {
+                return Err(QueueError::CommitUnknown { source: error });
+            }
+            tokio::time::sleep(RECHECK_PAUSE).await;
+        }
+    }
+
+    /// One small durable write (a row rewritten in `queue_probe`): succeeds only when
+    /// commits do.
+    pub(super) async fn probe_write(&self) -> Result<(), QueueError> {
+        let mut conn = self
+            .writer
+            .acquire()
+            .await
+            .map_err(QueueError::db("acquire the queue writer"))?;
+        let result = sqlx::query(
+            "INSERT INTO queue_probe (id, at) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+        )
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await;
+        if result.is_err()
+            && let Err(error) = conn.close().await
+        {
+            tracing::debug!(error = %error, "Closing a failed queue writer connection failed");
+        }
+        result
+            .map(|_| ())
+            .map_err(QueueError::db("probe the queue with a write"))
+    }
+}
