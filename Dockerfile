@@ -9,9 +9,9 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p switchyard-runner -p switchyard-operator \
+    cargo build --release --locked -p switchyard-runner -p switchyard-operator -p kubectl-switchyard \
     && mkdir -p /out \
-    && cp target/release/runner target/release/switchyard-operator /out/
+    && cp target/release/runner target/release/switchyard-operator target/release/kubectl-switchyard /out/
 
 # The runner needs an `ssh` client for SFTP Connections (opendal drives OpenSSH), so it
 # is built on a slim Debian rather than distroless; still non-root and read-only.
@@ -21,6 +21,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --uid 65532 --user-group --no-create-home --home-dir /nonexistent nonroot
 COPY --from=build /out/runner /usr/local/bin/runner
+# The kubectl plugin ships beside it: `docker cp` it out, or run it from the image.
+COPY --from=build /out/kubectl-switchyard /usr/local/bin/kubectl-switchyard
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/runner"]

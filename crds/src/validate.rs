@@ -461,5 +461,15 @@ pub(crate) fn route_secrets(spec: &RouteSpec) -> Vec<SecretKeySelector> {
     if let Some(http) = &spec.outgoing.http {
         out.extend(header_secrets(&http.headers));
     }
+    let callback_auth = spec
+        .outgoing
+        .awaiting
+        .as_ref()
+        .and_then(|a| a.callback.as_ref())
+        .and_then(|c| c.auth.as_ref());
+    if let Some(auth) = callback_auth {
+        out.extend(auth.token.iter().map(|t| t.secret_key_ref.clone()));
+        out.extend(auth.hmac.iter().map(|h| h.secret.secret_key_ref.clone()));
+    }
     out
 }

@@ -1,8 +1,9 @@
-//! Validation of the flow features: outgoing batches.
+//! Validation of the flow features: outgoing batches and waiting tasks.
 
 use crate::template::{self, Segment};
 use crate::v1alpha1::{
-    FileBatch, HttpBatch, MAX_BATCH_WAIT_MS, MAX_FILE_BATCH_ITEMS, MAX_HTTP_BATCH_ITEMS, RouteSpec,
+    Await, FileBatch, HttpBatch, MAX_AWAIT_TIMEOUT_SECONDS, MAX_BATCH_WAIT_MS,
+    MAX_FILE_BATCH_ITEMS, MAX_HTTP_BATCH_ITEMS, RouteSpec, WebhookAuth,
 };
 use crate::validate::Checker;
 
@@ -14,6 +15,39 @@ pub(crate) fn route(check: &mut Checker<'_>, spec: &RouteSpec) {
     }
     if let Some(batch) = spec.outgoing.file.as_ref().and_then(|f| f.batch.as_ref()) {
         file_batch(check, batch);
+    }
+    if let Some(awaiting) = &spec.outgoing.awaiting {
+        await_problems(check, awaiting);
+    }
+}
+
+fn await_problems(check: &mut Checker<'_>, awaiting: &Await) {
+    let field = "spec.outgoing.await";
+    check.jq(&format!("{field}.correlation"), &awaiting.correlation);
+    if !(1..=MAX_AWAIT_TIMEOUT_SECONDS).contains(&awaiting.timeout_seconds) {
+        check.report(
+            format!("{field}.timeoutSeconds"),
+            format!("must be between 1 and {MAX_AWAIT_TIMEOUT_SECONDS} (30 days)"),
+        );
+    }
+    let Some(callback) = &awaiting.callback else {
+        return;
+    };
+    let field = format!("{field}.callback");
+    check.jq(&format!("{field}.correlation"), &callback.correlation);
+    for (name, code) in [
+        ("outcome", &callback.outcome),
+        ("message", &callback.message),
+    ] {
+        if let Some(code) = code {
+            check.jq(&format!("{field}.{name}"), code);
+        }
+    }
+    if let Some(WebhookAuth { token, hmac }) = &callback.auth {
+        check.exactly_one(
+            &format!("{field}.auth"),
+            &[("token", token.is_some()), ("hmac", hmac.is_some())],
+        );
     }
 }
 
@@ -131,5 +165,35 @@ spec:
         );
         let found = problems("{connection: erp, http: {batch: {format: xml}}}");
         assert!(!found.is_empty(), "an unknown format is refused");
+    }
+
+    #[test]
+    fn await_settings_are_checked() {
+        assert_eq!(
+            problems(
+                "{connection: erp, await: {correlation: .body.jobId, timeoutSeconds: 60, onTimeout: retry, callback: {correlation: .jobId, outcome: '.ok', auth: {token: {secretKeyRef: {name: cb, key: token}}}}}}"
+            ),
+            Vec::<String>::new()
+        );
+        let found = problems(
+            "{connection: erp, await: {correlation: '.[', timeoutSeconds: 0, callback: {correlation: .id, message: '{', auth: {}}}}",
+        );
+        for expected in [
+            "spec.outgoing.await.correlation",
+            "spec.outgoing.await.timeoutSeconds",
+            "spec.outgoing.await.callback.message",
+            "spec.outgoing.await.callback.auth",
+        ] {
+            assert!(
+                found.iter().any(|p| p.contains(expected)),
+                "{expected}: {found:#?}"
+            );
+        }
+        assert!(
+            !problems(
+                "{connection: erp, await: {correlation: .x, timeoutSeconds: 5, onTimeout: later}}"
+            )
+            .is_empty()
+        );
     }
 }

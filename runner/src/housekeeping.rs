@@ -1,5 +1,6 @@
-//! Background chores of a running runner: retention of finished tasks, and requests the
-//! operator leaves in the catalog directory (`ops.json`).
+//! Background chores of a running runner: retention of finished tasks, deadlines of
+//! waiting tasks, and requests the operator leaves in the catalog directory
+//! (`ops.json`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,8 @@ use crate::queue::{RouteKey, TaskState, now_ms};
 
 /// How often retention runs.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(600);
+/// How often waiting tasks past their deadline are looked for.
+const WAIT_TIMEOUT_INTERVAL: Duration = Duration::from_secs(1);
 /// The file the operator writes next to the catalog.
 pub const OPS_FILE: &str = "ops.json";
 /// Where a runner remembers which operator requests it has carried out.
@@ -35,6 +38,15 @@ pub async fn retention_loop(engine: Arc<Engine>, retention: Retention) {
     loop {
         purge_once(&engine, retention).await;
         tokio::time::sleep(RETENTION_INTERVAL).await;
+    }
+}
+
+/// Ends waiting tasks past their deadline (`outgoing.await.timeoutSeconds`), every
+/// [`WAIT_TIMEOUT_INTERVAL`]: failed, or sent again, as each route says.
+pub async fn wait_timeout_loop(engine: Arc<Engine>) {
+    loop {
+        crate::waiting::expire_once(&engine).await;
+        tokio::time::sleep(WAIT_TIMEOUT_INTERVAL).await;
     }
 }
 

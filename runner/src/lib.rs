@@ -17,3 +17,4 @@ pub mod status_report;
 pub mod storage;
 pub mod telemetry;
 pub mod transform;
+pub mod waiting;

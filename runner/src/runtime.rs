@@ -36,6 +36,8 @@ pub struct RouteRuntime {
     pub sink: Box<dyn Sink>,
     /// Set when delivery runs on a schedule instead of in real time.
     pub delivery_schedule: Option<croner::Cron>,
+    /// Set when delivered tasks wait for an acknowledgement (`outgoing.await`).
+    pub awaiting: Option<crate::waiting::Awaiting>,
 }
 
 impl RouteRuntime {
@@ -198,6 +200,13 @@ fn build_route(
         webhook_auth,
         poll_schedule,
         delivery_schedule,
+        awaiting: route
+            .spec
+            .outgoing
+            .awaiting
+            .as_ref()
+            .map(|spec| crate::waiting::Awaiting::new(spec, namespace, secrets))
+            .transpose()?,
         compiled: route.clone(),
     })
 }

@@ -163,6 +163,7 @@ pub fn snapshot(activity: &RouteActivity, now_ms: i64) -> QueueSnapshot {
         done: counts.done,
         failed: counts.failed,
         skipped: counts.skipped,
+        waiting: counts.waiting,
         oldest_pending_age_seconds: activity
             .oldest_pending_ms
             .map(|ms| ((now_ms - ms) / 1_000).max(0)),

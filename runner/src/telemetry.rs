@@ -98,6 +98,7 @@ pub fn task_attempted(route: &RouteKey, outcome: &Outcome) {
         Outcome::Failed { .. } => "failed",
         Outcome::Skipped => "skipped",
         Outcome::Released => "released",
+        Outcome::Waiting { .. } => "waiting",
     };
     METRICS
         .delivery_attempts

@@ -1,6 +1,7 @@
 //! The queue against a trivial in-memory model: random sequences of enqueue, lease,
-//! complete (with current or stale leases), clock jumps past lease expiry, operator
-//! actions and restarts. After every step the queue's counts equal the model's, no task
+//! complete (with current or stale leases, `waiting` included), clock jumps past lease
+//! expiry and wait deadlines, acknowledgements (by id and by correlation value), wait
+//! timeouts, operator actions and restarts. After every step the queue's counts equal the model's, no task
 //! is lost, and every lease hands out only tasks the model says are ready.
 
 // A test reports failure by panicking with a message.
@@ -12,8 +13,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use switchyard_runner::queue::{
-    Completion, LeasedTask, NewTask, Outcome, QueueStore, RouteKey, SqlQueue, StateCounts,
-    TaskAction, TaskState, WriteBatch,
+    Ack, AckOutcome, Completion, LeasedTask, NewTask, OnTimeout, Outcome, QueueStore, RouteKey,
+    SqlQueue, StateCounts, TaskAction, TaskState, WriteBatch,
 };
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -34,17 +35,32 @@ enum Op {
     Restart,
     Retry(usize),
     Discard(usize),
+    Ack {
+        pick: usize,
+        done: bool,
+        by_correlation: bool,
+    },
+    Expire {
+        retry: bool,
+    },
 }
+
+/// How long a task waits for its acknowledgement in these runs.
+const WAIT_MS: i64 = 10_000;
+/// Attempts a route allows, for timeouts that send again.
+const MAX_ATTEMPTS: u32 = 2;
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (1usize..5).prop_map(Op::Enqueue),
         3 => (1u32..5).prop_map(Op::Lease),
-        4 => (0usize..16, 0u8..5, proptest::bool::weighted(0.15)).prop_map(|(pick, outcome, stale)| Op::Complete { pick, outcome, stale }),
+        4 => (0usize..16, 0u8..6, proptest::bool::weighted(0.15)).prop_map(|(pick, outcome, stale)| Op::Complete { pick, outcome, stale }),
         1 => (0i64..130_000).prop_map(Op::Advance),
         1 => Just(Op::Restart),
         1 => (0usize..32).prop_map(Op::Retry),
         1 => (0usize..32).prop_map(Op::Discard),
+        2 => (0usize..32, proptest::bool::ANY, proptest::bool::ANY).prop_map(|(pick, done, by_correlation)| Op::Ack { pick, done, by_correlation }),
+        1 => proptest::bool::ANY.prop_map(|retry| Op::Expire { retry }),
     ]
 }
 
@@ -54,6 +70,8 @@ struct ModelTask {
     lease_until: i64,
     lease_token: Option<String>,
     next_at: i64,
+    attempts: i64,
+    correlation: Option<String>,
 }
 
 fn route() -> RouteKey {
@@ -106,6 +124,8 @@ impl Harness {
                         lease_until: 0,
                         lease_token: None,
                         next_at: 0,
+                        attempts: 0,
+                        correlation: None,
                     };
                     self.model.insert(task.id.clone(), model);
                 }
@@ -140,6 +160,8 @@ impl Harness {
                     );
                     let model = self.model.get_mut(&task.id).expect("known task");
                     model.state = TaskState::Processing;
+                    model.attempts += 1;
+                    assert_eq!(task.attempts, model.attempts, "attempts");
                     model.lease_until = self.clock + LEASE.as_millis() as i64;
                     model.lease_token = Some(task.lease_token.clone());
                 }
@@ -164,6 +186,10 @@ impl Harness {
                         error: "bad".into(),
                     },
                     4 => Outcome::Released,
+                    5 => Outcome::Waiting {
+                        correlation: format!("c-{}", &task.id[task.id.len() - 6..]),
+                        until_ms: self.clock + WAIT_MS,
+                    },
                     _ => Outcome::Skipped,
                 };
                 let token = if stale {
@@ -187,7 +213,18 @@ impl Harness {
                         }
                         Outcome::Failed { .. } => TaskState::Failed,
                         Outcome::Skipped => TaskState::Skipped,
-                        Outcome::Released => TaskState::Pending,
+                        Outcome::Released => {
+                            model.attempts -= 1;
+                            TaskState::Pending
+                        }
+                        Outcome::Waiting {
+                            correlation,
+                            until_ms,
+                        } => {
+                            model.next_at = *until_ms;
+                            model.correlation = Some(correlation.clone());
+                            TaskState::Waiting
+                        }
                     };
                 }
                 let completion = Completion {
@@ -231,7 +268,12 @@ impl Harness {
                 let (action, allowed, target) = if matches!(op, Op::Retry(_)) {
                     (
                         TaskAction::Retry { actor: "t".into() },
-                        vec![TaskState::Failed, TaskState::Skipped, TaskState::Pending],
+                        vec![
+                            TaskState::Failed,
+                            TaskState::Skipped,
+                            TaskState::Pending,
+                            TaskState::Waiting,
+                        ],
                         TaskState::Pending,
                     )
                 } else {
@@ -240,7 +282,7 @@ impl Harness {
                             actor: "t".into(),
                             reason: "r".into(),
                         },
-                        vec![TaskState::Pending, TaskState::Failed],
+                        vec![TaskState::Pending, TaskState::Failed, TaskState::Waiting],
                         TaskState::Skipped,
                     )
                 };
@@ -251,6 +293,9 @@ impl Harness {
                     model.state = target;
                     // A retried task is due now by the wall clock, so due by ours.
                     model.next_at = 0;
+                    if target == TaskState::Pending {
+                        model.attempts = 0;
+                    }
                 } else {
                     assert!(
                         result.is_err(),
@@ -259,10 +304,103 @@ impl Harness {
                     );
                 }
             }
+            Op::Ack {
+                pick,
+                done,
+                by_correlation,
+            } => self.ack(pick, done, by_correlation).await,
+            Op::Expire { retry } => self.expire(retry).await,
         }
         let counts = self.store.counts("default").await.expect("counts");
         let actual = counts.first().map(|c| c.counts.clone()).unwrap_or_default();
         assert_eq!(actual, self.counts(), "counts after {op:?}");
+    }
+
+    /// Acknowledges a task by id or by its correlation value; only a waiting task may
+    /// be acknowledged.
+    async fn ack(&mut self, pick: usize, done: bool, by_correlation: bool) {
+        let Some(id) = self
+            .model
+            .keys()
+            .nth(pick % self.model.len().max(1))
+            .cloned()
+        else {
+            return;
+        };
+        let ack = Ack {
+            actor: "t".into(),
+            outcome: if done {
+                AckOutcome::Done
+            } else {
+                AckOutcome::Failed
+            },
+            message: Some("m".into()),
+        };
+        let target = ack.target();
+        let model = self.model.get_mut(&id).expect("known task");
+        let waiting = model.state == TaskState::Waiting;
+        if by_correlation {
+            let Some(correlation) = model.correlation.clone() else {
+                return;
+            };
+            let acked = self
+                .store
+                .ack_correlated(&route(), &correlation, &ack)
+                .await
+                .expect("ack by correlation");
+            // Correlation values are unique per task here.
+            let expected: Vec<String> = if waiting { vec![id] } else { vec![] };
+            assert_eq!(acked, expected, "acknowledged by correlation");
+        } else {
+            let result = self.store.act("default", &id, &TaskAction::Ack(ack)).await;
+            if waiting {
+                assert_eq!(result.expect("ack"), Some(target));
+            } else {
+                assert!(
+                    result.is_err(),
+                    "ack of a {} task must be refused",
+                    model.state
+                );
+            }
+        }
+        if waiting {
+            model.state = target;
+        }
+    }
+
+    /// Ends waiting tasks past their deadline.
+    async fn expire(&mut self, retry: bool) {
+        let policy = if retry {
+            OnTimeout::Retry {
+                max_attempts: MAX_ATTEMPTS,
+            }
+        } else {
+            OnTimeout::Fail
+        };
+        let clock = self.clock;
+        let mut expected = BTreeMap::new();
+        for (id, task) in &mut self.model {
+            if task.state == TaskState::Waiting && task.next_at <= clock {
+                task.state = match policy {
+                    OnTimeout::Retry { max_attempts }
+                        if task.attempts < i64::from(max_attempts) =>
+                    {
+                        task.next_at = clock;
+                        TaskState::Pending
+                    }
+                    _ => TaskState::Failed,
+                };
+                expected.insert(id.clone(), task.state);
+            }
+        }
+        let expired: BTreeMap<String, TaskState> = self
+            .store
+            .expire_waiting(&route(), clock, policy, "timed out")
+            .await
+            .expect("expire")
+            .into_iter()
+            .collect();
+        assert_eq!(expired, expected, "expired tasks");
     }
 }
 

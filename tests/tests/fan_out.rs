@@ -204,6 +204,11 @@ fn the_flows_examples_are_valid() {
         .args(["validate", "-f"])
         .arg(&examples)
         .env("SWITCHYARD_SECRET_CRM_TOKEN", "example-token")
+        .env("SWITCHYARD_SECRET_PRINT_SHOP_API_KEY", "example-key")
+        .env(
+            "SWITCHYARD_SECRET_PRINT_SHOP_CALLBACK_KEY",
+            "example-callback-key",
+        )
         .output()
         .expect("run validate");
     assert!(

@@ -223,7 +223,7 @@ async fn a_malformed_body_gets_a_400_that_says_why_and_queues_nothing() {
     let counts = runner.counts("shop-orders").await;
     assert_eq!(
         counts,
-        json!({"pending": 0, "processing": 0, "done": 0, "failed": 0, "skipped": 0})
+        json!({"pending": 0, "processing": 0, "done": 0, "failed": 0, "skipped": 0, "waiting": 0})
     );
     // Unauthenticated posts are refused too, and do not queue.
     let (status, _) = runner

@@ -138,6 +138,7 @@ mod tests {
             database: None,
             file: None,
             soap: None,
+            awaiting: None,
         };
         let problems = super::outgoing(&outgoing, &db(), &origin, &id);
         let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();

@@ -1,7 +1,10 @@
-//! Types of the flow features beyond one item → one request: outgoing batches.
+//! Types of the flow features beyond one item → one request: outgoing batches and
+//! tasks that wait for the receiver's acknowledgement.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use super::WebhookAuth;
 
 /// Tasks sent together as one HTTP request. Tasks already leased together go out in one
 /// request (up to `maxItems` and `maxBytes`); each task ends with the outcome of the
@@ -73,3 +76,63 @@ pub const DEFAULT_FILE_BATCH_ITEMS: u32 = 1_000;
 pub const MAX_FILE_BATCH_ITEMS: u32 = 10_000;
 /// Upper bound of `maxWaitMs`: far below the shortest sensible lease.
 pub const MAX_BATCH_WAIT_MS: u64 = 10_000;
+
+/// Wait for a receiver that accepts work and confirms it later. After a successful
+/// send the task is `waiting` (not `done`) until it is acknowledged — through
+/// `POST /api/v1/namespaces/{namespace}/tasks/{id}/ack` or through the `callback`
+/// endpoint — or until `timeoutSeconds` pass. After-delivery steps run at the send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Await {
+    /// jq on the receiver's answer (HTTP: `{status, headers, body}`) yielding the value
+    /// the acknowledgement will carry, e.g. `.body.jobId`: a string or a number. When it
+    /// yields nothing or `null` the task fails (delivered, but it cannot be confirmed).
+    pub correlation: String,
+    /// How long to wait for the acknowledgement after the send, in seconds (1 to
+    /// 2592000, 30 days).
+    pub timeout_seconds: u64,
+    /// What a timeout does. Absent: `fail`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_timeout: Option<AwaitTimeout>,
+    /// A callback endpoint, `POST /callbacks/{namespace}/{route}`, that acknowledges the
+    /// waiting tasks whose correlation value the body carries. Absent: only the API
+    /// acknowledges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<AwaitCallback>,
+}
+
+/// What happens to a task whose acknowledgement did not come in time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AwaitTimeout {
+    /// The task fails and waits for a human.
+    #[default]
+    Fail,
+    /// The task is sent again, while it has attempts left (`processing.retry`); then
+    /// it fails.
+    Retry,
+}
+
+/// How a callback request acknowledges waiting tasks. The body is a JSON object (or an
+/// array of them); each names a task by its correlation value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AwaitCallback {
+    /// jq on the callback body yielding the correlation value, e.g. `.jobId`.
+    pub correlation: String,
+    /// jq on the callback body yielding the outcome: `true` or `"done"` (done), `false`
+    /// or `"failed"` (failed), e.g. `.status == "completed"`. Absent: done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// jq on the callback body yielding a message for the task log (and the error of a
+    /// failed task), e.g. `.error`. Absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// How the caller authenticates, as for webhooks. Absent: anyone who can reach the
+    /// port may acknowledge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<WebhookAuth>,
+}
+
+/// Upper bound of `Await::timeout_seconds`.
+pub const MAX_AWAIT_TIMEOUT_SECONDS: u64 = 2_592_000;

@@ -69,6 +69,9 @@ pub struct QueueSnapshot {
     pub failed: i64,
     /// Tasks filtered out or discarded.
     pub skipped: i64,
+    /// Tasks delivered and waiting for the receiver's acknowledgement (`outgoing.await`).
+    #[serde(default)]
+    pub waiting: i64,
     /// Age in seconds of the oldest pending task; absent when none is pending.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oldest_pending_age_seconds: Option<i64>,
@@ -344,6 +347,10 @@ pub struct Outgoing {
     /// The operation to call on a SOAP Connection (required for one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soap: Option<SoapCall>,
+    /// Wait for the receiver's acknowledgement after each send (state `waiting`).
+    /// Absent: a task is `done` once the receiver accepted it.
+    #[serde(default, rename = "await", skip_serializing_if = "Option::is_none")]
+    pub awaiting: Option<super::Await>,
 }
 
 /// One HTTP request per task (or per batch).

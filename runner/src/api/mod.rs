@@ -8,6 +8,7 @@
 
 mod audit;
 pub mod auth;
+mod callbacks;
 mod connections;
 pub mod declare;
 mod error;
@@ -116,6 +117,11 @@ pub fn api_routes() -> ApiRoutes {
             Editor,
             tasks::discard_task,
         )
+        .post(
+            "/api/v1/namespaces/{namespace}/tasks/{id}/ack",
+            Editor,
+            tasks::ack_task,
+        )
         .get(
             "/api/v1/namespaces/{namespace}/storages/{storage}/items",
             Viewer,
@@ -146,6 +152,7 @@ pub fn api_routes() -> ApiRoutes {
 /// Routes outside `/api/`: they authenticate on their own (webhooks) or need nothing.
 pub const PUBLIC_ROUTES: &[(&str, &str)] = &[
     ("POST", "/webhooks/{namespace}/{route}"),
+    ("POST", "/callbacks/{namespace}/{route}"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -163,6 +170,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(crate::console::router())
         .route("/webhooks/{namespace}/{route}", post(webhooks::receive))
+        .route("/callbacks/{namespace}/{route}", post(callbacks::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

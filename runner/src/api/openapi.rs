@@ -39,6 +39,8 @@ use super::declare::Declared;
         super::tasks::get_task,
         super::tasks::retry_task,
         super::tasks::discard_task,
+        super::tasks::ack_task,
+        super::callbacks::receive,
         super::storages::list_items,
         super::storages::get_item,
         super::storages::put_item,

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::auth::Identity;
 use super::{ApiError, AppState};
 use crate::audit::AuditAction;
-use crate::queue::{RouteKey, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary};
+use crate::queue::{
+    Ack, AckOutcome, RouteKey, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary,
+};
 
 /// Largest page of tasks.
 const MAX_PAGE: u32 = 1_000;
@@ -19,7 +21,7 @@ const DEFAULT_PAGE: u32 = 100;
 pub struct ListQuery {
     /// Only tasks of this route.
     pub route: Option<String>,
-    /// Only tasks in this state: pending, processing, done, failed, skipped.
+    /// Only tasks in this state: pending, processing, done, failed, skipped, waiting.
     pub state: Option<String>,
     /// Page size, 1 to 1000 (default 100).
     pub limit: Option<u32>,
@@ -143,6 +145,7 @@ async fn act(
     let (audited, reason) = match &action {
         TaskAction::Retry { .. } => (AuditAction::Retry, None),
         TaskAction::Discard { reason, .. } => (AuditAction::Discard, Some(reason.clone())),
+        TaskAction::Ack(ack) => (AuditAction::Ack, ack.message.clone()),
     };
     let new_state = state
         .engine
@@ -237,4 +240,52 @@ pub async fn discard_task(
         TaskAction::Discard { actor, reason },
     )
     .await
+}
+
+/// The receiver's word on a waiting task.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AckRequest {
+    /// `done` or `failed`.
+    pub outcome: AckOutcome,
+    /// Shown in the task log (with the caller's name); a failed task's error.
+    pub message: Option<String>,
+}
+
+/// Acknowledge a waiting task
+///
+/// The receiver's word on a `waiting` task (a route with `outgoing.await`): it becomes
+/// `done` or `failed` (with the message as its error). The caller is named in the task
+/// log and the audit trail.
+#[utoipa::path(
+    post,
+    tag = "tasks",
+    path = "/api/v1/namespaces/{namespace}/tasks/{id}/ack",
+    params(("namespace" = String, Path), ("id" = String, Path)),
+    request_body(content = AckRequest),
+    responses(
+        (status = 200, body = ActionResult),
+        (status = 400, description = "Not a valid acknowledgement", body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "The task is not waiting", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn ack_task(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path((namespace, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<ActionResult>, ApiError> {
+    let request: AckRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not a valid acknowledgement ({{\"outcome\": \"done\" | \"failed\", \"message\": …}}): {e}"
+        ))
+    })?;
+    let ack = Ack {
+        actor: identity.actor(),
+        outcome: request.outcome,
+        message: request.message,
+    };
+    act(&state, &identity, &namespace, &id, TaskAction::Ack(ack)).await
 }

@@ -204,7 +204,9 @@ impl Connections {
                     &route.delivery,
                     namespace,
                     secrets,
-                    !route.after_delivery_steps.is_empty(),
+                    // After-delivery steps and `await.correlation` read the answer.
+                    !route.after_delivery_steps.is_empty()
+                        || route.spec.outgoing.awaiting.is_some(),
                 )
                 .map_err(|e| e.to_string())?,
             )

@@ -28,8 +28,9 @@ pub(super) struct FollowUp {
 
 /// How a delivery ended, short of a delivery error.
 enum Delivered {
-    /// Sent; with the tasks the after-delivery steps queued for other routes.
-    Done(Vec<FollowUp>),
+    /// Sent; with the tasks the after-delivery steps queued for other routes, and the
+    /// receiver's answer to the first item (for `outgoing.await`).
+    Done(Vec<FollowUp>, Option<Value>),
     /// The outgoing transformers filtered the item out.
     Skipped,
     /// Sent, but an after-delivery step failed (the message says which).
@@ -207,6 +208,7 @@ async fn delivered(
         .into_iter()
         .map(|r| r.response.unwrap_or(Value::Null))
         .collect();
+    let first_response = responses.first().cloned();
     let deferred = context.take_deferred();
     if !deferred.is_empty() {
         match apply_deferred(engine.storage().as_ref(), deferred).await {
@@ -219,11 +221,11 @@ async fn delivered(
         }
     }
     if route.after_delivery.is_empty() {
-        return Ok(Delivered::Done(Vec::new()));
+        return Ok(Delivered::Done(Vec::new(), first_response));
     }
     let delivered = items.into_iter().zip(responses).collect();
     Ok(match after_delivery(engine, route, delivered, log).await {
-        Ok(follow_ups) => Delivered::Done(follow_ups),
+        Ok(follow_ups) => Delivered::Done(follow_ups, first_response),
         Err(error) => {
             let error = format!(
                 "delivered, but {error}; a retry delivers again (with the same Idempotency-Key)"
@@ -300,9 +302,12 @@ fn settle(
     let retry = route.compiled.processing.retry;
     let mut follow_ups = Vec::new();
     let outcome = match result {
-        Ok(Delivered::Done(triggered)) => {
+        Ok(Delivered::Done(triggered, response)) => {
             follow_ups = triggered;
-            Outcome::Done
+            match &route.awaiting {
+                None => Outcome::Done,
+                Some(awaiting) => wait_for_ack(awaiting, &task, response, &mut log),
+            }
         }
         Ok(Delivered::Skipped) => Outcome::Skipped,
         Ok(Delivered::AfterDeliveryFailed(error)) => Outcome::Failed { error },
@@ -350,5 +355,34 @@ fn settle(
             log: redact_lines(log),
         },
         follow_ups,
+    }
+}
+
+/// A delivered task of a route with `outgoing.await`: `waiting` with the correlation
+/// value from the receiver's answer, or `failed` when there is none (it was delivered,
+/// but nothing can acknowledge it).
+fn wait_for_ack(
+    awaiting: &crate::waiting::Awaiting,
+    task: &LeasedTask,
+    response: Option<Value>,
+    log: &mut Vec<LogLine>,
+) -> Outcome {
+    match awaiting.correlation_of(&response.unwrap_or(Value::Null)) {
+        Ok(correlation) => {
+            let timeout = awaiting.timeout;
+            log.push(LogLine::now(format!(
+                "Waiting for the receiver's acknowledgement (correlation `{correlation}`), at most {} s",
+                timeout.as_secs()
+            )));
+            Outcome::Waiting {
+                correlation,
+                until_ms: now_ms() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2),
+            }
+        }
+        Err(error) => {
+            let error = format!("delivered, but it cannot be acknowledged: {error}");
+            log.push(LogLine::now(format!("Attempt {}: {error}", task.attempts)));
+            Outcome::Failed { error }
+        }
     }
 }

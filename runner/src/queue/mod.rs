@@ -26,6 +26,10 @@
 //!   (readiness, metrics, log) and probes the store until a commit succeeds again.
 //! - **Group commit.** Writes from many callers are merged into one transaction (one
 //!   fsync) by the [`Committer`], so throughput does not stop at one fsync per item.
+//! - **Waiting.** A task of a route with `outgoing.await` is `waiting` after a
+//!   successful send, until an acknowledgement (by id or by correlation value) makes it
+//!   `done` or `failed`, or its deadline passes ([`QueueStore::expire_waiting`]). No
+//!   lease takes a waiting task, and a restart leaves it waiting.
 //! - **Nothing vanishes.** A task that runs out of attempts is `failed` and waits for a
 //!   human (retry or discard through the API); `done`, `failed` and `skipped` tasks keep
 //!   their item and log.
@@ -34,6 +38,7 @@ mod backoff;
 mod committer;
 mod fault;
 mod sql;
+mod sql_waiting;
 mod types;
 
 pub use backoff::backoff_delay;
@@ -130,6 +135,24 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Deletes tasks in `states` last updated before `before_ms`, with their logs;
     /// returns how many. Retention only: `pending` and `processing` are never purged.
     async fn purge(&self, states: &[TaskState], before_ms: i64) -> Result<u64, QueueError>;
+    /// Acknowledges every `waiting` task of a route whose correlation value is
+    /// `correlation` (a callback); returns their ids.
+    async fn ack_correlated(
+        &self,
+        route: &RouteKey,
+        correlation: &str,
+        ack: &Ack,
+    ) -> Result<Vec<String>, QueueError>;
+    /// Ends the `waiting` tasks of a route whose deadline is at or before `now_ms`:
+    /// `failed`, or `pending` again as `on_timeout` says, with `reason` in their log.
+    /// Returns each with its new state.
+    async fn expire_waiting(
+        &self,
+        route: &RouteKey,
+        now_ms: i64,
+        on_timeout: OnTimeout,
+        reason: &str,
+    ) -> Result<Vec<(String, TaskState)>, QueueError>;
     /// Puts every failed task of a route back to `pending`, except those recording
     /// unreadable input (see [`UNREADABLE_SOURCE`]); returns how many.
     async fn retry_failed(&self, route: &RouteKey, actor: &str) -> Result<u64, QueueError>;

@@ -13,9 +13,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row};
 
 use super::{
-    Completion, LeasedTask, LogLine, NewTask, Outcome, QueueError, QueueStore, RouteActivity,
-    RouteCounts, RouteKey, StateCounts, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary,
-    UNREADABLE_SOURCE, WriteBatch, now_ms, now_us,
+    Ack, Completion, LeasedTask, LogLine, NewTask, OnTimeout, Outcome, QueueError, QueueStore,
+    RouteActivity, RouteCounts, RouteKey, StateCounts, TaskAction, TaskDetail, TaskFilter,
+    TaskState, TaskSummary, UNREADABLE_SOURCE, WriteBatch, now_ms, now_us,
 };
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
@@ -25,7 +25,7 @@ const INSERT_CHUNK: usize = 500;
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dialect {
+pub(super) enum Dialect {
     Sqlite,
     Postgres,
 }
@@ -74,10 +74,10 @@ pub enum QueueUrlError {
 
 /// The SQL queue store.
 pub struct SqlQueue {
-    dialect: Dialect,
+    pub(super) dialect: Dialect,
     /// Writes go through this pool. On SQLite it holds one connection: SQLite has a
     /// single writer, and queueing in the pool is cheaper than `SQLITE_BUSY` retries.
-    writer: AnyPool,
+    pub(super) writer: AnyPool,
     /// Reads for the API. On SQLite, WAL lets them run beside the writer.
     reader: AnyPool,
     lease_duration: Duration,
@@ -254,7 +254,7 @@ impl SqlQueue {
         Ok(())
     }
 
-    async fn insert_logs(
+    pub(super) async fn insert_logs(
         dialect: Dialect,
         tx: &mut sqlx::Transaction<'_, Any>,
         lines: &[(&str, &LogLine)],
@@ -313,6 +313,10 @@ impl SqlQueue {
                     Self::finish_one(tx, completion, TaskState::Failed, now, None, Some(error))
                         .await?
                 }
+                Outcome::Waiting {
+                    correlation,
+                    until_ms,
+                } => Self::wait_one(tx, completion, correlation, *until_ms, now).await?,
                 Outcome::Retry {
                     next_attempt_at_ms,
                     error,
@@ -377,7 +381,7 @@ impl SqlQueue {
     }
 
     /// The task's state and source.
-    async fn state_of(
+    pub(super) async fn state_of(
         &self,
         namespace: &str,
         id: &str,
@@ -398,7 +402,7 @@ impl SqlQueue {
     }
 }
 
-fn parse_state(id: &str, row: &AnyRow) -> Result<TaskState, QueueError> {
+pub(super) fn parse_state(id: &str, row: &AnyRow) -> Result<TaskState, QueueError> {
     let text: String = row
         .try_get("state")
         .map_err(QueueError::db("read task state"))?;
@@ -431,6 +435,9 @@ fn summary(row: &AnyRow) -> Result<TaskSummary, QueueError> {
             .try_get("next_attempt_at")
             .map_err(QueueError::db("read task"))?,
         last_error: row.try_get("last_error").map_err(get)?,
+        correlation: row
+            .try_get("correlation")
+            .map_err(QueueError::db("read task"))?,
         id,
     })
 }
@@ -442,7 +449,7 @@ fn parse_item(id: &str, text: &str) -> Result<serde_json::Value, QueueError> {
     })
 }
 
-const SUMMARY_COLUMNS: &str = "id, namespace, route, state, source, attempts, created_at, updated_at, next_attempt_at, last_error";
+const SUMMARY_COLUMNS: &str = "id, namespace, route, state, source, attempts, created_at, updated_at, next_attempt_at, last_error, correlation";
 
 #[async_trait]
 impl QueueStore for SqlQueue {
@@ -648,17 +655,23 @@ impl QueueStore for SqlQueue {
         let (allowed, target, verb, message): (&[TaskState], TaskState, &'static str, String) =
             match action {
                 TaskAction::Retry { actor } => (
-                    &[TaskState::Failed, TaskState::Skipped, TaskState::Pending],
+                    &[
+                        TaskState::Failed,
+                        TaskState::Skipped,
+                        TaskState::Pending,
+                        TaskState::Waiting,
+                    ],
                     TaskState::Pending,
                     "retried",
                     format!("Retry requested by {actor}; attempts reset"),
                 ),
                 TaskAction::Discard { actor, reason } => (
-                    &[TaskState::Pending, TaskState::Failed],
+                    &[TaskState::Pending, TaskState::Failed, TaskState::Waiting],
                     TaskState::Skipped,
                     "discarded",
                     format!("Discarded by {actor}: {reason}"),
                 ),
+                TaskAction::Ack(ack) => return self.ack_task(namespace, id, ack).await,
             };
         if !allowed.contains(&state) {
             return Err(QueueError::InvalidTransition {
@@ -799,6 +812,25 @@ impl QueueStore for SqlQueue {
         }
         tx.commit().await.map_err(QueueError::db("commit purge"))?;
         Ok(purged)
+    }
+
+    async fn ack_correlated(
+        &self,
+        route: &RouteKey,
+        correlation: &str,
+        ack: &Ack,
+    ) -> Result<Vec<String>, QueueError> {
+        self.ack_by_correlation(route, correlation, ack).await
+    }
+
+    async fn expire_waiting(
+        &self,
+        route: &RouteKey,
+        now_ms: i64,
+        on_timeout: OnTimeout,
+        reason: &str,
+    ) -> Result<Vec<(String, TaskState)>, QueueError> {
+        self.expire(route, now_ms, on_timeout, reason).await
     }
 
     async fn retry_failed(&self, route: &RouteKey, actor: &str) -> Result<u64, QueueError> {

@@ -24,15 +24,18 @@ pub enum TaskState {
     Failed,
     /// Filtered out or discarded by a human; will not be delivered.
     Skipped,
+    /// Delivered; waiting for the receiver's acknowledgement (`outgoing.await`).
+    Waiting,
 }
 
 impl TaskState {
-    pub const ALL: [TaskState; 5] = [
+    pub const ALL: [TaskState; 6] = [
         Self::Pending,
         Self::Processing,
         Self::Done,
         Self::Failed,
         Self::Skipped,
+        Self::Waiting,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +45,7 @@ impl TaskState {
             Self::Done => "done",
             Self::Failed => "failed",
             Self::Skipped => "skipped",
+            Self::Waiting => "waiting",
         }
     }
 }
@@ -53,7 +57,7 @@ impl fmt::Display for TaskState {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a task state; use pending, processing, done, failed or skipped")]
+#[error("`{0}` is not a task state; use pending, processing, done, failed, skipped or waiting")]
 pub struct UnknownState(pub String);
 
 impl FromStr for TaskState {
@@ -150,6 +154,12 @@ pub enum Outcome {
     Skipped,
     /// Not attempted after all (the runner stops): back to `pending` as it was.
     Released,
+    /// Delivered; now `waiting` for an acknowledgement carrying `correlation` until
+    /// `until_ms`.
+    Waiting {
+        correlation: String,
+        until_ms: i64,
+    },
 }
 
 /// The result of one attempt, written back under the lease it was made with.
@@ -176,6 +186,7 @@ pub struct StateCounts {
     pub done: i64,
     pub failed: i64,
     pub skipped: i64,
+    pub waiting: i64,
 }
 
 impl StateCounts {
@@ -186,6 +197,7 @@ impl StateCounts {
             TaskState::Done => self.done += count,
             TaskState::Failed => self.failed += count,
             TaskState::Skipped => self.skipped += count,
+            TaskState::Waiting => self.waiting += count,
         }
     }
 }
@@ -225,8 +237,12 @@ pub struct TaskSummary {
     pub attempts: i64,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// While `waiting`: the deadline of the acknowledgement.
     pub next_attempt_at_ms: i64,
     pub last_error: Option<String>,
+    /// The value an acknowledgement carries (`outgoing.await.correlation`), once sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<String>,
 }
 
 /// A task with its item and every log line.
@@ -246,8 +262,62 @@ pub enum TaskAction {
     /// Back to `pending`, due now, with a fresh attempt budget. Allowed from `failed`,
     /// `skipped` and `pending`, except for tasks from [`UNREADABLE_SOURCE`].
     Retry { actor: String },
-    /// To `skipped`. Allowed from `pending` and `failed`.
+    /// To `skipped`. Allowed from `pending`, `failed` and `waiting`.
     Discard { actor: String, reason: String },
+    /// The receiver's acknowledgement of a `waiting` task: to `done` or `failed`.
+    Ack(Ack),
+}
+
+/// An acknowledgement of a waiting task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    /// Who acknowledges: `API` (or the caller's name), `callback`.
+    pub actor: String,
+    pub outcome: AckOutcome,
+    /// For the task log; a failed task's error.
+    pub message: Option<String>,
+}
+
+/// What the receiver says became of a waiting task's work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AckOutcome {
+    /// The work is done: the task becomes `done`.
+    Done,
+    /// The work failed: the task becomes `failed` and waits for a human.
+    Failed,
+}
+
+impl Ack {
+    /// The task's new state.
+    pub fn target(&self) -> TaskState {
+        match self.outcome {
+            AckOutcome::Done => TaskState::Done,
+            AckOutcome::Failed => TaskState::Failed,
+        }
+    }
+
+    /// The task-log line, e.g. `Acknowledged by callback: failed (out of stock)`.
+    pub fn log_line(&self) -> String {
+        let outcome = match self.outcome {
+            AckOutcome::Done => "done",
+            AckOutcome::Failed => "failed",
+        };
+        match &self.message {
+            Some(message) => format!("Acknowledged by {}: {outcome} ({message})", self.actor),
+            None => format!("Acknowledged by {}: {outcome}", self.actor),
+        }
+    }
+}
+
+/// What a timed-out waiting task becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTimeout {
+    /// `failed`.
+    Fail,
+    /// `pending` again, due now, while it has fewer than `max_attempts` attempts;
+    /// else `failed`.
+    Retry { max_attempts: u32 },
 }
 
 pub fn now_ms() -> i64 {

@@ -186,6 +186,9 @@ impl Authenticator {
     }
 }
 
+/// The header that carries the bearer token when a proxy consumed `Authorization`.
+pub const FORWARDED_AUTHORIZATION: &str = "x-switchyard-authorization";
+
 /// Middleware over every API route: authenticates the caller and puts its
 /// [`Identity`] into the request, or answers 401.
 pub async fn authenticate(
@@ -193,12 +196,18 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let bearer = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+    // Through the API server's service proxy `Authorization` is the API server's; the
+    // kubectl plugin sends the runner's token in `X-Switchyard-Authorization`.
+    let headers = request.headers();
+    let bearer = [
+        headers.get(axum::http::header::AUTHORIZATION),
+        headers.get(FORWARDED_AUTHORIZATION),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|v| v.to_str().ok())
+    .find_map(|v| v.strip_prefix("Bearer "))
+    .map(str::trim);
     let mut identity = state
         .auth
         .authenticate(bearer)

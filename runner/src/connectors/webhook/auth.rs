@@ -46,16 +46,26 @@ impl WebhookAuthenticator {
         namespace: &str,
         secrets: &SecretSource,
     ) -> Result<Option<Self>, (String, SecretNotFound)> {
+        Self::new_at(auth, "spec.incoming.webhook.auth", namespace, secrets)
+    }
+
+    /// The same for an `auth` block at `field` (errors name the field under it).
+    pub fn new_at(
+        auth: &WebhookAuth,
+        field: &str,
+        namespace: &str,
+        secrets: &SecretSource,
+    ) -> Result<Option<Self>, (String, SecretNotFound)> {
         if let Some(token) = &auth.token {
             let secret = secrets
                 .resolve(namespace, token)
-                .map_err(|e| ("spec.incoming.webhook.auth.token".to_owned(), e))?;
+                .map_err(|e| (format!("{field}.token"), e))?;
             return Ok(Some(Self::Token(secret)));
         }
         if let Some(hmac) = &auth.hmac {
             let key = secrets
                 .resolve(namespace, &hmac.secret)
-                .map_err(|e| ("spec.incoming.webhook.auth.hmac.secret".to_owned(), e))?;
+                .map_err(|e| (format!("{field}.hmac.secret"), e))?;
             return Ok(Some(Self::Hmac {
                 key,
                 header: hmac

@@ -1,0 +1,201 @@
+//! Waiting tasks in SQL: a delivered task of a route with `outgoing.await` becomes
+//! `waiting` with its correlation value and a deadline (kept in `next_attempt_at`, which
+//! for a waiting task means "when something happens to it next"); an acknowledgement
+//! (by id or by correlation) makes it `done` or `failed`; the housekeeping loop expires
+//! it at the deadline. Leases never take waiting tasks, and start-up leaves them alone.
+
+use sqlx::{Any, Row};
+
+use super::sql::{SqlQueue, parse_state};
+use super::{Ack, Completion, LogLine, OnTimeout, QueueError, RouteKey, TaskState, now_ms};
+
+impl SqlQueue {
+    /// Records a delivered task as `waiting` (under its lease).
+    pub(super) async fn wait_one(
+        tx: &mut sqlx::Transaction<'_, Any>,
+        completion: &Completion,
+        correlation: &str,
+        until_ms: i64,
+        now: i64,
+    ) -> Result<(), QueueError> {
+        sqlx::query(
+            "UPDATE tasks SET state = 'waiting', updated_at = $1, next_attempt_at = $2, \
+             correlation = $3, last_error = NULL, lease_until = NULL, lease_token = NULL \
+             WHERE id = $4 AND lease_token = $5",
+        )
+        .bind(now)
+        .bind(until_ms)
+        .bind(correlation.to_owned())
+        .bind(completion.id.clone())
+        .bind(completion.lease_token.clone())
+        .execute(&mut **tx)
+        .await
+        .map_err(QueueError::db("record waiting task"))?;
+        Ok(())
+    }
+
+    /// Acknowledges one waiting task by id. `Ok(None)`: no such task.
+    pub(super) async fn ack_task(
+        &self,
+        namespace: &str,
+        id: &str,
+        ack: &Ack,
+    ) -> Result<Option<TaskState>, QueueError> {
+        let invalid = |state| QueueError::InvalidTransition {
+            id: id.to_owned(),
+            state,
+            action: "acknowledged",
+        };
+        let Some((state, _)) = self.state_of(namespace, id).await? else {
+            return Ok(None);
+        };
+        if state != TaskState::Waiting {
+            return Err(invalid(state));
+        }
+        let target = ack.target();
+        let now = now_ms();
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .map_err(QueueError::db("begin acknowledgement"))?;
+        let updated = sqlx::query(
+            "UPDATE tasks SET state = $1, updated_at = $2, last_error = $3 \
+             WHERE namespace = $4 AND id = $5 AND state = 'waiting'",
+        )
+        .bind(target.as_str())
+        .bind(now)
+        .bind(failure(ack))
+        .bind(namespace.to_owned())
+        .bind(id.to_owned())
+        .execute(&mut *tx)
+        .await
+        .map_err(QueueError::db("acknowledge task"))?
+        .rows_affected();
+        if updated == 0 {
+            // Acknowledged or timed out between our read and our write.
+            let current = self
+                .state_of(namespace, id)
+                .await?
+                .map_or(state, |(current, _)| current);
+            return Err(invalid(current));
+        }
+        let line = LogLine::now(ack.log_line());
+        Self::insert_logs(self.dialect, &mut tx, &[(id, &line)]).await?;
+        tx.commit()
+            .await
+            .map_err(QueueError::db("commit acknowledgement"))?;
+        Ok(Some(target))
+    }
+
+    /// Acknowledges every waiting task of `route` whose correlation value is
+    /// `correlation`; returns their ids.
+    pub(super) async fn ack_by_correlation(
+        &self,
+        route: &RouteKey,
+        correlation: &str,
+        ack: &Ack,
+    ) -> Result<Vec<String>, QueueError> {
+        let now = now_ms();
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .map_err(QueueError::db("begin acknowledgement"))?;
+        let ids: Vec<String> = sqlx::query(
+            "UPDATE tasks SET state = $1, updated_at = $2, last_error = $3 \
+             WHERE namespace = $4 AND route = $5 AND state = 'waiting' AND correlation = $6 \
+             RETURNING id",
+        )
+        .bind(ack.target().as_str())
+        .bind(now)
+        .bind(failure(ack))
+        .bind(route.namespace.clone())
+        .bind(route.route.clone())
+        .bind(correlation.to_owned())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(QueueError::db("acknowledge tasks"))?
+        .iter()
+        .map(|row| {
+            row.try_get("id")
+                .map_err(QueueError::db("acknowledge tasks"))
+        })
+        .collect::<Result<_, _>>()?;
+        let line = LogLine::now(ack.log_line());
+        let lines: Vec<(&str, &LogLine)> = ids.iter().map(|id| (id.as_str(), &line)).collect();
+        Self::insert_logs(self.dialect, &mut tx, &lines).await?;
+        tx.commit()
+            .await
+            .map_err(QueueError::db("commit acknowledgement"))?;
+        Ok(ids)
+    }
+
+    /// Ends the waiting tasks of `route` whose deadline passed by `now_ms`; returns each
+    /// with its new state. `reason` goes to their log and `last_error`.
+    pub(super) async fn expire(
+        &self,
+        route: &RouteKey,
+        now_ms: i64,
+        on_timeout: OnTimeout,
+        reason: &str,
+    ) -> Result<Vec<(String, TaskState)>, QueueError> {
+        let max_attempts = match on_timeout {
+            OnTimeout::Fail => 0,
+            OnTimeout::Retry { max_attempts } => i64::from(max_attempts),
+        };
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .map_err(QueueError::db("begin expiry"))?;
+        let rows = sqlx::query(
+            "UPDATE tasks SET state = CASE WHEN attempts < $1 THEN 'pending' ELSE 'failed' END, \
+             updated_at = $2, next_attempt_at = $2, last_error = $3 \
+             WHERE namespace = $4 AND route = $5 AND state = 'waiting' AND next_attempt_at <= $2 \
+             RETURNING id, state",
+        )
+        .bind(max_attempts)
+        .bind(now_ms)
+        .bind(reason.to_owned())
+        .bind(route.namespace.clone())
+        .bind(route.route.clone())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(QueueError::db("expire waiting tasks"))?;
+        let mut expired = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row
+                .try_get("id")
+                .map_err(QueueError::db("expire waiting tasks"))?;
+            let state = parse_state(&id, row)?;
+            expired.push((id, state));
+        }
+        let lines: Vec<LogLine> = expired
+            .iter()
+            .map(|(_, state)| {
+                LogLine::now(match state {
+                    TaskState::Pending => format!("{reason}; sending again"),
+                    _ => format!("{reason}; task failed"),
+                })
+            })
+            .collect();
+        let pairs: Vec<(&str, &LogLine)> = expired
+            .iter()
+            .zip(&lines)
+            .map(|((id, _), line)| (id.as_str(), line))
+            .collect();
+        Self::insert_logs(self.dialect, &mut tx, &pairs).await?;
+        tx.commit().await.map_err(QueueError::db("commit expiry"))?;
+        Ok(expired)
+    }
+}
+
+/// A failed acknowledgement's error.
+fn failure(ack: &Ack) -> Option<String> {
+    (ack.target() == TaskState::Failed).then(|| {
+        ack.message
+            .clone()
+            .unwrap_or_else(|| format!("the receiver reported a failure ({})", ack.actor))
+    })
+}
