@@ -350,6 +350,9 @@ fn pagination_problems(check: &mut Checker<'_>, pagination: &Pagination) {
     if pagination.offset.as_ref().is_some_and(|o| o.limit == 0) {
         check.report(format!("{field}.offset.limit"), "must be at least 1");
     }
+    if pagination.max_pages == Some(0) {
+        check.report(format!("{field}.maxPages"), "must be at least 1");
+    }
 }
 
 /// Validates one (non-`transformer`) step.

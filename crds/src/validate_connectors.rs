@@ -40,6 +40,9 @@ pub(crate) fn connection(check: &mut Checker<'_>, spec: &ConnectionSpec) {
         if db.max_connections == Some(0) {
             check.report("spec.database.maxConnections", "must be at least 1");
         }
+        if db.connect_timeout_seconds == Some(0) {
+            check.report("spec.database.connectTimeoutSeconds", "must be at least 1");
+        }
     }
     if let Some(fs) = &spec.file_system {
         check.exactly_one(
@@ -55,6 +58,9 @@ pub(crate) fn connection(check: &mut Checker<'_>, spec: &ConnectionSpec) {
             && !local.root.starts_with('/')
         {
             check.report("spec.fileSystem.local.root", "must be an absolute path");
+        }
+        if fs.sftp.as_ref().is_some_and(|s| s.port == Some(0)) {
+            check.report("spec.fileSystem.sftp.port", "must be 1 to 65535");
         }
         if let Some(ftp) = &fs.ftp {
             if ftp.host.is_empty() {
@@ -88,6 +94,9 @@ pub(crate) fn connection(check: &mut Checker<'_>, spec: &ConnectionSpec) {
     }
     if let Some(soap) = &spec.soap {
         check.url("spec.soap.url", &soap.url);
+        if soap.timeout_seconds == Some(0) {
+            check.report("spec.soap.timeoutSeconds", "must be at least 1");
+        }
         check.headers("spec.soap.headers", &soap.headers);
         for (index, block) in soap.header_blocks.iter().enumerate() {
             if !block.trim_start().starts_with('<') {
@@ -152,6 +161,9 @@ fn files_problems(check: &mut Checker<'_>, files: &PollFiles) {
 
 fn database_problems(check: &mut Checker<'_>, database: &DatabaseDelivery) {
     let field = "spec.outgoing.database";
+    if database.batch_size == Some(0) {
+        check.report(format!("{field}.batchSize"), "must be at least 1");
+    }
     check.exactly_one(
         field,
         &[

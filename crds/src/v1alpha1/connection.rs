@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,8 @@ use super::{CommonStatus, Headers, KnownHostsStrategy, PasswordType, SecretValue
     group = "switchyard.dev",
     version = "v1alpha1",
     kind = "Connection",
+    category = "switchyard",
+    doc = "A Switchyard Connection: how to reach one remote system (HTTP/REST, a database, a file system, SOAP), with credentials taken from Secrets. One Connection serves many Routes.",
     namespaced,
     status = "ConnectionStatus",
     shortname = "swconn",
@@ -21,6 +23,7 @@ use super::{CommonStatus, Headers, KnownHostsStrategy, PasswordType, SecretValue
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["http"]}, {"required": ["database"]}, {"required": ["fileSystem"]}, {"required": ["soap"]}]))]
 pub struct ConnectionSpec {
     /// An HTTP/REST system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,6 +87,7 @@ pub struct ConnectionProbe {
 pub struct HttpConnection {
     /// Base URL every request path is joined to, e.g. `https://shop.example.com/api/`.
     /// Must not carry credentials.
+    #[schemars(regex(pattern = crate::v1alpha1::rules::HTTP_URL))]
     pub base_url: String,
     /// Headers sent with every request through this Connection.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -93,6 +97,7 @@ pub struct HttpConnection {
     pub auth: Option<HttpAuth>,
     /// Time-out of one request in seconds. Absent: 30 s (a common gateway time-out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub timeout_seconds: Option<u32>,
     /// Limits shared by every route of the runner that uses this Connection, so that
     /// together they do not overload the system. Absent: none.
@@ -106,8 +111,16 @@ pub struct HttpConnection {
 }
 
 /// TLS settings of an HTTPS client (HTTP and SOAP Connections).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = crate::v1alpha1::rules::rule(
+    "has(self.clientCertificate) == has(self.clientKey)",
+    "`clientCertificate` and `clientKey` go together (mutual TLS needs both)"
+))]
+#[x_kube(validation = crate::v1alpha1::rules::rule(
+    "!has(self.trustBuiltInRoots) || self.trustBuiltInRoots || has(self.caCertificate)",
+    "`caCertificate` is required when `trustBuiltInRoots` is false (no server would be trusted)"
+))]
 pub struct HttpTls {
     /// CA certificates (PEM, one or more) that may sign the server's certificate, e.g.
     /// a company's private CA: inline or from a Secret. Trusted in addition to the
@@ -144,16 +157,19 @@ pub enum PemValue {
 pub struct HttpLimits {
     /// Most requests per second, spread evenly. Absent: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub requests_per_second: Option<u32>,
     /// Most requests in flight at once. Absent: no limit (each route's
     /// `maxConcurrency` still applies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub max_concurrent: Option<u32>,
 }
 
 /// HTTP authentication. Exactly one method is set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = crate::v1alpha1::rules::exactly_one(&["basic", "bearer", "apiKey", "oauth2ClientCredentials"]))]
 pub struct HttpAuth {
     /// HTTP Basic authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,8 +205,9 @@ pub struct BearerAuth {
 }
 
 /// API key authentication.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = crate::v1alpha1::rules::exactly_one(&["header", "query"]))]
 pub struct ApiKeyAuth {
     /// Header carrying the key, e.g. `X-Api-Key`. Set this or `query`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -207,6 +224,7 @@ pub struct ApiKeyAuth {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OAuth2ClientCredentials {
     /// Absolute URL of the token endpoint.
+    #[schemars(regex(pattern = crate::v1alpha1::rules::HTTP_URL))]
     pub token_url: String,
     /// Client id (not secret).
     pub client_id: String,
@@ -224,6 +242,7 @@ pub struct OAuth2ClientCredentials {
 pub struct DatabaseConnection {
     /// Connection URL without a password: `postgres://app@db:5432/shop`,
     /// `mysql://app@db:3306/erp` (MySQL and MariaDB) or `sqlite:///data/local.db`.
+    #[schemars(regex(pattern = crate::v1alpha1::rules::DATABASE_URL))]
     pub url: String,
     /// Password of the URL's user, from a Secret. Absent: none (trust or socket auth).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,15 +250,18 @@ pub struct DatabaseConnection {
     /// Upper bound on open connections of the pool. Absent: 5 (small enough to share a
     /// database with the application that owns it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub max_connections: Option<u32>,
     /// Time-out to get a connection, in seconds. Absent: 10.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub connect_timeout_seconds: Option<u32>,
 }
 
 /// A file system through OpenDAL. Exactly one service is set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["local"]}, {"required": ["sftp"]}, {"required": ["ftp"]}, {"required": ["s3"]}]))]
 pub struct FileSystemConnection {
     /// A directory of the runner's own file system (a mounted volume).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,6 +282,7 @@ pub struct FileSystemConnection {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LocalFileSystem {
     /// Absolute path of the directory every Route path is relative to.
+    #[schemars(regex(pattern = crate::v1alpha1::rules::ABSOLUTE_PATH))]
     pub root: String,
 }
 
@@ -271,6 +294,7 @@ pub struct SftpFileSystem {
     pub host: String,
     /// TCP port. Absent: 22.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub port: Option<u16>,
     /// User name (not secret).
     pub username: String,
@@ -286,13 +310,19 @@ pub struct SftpFileSystem {
 }
 
 /// An FTP server (password authentication, passive mode, binary transfers).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = crate::v1alpha1::rules::rule(
+    "!has(self.caCertificate) || (has(self.tls) && self.tls)",
+    "`caCertificate` is only used with `tls: true`"
+))]
 pub struct FtpFileSystem {
     /// Host name or address.
+    #[schemars(length(min = 1))]
     pub host: String,
     /// TCP port. Absent: 21.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub port: Option<u16>,
     /// User name (not secret).
     pub username: String,
@@ -300,6 +330,7 @@ pub struct FtpFileSystem {
     pub password: SecretValue,
     /// Absolute directory every Route path is relative to. Absent: `/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::v1alpha1::rules::ABSOLUTE_PATH))]
     pub root: Option<String>,
     /// Explicit FTPS: `AUTH TLS` before logging in, data connections encrypted too; the
     /// server certificate must be valid for `host`. Absent: false (plain FTP, the
@@ -324,6 +355,7 @@ pub struct S3FileSystem {
     /// Endpoint of an S3-compatible service, e.g. `https://minio.example.com`. Absent:
     /// AWS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::v1alpha1::rules::HTTP_URL))]
     pub endpoint: Option<String>,
     /// Access key id, from a Secret.
     pub access_key_id: SecretValue,
@@ -339,6 +371,7 @@ pub struct S3FileSystem {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SoapConnection {
     /// Absolute URL of the service endpoint. Must not carry credentials.
+    #[schemars(regex(pattern = crate::v1alpha1::rules::HTTP_URL))]
     pub url: String,
     /// SOAP version: `"1.1"` or `"1.2"` (quoted: unquoted they are YAML numbers).
     /// Absent: `"1.1"`.
@@ -350,12 +383,14 @@ pub struct SoapConnection {
     /// Raw XML blocks added to every envelope's `Header`, e.g. a session or tenant
     /// element the service requires.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(regex(pattern = crate::v1alpha1::rules::XML_ELEMENT)))]
     pub header_blocks: Vec<String>,
     /// HTTP headers sent with every request.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: Headers,
     /// Time-out of one call in seconds. Absent: 30 s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub timeout_seconds: Option<u32>,
     /// TLS of an `https://` service: extra CAs to trust and a client certificate for
     /// mutual TLS, as for HTTP Connections. Absent: the built-in roots, no client

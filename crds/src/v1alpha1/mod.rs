@@ -5,6 +5,7 @@ mod common;
 mod connection;
 mod flows;
 mod route;
+mod rules;
 mod steps;
 mod tenant;
 mod transformer;

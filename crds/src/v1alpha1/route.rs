@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,12 @@ use super::{
     group = "switchyard.dev",
     version = "v1alpha1",
     kind = "Route",
+    validation = crate::v1alpha1::rules::rule(
+        "self.metadata.name.size() <= 63 && !self.metadata.name.contains('.')",
+        "the name must be a DNS label (at most 63 characters, no `.`): it is part of the webhook URL"
+    ),
+    category = "switchyard",
+    doc = "A Switchyard Route: items come in (webhook, poll or another Route), are reshaped by transformers, wait as tasks in a durable queue and are delivered to an outgoing Connection, with retries.",
     namespaced,
     status = "RouteStatus",
     shortname = "swroute",
@@ -100,8 +106,9 @@ pub struct LastError {
 
 /// The incoming side. Exactly one of `webhook`, `poll` and `route` is set; every Route
 /// can also be triggered by hand through the API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = crate::v1alpha1::rules::exactly_one(&["webhook", "poll", "route"]))]
 pub struct Incoming {
     /// Items are POSTed to `/webhooks/{namespace}/{route}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,8 +142,9 @@ pub struct Webhook {
 }
 
 /// Webhook authentication. Exactly one method is set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = crate::v1alpha1::rules::exactly_one(&["token", "hmac"]))]
 pub struct WebhookAuth {
     /// A shared token, sent as `Authorization: Bearer <token>` or in the header
     /// `X-Switchyard-Token`.
@@ -164,8 +172,12 @@ pub struct HmacAuth {
 /// Poll a Connection on a schedule. An HTTP Connection uses `request`, `itemsPointer`
 /// and `pagination`; a database Connection needs `query`, a file system Connection
 /// `files`, a SOAP Connection `soap`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = crate::v1alpha1::rules::rule(
+    "(has(self.query) ? 1 : 0) + (has(self.files) ? 1 : 0) + (has(self.soap) ? 1 : 0) + ((has(self.itemsPointer) || has(self.pagination) || has(self.cursor)) ? 1 : 0) <= 1",
+    "set at most one of: query (database), files (file system), soap, or the HTTP fields (itemsPointer, pagination, cursor)"
+))]
 pub struct Poll {
     /// Name of a Connection in the same namespace.
     pub connection: String,
@@ -186,6 +198,7 @@ pub struct Poll {
     /// JSON pointer (RFC 6901) to the array of items in the response, e.g. `/data`.
     /// Absent: the whole response is the array (or a single item).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::v1alpha1::rules::JSON_POINTER))]
     pub items_pointer: Option<String>,
     /// How to fetch further pages. Absent: one request per run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -206,11 +219,14 @@ pub struct Poll {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpCursor {
     /// Query parameter carrying the cursor, e.g. `updated_since`.
+    #[schemars(regex(pattern = crate::v1alpha1::rules::NOT_BLANK))]
     pub param: String,
     /// Dotted path of each item's cursor value, e.g. `updatedAt` or `meta.version`.
+    #[schemars(regex(pattern = crate::v1alpha1::rules::DOTTED_PATH))]
     pub field: String,
     /// Dotted path of each item's identity, e.g. `id`, to drop items already queued
     /// that share the last cursor value.
+    #[schemars(regex(pattern = crate::v1alpha1::rules::DOTTED_PATH))]
     pub key: String,
     /// The parameter's value before the first run, e.g. `1970-01-01T00:00:00Z` or `0`.
     pub initial: String,
@@ -241,8 +257,9 @@ impl PollRequest {
 }
 
 /// Pagination styles. Exactly one is set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = crate::v1alpha1::rules::exactly_one(&["pageNumber", "offset", "nextLink", "cursor"]))]
 pub struct Pagination {
     /// `?page=1`, `?page=2`, … until a page has no items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -259,6 +276,7 @@ pub struct Pagination {
     pub cursor: Option<CursorPagination>,
     /// Upper bound on pages per run, against servers that never stop. Absent: 1000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub max_pages: Option<u32>,
 }
 
@@ -282,6 +300,7 @@ pub struct OffsetPagination {
     /// Query parameter carrying the page size.
     pub limit_param: String,
     /// Page size.
+    #[schemars(range(min = 1))]
     pub limit: u64,
 }
 
@@ -290,6 +309,7 @@ pub struct OffsetPagination {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NextLinkPagination {
     /// JSON pointer to the next page's URL (absolute, or relative to the base URL).
+    #[schemars(regex(pattern = crate::v1alpha1::rules::JSON_POINTER))]
     pub pointer: String,
 }
 
@@ -298,6 +318,7 @@ pub struct NextLinkPagination {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CursorPagination {
     /// JSON pointer to the next cursor in the response.
+    #[schemars(regex(pattern = crate::v1alpha1::rules::JSON_POINTER))]
     pub pointer: String,
     /// Query parameter the cursor is sent in.
     pub param: String,
@@ -330,8 +351,9 @@ impl Transformers {
 }
 
 /// The outgoing side.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = crate::v1alpha1::rules::at_most_one(&["http", "database", "file", "soap"]))]
 pub struct Outgoing {
     /// Name of a Connection in the same namespace.
     pub connection: String,
@@ -376,8 +398,12 @@ pub struct HttpDelivery {
 }
 
 /// How queued tasks are processed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = crate::v1alpha1::rules::rule(
+    "!has(self.mode) || self.mode != 'scheduled' || has(self.schedule)",
+    "`schedule` is required when `mode` is `scheduled`"
+))]
 pub struct Processing {
     /// `realtime` (as soon as queued) or `scheduled` (at each `schedule` tick). Absent:
     /// `realtime`.
@@ -388,6 +414,7 @@ pub struct Processing {
     pub schedule: Option<String>,
     /// Tasks delivered at the same time. Absent: 16.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub max_concurrency: Option<u32>,
     /// Retry policy for failed deliveries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -406,11 +433,16 @@ pub enum ProcessingMode {
 }
 
 /// Exponential back-off with full jitter between attempts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = crate::v1alpha1::rules::rule(
+    "!has(self.initialBackoffMs) || !has(self.maxBackoffMs) || self.initialBackoffMs <= self.maxBackoffMs",
+    "`initialBackoffMs` must not exceed `maxBackoffMs`"
+))]
 pub struct RetryPolicy {
     /// Attempts before a task is `failed`. Absent: 10.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub max_attempts: Option<u32>,
     /// Delay before the second attempt, in milliseconds. Absent: 1000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -421,12 +453,17 @@ pub struct RetryPolicy {
 }
 
 /// A query run on each poll; every row is an item (column names are keys).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = crate::v1alpha1::rules::rule(
+    "!has(self.cursor) || self.sql.contains(':cursor')",
+    "`sql` must use `:cursor` (e.g. `WHERE updated_at >= :cursor`) when `cursor` is set"
+))]
 pub struct PollQuery {
     /// SQL `SELECT`. `:cursor` stands for the last cursor value (always bound as a
     /// parameter, never spliced), e.g.
     /// `SELECT * FROM orders WHERE updated_at >= :cursor ORDER BY updated_at, id`.
+    #[schemars(regex(pattern = crate::v1alpha1::rules::NOT_BLANK))]
     pub sql: String,
     /// Incremental reading. Absent: every run returns the whole result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -441,9 +478,11 @@ pub struct PollQuery {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QueryCursor {
     /// Column whose greatest value in the result becomes the next `:cursor`.
+    #[schemars(regex(pattern = crate::v1alpha1::rules::IDENTIFIER))]
     pub column: String,
     /// Column that identifies a row (a primary key), to drop rows already queued that
     /// share the last cursor value.
+    #[schemars(regex(pattern = crate::v1alpha1::rules::IDENTIFIER))]
     pub key: String,
     /// `:cursor` before the first run, e.g. `1970-01-01 00:00:00` or `0`.
     pub initial: String,
@@ -466,6 +505,7 @@ pub struct PollFiles {
     pub split: Option<FileSplit>,
     /// CSV field delimiter (one character). Absent: `,`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::v1alpha1::rules::ONE_ASCII_CHARACTER))]
     pub delimiter: Option<String>,
     /// What happens to a file once its tasks are queued: `move` (to `processedPath`),
     /// `delete` or `keep`. Absent: `move`.
@@ -482,8 +522,13 @@ pub struct PollFiles {
 
 /// Writing items to a database. Exactly one of `insert`, `upsert` and `statement` is set.
 /// Values are always bound as parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = crate::v1alpha1::rules::exactly_one(&["insert", "upsert", "statement"]))]
+#[x_kube(validation = crate::v1alpha1::rules::rule(
+    "!has(self.upsert) || (has(self.upsert.key) && size(self.upsert.key) > 0)",
+    "`upsert.key` must name the key columns (a primary key or unique index)"
+))]
 pub struct DatabaseDelivery {
     /// Insert a row per item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -495,11 +540,13 @@ pub struct DatabaseDelivery {
     /// A statement or stored procedure call per item, with `:name` parameters taken from
     /// the item's fields, e.g. `CALL book_order(:id, :total)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::v1alpha1::rules::NOT_BLANK))]
     pub statement: Option<String>,
     /// Most tasks written in one transaction (each row in its own savepoint, so a row
     /// the database refuses fails only its task). Tasks already waiting are batched;
-    /// a lone task is not held back. Absent: 100; 1 writes each task on its own.
+    /// a lone task is not held back. At least 1 (each task on its own). Absent: 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub batch_size: Option<u32>,
 }
 
@@ -508,13 +555,16 @@ pub struct DatabaseDelivery {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TableWrite {
     /// Table name, optionally schema-qualified (`sales.orders`).
+    #[schemars(regex(pattern = crate::v1alpha1::rules::QUALIFIED_IDENTIFIER))]
     pub table: String,
     /// Columns written, each from the item field of the same name (a missing field is
     /// NULL). Absent: the item's top-level fields.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(regex(pattern = crate::v1alpha1::rules::IDENTIFIER)))]
     pub columns: Vec<String>,
     /// Key columns for `upsert` (a primary key or unique index).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(regex(pattern = crate::v1alpha1::rules::IDENTIFIER)))]
     pub key: Vec<String>,
 }
 
@@ -541,6 +591,7 @@ pub struct FileDelivery {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SoapCall {
     /// Name of the operation element in the body, e.g. `CreateOrder`.
+    #[schemars(regex(pattern = crate::v1alpha1::rules::IDENTIFIER))]
     pub operation: String,
     /// XML namespace of the operation element.
     pub namespace: String,
@@ -554,5 +605,6 @@ pub struct SoapCall {
     /// For polls: JSON pointer to the items in the response (converted to JSON), e.g.
     /// `/GetOrdersResponse/Order`. Absent: the whole response is one item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::v1alpha1::rules::JSON_POINTER))]
     pub items_pointer: Option<String>,
 }

@@ -234,9 +234,11 @@ pub enum TextEncoding {
 pub struct CsvOptions {
     /// The field delimiter, one character. Default: `,`.
     #[serde(default = "default_delimiter")]
+    #[schemars(regex(pattern = crate::v1alpha1::rules::ONE_ASCII_CHARACTER))]
     pub delimiter: String,
     /// The quote character. Default: `"`.
     #[serde(default = "default_quote")]
+    #[schemars(regex(pattern = crate::v1alpha1::rules::ONE_ASCII_CHARACTER))]
     pub quote: String,
     /// Whether the first row names the columns (rows become objects) or not (rows
     /// become arrays). Default: true.
@@ -412,6 +414,7 @@ pub struct TriggerStep {
 /// written under `into`. Answers are cached per route, keyed by the rendered request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["http"]}, {"required": ["database"]}]))]
 pub struct LookupStep {
     /// The Connection to ask, in the same namespace: an HTTP Connection (with `http`) or
     /// a database Connection (with `database`). Its credentials and limits apply.
@@ -435,6 +438,7 @@ pub struct LookupStep {
     pub cache_ttl_seconds: Option<u64>,
     /// The most answers kept; the oldest are dropped first. Default: 1000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub cache_size: Option<u32>,
     /// When the answer is HTTP 404 or no row: `omit` (default: `into` is left out),
     /// `default` (write `default`) or `fail` (fail the item).

@@ -19,6 +19,8 @@ use super::{CommonStatus, SecretKeySelector};
     group = "switchyard.dev",
     version = "v1alpha1",
     kind = "Tenant",
+    category = "switchyard",
+    doc = "A Switchyard Tenant: the runtime of one tenant (its runner workloads, one per region, and their queues); it runs the Switchyard resources of its namespace.",
     namespaced,
     status = "TenantStatus",
     shortname = "swtenant",

@@ -11,6 +11,8 @@ use super::steps::*;
     group = "switchyard.dev",
     version = "v1alpha1",
     kind = "Transformer",
+    category = "switchyard",
+    doc = "A Switchyard Transformer: a reusable, named list of steps that reshape items; Routes and other Transformers call it by name.",
     namespaced,
     status = "TransformerStatus",
     shortname = "swtf",

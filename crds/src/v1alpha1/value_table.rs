@@ -14,6 +14,8 @@ use super::CommonStatus;
     group = "switchyard.dev",
     version = "v1alpha1",
     kind = "ValueTable",
+    category = "switchyard",
+    doc = "A Switchyard ValueTable: a translation table (value to replacement) that valueMap steps of the namespace use by name.",
     namespaced,
     status = "ValueTableStatus",
     shortname = "swvt",

@@ -78,6 +78,9 @@ fn generated() -> Result<Vec<Generated>, serde_json::Error> {
             for version in versions {
                 if let Some(schema) = version.pointer_mut("/schema/openAPIV3Schema") {
                     structural::rewrite(schema);
+                    if let Some(title) = schema.get_mut("title") {
+                        *title = serde_json::Value::String(crd.spec.names.kind.clone());
+                    }
                 }
             }
         }

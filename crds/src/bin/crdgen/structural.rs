@@ -6,7 +6,10 @@
 //!   field validation, rejects) unknown fields anyway.
 //! - `default` is dropped everywhere: defaults live in the code, so the API server never
 //!   adds fields behind GitOps tools' backs (no ArgoCD drift).
-//! - An optional enum (`anyOf` of the enum and `null`) becomes a nullable enum.
+//! - An optional enum (`anyOf` of the enum and `null`) becomes a nullable enum; an
+//!   optional object with a `oneOf` keeps the `oneOf`, nullable.
+//! - The root's title is the kind (a CEL rule on the root makes schemars name it
+//!   `…Validated`).
 //! - A node without a `type` (an arbitrary JSON value such as a `set` step's `value`) or
 //!   whose `anyOf` mixes types (a header that is a string or a `secretKeyRef`, also when
 //!   optional) keeps anything: `x-kubernetes-preserve-unknown-fields: true`. The `crds`
@@ -64,6 +67,18 @@ fn hoist_optional(node: &mut Map<String, Value>) {
         (true, false) => second,
         _ => return,
     };
+    // An optional struct with its own `oneOf` (`Option<FileSystemConnection>`): kube
+    // hoisted the properties beside the `anyOf`; the `oneOf` moves there too.
+    if let Some(branch) = typed.as_object()
+        && branch.keys().all(|k| k == "oneOf" || k == "anyOf")
+        && !branch.is_empty()
+    {
+        let branch = branch.clone();
+        node.remove("anyOf");
+        node.extend(branch);
+        node.insert("nullable".into(), Value::Bool(true));
+        return;
+    }
     let (Some(Value::Array(values)), Some(kind)) = (typed.get("enum"), typed.get("type")) else {
         return;
     };
