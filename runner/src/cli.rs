@@ -17,6 +17,7 @@ use crate::audit::{AuditLog, Fingerprint, record_reload};
 use crate::engine::Engine;
 use crate::housekeeping::{self, Retention};
 use crate::queue::{DEFAULT_LEASE_DURATION, QueueStore, SqlQueue};
+use crate::redact;
 use crate::runtime;
 use crate::secrets::SecretSource;
 use crate::status_report;
@@ -162,7 +163,13 @@ fn authenticator(
         Some(path) => StaticTokens::from_file(path)?,
         None => StaticTokens::default(),
     };
-    if let Some(token) = api_token.filter(|t| !t.is_empty()) {
+    if let Some(token) = api_token {
+        // Fail closed: a token variable that is set but blank is a mistake, not "no
+        // authentication".
+        anyhow::ensure!(
+            !token.trim().is_empty(),
+            "SWITCHYARD_API_TOKEN (--api-token) is set but empty or only whitespace; a token cannot be empty"
+        );
         tokens.add("api-token".into(), Role::Admin, token);
     }
     let oidc = match (oidc.oidc_issuer, oidc.oidc_audience) {
@@ -183,6 +190,9 @@ const EXIT_INVALID: i32 = 2;
 
 pub async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Run(args) = &cli.command {
+        register_credentials(args);
+    }
     telemetry::init_logging();
     match cli.command {
         Command::Test(args) => match crate::transform::testing::run_all(&args.paths).await {
@@ -194,7 +204,7 @@ pub async fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Err(problems) => {
-                eprintln!("{problems}");
+                eprintln!("{}", redact::redact(&problems.to_string()));
                 std::process::exit(EXIT_INVALID);
             }
         },
@@ -208,12 +218,30 @@ pub async fn main() -> anyhow::Result<()> {
                     Ok(())
                 }
                 Err(problems) => {
-                    eprintln!("{problems}");
+                    eprintln!("{}", redact::redact(&problems.to_string()));
                     std::process::exit(EXIT_INVALID);
                 }
             }
         }
-        Command::Run(args) => run(*args).await,
+        Command::Run(args) => {
+            if let Err(error) = run(*args).await {
+                // Start-up errors can quote a queue URL or a server's answer.
+                eprintln!("Error: {}", redact::redact(&format!("{error:#}")));
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Registers the credentials given on the command line or in the environment with the
+/// redactor, before anything (a log line, a start-up error) can print them.
+fn register_credentials(args: &RunArgs) {
+    if let Some(url) = &args.queue_url {
+        redact::register_url_password(url);
+    }
+    if let Some(token) = &args.api_token {
+        redact::register(token.trim());
     }
 }
 
@@ -221,18 +249,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let secrets = SecretSource {
         dir: args.manifests.secrets_dir.clone(),
     };
-    let (runtime, loaded_files) = match runtime::load_tracked(&args.manifests.paths, &secrets) {
-        Ok(loaded) => loaded,
-        Err(problems) => {
-            eprintln!("{problems}");
-            eprintln!("Nothing was started.");
-            std::process::exit(EXIT_INVALID);
-        }
-    };
+    // First, so every API token is registered with the redactor before anything runs.
     let auth = match authenticator(args.api_token, args.api_tokens_file.as_deref(), args.oidc) {
         Ok(auth) => Arc::new(auth),
         Err(error) => {
-            eprintln!("{error:#}");
+            eprintln!("{}", redact::redact(&format!("{error:#}")));
+            std::process::exit(EXIT_INVALID);
+        }
+    };
+    let (runtime, loaded_files) = match runtime::load_tracked(&args.manifests.paths, &secrets) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            eprintln!("{}", redact::redact(&problems.to_string()));
+            eprintln!("Nothing was started.");
             std::process::exit(EXIT_INVALID);
         }
     };

@@ -168,7 +168,7 @@ fn text_of(
 fn shown(value: Option<&Value>) -> String {
     match value {
         None => "nothing".into(),
-        Some(value) => crate::connectors::http::truncate(&value.to_string(), 100),
+        Some(value) => crate::redact::excerpt(&value.to_string(), 100),
     }
 }
 

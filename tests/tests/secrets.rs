@@ -183,3 +183,98 @@ async fn secret_values_appear_in_no_log_task_log_or_api_answer() {
         }
     }
 }
+
+/// Secrets fail closed: an empty or whitespace-only value where a credential is expected
+/// stops `runner validate` and `runner run`, naming the Route or Connection, the field
+/// and the Secret.
+#[test]
+fn empty_and_blank_secrets_are_problems_naming_field_and_secret() {
+    let manifests = r#"
+apiVersion: switchyard.dev/v1alpha1
+kind: Route
+metadata: {name: hooked}
+spec:
+  incoming:
+    webhook:
+      auth:
+        token: {secretKeyRef: {name: hooks, key: token}}
+  outgoing:
+    connection: partner
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Route
+metadata: {name: signed}
+spec:
+  incoming:
+    webhook:
+      auth:
+        hmac: {secret: {secretKeyRef: {name: hooks, key: hmac}}}
+  outgoing:
+    connection: partner
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Connection
+metadata: {name: partner}
+spec:
+  http:
+    baseUrl: http://127.0.0.1:9/
+    auth:
+      basic: {username: sync, password: {secretKeyRef: {name: partner, key: password}}}
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Connection
+metadata: {name: erp-db}
+spec:
+  database:
+    url: postgres://sync@127.0.0.1:9/erp
+    password: {secretKeyRef: {name: erp, key: password}}
+"#;
+    let dir = manifest_dir(&[("all.yaml", manifests)]);
+    let secrets = tempfile::tempdir().expect("secrets dir");
+    for (secret, key, value) in [
+        ("hooks", "token", ""),
+        ("hooks", "hmac", "\n"),
+        ("partner", "password", "  \t\n"),
+        ("erp", "password", " "),
+    ] {
+        std::fs::create_dir_all(secrets.path().join(secret)).expect("secret dir");
+        std::fs::write(secrets.path().join(secret).join(key), value).expect("secret file");
+    }
+    for command in ["validate", "run"] {
+        let data = tempfile::tempdir().expect("data dir");
+        let output = std::process::Command::new(runner_bin!())
+            .args([command, "-f"])
+            .arg(dir.path())
+            .arg("--secrets-dir")
+            .arg(secrets.path())
+            .args(if command == "run" {
+                vec![
+                    "--listen".to_owned(),
+                    format!("127.0.0.1:{}", switchyard_e2e::free_port()),
+                    "--data-dir".to_owned(),
+                    data.path().display().to_string(),
+                ]
+            } else {
+                Vec::new()
+            })
+            .output()
+            .expect("run the runner");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command}: {stderr}");
+        for (field, secret) in [
+            ("spec.incoming.webhook.auth.token", "`hooks` key `token`"),
+            ("spec.incoming.webhook.auth.hmac.secret", "`hooks` key `hmac`"),
+            ("spec.http.auth.basic.password", "`partner` key `password`"),
+            ("spec.database.password", "`erp` key `password`"),
+        ] {
+            let line = stderr
+                .lines()
+                .find(|line| line.contains(field))
+                .unwrap_or_else(|| panic!("{command}: no problem names {field}:\n{stderr}"));
+            assert!(
+                line.contains(secret) && line.contains("empty"),
+                "{command}: {line}"
+            );
+        }
+    }
+}

@@ -4,7 +4,10 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CommonStatus, Headers, KnownHostsStrategy, PasswordType, SecretValue, SoapVersion};
+use super::{
+    CommonStatus, FollowRedirects, Headers, KnownHostsStrategy, PasswordType, SecretValue,
+    SoapVersion,
+};
 
 /// How to reach one remote system. One Connection serves many Routes. Exactly one kind
 /// (`http`, `database`, `fileSystem`, `soap`) is set.
@@ -108,6 +111,12 @@ pub struct HttpConnection {
     /// certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<HttpTls>,
+    /// Which redirects are followed: `sameOrigin` (scheme, host and port unchanged),
+    /// `never`, or `any`. A redirect that is not followed fails the request with an
+    /// error (no retry). With `any`, credentials and secret-valued headers are dropped
+    /// once a redirect leaves the origin. Absent: `sameOrigin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_redirects: Option<FollowRedirects>,
 }
 
 /// TLS settings of an HTTPS client (HTTP and SOAP Connections).
@@ -397,6 +406,12 @@ pub struct SoapConnection {
     /// certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<HttpTls>,
+    /// Which redirects are followed: `sameOrigin` (the default), `never` or `any`, as
+    /// for HTTP Connections. A redirect that would resend the envelope (307, 308) to
+    /// another origin is refused while `wsSecurity` is set: the envelope carries the
+    /// password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_redirects: Option<FollowRedirects>,
 }
 
 /// A WS-Security UsernameToken (OASIS WSS 1.1 UsernameToken profile).

@@ -122,6 +122,34 @@ impl KnownHostsStrategy {
     }
 }
 
+/// Which HTTP redirects a Connection follows. Credentials (the `Authorization` header,
+/// an API key, secret-valued headers) are never sent to another origin (scheme, host
+/// and port).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FollowRedirects {
+    /// Redirects within the same origin are followed; one to another origin fails the
+    /// request with an error naming both (the default).
+    #[default]
+    SameOrigin,
+    /// No redirect is followed: a 3xx answer fails the request with an error.
+    Never,
+    /// Every redirect is followed (at most 10 in a row); on reaching another origin the
+    /// credentials and secret-valued headers are dropped from the request.
+    Any,
+}
+
+impl FollowRedirects {
+    /// The value as written in a manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SameOrigin => "sameOrigin",
+            Self::Never => "never",
+            Self::Any => "any",
+        }
+    }
+}
+
 /// A SOAP version.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum SoapVersion {

@@ -83,8 +83,10 @@ impl Connections {
             },
             Err(error) => super::Probe {
                 ok: false,
-                message: crate::redact::redact(&format!("the database does not answer: {error}"))
-                    .into_owned(),
+                message: crate::redact::excerpt(
+                    &format!("the database does not answer: {error}"),
+                    crate::redact::SERVER_MESSAGE_CHARS,
+                ),
             },
         })
     }

@@ -10,7 +10,7 @@ use switchyard_crds::v1alpha1::DatabaseConnection;
 
 use super::Placeholder;
 use crate::redact;
-use crate::secrets::{SecretNotFound, SecretSource};
+use crate::secrets::{SecretError, SecretSource};
 
 /// Open connections per pool when the Connection sets none: small enough to share a
 /// database with the application that owns it.
@@ -21,7 +21,7 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
     #[error("field `spec.database.password`: {0}")]
-    Secret(#[source] SecretNotFound),
+    Secret(#[source] SecretError),
     #[error("field `spec.database.url`: {0}")]
     Url(String),
 }
@@ -42,6 +42,8 @@ impl DatabasePool {
         namespace: &str,
         secrets: &SecretSource,
     ) -> Result<Self, PoolError> {
+        // A password written into the URL is a secret too.
+        redact::register_url_password(&spec.url);
         let password = spec
             .password
             .as_ref()

@@ -287,7 +287,7 @@ impl Sink for DatabaseSink {
 
 /// A database error as a delivery error: retried when another attempt may succeed.
 fn delivery_error(error: &DatabaseError) -> DeliveryError {
-    let message = redact::redact(&error.to_string()).into_owned();
+    let message = redact::excerpt(&error.to_string(), redact::SERVER_MESSAGE_CHARS);
     if is_retriable(error) {
         DeliveryError::Unavailable {
             message,

@@ -53,7 +53,7 @@ impl Source for DatabaseSource {
         let params = serde_json::json!({ "cursor": self.initial_cursor() });
         self.rows(&params)
             .await
-            .map_err(|e| SourceError(redact::redact(&e.to_string()).into_owned()))
+            .map_err(|e| SourceError(redact::excerpt(&e.to_string(), redact::SERVER_MESSAGE_CHARS)))
     }
 
     async fn fetch_batches(&self, context: &PollContext<'_>) -> Result<Vec<Batch>, SourceError> {
@@ -81,7 +81,7 @@ impl DatabaseSource {
         let rows = self
             .rows(&serde_json::json!({ "cursor": value }))
             .await
-            .map_err(|e| SourceError(redact::redact(&e.to_string()).into_owned()))?;
+            .map_err(|e| SourceError(redact::excerpt(&e.to_string(), redact::SERVER_MESSAGE_CHARS)))?;
         incremental.select(
             format!("query (cursor {value})"),
             rows,

@@ -72,7 +72,7 @@ fn ftp_error(operation: &'static str, path: &str) -> impl FnOnce(FtpError) -> Fi
         FileError::Ftp {
             operation,
             path,
-            message: crate::redact::redact(&message).into_owned(),
+            message: crate::redact::excerpt(&message, crate::redact::SERVER_MESSAGE_CHARS),
             retriable,
         }
     }

@@ -48,7 +48,16 @@ impl Authenticator {
                 request.basic_auth(username, Some(password.expose()))
             }
             Self::Bearer(token) => request.bearer_auth(token.expose()),
-            Self::ApiKeyHeader { header, value } => request.header(header, value.expose()),
+            Self::ApiKeyHeader { header, value } => {
+                // Marked sensitive: never sent on to another origin, never printed.
+                match reqwest::header::HeaderValue::from_str(value.expose()) {
+                    Ok(mut wire) => {
+                        wire.set_sensitive(true);
+                        request.header(header, wire)
+                    }
+                    Err(_) => request.header(header, value.expose()),
+                }
+            }
             Self::ApiKeyQuery { param, value } => request.query(&[(param, value.expose())]),
             Self::OAuth2(oauth) => request.bearer_auth(oauth.token(client).await?.expose()),
         })
@@ -90,6 +99,9 @@ impl OAuth2Client {
         client_secret: Secret,
         scopes: Vec<String>,
     ) -> Self {
+        // The token request authenticates with `Basic base64(client_id:client_secret)`,
+        // which a token endpoint may echo.
+        redact::register_basic(&client_id, client_secret.expose());
         Self {
             token_url,
             client_id,
@@ -108,7 +120,7 @@ impl OAuth2Client {
         }
         let error = |message: String| AuthError::Token {
             url: self.token_url.clone(),
-            message: redact::redact(&message).into_owned(),
+            message: redact::excerpt(&message, redact::SERVER_MESSAGE_CHARS),
         };
         let mut form = vec![("grant_type", "client_credentials".to_owned())];
         if !self.scopes.is_empty() {
@@ -124,7 +136,7 @@ impl OAuth2Client {
         let status = response.status();
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();
-            return Err(error(format!("status {status}: {}", truncate(&body, 300))));
+            return Err(error(format!("status {status}: {}", redact::excerpt(&body, 300))));
         }
         let token: TokenResponse = response
             .json()
@@ -140,13 +152,5 @@ impl OAuth2Client {
             Instant::now() + lifetime.saturating_sub(TOKEN_EXPIRY_MARGIN),
         ));
         Ok(secret)
-    }
-}
-
-/// At most `max` characters of `text`, on a character boundary.
-pub fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
     }
 }

@@ -40,7 +40,10 @@ pub fn build_client(
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
-        .pool_max_idle_per_host(MAX_IDLE_PER_HOST);
+        .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
+        // Redirects are followed by `redirect::send`, per the Connection's
+        // `followRedirects`, so credentials never reach another origin.
+        .redirect(reqwest::redirect::Policy::none());
     let mut field = context.field.to_owned();
     if let Some(tls) = tls {
         field = format!("{}.tls", context.field);
@@ -385,6 +388,7 @@ mod tests {
             headers: Default::default(),
             timeout_seconds: None,
             tls: Some(tls(Some(&certificate))),
+            follow_redirects: None,
         };
         match SoapEndpoint::new(&spec, "default", &source) {
             Err(SoapError::Config { field, message }) => {

@@ -9,7 +9,8 @@ use url::Url;
 
 use super::auth::{Authenticator, OAuth2Client};
 use super::client::{ClientContext, build_client};
-use crate::secrets::{SecretNotFound, SecretSource};
+use super::redirect::{self, RedirectPolicy, SendError};
+use crate::secrets::{SecretError, SecretSource};
 
 /// A common gateway time-out; used when the Connection sets none.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,7 +34,7 @@ pub enum EndpointError {
     Secret {
         field: String,
         #[source]
-        source: SecretNotFound,
+        source: SecretError,
     },
     #[error("field `{field}`: {message}")]
     Invalid { field: String, message: String },
@@ -44,6 +45,7 @@ pub struct HttpEndpoint {
     headers: HeaderMap,
     pub auth: Authenticator,
     pub client: reqwest::Client,
+    redirects: RedirectPolicy,
     /// Shared by every route using the Connection.
     pub limits: super::limits::Limits,
 }
@@ -54,6 +56,7 @@ impl HttpEndpoint {
         namespace: &str,
         secrets: &SecretSource,
     ) -> Result<Self, EndpointError> {
+        crate::redact::register_url_password(&spec.base_url);
         let secret = |field: &str, value| {
             secrets
                 .resolve(namespace, value)
@@ -118,11 +121,20 @@ impl HttpEndpoint {
                 secrets,
             },
         )?;
+        let redirects = RedirectPolicy {
+            follow: spec.follow_redirects.unwrap_or_default(),
+            secret_query: match &auth {
+                Authenticator::ApiKeyQuery { param, .. } => Some(param.clone()),
+                _ => None,
+            },
+            body_has_credentials: false,
+        };
         Ok(Self {
             base_url: spec.base_url.trim_end_matches('/').to_owned(),
             headers: resolve_headers(&spec.headers, "spec.http.headers", namespace, secrets)?,
             auth,
             client,
+            redirects,
             limits: super::limits::Limits::new(spec.limits.as_ref()),
         })
     }
@@ -153,6 +165,15 @@ impl HttpEndpoint {
             .headers(self.headers.clone())
             .headers(extra.clone());
         self.auth.apply(&self.client, request).await
+    }
+
+    /// Sends a request built by [`HttpEndpoint::request`], following redirects as the
+    /// Connection's `followRedirects` allows.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, SendError> {
+        redirect::send(&self.client, request.build()?, &self.redirects).await
     }
 }
 
@@ -239,11 +260,14 @@ impl HttpEndpoint {
             Err(error) => {
                 return crate::connectors::Probe {
                     ok: false,
-                    message: crate::redact::redact(&error.to_string()).into_owned(),
+                    message: crate::redact::excerpt(
+                        &error.to_string(),
+                        crate::redact::SERVER_MESSAGE_CHARS,
+                    ),
                 };
             }
         };
-        let (ok, message) = match request.send().await {
+        let (ok, message) = match self.send(request).await {
             Ok(response) => match response.status() {
                 status @ (reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN) => (
                     false,
@@ -254,14 +278,11 @@ impl HttpEndpoint {
                     format!("reachable (GET {} answered {status})", self.base_url),
                 ),
             },
-            Err(error) => (
-                false,
-                format!("GET {}: {}", self.base_url, describe_reqwest_error(&error)),
-            ),
+            Err(error) => (false, format!("GET {}: {error}", self.base_url)),
         };
         crate::connectors::Probe {
             ok,
-            message: crate::redact::redact(&message).into_owned(),
+            message: crate::redact::excerpt(&message, crate::redact::SERVER_MESSAGE_CHARS),
         }
     }
 }

@@ -6,15 +6,17 @@ mod batch;
 mod client;
 mod endpoint;
 mod limits;
+mod redirect;
 mod sink;
 mod source;
 mod template;
 
-pub use auth::{Authenticator, truncate};
+pub use auth::Authenticator;
 pub use client::{ClientContext, build_client};
 pub use endpoint::{
     EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers, wire_method,
 };
+pub use redirect::{RedirectPolicy, SendError, send};
 pub use sink::{HttpSink, parse_retry_after, status_is_retriable};
 pub use source::{HttpSource, PollError};
 pub use template::UrlTemplate;

@@ -12,10 +12,9 @@ use switchyard_crds::v1alpha1::{HttpDelivery, HttpMethod};
 
 use url::Url;
 
-use super::auth::truncate;
 use super::batch::{BatchSettings, ItemResult, batch_key, item_results};
 use super::endpoint::{
-    EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers, wire_method,
+    EndpointError, HttpEndpoint, resolve_headers, wire_method,
 };
 use super::template::UrlTemplate;
 use crate::connectors::{DeliveryError, DeliveryReport, Sink};
@@ -170,10 +169,13 @@ impl HttpSink {
             .header("Idempotency-Key", idempotency_key)
             .header(CONTENT_TYPE, content_type)
             .body(body);
-        let response = request
-            .send()
-            .await
-            .map_err(|e| unavailable(describe_reqwest_error(&e), None))?;
+        let response = self.endpoint.send(request).await.map_err(|e| {
+            if e.is_permanent() {
+                DeliveryError::Rejected(format!("{method} {shown_url}: {e}"))
+            } else {
+                unavailable(e.to_string(), None)
+            }
+        })?;
         let status = response.status();
         if status.is_success() {
             let answer = if read_answer {
@@ -194,7 +196,7 @@ impl HttpSink {
             .get(RETRY_AFTER)
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let text = response.text().await.unwrap_or_default();
-        let body = redact::redact(&truncate(&text, LOGGED_BODY_CHARS)).into_owned();
+        let body = redact::excerpt(&text, LOGGED_BODY_CHARS);
         if status_is_retriable(status) {
             return Err(unavailable(format!("status {status}: {body}"), retry_after));
         }
@@ -271,7 +273,7 @@ impl HttpSink {
                     let message = format!(
                         "{summary}, but item {} was refused: {}",
                         index + 1,
-                        redact::redact(&truncate(&message, LOGGED_BODY_CHARS))
+                        redact::excerpt(&message, LOGGED_BODY_CHARS)
                     );
                     if retry {
                         Err(DeliveryError::Unavailable {

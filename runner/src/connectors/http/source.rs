@@ -9,7 +9,6 @@ use serde_json::Value;
 use switchyard_crds::path::FieldPath;
 use switchyard_crds::v1alpha1::{HttpCursor, HttpMethod, Pagination, Poll};
 
-use super::auth::truncate;
 use super::endpoint::{
     EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers, wire_method,
 };
@@ -203,11 +202,11 @@ impl HttpSource {
             .request(self.method.clone(), url, &self.headers)
             .await
             .map_err(|e| failed(e.to_string()))?;
-        let response = request
-            .query(query)
-            .send()
+        let response = self
+            .endpoint
+            .send(request.query(query))
             .await
-            .map_err(|e| failed(describe_reqwest_error(&e)))?;
+            .map_err(|e| failed(e.to_string()))?;
         let status = response.status();
         let body = response
             .text()
@@ -218,7 +217,7 @@ impl HttpSource {
                 page,
                 url: shown,
                 status,
-                body: redact::redact(&truncate(&body, 500)).into_owned(),
+                body: redact::excerpt(&body, 500),
             });
         }
         serde_json::from_str(&body).map_err(|e| PollError::Json {

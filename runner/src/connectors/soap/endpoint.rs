@@ -11,13 +11,17 @@ use super::SoapError;
 use super::envelope::{UsernameToken, Version, envelope};
 use super::xml::{json_to_xml, xml_to_json};
 use crate::connectors::http::{
-    ClientContext, build_client, describe_reqwest_error, resolve_headers,
+    ClientContext, RedirectPolicy, build_client, describe_reqwest_error, resolve_headers, send,
 };
 use crate::redact;
 use crate::redact::Secret;
 use crate::secrets::SecretSource;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How much of a fault's text a task log shows.
+const FAULT_STRING_CHARS: usize = 500;
+/// How much of a non-SOAP error body a task log shows.
+const SHOWN_BODY_CHARS: usize = 200;
 
 pub struct SoapEndpoint {
     url: String,
@@ -26,6 +30,7 @@ pub struct SoapEndpoint {
     header_blocks: Vec<String>,
     security: Option<(String, Secret, bool)>,
     client: reqwest::Client,
+    redirects: RedirectPolicy,
 }
 
 impl SoapEndpoint {
@@ -76,6 +81,11 @@ impl SoapEndpoint {
             headers: resolve_headers(&spec.headers, "spec.soap.headers", namespace, secrets)
                 .map_err(|e| config("spec.soap.headers", e.to_string()))?,
             header_blocks: spec.header_blocks.clone(),
+            redirects: RedirectPolicy {
+                follow: spec.follow_redirects.unwrap_or_default(),
+                secret_query: None,
+                body_has_credentials: security.is_some(),
+            },
             security,
             client,
         })
@@ -121,13 +131,20 @@ impl SoapEndpoint {
                 format!("application/soap+xml; charset=utf-8; action=\"{action}\""),
             ),
         };
-        let response = request.body(body).send().await.map_err(|e| {
-            SoapError::Transport(format!(
-                "POST {}: {}",
-                redact::redact(&self.url),
-                describe_reqwest_error(&e)
-            ))
-        })?;
+        let request = request
+            .body(body)
+            .build()
+            .map_err(|e| SoapError::Transport(describe_reqwest_error(&e)))?;
+        let response = send(&self.client, request, &self.redirects)
+            .await
+            .map_err(|e| {
+                let message = format!("POST {}: {e}", redact::redact(&self.url));
+                if e.is_permanent() {
+                    SoapError::Redirect(message)
+                } else {
+                    SoapError::Transport(message)
+                }
+            })?;
         let status = response.status();
         let text = response
             .text()
@@ -143,11 +160,9 @@ impl SoapEndpoint {
             return Err(fault_of(fault));
         }
         if !status.is_success() {
-            let mut snippet: String = text.chars().take(200).collect();
-            snippet = redact::redact(&snippet).into_owned();
             return Err(SoapError::Status {
                 status: status.as_u16(),
-                body: snippet,
+                body: redact::excerpt(&text, SHOWN_BODY_CHARS),
             });
         }
         match (body, &parsed) {
@@ -178,6 +193,6 @@ fn fault_of(fault: &Value) -> SoapError {
         .or_else(|| fault.get("Reason").and_then(|r| r.get("Text")));
     SoapError::Fault {
         code: text(code),
-        string: redact::redact(&text(string)).into_owned(),
+        string: redact::excerpt(&text(string), FAULT_STRING_CHARS),
     }
 }

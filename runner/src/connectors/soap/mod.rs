@@ -24,6 +24,9 @@ pub enum SoapError {
     Envelope(String),
     #[error("{0}")]
     Transport(String),
+    /// A redirect the Connection does not follow.
+    #[error("{0}")]
+    Redirect(String),
     #[error("HTTP {status} without a SOAP fault: {body}")]
     Status { status: u16, body: String },
     #[error("SOAP fault {code}: {string}")]
@@ -53,6 +56,7 @@ impl SoapError {
             Self::Config { .. } => "soap_config",
             Self::Envelope(_) => "soap_envelope",
             Self::Transport(_) => "soap_transport",
+            Self::Redirect(_) => "soap_redirect",
             Self::Status { .. } => "soap_status",
             Self::Fault { .. } => "soap_fault",
             Self::Response(_) => "soap_response",

@@ -92,6 +92,7 @@ pub fn is_retriable(error: &SoapError) -> bool {
         SoapError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
         SoapError::Config { .. }
         | SoapError::Envelope(_)
+        | SoapError::Redirect(_)
         | SoapError::Fault { .. }
         | SoapError::Response(_) => false,
     }

@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 use switchyard_crds::v1alpha1::WebhookAuth;
 
 use crate::redact::Secret;
-use crate::secrets::{SecretNotFound, SecretSource};
+use crate::secrets::{SecretError, SecretSource};
 
 /// GitHub's header name, which many senders copy.
 const DEFAULT_SIGNATURE_HEADER: &str = "X-Signature-256";
@@ -45,7 +45,7 @@ impl WebhookAuthenticator {
         auth: &WebhookAuth,
         namespace: &str,
         secrets: &SecretSource,
-    ) -> Result<Option<Self>, (String, SecretNotFound)> {
+    ) -> Result<Option<Self>, (String, SecretError)> {
         Self::new_at(auth, "spec.incoming.webhook.auth", namespace, secrets)
     }
 
@@ -55,7 +55,7 @@ impl WebhookAuthenticator {
         field: &str,
         namespace: &str,
         secrets: &SecretSource,
-    ) -> Result<Option<Self>, (String, SecretNotFound)> {
+    ) -> Result<Option<Self>, (String, SecretError)> {
         if let Some(token) = &auth.token {
             let secret = secrets
                 .resolve(namespace, token)
@@ -87,7 +87,10 @@ impl WebhookAuthenticator {
                     .and_then(|v| v.strip_prefix("Bearer "))
                     .or_else(|| headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()))
                     .ok_or(WebhookAuthError::MissingToken)?;
-                if bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) {
+                // Fail closed: an empty expected token (resolving refuses one) matches
+                // nothing, not an empty presented token.
+                if !expected.expose().is_empty()
+                    && bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) {
                     Ok(())
                 } else {
                     Err(WebhookAuthError::InvalidToken)
@@ -106,6 +109,9 @@ impl WebhookAuthenticator {
                     .strip_prefix(prefix.as_str())
                     .and_then(|hex_text| hex::decode(hex_text.trim()).ok())
                     .ok_or_else(|| WebhookAuthError::MalformedSignature(header.clone()))?;
+                if key.expose().is_empty() {
+                    return Err(WebhookAuthError::InvalidSignature);
+                }
                 let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes())
                     .map_err(|_| WebhookAuthError::InvalidSignature)?;
                 mac.update(body);
@@ -180,5 +186,30 @@ mod tests {
             HeaderValue::from_static("Bearer tok-123456"),
         );
         assert_eq!(auth.verify(&headers, b""), Ok(()));
+    }
+
+    #[test]
+    fn an_empty_expected_token_or_key_accepts_nothing() {
+        let token = WebhookAuthenticator::Token(Secret::new(String::new()));
+        let mut headers = HeaderMap::new();
+        headers.insert("X-Switchyard-Token", HeaderValue::from_static(""));
+        assert_eq!(
+            token.verify(&headers, b""),
+            Err(WebhookAuthError::InvalidToken)
+        );
+        let hmac = WebhookAuthenticator::Hmac {
+            key: Secret::new(String::new()),
+            header: "X-Sig".into(),
+            prefix: String::new(),
+        };
+        let signature = sign(b"", b"{}");
+        headers.insert(
+            "X-Sig",
+            HeaderValue::from_str(&signature).unwrap_or(HeaderValue::from_static("")),
+        );
+        assert_eq!(
+            hmac.verify(&headers, b"{}"),
+            Err(WebhookAuthError::InvalidSignature)
+        );
     }
 }

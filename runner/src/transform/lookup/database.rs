@@ -48,7 +48,7 @@ impl DatabaseLookup {
             .query_rows(&self.query.sql, bound.values, !self.all_rows)
             .await
             .map_err(|error| {
-                let message = redact::redact(&error.to_string()).into_owned();
+                let message = redact::excerpt(&error.to_string(), redact::SERVER_MESSAGE_CHARS);
                 if is_retriable(&error) {
                     Failure::transient(message)
                 } else {

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::{Answer, Failure};
 use crate::connectors::http::{
-    HttpEndpoint, UrlTemplate, describe_reqwest_error, status_is_retriable, truncate,
+    HttpEndpoint, UrlTemplate, describe_reqwest_error, status_is_retriable,
 };
 use crate::redact;
 
@@ -75,14 +75,18 @@ impl HttpLookup {
         let _slot = self.endpoint.limits.admit().await;
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let response = self
+        let request = self
             .endpoint
             .request(reqwest::Method::GET, url, &headers)
             .await
-            .map_err(|e| transient(e.to_string()))?
-            .send()
-            .await
-            .map_err(|e| transient(describe_reqwest_error(&e)))?;
+            .map_err(|e| transient(e.to_string()))?;
+        let response = self.endpoint.send(request).await.map_err(|e| {
+            if e.is_permanent() {
+                Failure::permanent(format!("GET {shown}: {e}"))
+            } else {
+                transient(e.to_string())
+            }
+        })?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -101,7 +105,7 @@ impl HttpLookup {
         }
         let answered = format!(
             "answered {status}: {}",
-            redact::redact(&truncate(&text, SHOWN_BODY_CHARS))
+            redact::excerpt(&text, SHOWN_BODY_CHARS)
         );
         if status_is_retriable(status) {
             return Err(transient(answered));
