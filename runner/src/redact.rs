@@ -313,7 +313,10 @@ mod tests {
         for form in forms {
             let shown = redact(&format!("before {form} after")).into_owned();
             assert_eq!(shown.matches(MASK).count(), 1, "{form}: {shown}");
-            assert!(!shown.contains("sp/ace") && !shown.contains("sp%2F"), "{shown}");
+            assert!(
+                !shown.contains("sp/ace") && !shown.contains("sp%2F"),
+                "{shown}"
+            );
         }
     }
 
@@ -324,7 +327,10 @@ mod tests {
         let body = format!("{}{secret} and more", "x".repeat(95));
         let shown = excerpt(&body, 100);
         assert!(shown.starts_with(&"x".repeat(95)), "{shown}");
-        assert!(!shown.contains("late-"), "a prefix of the secret survived: {shown}");
+        assert!(
+            !shown.contains("late-"),
+            "a prefix of the secret survived: {shown}"
+        );
         assert!(shown.ends_with('…'), "{shown}");
         let long = format!("{secret}{}", "y".repeat(1_000_000));
         assert!(excerpt(&long, 10).starts_with(MASK));

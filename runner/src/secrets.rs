@@ -27,7 +27,9 @@ pub struct SecretSource {
 /// Why a `secretKeyRef` gave no usable credential. Never carries the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {
-    #[error("Secret `{name}` key `{key}` not found in namespace `{namespace}` (looked in {looked})")]
+    #[error(
+        "Secret `{name}` key `{key}` not found in namespace `{namespace}` (looked in {looked})"
+    )]
     NotFound {
         namespace: String,
         name: String,
@@ -135,7 +137,10 @@ mod tests {
             match source.resolve("default", &reference(key)) {
                 Err(error @ SecretError::Empty { .. }) => {
                     let text = error.to_string();
-                    assert!(text.contains("`partner` key `") && text.contains(key), "{text}");
+                    assert!(
+                        text.contains("`partner` key `") && text.contains(key),
+                        "{text}"
+                    );
                 }
                 other => panic!("{key}: {other:?}"),
             }

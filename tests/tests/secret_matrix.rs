@@ -35,17 +35,16 @@ fn encodings(marker: &str) -> Vec<(&'static str, String)> {
     let strict = percent_encoding::utf8_percent_encode(marker, percent_encoding::NON_ALPHANUMERIC)
         .to_string();
     let json = serde_json::to_string(marker).expect("JSON");
-    let basic = |user: &str| {
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{marker}"))
-    };
+    let basic =
+        |user: &str| base64::engine::general_purpose::STANDARD.encode(format!("{user}:{marker}"));
     vec![
         ("raw", marker.to_owned()),
         ("percent-encoded", strict.clone()),
-        ("percent-encoded, lower-case hex", strict.to_lowercase().replace("mk", "Mk")),
         (
-            "form-encoded (+ for a space)",
-            url_form(marker),
+            "percent-encoded, lower-case hex",
+            strict.to_lowercase().replace("mk", "Mk"),
         ),
+        ("form-encoded (+ for a space)", url_form(marker)),
         ("JSON-escaped", json.trim_matches('"').to_owned()),
         (
             "XML-escaped",
@@ -134,7 +133,11 @@ async fn partner(State(state): State<Partner>, request: Request) -> Response {
         .into_iter()
         .map(|(_, form)| form)
         .collect();
-    let echo = format!("{} | {} | {received} | {body}", state.marker, forms.join(" "));
+    let echo = format!(
+        "{} | {} | {received} | {body}",
+        state.marker,
+        forms.join(" ")
+    );
     let authorization = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -208,20 +211,30 @@ fn manifests(partner: &str) -> String {
         )
     };
     let http = |base: &str, auth: &str, more: &str| {
-        format!("  http:\n    baseUrl: {base}\n    auth: {auth}\n    headers:\n      X-Partner-Key: {}\n{more}", secret("value"))
+        format!(
+            "  http:\n    baseUrl: {base}\n    auth: {auth}\n    headers:\n      X-Partner-Key: {}\n{more}",
+            secret("value")
+        )
     };
     let mut text = String::new();
     text += &connection(
         "basic",
         &http(
             partner,
-            &format!("{{basic: {{username: {BASIC_USER}, password: {}}}}}", secret("value")),
+            &format!(
+                "{{basic: {{username: {BASIC_USER}, password: {}}}}}",
+                secret("value")
+            ),
             "",
         ),
     );
     text += &connection(
         "bearer",
-        &http(partner, &format!("{{bearer: {{token: {}}}}}", secret("value")), ""),
+        &http(
+            partner,
+            &format!("{{bearer: {{token: {}}}}}", secret("value")),
+            "",
+        ),
     );
     text += &connection(
         "oauth",
@@ -238,7 +251,10 @@ fn manifests(partner: &str) -> String {
         "key-same-origin",
         &http(
             partner,
-            &format!("{{apiKey: {{header: X-Api-Key, value: {}}}}}", secret("value")),
+            &format!(
+                "{{apiKey: {{header: X-Api-Key, value: {}}}}}",
+                secret("value")
+            ),
             "",
         ),
     );
@@ -246,7 +262,10 @@ fn manifests(partner: &str) -> String {
         "key-any-origin",
         &http(
             partner,
-            &format!("{{apiKey: {{header: X-Api-Key, value: {}}}}}", secret("value")),
+            &format!(
+                "{{apiKey: {{header: X-Api-Key, value: {}}}}}",
+                secret("value")
+            ),
             "    followRedirects: any\n",
         ),
     );
@@ -284,15 +303,25 @@ fn manifests(partner: &str) -> String {
     );
     text += &route("http-503", "", &to("bearer", "/echo/503"));
     text += &route("oauth2", "", &to("oauth", "/echo/200"));
-    text += &route("redirect-same-origin", "", &to("key-same-origin", "/redirect"));
-    text += &route("redirect-any-origin", "", &to("key-any-origin", "/redirect"));
+    text += &route(
+        "redirect-same-origin",
+        "",
+        &to("key-same-origin", "/redirect"),
+    );
+    text += &route(
+        "redirect-any-origin",
+        "",
+        &to("key-any-origin", "/redirect"),
+    );
     text += &route(
         "lookup",
         "  transformers:\n    outgoing:\n      - lookup:\n          connection: key-in-query\n          http: {path: /400/customers}\n          into: customer\n",
         &to("bearer", "/echo/200"),
     );
     let soap = |connection: &str| {
-        format!("    connection: {connection}\n    soap: {{operation: CreateOrder, namespace: \"http://erp.example.com/orders\", body: \"{{Order: {{Id: .id}}}}\"}}")
+        format!(
+            "    connection: {connection}\n    soap: {{operation: CreateOrder, namespace: \"http://erp.example.com/orders\", body: \"{{Order: {{Id: .id}}}}\"}}"
+        )
     };
     text += &route("soap-fault", "", &soap("soap-fault"));
     text += &route("soap-status", "", &soap("soap-status"));
@@ -472,7 +501,10 @@ async fn no_encoding_of_a_secret_leaves_through_any_error_path() {
             !lower.contains("x-api-key") && !lower.contains("x-partner-key"),
             "credentials were sent to another origin: {request}"
         );
-        shown.push(("request received by the other origin".into(), request.clone()));
+        shown.push((
+            "request received by the other origin".into(),
+            request.clone(),
+        ));
     }
     // The secrets were really used (sent to the partner), so hiding them meant something.
     let sent = seen.all();
@@ -551,7 +583,10 @@ async fn no_encoding_of_a_secret_leaves_through_any_error_path() {
         .await
         .expect("the runner with a refused queue URL did not exit")
         .expect("run the runner");
-    assert!(!output.status.success(), "a refused queue URL started a runner");
+    assert!(
+        !output.status.success(),
+        "a refused queue URL started a runner"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         stderr.contains("cannot connect to the queue database"),

@@ -263,7 +263,10 @@ spec:
         assert_eq!(output.status.code(), Some(2), "{command}: {stderr}");
         for (field, secret) in [
             ("spec.incoming.webhook.auth.token", "`hooks` key `token`"),
-            ("spec.incoming.webhook.auth.hmac.secret", "`hooks` key `hmac`"),
+            (
+                "spec.incoming.webhook.auth.hmac.secret",
+                "`hooks` key `hmac`",
+            ),
             ("spec.http.auth.basic.password", "`partner` key `password`"),
             ("spec.database.password", "`erp` key `password`"),
         ] {

@@ -51,9 +51,12 @@ impl Source for DatabaseSource {
     /// Every row of the query, with `:cursor` at its initial value.
     async fn fetch(&self) -> Result<Vec<Value>, SourceError> {
         let params = serde_json::json!({ "cursor": self.initial_cursor() });
-        self.rows(&params)
-            .await
-            .map_err(|e| SourceError(redact::excerpt(&e.to_string(), redact::SERVER_MESSAGE_CHARS)))
+        self.rows(&params).await.map_err(|e| {
+            SourceError(redact::excerpt(
+                &e.to_string(),
+                redact::SERVER_MESSAGE_CHARS,
+            ))
+        })
     }
 
     async fn fetch_batches(&self, context: &PollContext<'_>) -> Result<Vec<Batch>, SourceError> {
@@ -81,7 +84,12 @@ impl DatabaseSource {
         let rows = self
             .rows(&serde_json::json!({ "cursor": value }))
             .await
-            .map_err(|e| SourceError(redact::excerpt(&e.to_string(), redact::SERVER_MESSAGE_CHARS)))?;
+            .map_err(|e| {
+                SourceError(redact::excerpt(
+                    &e.to_string(),
+                    redact::SERVER_MESSAGE_CHARS,
+                ))
+            })?;
         incremental.select(
             format!("query (cursor {value})"),
             rows,

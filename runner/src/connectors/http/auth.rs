@@ -136,7 +136,10 @@ impl OAuth2Client {
         let status = response.status();
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();
-            return Err(error(format!("status {status}: {}", redact::excerpt(&body, 300))));
+            return Err(error(format!(
+                "status {status}: {}",
+                redact::excerpt(&body, 300)
+            )));
         }
         let token: TokenResponse = response
             .json()

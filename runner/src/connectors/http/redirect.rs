@@ -130,7 +130,12 @@ pub async fn send(
                 *next.method_mut() = Method::GET;
             }
             *next.body_mut() = None;
-            for header in [CONTENT_TYPE, CONTENT_LENGTH, CONTENT_ENCODING, TRANSFER_ENCODING] {
+            for header in [
+                CONTENT_TYPE,
+                CONTENT_LENGTH,
+                CONTENT_ENCODING,
+                TRANSFER_ENCODING,
+            ] {
                 next.headers_mut().remove(header);
             }
         }

@@ -13,9 +13,7 @@ use switchyard_crds::v1alpha1::{HttpDelivery, HttpMethod};
 use url::Url;
 
 use super::batch::{BatchSettings, ItemResult, batch_key, item_results};
-use super::endpoint::{
-    EndpointError, HttpEndpoint, resolve_headers, wire_method,
-};
+use super::endpoint::{EndpointError, HttpEndpoint, resolve_headers, wire_method};
 use super::template::UrlTemplate;
 use crate::connectors::{DeliveryError, DeliveryReport, Sink};
 use crate::redact;

@@ -90,7 +90,8 @@ impl WebhookAuthenticator {
                 // Fail closed: an empty expected token (resolving refuses one) matches
                 // nothing, not an empty presented token.
                 if !expected.expose().is_empty()
-                    && bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) {
+                    && bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes()))
+                {
                     Ok(())
                 } else {
                     Err(WebhookAuthError::InvalidToken)
