@@ -9,6 +9,9 @@
 //! ones run eight times as many). `cargo test` runs it, so `./scripts/test.sh` and
 //! `.ci/run` do too.
 
+// A test harness: panicking with a message is how it reports.
+#![allow(clippy::expect_used)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
