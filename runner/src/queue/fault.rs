@@ -111,6 +111,7 @@ impl QueueError {
             Self::Migrate(_)
             | Self::InvalidTransition { .. }
             | Self::NotRetriable { .. }
+            | Self::ProxiedCall { .. }
             | Self::Corrupt { .. } => StorageFault::Other,
         }
     }
