@@ -247,7 +247,19 @@ async fn exchange(
         return Ok(out);
     }
     let head = headers::to_caller(response.headers(), false);
+    let bodiless = parts.method == axum::http::Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
     let body = match call.take() {
+        // Nothing to stream: the call is over with the head.
+        Some(call) if bodiless => {
+            drop(slot);
+            let error = status
+                .is_server_error()
+                .then(|| format!("the receiver answered {}", status.as_u16()));
+            call.finish(Some(status.as_u16()), Some(&Capture::new(0)), error);
+            Body::empty()
+        }
         Some(call) => Body::from_stream(Relay::new(response, call, proxy.record_bytes, slot)),
         None => Body::from_stream(response.bytes_stream()),
     };

@@ -17,6 +17,10 @@ use crate::engine::Engine;
 use crate::queue::{LogLine, NewTask, RouteKey};
 use crate::redact;
 
+/// Bytes kept past the limit, so that a secret cut by the limit is still whole when the
+/// text is masked (then cut).
+const REDACTION_MARGIN: usize = 1_024;
+
 /// The first bytes of a body, and how many there were in all.
 #[derive(Debug, Default)]
 pub struct Capture {
@@ -36,18 +40,31 @@ impl Capture {
 
     pub fn see(&mut self, chunk: &[u8]) {
         self.total += chunk.len() as u64;
-        let room = self.limit.saturating_sub(self.kept.len());
+        if self.limit == 0 {
+            return;
+        }
+        let room = (self.limit + REDACTION_MARGIN).saturating_sub(self.kept.len());
         self.kept.extend_from_slice(&chunk[..room.min(chunk.len())]);
     }
 
-    /// `{bytes, body, truncated}`; `body` is text with secrets masked, absent when
-    /// nothing is kept.
+    /// How many bytes went by.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// `{bytes, body, truncated}`; `body` is the first `limit` characters as text with
+    /// secrets masked, absent when nothing is kept.
     fn to_json(&self) -> Value {
         let mut out = json!({"bytes": self.total});
         if self.limit > 0 && self.total > 0 {
             let text = String::from_utf8_lossy(&self.kept);
-            out["body"] = Value::String(redact::redact(&text).into_owned());
-            out["truncated"] = Value::Bool(self.total > self.kept.len() as u64);
+            let masked = redact::redact(&text);
+            let (body, cut) = match masked.char_indices().nth(self.limit) {
+                Some((end, _)) => (&masked[..end], true),
+                None => (masked.as_ref(), self.total > self.kept.len() as u64),
+            };
+            out["body"] = Value::String(body.to_owned());
+            out["truncated"] = Value::Bool(cut);
         }
         out
     }
@@ -140,6 +157,9 @@ pub struct Relay {
     capture: Capture,
     call: Option<Call>,
     status: u16,
+    /// The length the receiver announced: the answer is whole once it went by, even if
+    /// the server stops reading the stream there.
+    expected: Option<u64>,
     /// Held until the answer is over: the Connection's `maxConcurrent` counts this call.
     _slot: Option<OwnedSemaphorePermit>,
 }
@@ -153,6 +173,7 @@ impl Relay {
     ) -> Self {
         Self {
             status: response.status().as_u16(),
+            expected: response.content_length(),
             inner: Box::pin(response.bytes_stream()),
             capture: Capture::new(record_bytes),
             call: Some(call),
@@ -185,7 +206,12 @@ impl Stream for Relay {
         let this = &mut *self;
         let next = ready!(this.inner.as_mut().poll_next(cx));
         match &next {
-            Some(Ok(chunk)) => this.capture.see(chunk),
+            Some(Ok(chunk)) => {
+                this.capture.see(chunk);
+                if this.expected == Some(this.capture.total()) {
+                    this.finish(None);
+                }
+            }
             Some(Err(error)) => {
                 let reason = if error.is_timeout() {
                     "the answer did not arrive whole within the time-out".to_owned()
@@ -223,6 +249,20 @@ mod tests {
         assert_eq!(
             capture.to_json(),
             json!({"bytes": 6, "body": "abcd", "truncated": true})
+        );
+        let mut whole = Capture::new(4);
+        whole.see(b"abcd");
+        assert_eq!(
+            whole.to_json(),
+            json!({"bytes": 4, "body": "abcd", "truncated": false})
+        );
+        // A secret across the limit is masked, not cut in half.
+        crate::redact::register("proxy-capture-secret-1234");
+        let mut secret = Capture::new(12);
+        secret.see(b"token=proxy-capture-secret-1234 and more");
+        assert_eq!(
+            secret.to_json(),
+            json!({"bytes": 40, "body": "token=*** an", "truncated": true})
         );
         let mut nothing_kept = Capture::new(0);
         nothing_kept.see(b"abc");
