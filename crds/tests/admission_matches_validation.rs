@@ -179,7 +179,9 @@ fn broken() -> Vec<(&'static str, String)> {
         ),
         (
             "a webhook and a proxy",
-            route(&format!("  incoming: {{webhook: {{}}, proxy: {{}}}}\n{to_api}")),
+            route(&format!(
+                "  incoming: {{webhook: {{}}, proxy: {{}}}}\n{to_api}"
+            )),
         ),
         (
             "proxy timeoutSeconds 0",

@@ -293,6 +293,9 @@ async fn calls_carry_the_connections_credentials_and_each_is_a_task() {
         seen["headers"].get("x-switchyard-token").is_none(),
         "{seen}"
     );
+    // The body streamed through with the length the caller announced.
+    assert!(seen["headers"].get("content-length").is_some(), "{seen}");
+    assert!(seen["headers"].get("transfer-encoding").is_none(), "{seen}");
     assert_eq!(
         seen["body"]["note"],
         format!("the token is {RECEIVER_TOKEN}")

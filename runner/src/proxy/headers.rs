@@ -40,7 +40,8 @@ fn connection_tokens(headers: &HeaderMap) -> Vec<String> {
 
 /// What of the caller's request goes to the receiver. `credentials`: the headers the
 /// caller authenticated with (see [`crate::connectors::webhook::WebhookAuthenticator`]).
-/// `body_rewritten`: the body is replaced, so its length and type are set anew.
+/// `body_rewritten`: the body is replaced, so its length and type are set anew (a
+/// streamed body keeps the length the caller announced).
 /// `identity_answer`: ask for an answer without content encoding (the response steps
 /// read it).
 pub fn to_receiver(
@@ -56,10 +57,12 @@ pub fn to_receiver(
             || credentials.contains(name)
             || *name == header::AUTHORIZATION
             || *name == header::COOKIE
-            // The receiver's host and the body's framing are set by the client.
+            // The receiver's host and the body's framing are set by the client, which
+            // also does not wait for `100 Continue`.
             || *name == header::HOST
-            || *name == header::CONTENT_LENGTH
-            || (body_rewritten && *name == header::CONTENT_TYPE)
+            || *name == header::EXPECT
+            // A streamed body keeps its announced length; a replaced one gets its own.
+            || (body_rewritten && (*name == header::CONTENT_LENGTH || *name == header::CONTENT_TYPE))
             || (identity_answer && *name == header::ACCEPT_ENCODING);
         if !dropped {
             out.append(name.clone(), value.clone());
@@ -127,6 +130,7 @@ mod tests {
             ("x-signature-256", "abc"),
             ("cookie", "session=1"),
             ("host", "runner:8080"),
+            ("expect", "100-continue"),
             ("content-length", "12"),
             ("content-type", "application/json"),
             ("accept-encoding", "gzip"),
@@ -140,7 +144,13 @@ mod tests {
         let sent = to_receiver(&caller, &credentials, false, false);
         assert_eq!(
             names(&sent),
-            ["accept", "accept-encoding", "content-type", "x-request-id"]
+            [
+                "accept",
+                "accept-encoding",
+                "content-length",
+                "content-type",
+                "x-request-id"
+            ]
         );
         let sent = to_receiver(&caller, &credentials, true, true);
         assert_eq!(names(&sent), ["accept", "x-request-id"]);
