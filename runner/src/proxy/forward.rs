@@ -20,9 +20,9 @@ use super::{MAX_BUFFERED_BYTES, ProxyRuntime, headers};
 use crate::api::ApiError;
 use crate::connectors::http::{AuthError, HttpEndpoint, describe_reqwest_error};
 use crate::engine::Engine;
+use crate::metrics::events::{self, IntakeKind, RejectReason};
 use crate::redact;
 use crate::runtime::RouteRuntime;
-use crate::telemetry;
 
 /// Marks an answer that is the receiver's: the API's error rewriting leaves it alone.
 #[derive(Debug, Clone, Copy)]
@@ -96,7 +96,7 @@ pub async fn handle(
             .into_response();
     };
     if route.suspended() {
-        telemetry::webhook_rejected(&route.key, "suspended");
+        events::intake_rejected(&route.key, IntakeKind::Proxy, RejectReason::Suspended);
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
@@ -124,7 +124,7 @@ pub async fn handle(
             CallerBody::Streamed(_) => &[],
         };
         if let Err(error) = auth.verify(&parts.headers, signed) {
-            telemetry::webhook_rejected(&route.key, "auth");
+            events::intake_rejected(&route.key, IntakeKind::Proxy, RejectReason::Auth);
             return ApiError::unauthorized(error.to_string()).into_response();
         }
     }
