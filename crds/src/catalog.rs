@@ -80,6 +80,13 @@ pub const DEFAULT_INITIAL_BACKOFF_MS: u64 = 1_000;
 /// Default back-off ceiling: five minutes.
 pub const DEFAULT_MAX_BACKOFF_MS: u64 = 300_000;
 
+/// The steps of a proxy route, with Transformer calls expanded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProxySteps {
+    pub request: Vec<LabeledStep>,
+    pub response: Vec<LabeledStep>,
+}
+
 /// A Route that passed validation, with everything it refers to resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompiledRoute {
@@ -94,6 +101,9 @@ pub struct CompiledRoute {
     pub outgoing_steps: Vec<LabeledStep>,
     /// After-delivery steps with Transformer calls expanded.
     pub after_delivery_steps: Vec<LabeledStep>,
+    /// A proxy route's request and response steps (`spec.incoming.proxy.request` and
+    /// `.response`) with Transformer calls expanded; empty for other routes.
+    pub proxy_steps: ProxySteps,
     /// The Connection items are delivered to.
     pub outgoing_connection: ConnectionSpec,
     /// What to send over an HTTP Connection (the other kinds read `spec.outgoing`).
@@ -320,7 +330,11 @@ fn compile_route(
         &mut problems,
     );
     if let Some(connection) = &outgoing_connection {
-        problems.extend(kinds::outgoing(&spec.outgoing, connection, &origin, &id));
+        if spec.incoming.proxy.is_some() {
+            problems.extend(kinds::proxy(&spec.outgoing, connection, &origin, &id));
+        } else {
+            problems.extend(kinds::outgoing(&spec.outgoing, connection, &origin, &id));
+        }
     }
     let site = |field| Site {
         namespace: &id.namespace,
@@ -347,11 +361,31 @@ fn compile_route(
         None,
         &mut problems,
     );
+    let proxy_steps = match &spec.incoming.proxy {
+        Some(proxy) => ProxySteps {
+            request: resolver.expand(
+                &site("spec.incoming.proxy.request"),
+                &proxy.request,
+                None,
+                &mut problems,
+            ),
+            response: resolver.expand(
+                &site("spec.incoming.proxy.response"),
+                &proxy.response,
+                None,
+                &mut problems,
+            ),
+        },
+        None => ProxySteps::default(),
+    };
     // A trigger queues a task: only a delivered item may do that, never the pipelines
-    // that run before the queue or before sending (they may run again).
+    // that run before the queue or before sending (they may run again), nor a proxied
+    // call's.
     for (field, steps) in [
         ("spec.transformers.incoming", &incoming_steps),
         ("spec.transformers.outgoing", &outgoing_steps),
+        ("spec.incoming.proxy.request", &proxy_steps.request),
+        ("spec.incoming.proxy.response", &proxy_steps.response),
     ] {
         for step in steps.iter().flat_map(|s| triggers(&s.step)) {
             problems.push(Problem::new(
@@ -391,6 +425,7 @@ fn compile_route(
         incoming_steps,
         outgoing_steps,
         after_delivery_steps,
+        proxy_steps,
         outgoing_connection,
         delivery: spec.outgoing.http.clone().unwrap_or_default(),
         processing: ProcessingSettings {

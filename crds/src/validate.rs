@@ -236,6 +236,7 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
         poll,
         route,
         when,
+        proxy,
     } = &spec.incoming;
     check.exactly_one(
         "spec.incoming",
@@ -243,6 +244,7 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
             ("webhook", webhook.is_some()),
             ("poll", poll.is_some()),
             ("route", route.is_some()),
+            ("proxy", proxy.is_some()),
         ],
     );
     if route.as_deref() == Some(id.name.as_str()) {
@@ -301,6 +303,7 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
     }
     crate::validate_connectors::route(&mut check, spec);
     crate::validate_flows::route(&mut check, spec);
+    crate::validate_proxy::route(&mut check, spec);
     if let Some(processing) = &spec.processing {
         match (processing.mode, &processing.schedule) {
             (Some(ProcessingMode::Scheduled), None) => check.report(
@@ -454,7 +457,11 @@ pub(crate) fn connection_secrets(spec: &ConnectionSpec) -> Vec<SecretKeySelector
 /// Every Secret key a Route refers to.
 pub(crate) fn route_secrets(spec: &RouteSpec) -> Vec<SecretKeySelector> {
     let mut out = Vec::new();
-    if let Some(auth) = spec.incoming.webhook.as_ref().and_then(|w| w.auth.as_ref()) {
+    let incoming_auth = [
+        spec.incoming.webhook.as_ref().and_then(|w| w.auth.as_ref()),
+        spec.incoming.proxy.as_ref().and_then(|p| p.auth.as_ref()),
+    ];
+    for auth in incoming_auth.into_iter().flatten() {
         out.extend(auth.token.iter().map(|t| t.secret_key_ref.clone()));
         out.extend(auth.hmac.iter().map(|h| h.secret.secret_key_ref.clone()));
     }

@@ -178,6 +178,30 @@ fn broken() -> Vec<(&'static str, String)> {
             )),
         ),
         (
+            "a webhook and a proxy",
+            route(&format!(
+                "  incoming: {{webhook: {{}}, proxy: {{}}}}\n{to_api}"
+            )),
+        ),
+        (
+            "proxy timeoutSeconds 0",
+            route(&format!(
+                "  incoming: {{proxy: {{timeoutSeconds: 0}}}}\n{to_api}"
+            )),
+        ),
+        (
+            "proxy recordBodyBytes above 1 MiB",
+            route(&format!(
+                "  incoming: {{proxy: {{recordBodyBytes: 2000000}}}}\n{to_api}"
+            )),
+        ),
+        (
+            "proxy token and HMAC",
+            route(&format!(
+                "  incoming: {{proxy: {{auth: {{token: {KEY}, hmac: {{secret: {KEY}}}}}}}}}\n{to_api}"
+            )),
+        ),
+        (
             "scheduled mode without a schedule",
             route(&format!(
                 "{webhook}{to_api}  processing: {{mode: scheduled}}\n"
@@ -408,6 +432,9 @@ fn the_valid_manifests_pass_both() {
         ),
         format!(
             "{CONNECTION}  {{http: {{baseUrl: 'HTTPS://a.example', timeoutSeconds: 1, auth: {{apiKey: {{header: X-Key, value: {KEY}}}}}, tls: {{clientCertificate: {KEY}, clientKey: {KEY}}}}}}}\n"
+        ),
+        format!(
+            "{ROUTE}  incoming: {{proxy: {{auth: {{token: {KEY}}}, request: [{{jq: '.'}}], recordBodyBytes: 1048576, timeoutSeconds: 3600}}}}\n  outgoing: {{connection: api}}\n  processing: {{suspend: true}}\n"
         ),
         format!(
             "{TRANSFORMER}  steps: [{{lookup: {{connection: api, http: {{path: /a}}, into: a, cacheSize: 1}}}}, {{parse: {{format: csv, path: a, csv: {{delimiter: ';'}}}}}}]\n"

@@ -38,6 +38,8 @@ pub struct RouteRuntime {
     pub delivery_schedule: Option<croner::Cron>,
     /// Set when delivered tasks wait for an acknowledgement (`outgoing.await`).
     pub awaiting: Option<crate::waiting::Awaiting>,
+    /// Set for proxy routes (`incoming.proxy`): calls are forwarded, nothing is queued.
+    pub proxy: Option<crate::proxy::ProxyRuntime>,
     /// The route's metric handles.
     pub metrics: Arc<crate::metrics::RouteMetrics>,
 }
@@ -45,6 +47,10 @@ pub struct RouteRuntime {
 impl RouteRuntime {
     pub fn is_webhook(&self) -> bool {
         self.compiled.spec.incoming.webhook.is_some()
+    }
+
+    pub fn is_proxy(&self) -> bool {
+        self.proxy.is_some()
     }
 
     pub fn suspended(&self) -> bool {
@@ -56,13 +62,16 @@ impl RouteRuntime {
         self.compiled.spec.incoming.route.as_deref()
     }
 
-    /// How items come in: `webhook`, `poll` or `route` (another Route's intake).
+    /// How items come in: `webhook`, `poll`, `route` (another Route's intake) or
+    /// `proxy` (calls passed through).
     pub fn incoming_kind(&self) -> &'static str {
         let incoming = &self.compiled.spec.incoming;
         if incoming.webhook.is_some() {
             "webhook"
         } else if incoming.route.is_some() {
             "route"
+        } else if incoming.proxy.is_some() {
+            "proxy"
         } else {
             "poll"
         }
@@ -212,6 +221,7 @@ fn build_route(
         webhook_auth,
         poll_schedule,
         delivery_schedule,
+        proxy: crate::proxy::ProxyRuntime::build(route, connections, &resources, secrets)?,
         awaiting: route
             .spec
             .outgoing

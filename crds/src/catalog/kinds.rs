@@ -70,6 +70,28 @@ pub(super) fn outgoing(
     )
 }
 
+/// Problems of a proxy Route's Connection: calls go through HTTP only.
+pub(super) fn proxy(
+    outgoing: &Outgoing,
+    connection: &ConnectionSpec,
+    origin: &Origin,
+    id: &ResourceId,
+) -> Vec<Problem> {
+    let kind = connection.kind();
+    if kind == "http" {
+        return Vec::new();
+    }
+    vec![Problem::new(
+        origin,
+        Some(id),
+        "spec.outgoing.connection",
+        format!(
+            "a proxy Route forwards calls through an HTTP Connection, but Connection `{}` is {kind}",
+            outgoing.connection
+        ),
+    )]
+}
+
 fn check(
     field: &str,
     name: &str,

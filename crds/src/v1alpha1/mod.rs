@@ -4,6 +4,7 @@
 mod common;
 mod connection;
 mod flows;
+mod proxy;
 mod route;
 mod rules;
 mod steps;
@@ -15,6 +16,7 @@ mod values;
 pub use common::*;
 pub use connection::*;
 pub use flows::*;
+pub use proxy::*;
 pub use route::*;
 pub use steps::*;
 pub use tenant::*;

@@ -21,7 +21,7 @@ use super::{
         "the name must be a DNS label (at most 63 characters, no `.`): it is part of the webhook URL"
     ),
     category = "switchyard",
-    doc = "A Switchyard Route: items come in (webhook, poll or another Route), are reshaped by transformers, wait as tasks in a durable queue and are delivered to an outgoing Connection, with retries.",
+    doc = "A Switchyard Route: items come in (webhook, poll or another Route), are reshaped by transformers, wait as tasks in a durable queue and are delivered to an outgoing Connection, with retries; or calls pass through its synchronous HTTP proxy, each recorded as a task.",
     namespaced,
     status = "RouteStatus",
     shortname = "swroute",
@@ -104,11 +104,11 @@ pub struct LastError {
     pub task_id: String,
 }
 
-/// The incoming side. Exactly one of `webhook`, `poll` and `route` is set; every Route
-/// can also be triggered by hand through the API.
+/// The incoming side. Exactly one of `webhook`, `poll`, `route` and `proxy` is set;
+/// every Route but a proxy can also be triggered by hand through the API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[x_kube(validation = crate::v1alpha1::rules::exactly_one(&["webhook", "poll", "route"]))]
+#[x_kube(validation = crate::v1alpha1::rules::exactly_one(&["webhook", "poll", "route", "proxy"]))]
 pub struct Incoming {
     /// Items are POSTed to `/webhooks/{namespace}/{route}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,6 +129,11 @@ pub struct Incoming {
     /// true (not `false` or `null`), e.g. `.country == "NL"`. Absent: every item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
+    /// Calls to `/proxy/{namespace}/{route}/{path}` are forwarded synchronously through
+    /// the outgoing HTTP Connection, answered with the receiver's answer and recorded
+    /// as tasks (`done` or `failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<super::Proxy>,
 }
 
 /// A webhook endpoint. A JSON object body is one item; a JSON array is one item per

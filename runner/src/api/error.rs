@@ -35,8 +35,11 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// An item failed the route's transformers.
     Unprocessable,
-    /// A remote system the operation needed failed (a poll).
+    /// A remote system the operation needed failed (a poll, a proxied call's receiver
+    /// that cannot be reached or whose answer is unusable).
     UpstreamFailed,
+    /// A remote system did not answer in time (a proxied call's receiver).
+    UpstreamTimeout,
     /// The queue, the storage or the route is unavailable for now; try again.
     Unavailable,
     /// An unexpected failure inside the runner.
@@ -55,7 +58,8 @@ impl ErrorCode {
             StatusCode::CONFLICT => Self::Conflict,
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
             StatusCode::UNPROCESSABLE_ENTITY => Self::Unprocessable,
-            StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => Self::UpstreamFailed,
+            StatusCode::BAD_GATEWAY => Self::UpstreamFailed,
+            StatusCode::GATEWAY_TIMEOUT => Self::UpstreamTimeout,
             StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => Self::Unavailable,
             s if s.is_client_error() => Self::BadRequest,
             _ => Self::Internal,
@@ -128,9 +132,9 @@ impl ApiError {
 impl From<QueueError> for ApiError {
     fn from(error: QueueError) -> Self {
         match error {
-            QueueError::InvalidTransition { .. } | QueueError::NotRetriable { .. } => {
-                Self::new(StatusCode::CONFLICT, error.to_string())
-            }
+            QueueError::InvalidTransition { .. }
+            | QueueError::NotRetriable { .. }
+            | QueueError::ProxiedCall { .. } => Self::new(StatusCode::CONFLICT, error.to_string()),
             other => {
                 tracing::error!(error = %other, "Queue error while answering an API request");
                 Self::new(

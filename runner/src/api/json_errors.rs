@@ -20,6 +20,14 @@ pub async fn not_found(request: Request) -> ApiError {
 /// Rewrites error answers that are not JSON into the API's error body.
 pub async fn as_json(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
+    // A proxied receiver's answer goes back as it is.
+    if response
+        .extensions()
+        .get::<crate::proxy::ReceiverAnswer>()
+        .is_some()
+    {
+        return response;
+    }
     let status = response.status();
     let is_json = response
         .headers()

@@ -3,7 +3,8 @@
 //!
 //! Every route under `/api/` authenticates its caller (see [`auth`]) and declares the
 //! role it needs (see [`declare`]); without any authentication configured the runner
-//! refuses to listen anywhere but loopback (see `cli`). Webhooks authenticate per route.
+//! refuses to listen anywhere but loopback (see `cli`). Webhooks and proxy routes
+//! authenticate per route.
 //! Every error answer is one JSON body with a stable `code` ([`error::ErrorBody`]).
 
 mod audit;
@@ -16,6 +17,7 @@ mod health;
 mod identity;
 mod json_errors;
 mod openapi;
+mod proxy;
 mod routes;
 mod storages;
 mod tasks;
@@ -30,7 +32,7 @@ use std::sync::atomic::AtomicBool;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 
 use self::auth::{Authenticator, Identity, Role};
 use self::declare::ApiRoutes;
@@ -153,6 +155,12 @@ pub fn api_routes() -> ApiRoutes {
 pub const PUBLIC_ROUTES: &[(&str, &str)] = &[
     ("POST", "/webhooks/{namespace}/{route}"),
     ("POST", "/callbacks/{namespace}/{route}"),
+    // Every method is forwarded; the document lists these.
+    ("GET", "/proxy/{namespace}/{route}/{path}"),
+    ("POST", "/proxy/{namespace}/{route}/{path}"),
+    ("PUT", "/proxy/{namespace}/{route}/{path}"),
+    ("DELETE", "/proxy/{namespace}/{route}/{path}"),
+    ("PATCH", "/proxy/{namespace}/{route}/{path}"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -171,6 +179,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::console::router())
         .route("/webhooks/{namespace}/{route}", post(webhooks::receive))
         .route("/callbacks/{namespace}/{route}", post(callbacks::receive))
+        .route("/proxy/{namespace}/{route}", any(proxy::forward))
+        .route("/proxy/{namespace}/{route}/{*path}", any(proxy::forward))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -19,6 +19,7 @@ use super::declare::Declared;
     ),
     tags(
         (name = "webhooks", description = "Items sent in by other systems"),
+        (name = "proxy", description = "Calls passed through to a Connection, each recorded as a task"),
         (name = "identity", description = "Who is calling, and what there is"),
         (name = "routes", description = "Routes and their queues"),
         (name = "tasks", description = "Queued items: inspect, retry, discard"),
@@ -41,6 +42,7 @@ use super::declare::Declared;
         super::tasks::discard_task,
         super::tasks::ack_task,
         super::callbacks::receive,
+        super::proxy::forward,
         super::storages::list_items,
         super::storages::get_item,
         super::storages::put_item,

@@ -17,7 +17,8 @@ use crate::queue::{RouteKey, StateCounts};
 pub struct RouteInfo {
     pub namespace: String,
     pub name: String,
-    /// `webhook`, `poll` or `route` (it takes the intake of the route in `follows`).
+    /// `webhook`, `poll`, `route` (it takes the intake of the route in `follows`) or
+    /// `proxy`.
     pub incoming: &'static str,
     /// The route whose intake this one takes (`spec.incoming.route`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -25,6 +26,9 @@ pub struct RouteInfo {
     /// Where to POST items, for webhook routes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_path: Option<String>,
+    /// Where to send calls, for proxy routes (any method; append the receiver's path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_path: Option<String>,
     /// `realtime` or `scheduled`.
     pub mode: &'static str,
     pub suspended: bool,
@@ -62,6 +66,9 @@ pub async fn list_routes(
             webhook_path: route
                 .is_webhook()
                 .then(|| format!("/webhooks/{namespace}/{}", route.key.route)),
+            proxy_path: route
+                .is_proxy()
+                .then(|| format!("/proxy/{namespace}/{}/", route.key.route)),
             mode: if route.delivery_schedule.is_some() {
                 "scheduled"
             } else {
@@ -166,6 +173,11 @@ pub async fn trigger(
     let route = runtime.route(&namespace, &name).ok_or_else(|| {
         ApiError::not_found(format!("no route `{name}` in namespace `{namespace}`"))
     })?;
+    if route.is_proxy() {
+        return Err(ApiError::bad_request(format!(
+            "route `{name}` is a proxy: it forwards calls as they come and queues nothing to trigger"
+        )));
+    }
     let result = if body.iter().all(u8::is_ascii_whitespace) {
         if route.source.is_none() {
             return Err(ApiError::bad_request(

@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::queue::{CommitFailure, Committer, QueueStore, RouteKey};
+use crate::queue::{CommitFailure, Committer, NewTask, QueueError, QueueStore, RouteKey};
 use crate::runtime::{RouteRuntime, Runtime};
 use crate::storage::StorageStore;
 
@@ -124,6 +124,10 @@ impl Engine {
                 tracing::info!(namespace = %route.key.namespace, route = %route.key.route, "Route suspended; not delivering");
                 continue;
             }
+            // A proxy route forwards its calls as they come; nothing waits for delivery.
+            if route.is_proxy() {
+                continue;
+            }
             generation.tracker.spawn(delivery::run(
                 self.clone(),
                 route.clone(),
@@ -139,6 +143,12 @@ impl Engine {
             }
         }
         generation
+    }
+
+    /// Commits tasks that are over already (proxied calls, see
+    /// [`crate::queue::PROXY_SOURCE`]) through the group commit.
+    pub async fn record(&self, tasks: Vec<NewTask>) -> Result<(), Arc<QueueError>> {
+        self.committer.enqueue(tasks).await
     }
 
     /// Runs a route's poll now (the manual trigger); returns the ids of the new tasks.

@@ -45,6 +45,8 @@ pub enum IntakeKind {
     /// An acknowledgement callback (`outgoing.await`).
     Callback,
     Poll,
+    /// A call through a proxy route (`incoming.proxy`).
+    Proxy,
 }
 
 impl IntakeKind {
@@ -53,6 +55,7 @@ impl IntakeKind {
             Self::Webhook => "webhook",
             Self::Callback => "callback",
             Self::Poll => "poll",
+            Self::Proxy => "proxy",
         }
     }
 }

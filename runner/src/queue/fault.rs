@@ -121,6 +121,7 @@ impl QueueError {
             Self::Migrate(_)
             | Self::InvalidTransition { .. }
             | Self::NotRetriable { .. }
+            | Self::ProxiedCall { .. }
             | Self::Corrupt { .. } => StorageFault::Other,
         }
     }

@@ -79,6 +79,11 @@ pub enum QueueError {
     )]
     NotRetriable { id: String },
     #[error(
+        "task {id} records a call through the route's HTTP proxy, which is over; only its \
+         caller can make it again"
+    )]
+    ProxiedCall { id: String },
+    #[error(
         "the connection to the queue database was lost while committing and the outcome \
          could not be confirmed: {source}"
     )]
@@ -157,7 +162,8 @@ pub trait QueueStore: Send + Sync + 'static {
         reason: &str,
     ) -> Result<Vec<(String, TaskState)>, QueueError>;
     /// Puts every failed task of a route back to `pending`, except those recording
-    /// unreadable input (see [`UNREADABLE_SOURCE`]); returns how many.
+    /// unreadable input (see [`UNREADABLE_SOURCE`]) or proxied calls (see
+    /// [`PROXY_SOURCE`]); returns how many.
     async fn retry_failed(&self, route: &RouteKey, actor: &str) -> Result<u64, QueueError>;
     /// A small durable write that succeeds only when commits do: the [`Committer`]
     /// calls it while commits fail, to learn that the storage has recovered.

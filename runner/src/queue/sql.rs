@@ -16,9 +16,9 @@ use sqlx::{Any, AnyPool, Row};
 use crate::metrics::events::{self, TakeBack};
 
 use super::{
-    Ack, Completion, LeasedTask, LogLine, NewTask, OnTimeout, Outcome, QueueError, QueueStore,
-    RouteActivity, RouteCounts, RouteGauges, RouteKey, StateCounts, TaskAction, TaskDetail,
-    TaskFilter, TaskState, TaskSummary, UNREADABLE_SOURCE, WriteBatch, now_ms, now_us,
+    Ack, Completion, LeasedTask, LogLine, NewTask, OnTimeout, Outcome, PROXY_SOURCE, QueueError,
+    QueueStore, RouteActivity, RouteCounts, RouteGauges, RouteKey, StateCounts, TaskAction,
+    TaskDetail, TaskFilter, TaskState, TaskSummary, UNREADABLE_SOURCE, WriteBatch, now_ms, now_us,
 };
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
@@ -226,11 +226,7 @@ impl SqlQueue {
             );
             let mut query = sqlx::query(&sql);
             for task in chunk {
-                let state = if task.failure.is_some() {
-                    TaskState::Failed
-                } else {
-                    TaskState::Pending
-                };
+                let (state, attempts) = task.initial_state();
                 query = query
                     .bind(task.id.clone())
                     .bind(task.route.namespace.clone())
@@ -238,7 +234,7 @@ impl SqlQueue {
                     .bind(state.as_str())
                     .bind(task.item.to_string())
                     .bind(task.source)
-                    .bind(0_i64)
+                    .bind(attempts)
                     .bind(now)
                     .bind(now)
                     .bind(now)
@@ -659,6 +655,9 @@ impl QueueStore for SqlQueue {
         if matches!(action, TaskAction::Retry { .. }) && source == UNREADABLE_SOURCE {
             return Err(QueueError::NotRetriable { id: id.to_owned() });
         }
+        if matches!(action, TaskAction::Retry { .. }) && source == PROXY_SOURCE {
+            return Err(QueueError::ProxiedCall { id: id.to_owned() });
+        }
         let (allowed, target, verb, message): (&[TaskState], TaskState, &'static str, String) =
             match action {
                 TaskAction::Retry { actor } => (
@@ -849,12 +848,14 @@ impl QueueStore for SqlQueue {
             .map_err(QueueError::db("begin retry-failed"))?;
         let ids: Vec<String> = sqlx::query(
             "UPDATE tasks SET state = 'pending', attempts = 0, updated_at = $1, next_attempt_at = $1 \
-             WHERE namespace = $2 AND route = $3 AND state = 'failed' AND source <> $4 RETURNING id",
+             WHERE namespace = $2 AND route = $3 AND state = 'failed' AND source <> $4 AND source <> $5 \
+             RETURNING id",
         )
         .bind(now)
         .bind(route.namespace.clone())
         .bind(route.route.clone())
         .bind(UNREADABLE_SOURCE)
+        .bind(PROXY_SOURCE)
         .fetch_all(&mut *tx)
         .await
         .map_err(QueueError::db("retry failed tasks"))?

@@ -94,11 +94,12 @@ pub struct NewTask {
     pub id: String,
     pub route: RouteKey,
     pub item: serde_json::Value,
-    /// `webhook`, `poll`, `manual`, or [`UNREADABLE_SOURCE`].
+    /// `webhook`, `poll`, `manual`, [`UNREADABLE_SOURCE`] or [`PROXY_SOURCE`].
     pub source: &'static str,
     pub log: Vec<LogLine>,
     /// `Some(error)`: the task is stored already `failed` with this error and is never
-    /// delivered (see [`NewTask::unreadable`]); `None`: it is `pending`.
+    /// delivered (see [`NewTask::unreadable`]); `None`: it is `pending`, or `done` for
+    /// a [`PROXY_SOURCE`] task.
     pub failure: Option<String>,
 }
 
@@ -107,7 +108,40 @@ pub struct NewTask {
 /// retried: the input itself must be fixed and put back.
 pub const UNREADABLE_SOURCE: &str = "unreadable";
 
+/// The source of a task that records a call through a Route's HTTP proxy. The call is
+/// over when the task is written: it is stored `done` (or `failed` with its error) after
+/// one attempt, is never delivered and cannot be retried (only the caller can repeat a
+/// call).
+pub const PROXY_SOURCE: &str = "proxy";
+
 impl NewTask {
+    /// A finished proxied call: `done`, or `failed` with `error`.
+    pub fn proxied(
+        route: RouteKey,
+        item: serde_json::Value,
+        error: Option<String>,
+        log: Vec<LogLine>,
+    ) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            route,
+            item,
+            source: PROXY_SOURCE,
+            log,
+            failure: error,
+        }
+    }
+
+    /// The state the task is stored in, and its attempts so far.
+    pub fn initial_state(&self) -> (TaskState, i64) {
+        match (&self.failure, self.source) {
+            (_, PROXY_SOURCE) if self.failure.is_some() => (TaskState::Failed, 1),
+            (None, PROXY_SOURCE) => (TaskState::Done, 1),
+            (Some(_), _) => (TaskState::Failed, 0),
+            (None, _) => (TaskState::Pending, 0),
+        }
+    }
+
     /// A task queued in state `failed` that records input which could not be read:
     /// `item` says what (e.g. `{"file": …, "error": …}`, never the content), `error`
     /// is its `last_error`, `log` says what and where.
@@ -273,7 +307,8 @@ pub struct TaskDetail {
 #[derive(Debug, Clone)]
 pub enum TaskAction {
     /// Back to `pending`, due now, with a fresh attempt budget. Allowed from `failed`,
-    /// `skipped` and `pending`, except for tasks from [`UNREADABLE_SOURCE`].
+    /// `skipped` and `pending`, except for tasks from [`UNREADABLE_SOURCE`] and
+    /// [`PROXY_SOURCE`].
     Retry { actor: String },
     /// To `skipped`. Allowed from `pending`, `failed` and `waiting`.
     Discard { actor: String, reason: String },

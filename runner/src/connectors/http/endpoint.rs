@@ -175,6 +175,22 @@ impl HttpEndpoint {
     ) -> Result<reqwest::Response, SendError> {
         redirect::send(&self.client, request.build()?, &self.redirects).await
     }
+
+    /// A request carrying a proxied caller's `forwarded` headers under the Connection's
+    /// own headers and credentials, which take their place where both set one.
+    pub async fn forward(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+        forwarded: HeaderMap,
+    ) -> Result<reqwest::RequestBuilder, super::auth::AuthError> {
+        let mut headers = forwarded;
+        for (name, value) in &self.headers {
+            headers.insert(name.clone(), value.clone());
+        }
+        let request = self.client.request(method, url).headers(headers);
+        self.auth.apply(&self.client, request).await
+    }
 }
 
 /// Resolves manifest headers (plain or from Secrets) into wire headers.

@@ -11,7 +11,7 @@ mod sink;
 mod source;
 mod template;
 
-pub use auth::Authenticator;
+pub use auth::{AuthError, Authenticator};
 pub use client::{ClientContext, build_client};
 pub use endpoint::{
     EndpointError, HttpEndpoint, describe_reqwest_error, resolve_headers, wire_method,

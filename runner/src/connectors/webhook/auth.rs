@@ -1,7 +1,7 @@
 //! Webhook authentication: a shared token or an HMAC-SHA256 signature of the raw body.
 //! Comparisons are constant-time.
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -76,6 +76,24 @@ impl WebhookAuthenticator {
             }));
         }
         Ok(None)
+    }
+
+    /// Whether [`WebhookAuthenticator::verify`] reads the body (an HMAC signature).
+    pub fn needs_body(&self) -> bool {
+        matches!(self, Self::Hmac { .. })
+    }
+
+    /// The headers a caller's credentials travel in (a proxy does not forward them).
+    pub fn credential_headers(&self) -> Vec<HeaderName> {
+        match self {
+            Self::Token(_) => vec![
+                axum::http::header::AUTHORIZATION,
+                HeaderName::from_static("x-switchyard-token"),
+            ],
+            Self::Hmac { header, .. } => HeaderName::from_bytes(header.as_bytes())
+                .map(|name| vec![name])
+                .unwrap_or_default(),
+        }
     }
 
     pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), WebhookAuthError> {
