@@ -15,6 +15,7 @@ pub const DELIVERY_ATTEMPTS: &str = "switchyard_delivery_attempts_total";
 pub const WEBHOOK_REJECTED: &str = "switchyard_webhook_rejected_total";
 pub const QUEUE_COMMIT_FAILURES: &str = "switchyard_queue_commit_failures_total";
 pub const QUEUE_COMMITS_FAILING: &str = "switchyard_queue_commits_failing";
+pub const POLLS_SKIPPED: &str = "switchyard_polls_skipped_total";
 
 pub struct Metrics {
     pub registry: Registry,
@@ -24,6 +25,7 @@ pub struct Metrics {
     webhook_rejected: IntCounterVec,
     queue_commit_failures: IntCounterVec,
     queue_commits_failing: IntGauge,
+    polls_skipped: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -76,6 +78,12 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             let _ = registry.register(Box::new(gauge.clone()));
             gauge
         },
+        polls_skipped: counter(
+            &registry,
+            POLLS_SKIPPED,
+            "Poll ticks skipped by back-pressure (maxPending, disk floor)",
+            &["namespace", "route", "reason"],
+        ),
         registry,
     }
 });
@@ -113,6 +121,15 @@ pub fn webhook_rejected(route: &RouteKey, reason: &'static str) {
         .webhook_rejected
         .with_label_values(&[&route.namespace, &route.route, reason])
         .inc();
+}
+
+/// Back-pressure: a poller skipped its tick instead of fetching.
+pub fn poll_skipped(route: &RouteKey, refusal: &crate::engine::Refusal) {
+    METRICS
+        .polls_skipped
+        .with_label_values(&[&route.namespace, &route.route, refusal.category()])
+        .inc();
+    tracing::warn!(namespace = %route.namespace, route = %route.route, reason = refusal.category(), error = %refusal, "Poll skipped by back-pressure");
 }
 
 /// Whether a failed queue commit is logged.
