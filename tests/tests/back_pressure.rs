@@ -107,7 +107,7 @@ async fn a_full_route_answers_429_until_its_receiver_drains_the_queue() {
     assert!(
         metrics(&runner)
             .await
-            .contains(r#"switchyard_webhook_rejected_total{namespace="default",reason="max_pending",route="items"} 1"#),
+            .contains(r#"switchyard_intake_rejections_total{namespace="default",reason="full",route="items",source="webhook"} 1"#),
         "{}",
         metrics(&runner).await
     );
@@ -196,7 +196,7 @@ spec:
     let runner = Runner::start(runner_bin!(), manifests.path(), &options).await;
 
     // The first tick fills the route; the next ones are skipped.
-    let skipped = r#"switchyard_polls_skipped_total{namespace="default",reason="max_pending",route="records"}"#;
+    let skipped = r#"switchyard_intake_rejections_total{namespace="default",reason="full",route="records",source="poll"}"#;
     eventually(Duration::from_secs(30), "two skipped ticks", || async {
         let text = metrics(&runner).await;
         text.lines()

@@ -13,14 +13,15 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
 
+use crate::metrics::RouteMetrics;
+use crate::metrics::events::{self, IntakeKind, RejectReason};
 use crate::queue::{QueueStore, RouteKey};
 use crate::runtime::RouteRuntime;
-use crate::telemetry;
 
 /// How stale a route's count of undelivered tasks may get.
 const RECOUNT: Duration = Duration::from_millis(250);
@@ -243,10 +244,10 @@ impl Admission {
     }
 
     /// Tasks committed by this runner: they count at once, before the next recount.
-    pub(crate) fn committed(&self, routes: &[(RouteKey, usize)]) {
+    pub(crate) fn committed(&self, routes: &[(Arc<RouteMetrics>, usize)]) {
         let mut estimates = lock(&self.estimates);
-        for (key, tasks) in routes {
-            if let Some(estimate) = estimates.get_mut(key) {
+        for (route, tasks) in routes {
+            if let Some(estimate) = estimates.get_mut(route.key()) {
                 estimate.added += *tasks as u64;
             }
         }
@@ -288,7 +289,8 @@ impl Admission {
     /// A poller skipped its tick: counted, logged, and remembered for the task log of
     /// the next run that queues tasks.
     pub(crate) fn poll_skipped(&self, key: &RouteKey, refusal: &Refusal) {
-        telemetry::poll_skipped(key, refusal);
+        events::intake_rejected(key, IntakeKind::Poll, RejectReason::Full);
+        tracing::warn!(namespace = %key.namespace, route = %key.route, reason = refusal.category(), error = %refusal, "Poll skipped by back-pressure");
         let mut skipped = lock(&self.skipped);
         let entry = skipped.entry(key.clone()).or_insert_with(|| Skipped {
             ticks: 0,
@@ -357,7 +359,8 @@ mod tests {
             namespace: "default".into(),
             route: "items".into(),
         };
-        admission.committed(&[(key.clone(), 3)]);
+        let metrics = Arc::new(RouteMetrics::new(&key));
+        admission.committed(&[(metrics.clone(), 3)]);
         // No estimate yet: the first check counts in the queue.
         assert!(lock(&admission.estimates).get(&key).is_none());
         lock(&admission.estimates).insert(
@@ -369,7 +372,7 @@ mod tests {
                 recounting: false,
             },
         );
-        admission.committed(&[(key.clone(), 3)]);
+        admission.committed(&[(metrics, 3)]);
         let estimates = lock(&admission.estimates);
         let estimate = estimates.get(&key).map(|e| e.counted + e.added);
         assert_eq!(estimate, Some(8));
