@@ -27,7 +27,8 @@ echo "== helm lint"
 
 echo "== helm template"
 "$HELM" template switchyard charts/switchyard-operator -n switchyard-system --include-crds \
-  --set podMonitor.enabled=true --set prometheusRule.enabled=true >"$OUT/operator.yaml"
+  --set podMonitor.enabled=true --set prometheusRule.enabled=true --set dashboards.enabled=true \
+  >"$OUT/operator.yaml"
 "$HELM" template acme charts/switchyard-tenant -n acme >"$OUT/tenant-defaults.yaml"
 "$HELM" template acme charts/switchyard-tenant -n acme \
   -f charts/switchyard-tenant/ci/full-values.yaml >"$OUT/tenant-full.yaml"
@@ -36,6 +37,13 @@ for crd in crds/generated/*.yaml; do
   grep -q "name: $(basename "$crd" .yaml)\$" "$OUT/operator.yaml" \
     || { echo "operator chart does not render $(basename "$crd")"; exit 1; }
 done
+
+# The PrometheusRule and the dashboards render (promtool tests them, and a real
+# Prometheus runs them, in tests/tests/prometheus.rs; the same test checks the
+# dashboards' JSON).
+grep -q "kind: PrometheusRule" "$OUT/operator.yaml" || { echo "no PrometheusRule rendered"; exit 1; }
+[ "$(grep -c "grafana_dashboard: \"1\"" "$OUT/operator.yaml")" = 4 ] \
+  || { echo "the operator chart does not render its 4 dashboards"; exit 1; }
 
 echo "== rendered resources and examples/ against the CRDs"
 # Each argument is one catalog (its Routes may use Connections from its other files).

@@ -22,6 +22,11 @@ if [ ! -x /usr/sbin/sshd ] && command -v apt-get >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client) >/dev/null || true
 fi
 
+# The alert rule tests (tests/tests/prometheus.rs) run Debian's Prometheus and promtool.
+if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null || true
+fi
+
 cargo test --workspace --locked "$@"
 
 # Helm charts: lint, render, and validate the rendered resources and examples/ against

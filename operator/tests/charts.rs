@@ -105,6 +105,8 @@ const OPERATOR_VARIANTS: [&[&str]; 3] = [
         "region=eu-west-1",
         "--set",
         "replicaCount=2",
+        "--set",
+        "dashboards.enabled=true",
     ],
     &["--set", "watchNamespaces={acme,globex}"],
 ];
@@ -400,6 +402,34 @@ fn the_podmonitor_makes_the_runner_policies_admit_its_scraper() {
     assert!(
         on.contains(&"--metrics-scraper-labels=app.kubernetes.io/name=prometheus".to_owned()),
         "{on:?}"
+    );
+}
+
+#[test]
+fn the_operator_serves_metrics_and_probes_on_its_metrics_port() {
+    let Some(helm) = helm() else { return };
+    let docs = documents(&render(
+        helm,
+        "switchyard-operator",
+        &[
+            "--set",
+            "podMonitor.enabled=true",
+            "--set",
+            "metrics.port=9090",
+        ],
+    ));
+    assert!(operator_args(&docs).contains(&"--metrics-addr=0.0.0.0:9090".to_owned()));
+    let container = &of_kind(&docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["ports"][0]["name"], "metrics");
+    assert_eq!(container["ports"][0]["containerPort"], 9090);
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    let monitors = of_kind(&docs, "PodMonitor");
+    assert!(
+        monitors
+            .iter()
+            .any(|m| m["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"),
+        "a PodMonitor scrapes the operator: {monitors:?}"
     );
 }
 

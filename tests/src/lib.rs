@@ -2,6 +2,7 @@
 //! loopback, the real PostgreSQL on 127.0.0.1:5432.
 
 pub mod faultfs;
+pub mod helm;
 pub mod pg;
 pub mod receiver;
 pub mod runner;
