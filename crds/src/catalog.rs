@@ -68,6 +68,8 @@ pub struct ProcessingSettings {
     pub max_concurrency: u32,
     pub retry: RetrySettings,
     pub suspend: bool,
+    /// `spec.processing.maxPending`; `None`: the runner's default applies.
+    pub max_pending: Option<u64>,
 }
 
 /// Default number of tasks a route delivers at once: enough to hide a receiver's
@@ -442,6 +444,7 @@ fn compile_route(
                 max_backoff_ms: retry.max_backoff_ms.unwrap_or(DEFAULT_MAX_BACKOFF_MS),
             },
             suspend: processing.suspend.unwrap_or(false),
+            max_pending: processing.max_pending,
         },
         id,
         origin,

@@ -316,6 +316,12 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
         if processing.max_concurrency == Some(0) {
             check.report("spec.processing.maxConcurrency", "must be at least 1");
         }
+        if processing.max_pending == Some(0) {
+            check.report(
+                "spec.processing.maxPending",
+                "must be at least 1 (leave it out for no limit)",
+            );
+        }
         if let Some(retry) = &processing.retry {
             if retry.max_attempts == Some(0) {
                 check.report("spec.processing.retry.maxAttempts", "must be at least 1");

@@ -110,6 +110,17 @@ pub fn tenant(tenant: &Tenant) -> Vec<TenantProblem> {
             );
         }
     }
+    if tenant
+        .spec
+        .back_pressure
+        .as_ref()
+        .is_some_and(|b| b.max_pending_per_route == Some(0))
+    {
+        push(
+            "spec.backPressure.maxPendingPerRoute".into(),
+            "must be at least 1 (leave it out for no limit)".into(),
+        );
+    }
     if tenant.spec.image.as_deref().is_some_and(str::is_empty) {
         push(
             "spec.image".into(),

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::api::auth::{Authenticator, Oidc, OidcConfig, Role, StaticTokens};
 use crate::api::{self, AppState};
 use crate::audit::{AuditLog, Fingerprint, record_reload};
-use crate::engine::Engine;
+use crate::engine::{DiskFloor, Engine, Limits};
 use crate::housekeeping::{self, Retention};
 use crate::queue::{DEFAULT_LEASE_DURATION, QueueStore, SqlQueue};
 use crate::redact;
@@ -121,6 +121,18 @@ struct RunArgs {
     /// Hours to keep `failed` tasks. Absent: forever (they wait for a human).
     #[arg(long, env = "SWITCHYARD_RETENTION_FAILED_HOURS")]
     retention_failed_hours: Option<u64>,
+
+    /// Back-pressure: the most undelivered tasks a route may have when it does not set
+    /// `spec.processing.maxPending`; past it its webhook answers 429 and its poll skips
+    /// (set by the operator from the Tenant's `spec.backPressure.maxPendingPerRoute`).
+    /// Absent: no limit.
+    #[arg(long, env = "SWITCHYARD_MAX_PENDING", value_parser = clap::value_parser!(u64).range(1..))]
+    max_pending: Option<u64>,
+
+    /// Back-pressure: MiB an SQLite queue's volume must keep free; below it webhooks
+    /// answer 503 and polls skip. 0: no floor. Not used with PostgreSQL.
+    #[arg(long, default_value_t = 64, env = "SWITCHYARD_MIN_FREE_DISK_MIB")]
+    min_free_disk_mib: u64,
 
     /// The region this runner serves, for logs (set by the operator).
     #[arg(long, env = "SWITCHYARD_REGION")]
@@ -281,6 +293,13 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let queue_url = args
         .queue_url
         .unwrap_or_else(|| SqlQueue::default_url(&args.data_dir));
+    let limits = Limits {
+        default_max_pending: args.max_pending,
+        disk_floor: sqlite_dir(&queue_url, &args.data_dir).map(|dir| DiskFloor {
+            dir,
+            min_free_mib: args.min_free_disk_mib,
+        }),
+    };
     let queue = SqlQueue::connect(&queue_url, Duration::from_secs(args.lease_seconds)).await?;
     let storage: Arc<dyn StorageStore> = Arc::new(queue.storage());
     let audit: Arc<dyn AuditLog> = Arc::new(queue.audit());
@@ -289,7 +308,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         Duration::from_secs(args.audit_retention_days * 24 * 3_600),
     ));
     let store: Arc<dyn QueueStore> = Arc::new(queue);
-    let engine = Engine::new(store, storage, runtime);
+    let engine = Engine::with_limits(store, storage, runtime, limits);
     engine.start().await;
     housekeeping::apply_requests(&engine, &args.manifests.paths, &args.data_dir).await;
     let hours = |h: Option<u64>| h.map(|h| Duration::from_secs(h * 3_600));
@@ -353,6 +372,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     engine.shutdown().await;
     tracing::info!("Stopped");
     Ok(())
+}
+
+/// The directory of an SQLite queue's file (whose volume the disk floor watches);
+/// `None` for PostgreSQL.
+fn sqlite_dir(queue_url: &str, data_dir: &std::path::Path) -> Option<PathBuf> {
+    let path = queue_url
+        .strip_prefix("sqlite://")
+        .or_else(|| queue_url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or_default();
+    match std::path::Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => Some(dir.to_owned()),
+        _ => Some(data_dir.to_owned()),
+    }
 }
 
 async fn shutdown_signal() {

@@ -427,6 +427,15 @@ pub struct Processing {
     /// Stop intake and delivery; queued tasks wait. Absent: false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
+    /// Back-pressure: the most tasks of this Route that may wait undelivered (`pending`
+    /// or `processing`). Past it, webhooks answer `429 Too Many Requests` with
+    /// `Retry-After` and polls skip their tick, until deliveries bring the count down;
+    /// tasks already queued are never touched. Absent: the tenant's default
+    /// (`spec.backPressure.maxPendingPerRoute` on the Tenant, `--max-pending` on a local
+    /// runner), else no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_pending: Option<u64>,
 }
 
 /// When tasks are delivered.

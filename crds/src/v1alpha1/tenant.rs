@@ -62,6 +62,12 @@ pub struct TenantSpec {
     /// How long finished tasks are kept. Absent: the runner's defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<Retention>,
+    /// Back-pressure: limits past which the runners refuse new work (webhooks answer
+    /// `429`/`503` with `Retry-After`, polls skip their tick) instead of letting the
+    /// queue grow without bound. Absent: no pending-task limit, and a 64 MiB free-disk
+    /// floor for an SQLite queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub back_pressure: Option<BackPressure>,
     /// Access to the runner's REST API.
     pub api: ApiAccess,
     /// Who may reach the runners and what they may reach. Absent: ingress from pods of the
@@ -208,6 +214,22 @@ pub struct Retention {
     /// Hours a `failed` task is kept. Absent: kept until a human retries or discards it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_hours: Option<u32>,
+}
+
+/// Tenant-wide back-pressure limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BackPressure {
+    /// The most undelivered tasks (`pending` or `processing`) a Route may have when it
+    /// does not set `spec.processing.maxPending` itself. Absent: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_pending_per_route: Option<u64>,
+    /// Free space, in MiB, that an SQLite queue's volume must keep: below it, webhooks
+    /// answer `503` and polls skip their tick, so the queue never fills its disk. 0
+    /// turns the floor off; it does not apply to a PostgreSQL queue. Absent: 64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_free_disk_mebibytes: Option<u64>,
 }
 
 /// Access to the runner's REST API (tasks, retries) and webhooks.

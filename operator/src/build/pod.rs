@@ -179,6 +179,14 @@ fn env(input: &RegionInput<'_>) -> Vec<EnvVar> {
             &postgres.url_secret_ref,
         ));
     }
+    if let Some(limits) = &input.tenant.spec.back_pressure {
+        if let Some(max) = limits.max_pending_per_route {
+            env.push(plain("SWITCHYARD_MAX_PENDING", &max.to_string()));
+        }
+        if let Some(floor) = limits.min_free_disk_mebibytes {
+            env.push(plain("SWITCHYARD_MIN_FREE_DISK_MIB", &floor.to_string()));
+        }
+    }
     if let Some(retention) = &input.tenant.spec.retention {
         if let Some(hours) = retention.done_hours {
             env.push(plain("SWITCHYARD_RETENTION_DONE_HOURS", &hours.to_string()));

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::auth::Role;
+use crate::engine::Refusal;
 use crate::queue::QueueError;
 use crate::redact;
 
@@ -42,6 +43,12 @@ pub enum ErrorCode {
     UpstreamTimeout,
     /// The queue, the storage or the route is unavailable for now; try again.
     Unavailable,
+    /// Back-pressure: the route has as many undelivered tasks as its `maxPending`
+    /// allows (`429`, with `Retry-After`); the body's `limit` says which.
+    TooManyPending,
+    /// Back-pressure: the queue's volume is below its free-space floor (`503`, with
+    /// `Retry-After`); the body's `limit` says which.
+    LowDiskSpace,
     /// An unexpected failure inside the runner.
     Internal,
 }
@@ -76,6 +83,23 @@ pub struct ApiError {
     pub retry_after: Option<u32>,
     /// For `forbidden`: the role the operation needs.
     pub required_role: Option<Role>,
+    /// For back-pressure refusals: the limit that was reached.
+    pub limit: Option<LimitReached>,
+}
+
+/// A back-pressure limit that refused the request.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitReached {
+    /// `maxPending` or `minFreeDiskMebibytes`.
+    pub name: &'static str,
+    /// The limit's value (tasks, or MiB).
+    pub value: u64,
+    /// Where the count stands (undelivered tasks, or MiB free).
+    pub current: u64,
+    /// The route whose limit it is (`maxPending` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
 }
 
 /// The body of every error answer.
@@ -89,6 +113,9 @@ pub struct ErrorBody {
     /// For `forbidden`: the role the operation needs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required_role: Option<Role>,
+    /// For `too_many_pending` and `low_disk_space`: the limit that was reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<LimitReached>,
 }
 
 impl ApiError {
@@ -99,7 +126,37 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             required_role: None,
+            limit: None,
         }
+    }
+
+    /// Back-pressure: `429` past a route's `maxPending`, `503` below the disk floor,
+    /// each with `Retry-After` and the limit in the body.
+    pub fn refused(refusal: &Refusal) -> Self {
+        let (status, code, route) = match refusal {
+            Refusal::MaxPending { route, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::TooManyPending,
+                Some(route.clone()),
+            ),
+            Refusal::DiskFloor { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::LowDiskSpace,
+                None,
+            ),
+        };
+        let (name, value, current) = refusal.limit();
+        Self {
+            code,
+            limit: Some(LimitReached {
+                name,
+                value,
+                current,
+                route,
+            }),
+            ..Self::new(status, format!("nothing was queued: {refusal}"))
+        }
+        .retry_after(refusal.retry_after_secs())
     }
 
     /// Asks the sender to try again after `seconds`.
@@ -156,6 +213,7 @@ impl IntoResponse for ApiError {
             code: self.code,
             error: redact::redact(&self.message).into_owned(),
             required_role: self.required_role,
+            limit: self.limit,
         };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {

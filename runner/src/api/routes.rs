@@ -159,6 +159,7 @@ pub async fn retry_failed(
         (status = 202, body = Affected),
         (status = 400, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody),
+        (status = 429, description = "Back-pressure: the route has `maxPending` undelivered tasks (with `Retry-After`)", body = super::error::ErrorBody),
         (status = 502, description = "The poll failed", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
@@ -201,6 +202,7 @@ pub async fn trigger(
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
         }
         IntakeError::Poll(_) => ApiError::new(StatusCode::BAD_GATEWAY, error.to_string()),
+        IntakeError::Refused(refusal) => ApiError::refused(refusal),
         _ => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
     });
     match result {

@@ -34,7 +34,9 @@ pub struct Accepted {
         (status = 401, description = "Missing or wrong credentials", body = super::error::ErrorBody),
         (status = 404, description = "No such webhook route", body = super::error::ErrorBody),
         (status = 422, description = "An item failed the incoming transformers", body = super::error::ErrorBody),
-        (status = 503, description = "Route suspended or queue unavailable", body = super::error::ErrorBody),
+        (status = 429, description = "Back-pressure: the route (or a route that takes its items) has `maxPending` undelivered tasks; nothing was queued. `Retry-After` says when to try again, the body's `limit` which limit (code `too_many_pending`)", body = super::error::ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait before sending again"))),
+        (status = 503, description = "Route suspended, queue unavailable, or the queue's volume below its free-space floor (code `low_disk_space`, with `Retry-After`)", body = super::error::ErrorBody),
     )
 )]
 pub async fn receive(
@@ -65,6 +67,10 @@ pub async fn receive(
     match state.engine.intake(route, items, "webhook").await {
         Ok(task_ids) => Ok((StatusCode::ACCEPTED, Json(Accepted { task_ids }))),
         Err(error) => {
+            if let IntakeError::Refused(refusal) = error.root() {
+                events::intake_rejected(&route.key, IntakeKind::Webhook, RejectReason::Full);
+                return Err(ApiError::refused(refusal));
+            }
             let (status, reason) = match error.root() {
                 // A lookup service that is down: the sender should try again later.
                 IntakeError::Transform { source, .. } if source.is_transient() => {
@@ -76,9 +82,10 @@ pub async fn receive(
                 IntakeError::Suspended(_) => {
                     (StatusCode::SERVICE_UNAVAILABLE, RejectReason::Suspended)
                 }
-                IntakeError::Queue(_) | IntakeError::Poll(_) | IntakeError::Follower { .. } => {
-                    (StatusCode::SERVICE_UNAVAILABLE, RejectReason::Queue)
-                }
+                IntakeError::Queue(_)
+                | IntakeError::Poll(_)
+                | IntakeError::Follower { .. }
+                | IntakeError::Refused(_) => (StatusCode::SERVICE_UNAVAILABLE, RejectReason::Queue),
             };
             events::intake_rejected(&route.key, IntakeKind::Webhook, reason);
             let refused = match error.root() {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::Engine;
+use super::{Engine, Refusal};
 use crate::connectors::Removal;
 use crate::metrics::{RouteMetrics, events};
 use crate::queue::{LogLine, NewTask, QueueError};
@@ -27,6 +27,9 @@ pub enum IntakeError {
     Suspended(String),
     #[error("poll failed: {0}")]
     Poll(String),
+    /// Back-pressure: the route is past a limit; nothing was queued.
+    #[error("nothing was queued: {0}")]
+    Refused(#[source] Refusal),
     /// A Route that takes this intake (`spec.incoming.route`) refused it.
     #[error("route {route} (which takes this route's items): {source}")]
     Follower {
@@ -88,15 +91,63 @@ impl Engine {
         source: &'static str,
     ) -> Result<Vec<String>, IntakeError> {
         let started = Instant::now();
+        if !route.suspended() {
+            self.admit(route).await?;
+        }
         let mut prepared = self.prepare(route, items, source).await?;
+        let skipped = (source == "poll")
+            .then(|| self.admission.skipped_note(&route.key))
+            .flatten();
+        let mut noted = false;
+        if let Some(note) = skipped {
+            let line = LogLine::now(note);
+            for task in prepared.tasks.iter_mut().filter(|t| t.route == route.key) {
+                task.log.push(line.clone());
+                noted = true;
+            }
+        }
         let ids: Vec<String> = prepared.tasks.iter().map(|t| t.id.clone()).collect();
         self.committer
             .enqueue(std::mem::take(&mut prepared.tasks))
             .await
             .map_err(IntakeError::Queue)?;
+        self.admission.committed(&prepared.routes);
+        if noted {
+            self.admission.skipped_noted(&route.key);
+        }
         prepared.count(Some(started));
         self.committed(&prepared.routes, prepared.deferred).await;
         Ok(ids)
+    }
+
+    /// Back-pressure: whether `route` and the routes that take its intake may take new
+    /// items now. Work already accepted (retries, after-delivery triggers) never asks.
+    pub(crate) async fn admit(&self, route: &RouteRuntime) -> Result<(), IntakeError> {
+        let store = self.store.as_ref();
+        self.admission
+            .check(store, route)
+            .await
+            .map_err(IntakeError::Refused)?;
+        let runtime = self.runtime();
+        for follower in runtime
+            .followers(&route.key)
+            .iter()
+            .filter(|f| !f.suspended())
+        {
+            self.admission
+                .check(store, follower)
+                .await
+                .map_err(|refusal| IntakeError::Follower {
+                    route: follower.key.route.clone(),
+                    source: Box::new(IntakeError::Refused(refusal)),
+                })?;
+        }
+        Ok(())
+    }
+
+    /// A poller skipped its tick because of `refusal`.
+    pub(crate) fn poll_skipped(&self, route: &RouteRuntime, refusal: &Refusal) {
+        self.admission.poll_skipped(&route.key, refusal);
     }
 
     /// Runs the incoming pipeline of the route and of every route that takes its

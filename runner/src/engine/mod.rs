@@ -1,11 +1,13 @@
 //! The engine: intake into the queue, delivery workers per route, pollers, and reloads
 //! that swap the configuration without losing queued or in-flight tasks.
 
+mod admission;
 mod attempt;
 mod delivery;
 mod intake;
 mod poller;
 
+pub use admission::{DiskFloor, LimitSource, Limits, Refusal};
 pub use intake::IntakeError;
 
 use std::collections::HashMap;
@@ -40,6 +42,8 @@ pub struct Engine {
     /// Wakes a route's delivery worker when tasks were queued. Kept across reloads.
     wakeups: Mutex<HashMap<RouteKey, Arc<Notify>>>,
     generation: tokio::sync::Mutex<Option<Generation>>,
+    /// Back-pressure: whether routes may take new work.
+    admission: admission::Admission,
 }
 
 impl Engine {
@@ -48,7 +52,18 @@ impl Engine {
         storage: Arc<dyn StorageStore>,
         runtime: Runtime,
     ) -> Arc<Self> {
+        Self::with_limits(store, storage, runtime, Limits::default())
+    }
+
+    /// [`Engine::new`] with back-pressure limits.
+    pub fn with_limits(
+        store: Arc<dyn QueueStore>,
+        storage: Arc<dyn StorageStore>,
+        runtime: Runtime,
+        limits: Limits,
+    ) -> Arc<Self> {
         Arc::new(Self {
+            admission: admission::Admission::new(limits),
             committer: Committer::start(store.clone()),
             storage,
             store,

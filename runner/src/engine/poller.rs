@@ -21,6 +21,13 @@ pub(super) async fn run(engine: Arc<Engine>, route: Arc<RouteRuntime>, cancel: C
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(wait) => {}
         }
+        // Back-pressure: a route past a limit does not fetch at all this tick.
+        if let Err(error) = engine.admit(&route).await {
+            if let IntakeError::Refused(refusal) = error.root() {
+                engine.poll_skipped(&route, refusal);
+            }
+            continue;
+        }
         match poll_once(&engine, &route).await {
             Ok(ids) => {
                 tracing::info!(namespace = %route.key.namespace, route = %route.key.route, tasks = ids.len(), "Poll queued tasks")
@@ -72,6 +79,8 @@ pub(super) async fn poll_once(
                 hook.committed().await
             }
             Err(error @ (IntakeError::Queue(_) | IntakeError::Suspended(_))) => return Err(error),
+            // Back-pressure: the batch stays where it is for a later poll.
+            Err(error) if matches!(error.root(), IntakeError::Refused(_)) => return Err(error),
             Err(error) => {
                 let why = match error.root() {
                     IntakeError::Poll(_) => RejectReason::Unreadable,

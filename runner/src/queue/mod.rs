@@ -138,6 +138,10 @@ pub trait QueueStore: Send + Sync + 'static {
         id: &str,
         action: &TaskAction,
     ) -> Result<Option<TaskState>, QueueError>;
+    /// Undelivered tasks (`pending` or `processing`) of a route, counting no further
+    /// than `at_most`: the cost of the count is bounded by the limit it is checked
+    /// against, however long the backlog (back-pressure).
+    async fn undelivered(&self, route: &RouteKey, at_most: u64) -> Result<u64, QueueError>;
     /// Counts, oldest pending task, last delivery and last error of one route.
     async fn activity(&self, route: &RouteKey) -> Result<RouteActivity, QueueError>;
     /// Deletes tasks in `states` last updated before `before_ms`, with their logs;

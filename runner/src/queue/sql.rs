@@ -729,6 +729,24 @@ impl QueueStore for SqlQueue {
         Ok(Some(target))
     }
 
+    async fn undelivered(&self, route: &RouteKey, at_most: u64) -> Result<u64, QueueError> {
+        // A walk over `tasks_due` that stops at the limit.
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM tasks WHERE namespace = $1 AND route = $2 \
+             AND state IN ('pending', 'processing') LIMIT $3) AS undelivered",
+        )
+        .bind(route.namespace.clone())
+        .bind(route.route.clone())
+        .bind(i64::try_from(at_most).unwrap_or(i64::MAX))
+        .fetch_one(&self.reader)
+        .await
+        .map_err(QueueError::db("count undelivered tasks"))?;
+        let n: i64 = row
+            .try_get("n")
+            .map_err(QueueError::db("count undelivered tasks"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn activity(&self, route: &RouteKey) -> Result<RouteActivity, QueueError> {
         let read = QueueError::db("read route activity");
         let bind = |sql: &'static str| {

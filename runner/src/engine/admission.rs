@@ -1,0 +1,380 @@
+//! Back-pressure: whether a route may take new work. A route past its `maxPending`
+//! (undelivered tasks: `pending` or `processing`) or a queue volume below its free-space
+//! floor refuses new items — webhooks answer `429`/`503` with `Retry-After`, polls skip
+//! their tick — and nothing already queued is touched.
+//!
+//! The check sits on the webhook hot path, so it must not cost a query per request.
+//! Each route keeps an estimate: a count from the queue (bounded by the limit, see
+//! [`QueueStore::undelivered`]) refreshed at most every [`RECOUNT`], plus the tasks this
+//! runner committed since. Deliveries lower the count only at the next recount, so a
+//! full route recovers within [`RECOUNT`] of its queue draining; tasks queued by other
+//! runners of a shared queue are seen at the next recount too. The free space of the
+//! data directory (`statvfs`) is read at most every [`DISK_RECHECK`].
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{SecondsFormat, Utc};
+
+use crate::metrics::RouteMetrics;
+use crate::metrics::events::{self, IntakeKind, RejectReason};
+use crate::queue::{QueueStore, RouteKey};
+use crate::runtime::RouteRuntime;
+
+/// How stale a route's count of undelivered tasks may get.
+const RECOUNT: Duration = Duration::from_millis(250);
+/// How stale the free disk space may get.
+const DISK_RECHECK: Duration = Duration::from_secs(1);
+/// `Retry-After` of a route past its `maxPending`: about one recount cycle of a
+/// draining queue, with room for the sender's own pace.
+const PENDING_RETRY_AFTER_SECS: u32 = 5;
+/// `Retry-After` below the disk floor: freeing space takes a human or retention.
+const DISK_RETRY_AFTER_SECS: u32 = 30;
+const MIB: u64 = 1024 * 1024;
+
+/// The runner's back-pressure settings (from its flags; the operator sets them from the
+/// Tenant's `spec.backPressure`).
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    /// `maxPending` of every route that does not set its own.
+    pub default_max_pending: Option<u64>,
+    /// Free space the queue's volume must keep; `None` for no floor (PostgreSQL).
+    pub disk_floor: Option<DiskFloor>,
+}
+
+/// A floor of free space on the file system of `dir`.
+#[derive(Debug, Clone)]
+pub struct DiskFloor {
+    pub dir: PathBuf,
+    pub min_free_mib: u64,
+}
+
+/// Where a route's `maxPending` comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitSource {
+    /// The Route's `spec.processing.maxPending`.
+    Route,
+    /// The tenant's default (`spec.backPressure.maxPendingPerRoute`, `--max-pending`).
+    Tenant,
+}
+
+impl LimitSource {
+    /// The setting, as a user writes it.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Route => "spec.processing.maxPending",
+            Self::Tenant => "the tenant default maxPendingPerRoute",
+        }
+    }
+}
+
+/// Why new work is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "route {route} has {pending} undelivered tasks, at its limit of {limit} ({}); \
+         the tasks already queued are kept and delivered, try again once they drain",
+        set_by.field()
+    )]
+    MaxPending {
+        route: String,
+        pending: u64,
+        limit: u64,
+        set_by: LimitSource,
+    },
+    #[error(
+        "the queue's volume has {free_mib} MiB free, below its floor of {floor_mib} MiB \
+         (minFreeDiskMebibytes); the tasks already queued are kept, try again once space is freed"
+    )]
+    DiskFloor { free_mib: u64, floor_mib: u64 },
+}
+
+impl Refusal {
+    /// Seconds the sender is asked to wait.
+    pub fn retry_after_secs(&self) -> u32 {
+        match self {
+            Self::MaxPending { .. } => PENDING_RETRY_AFTER_SECS,
+            Self::DiskFloor { .. } => DISK_RETRY_AFTER_SECS,
+        }
+    }
+
+    /// A fixed label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::MaxPending { .. } => "max_pending",
+            Self::DiskFloor { .. } => "disk_floor",
+        }
+    }
+
+    /// The limit's name and value, and where the count stands (for API answers).
+    pub fn limit(&self) -> (&'static str, u64, u64) {
+        match self {
+            Self::MaxPending { pending, limit, .. } => ("maxPending", *limit, *pending),
+            Self::DiskFloor {
+                free_mib,
+                floor_mib,
+            } => ("minFreeDiskMebibytes", *floor_mib, *free_mib),
+        }
+    }
+}
+
+/// A route's count of undelivered tasks.
+struct Estimate {
+    /// As last counted in the queue.
+    counted: u64,
+    at: Instant,
+    /// Committed by this runner since the count started.
+    added: u64,
+    /// A recount is under way; others use the estimate meanwhile.
+    recounting: bool,
+}
+
+/// Ticks a poller skipped, for the task log of its next run.
+struct Skipped {
+    ticks: u64,
+    first_at: chrono::DateTime<Utc>,
+    reason: String,
+}
+
+pub(crate) struct Admission {
+    limits: Limits,
+    estimates: Mutex<HashMap<RouteKey, Estimate>>,
+    /// When the disk was last checked, and its free bytes then.
+    disk: Mutex<Option<(Instant, u64)>>,
+    skipped: Mutex<HashMap<RouteKey, Skipped>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Admission {
+    pub(crate) fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            estimates: Mutex::default(),
+            disk: Mutex::default(),
+            skipped: Mutex::default(),
+        }
+    }
+
+    /// The `maxPending` in force for `route`, and where it comes from.
+    fn max_pending(&self, route: &RouteRuntime) -> Option<(u64, LimitSource)> {
+        match route.compiled.processing.max_pending {
+            Some(limit) => Some((limit, LimitSource::Route)),
+            None => self
+                .limits
+                .default_max_pending
+                .map(|limit| (limit, LimitSource::Tenant)),
+        }
+    }
+
+    /// Whether `route` may take new items now.
+    pub(crate) async fn check(
+        &self,
+        store: &dyn QueueStore,
+        route: &RouteRuntime,
+    ) -> Result<(), Refusal> {
+        self.check_disk()?;
+        let Some((limit, set_by)) = self.max_pending(route) else {
+            return Ok(());
+        };
+        let pending = self.undelivered(store, &route.key, limit).await;
+        if pending >= limit {
+            return Err(Refusal::MaxPending {
+                route: route.key.route.clone(),
+                pending,
+                limit,
+                set_by,
+            });
+        }
+        Ok(())
+    }
+
+    /// The estimate of a route's undelivered tasks, recounted when stale (by one caller;
+    /// the others use the estimate meanwhile).
+    async fn undelivered(&self, store: &dyn QueueStore, key: &RouteKey, limit: u64) -> u64 {
+        let added_before = {
+            let mut estimates = lock(&self.estimates);
+            match estimates.get_mut(key) {
+                Some(e) if e.recounting || e.at.elapsed() < RECOUNT => {
+                    return e.counted + e.added;
+                }
+                Some(e) => {
+                    e.recounting = true;
+                    Some(e.added)
+                }
+                None => None,
+            }
+        };
+        let counted = store.undelivered(key, limit).await;
+        let mut estimates = lock(&self.estimates);
+        match (counted, estimates.get_mut(key)) {
+            (Ok(counted), Some(e)) => {
+                e.added = e.added.saturating_sub(added_before.unwrap_or(0));
+                e.counted = counted;
+                e.at = Instant::now();
+                e.recounting = false;
+                e.counted + e.added
+            }
+            (Ok(counted), None) => {
+                estimates.insert(
+                    key.clone(),
+                    Estimate {
+                        counted,
+                        at: Instant::now(),
+                        added: 0,
+                        recounting: false,
+                    },
+                );
+                counted
+            }
+            (Err(error), estimate) => {
+                // The intake's own commit will say whether the queue works; a count
+                // that fails does not refuse work.
+                tracing::warn!(namespace = %key.namespace, route = %key.route, error = %error, "Cannot count the route's undelivered tasks; not limiting this request");
+                estimate.map_or(0, |e| {
+                    e.recounting = false;
+                    e.counted + e.added
+                })
+            }
+        }
+    }
+
+    /// Tasks committed by this runner: they count at once, before the next recount.
+    pub(crate) fn committed(&self, routes: &[(Arc<RouteMetrics>, usize)]) {
+        let mut estimates = lock(&self.estimates);
+        for (route, tasks) in routes {
+            if let Some(estimate) = estimates.get_mut(route.key()) {
+                estimate.added += *tasks as u64;
+            }
+        }
+    }
+
+    fn check_disk(&self) -> Result<(), Refusal> {
+        let Some(floor) = &self.limits.disk_floor else {
+            return Ok(());
+        };
+        if floor.min_free_mib == 0 {
+            return Ok(());
+        }
+        let free = {
+            let mut disk = lock(&self.disk);
+            match *disk {
+                Some((at, free)) if at.elapsed() < DISK_RECHECK => free,
+                _ => match free_bytes(&floor.dir) {
+                    Ok(free) => {
+                        *disk = Some((Instant::now(), free));
+                        free
+                    }
+                    Err(error) => {
+                        *disk = Some((Instant::now(), u64::MAX));
+                        tracing::warn!(dir = %floor.dir.display(), error = %error, "Cannot read the free space of the data directory; the disk floor is not checked");
+                        u64::MAX
+                    }
+                },
+            }
+        };
+        if free < floor.min_free_mib.saturating_mul(MIB) {
+            return Err(Refusal::DiskFloor {
+                free_mib: free / MIB,
+                floor_mib: floor.min_free_mib,
+            });
+        }
+        Ok(())
+    }
+
+    /// A poller skipped its tick: counted, logged, and remembered for the task log of
+    /// the next run that queues tasks.
+    pub(crate) fn poll_skipped(&self, key: &RouteKey, refusal: &Refusal) {
+        events::intake_rejected(key, IntakeKind::Poll, RejectReason::Full);
+        tracing::warn!(namespace = %key.namespace, route = %key.route, reason = refusal.category(), error = %refusal, "Poll skipped by back-pressure");
+        let mut skipped = lock(&self.skipped);
+        let entry = skipped.entry(key.clone()).or_insert_with(|| Skipped {
+            ticks: 0,
+            first_at: Utc::now(),
+            reason: String::new(),
+        });
+        entry.ticks += 1;
+        entry.reason = refusal.to_string();
+    }
+
+    /// The note for the next poll's tasks about the ticks skipped before it, if any.
+    pub(crate) fn skipped_note(&self, key: &RouteKey) -> Option<String> {
+        let skipped = lock(&self.skipped);
+        let entry = skipped.get(key)?;
+        Some(format!(
+            "Back-pressure: the poll skipped {} tick(s) since {} before this run ({})",
+            entry.ticks,
+            entry.first_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            entry.reason
+        ))
+    }
+
+    /// The skipped ticks are in a task log now.
+    pub(crate) fn skipped_noted(&self, key: &RouteKey) {
+        lock(&self.skipped).remove(key);
+    }
+}
+
+/// Bytes available to the runner on the file system of `dir`.
+fn free_bytes(dir: &std::path::Path) -> std::io::Result<u64> {
+    let stat = rustix::fs::statvfs(dir)?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_disk_floor_refuses_below_it_and_is_off_at_zero() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let free = free_bytes(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(free > 0);
+        let floor = |min_free_mib| {
+            Admission::new(Limits {
+                default_max_pending: None,
+                disk_floor: Some(DiskFloor {
+                    dir: dir.path().to_owned(),
+                    min_free_mib,
+                }),
+            })
+        };
+        assert_eq!(floor(0).check_disk(), Ok(()));
+        assert_eq!(floor(1).check_disk(), Ok(()));
+        let refused = floor(u64::MAX / MIB).check_disk();
+        assert!(
+            matches!(refused, Err(Refusal::DiskFloor { free_mib, .. }) if free_mib == free / MIB),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn committed_tasks_count_before_the_recount() {
+        let admission = Admission::new(Limits::default());
+        let key = RouteKey {
+            namespace: "default".into(),
+            route: "items".into(),
+        };
+        let metrics = Arc::new(RouteMetrics::new(&key));
+        admission.committed(&[(metrics.clone(), 3)]);
+        // No estimate yet: the first check counts in the queue.
+        assert!(lock(&admission.estimates).get(&key).is_none());
+        lock(&admission.estimates).insert(
+            key.clone(),
+            Estimate {
+                counted: 5,
+                at: Instant::now(),
+                added: 0,
+                recounting: false,
+            },
+        );
+        admission.committed(&[(metrics, 3)]);
+        let estimates = lock(&admission.estimates);
+        let estimate = estimates.get(&key).map(|e| e.counted + e.added);
+        assert_eq!(estimate, Some(8));
+    }
+}
