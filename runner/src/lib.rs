@@ -11,6 +11,7 @@ pub mod engine;
 pub mod housekeeping;
 pub mod queue;
 pub mod redact;
+pub mod replicas;
 pub mod runtime;
 pub mod secrets;
 pub mod status_report;

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::Engine;
 use crate::connectors::Removal;
-use crate::queue::{LogLine, NewTask, QueueError, RouteKey};
+use crate::queue::{LogLine, NewTask, PollClaim, QueueError, RouteKey};
 use crate::redact;
 use crate::runtime::RouteRuntime;
 use crate::telemetry;
@@ -73,10 +73,21 @@ impl Engine {
         items: Vec<Value>,
         source: &'static str,
     ) -> Result<Vec<String>, IntakeError> {
+        self.intake_claimed(route, items, source, None).await
+    }
+
+    /// [`Engine::intake`] of a poll: the tasks commit only while `claim` is held.
+    pub(crate) async fn intake_claimed(
+        &self,
+        route: &RouteRuntime,
+        items: Vec<Value>,
+        source: &'static str,
+        claim: Option<&PollClaim>,
+    ) -> Result<Vec<String>, IntakeError> {
         let prepared = self.prepare(route, items, source).await?;
         let ids: Vec<String> = prepared.tasks.iter().map(|t| t.id.clone()).collect();
         self.committer
-            .enqueue(prepared.tasks)
+            .enqueue_claimed(prepared.tasks, claim)
             .await
             .map_err(IntakeError::Queue)?;
         self.committed(&prepared.routes, prepared.deferred).await;
@@ -264,6 +275,7 @@ impl Engine {
         label: &str,
         reason: &str,
         removal: Removal,
+        claim: Option<&PollClaim>,
     ) -> Result<String, IntakeError> {
         let reason = redact::redact(reason).into_owned();
         let mut item = removal.item;
@@ -281,7 +293,7 @@ impl Engine {
         );
         let id = task.id.clone();
         self.committer
-            .enqueue(vec![task])
+            .enqueue_claimed(vec![task], claim)
             .await
             .map_err(IntakeError::Queue)?;
         tracing::info!(namespace = %route.key.namespace, route = %route.key.route, batch = %label, task = %id, "Recorded the rejected batch as a failed task");

@@ -111,7 +111,9 @@ impl QueueError {
             Self::Migrate(_)
             | Self::InvalidTransition { .. }
             | Self::NotRetriable { .. }
-            | Self::Corrupt { .. } => StorageFault::Other,
+            | Self::Corrupt { .. }
+            | Self::ClaimLost { .. }
+            | Self::PollBusy { .. } => StorageFault::Other,
         }
     }
 }

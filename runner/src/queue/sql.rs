@@ -13,7 +13,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row};
 
 use super::{
-    Ack, Completion, LeasedTask, LogLine, NewTask, OnTimeout, Outcome, QueueError, QueueStore,
+    Ack, Completion, LeasedTask, LogLine, NewTask, OnTimeout, Outcome, PollClaim, QueueError,
+    QueueStore,
     RouteActivity, RouteCounts, RouteKey, StateCounts, TaskAction, TaskDetail, TaskFilter,
     TaskState, TaskSummary, UNREADABLE_SOURCE, WriteBatch, now_ms, now_us,
 };
@@ -206,6 +207,12 @@ impl SqlQueue {
         .await
         .map_err(QueueError::db("reclaim leases"))?
         .rows_affected();
+        // Likewise the poll claims of a runner that died mid-poll: its next ticks run
+        // at once.
+        sqlx::query("UPDATE poll_claims SET lease_until = 0")
+            .execute(&self.writer)
+            .await
+            .map_err(QueueError::db("reclaim poll claims"))?;
         if reclaimed > 0 {
             tracing::info!(
                 tasks = reclaimed,
@@ -459,6 +466,22 @@ impl QueueStore for SqlQueue {
 
     async fn probe(&self) -> Result<(), QueueError> {
         self.probe_write().await
+    }
+
+    async fn claim_poll(&self, claim: &PollClaim, lease: Duration) -> Result<bool, QueueError> {
+        self.claim_poll_row(claim, lease).await
+    }
+
+    async fn renew_poll(&self, claim: &PollClaim, lease: Duration) -> Result<bool, QueueError> {
+        Self::renew_claim_on(&self.writer, claim, lease).await
+    }
+
+    async fn release_poll(&self, claim: &PollClaim) -> Result<(), QueueError> {
+        self.release_claim(claim).await
+    }
+
+    async fn heartbeat(&self, holder: &str, ttl: Duration) -> Result<u32, QueueError> {
+        self.beat(holder, ttl).await
     }
 
     async fn lease(
