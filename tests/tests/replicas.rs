@@ -174,11 +174,7 @@ async fn three_runners_poll_each_tick_once_and_lose_nothing_when_one_is_killed()
     std::fs::create_dir_all(&inbox).expect("inbox");
     let dir = manifest_dir(&[(
         "manifests.yaml",
-        &manifests(
-            &feed_url,
-            root.path(),
-            [&http_sink, &file_sink, &hook_sink],
-        ),
+        &manifests(&feed_url, root.path(), [&http_sink, &file_sink, &hook_sink]),
     )]);
     // Short task leases: the killed runner's tasks come back within seconds.
     let options = RunnerOptions {
@@ -297,15 +293,19 @@ async fn three_runners_poll_each_tick_once_and_lose_nothing_when_one_is_killed()
         (state.last, state.asked.clone())
     };
     let expected_records: BTreeSet<u64> = (1..=last).collect();
-    eventually(Duration::from_secs(90), "every feed record delivered", || {
-        let seen: BTreeSet<u64> = http_sink
-            .received()
-            .iter()
-            .map(|r| r.body["seq"].as_u64().expect("seq"))
-            .collect();
-        let done = expected_records.is_subset(&seen);
-        async move { done.then_some(()) }
-    })
+    eventually(
+        Duration::from_secs(90),
+        "every feed record delivered",
+        || {
+            let seen: BTreeSet<u64> = http_sink
+                .received()
+                .iter()
+                .map(|r| r.body["seq"].as_u64().expect("seq"))
+                .collect();
+            let done = expected_records.is_subset(&seen);
+            async move { done.then_some(()) }
+        },
+    )
     .await;
 
     // Once per tick: three runners on a one-second schedule fetched about once a

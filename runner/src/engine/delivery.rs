@@ -310,7 +310,8 @@ mod tests {
         let every_second = croner::Cron::from_str("* * * * * *").unwrap_or_else(|e| panic!("{e}"));
         for _ in 0..5 {
             let wait = until_next(&every_second).unwrap_or_default();
-            let lands_at = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            let lands_at =
+                chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
             assert!(wait <= Duration::from_secs(1), "{wait:?}");
             assert!(
                 lands_at.nanosecond() < 50_000_000 || lands_at.nanosecond() > 950_000_000,

@@ -14,9 +14,8 @@ use sqlx::{Any, AnyPool, Row};
 
 use super::{
     Ack, Completion, LeasedTask, LogLine, NewTask, OnTimeout, Outcome, PollClaim, QueueError,
-    QueueStore,
-    RouteActivity, RouteCounts, RouteKey, StateCounts, TaskAction, TaskDetail, TaskFilter,
-    TaskState, TaskSummary, UNREADABLE_SOURCE, WriteBatch, now_ms, now_us,
+    QueueStore, RouteActivity, RouteCounts, RouteKey, StateCounts, TaskAction, TaskDetail,
+    TaskFilter, TaskState, TaskSummary, UNREADABLE_SOURCE, WriteBatch, now_ms, now_us,
 };
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
