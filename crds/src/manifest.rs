@@ -13,6 +13,7 @@ use crate::problem::{Origin, Problem, ResourceId};
 use crate::v1alpha1::{Connection, Route, Transformer, ValueTable};
 use crate::{API_GROUP, API_VERSION, DEFAULT_NAMESPACE};
 
+mod flow_depth;
 mod yaml;
 
 pub use yaml::{MAX_TEXT_BYTES_PER_FILE, MAX_VALUES_PER_FILE, YamlError, documents};

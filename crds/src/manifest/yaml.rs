@@ -4,7 +4,8 @@
 //! parser failed, so reading stops at the first error of a file. Aliases can make a
 //! small text expand into a huge value (a "billion laughs" file), so every value built
 //! is charged to a per-file [`Budget`] and reading stops when it runs out. Nesting is
-//! bounded by serde_yaml (128 levels).
+//! bounded by serde_yaml (128 levels), and flow nesting checked before libyaml scans it
+//! (see [`flow_depth`]).
 
 use std::cell::Cell;
 use std::fmt;
@@ -12,6 +13,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
+use super::flow_depth;
 use crate::problem::Position;
 
 /// Most JSON values (objects, arrays, scalars) one manifest file may expand to.
@@ -31,6 +33,23 @@ pub struct YamlError {
 /// The documents of a text (empty ones left out, each with its 1-based index), and the
 /// error that stopped reading, if any.
 pub fn documents(text: &str) -> (Vec<(usize, Value)>, Option<YamlError>) {
+    let Some(deep) = flow_depth::too_deep(text) else {
+        return parsed(text);
+    };
+    // The documents before the one nested too deeply still load.
+    let (out, error) = parsed(&text[..deep.document_start]);
+    let error = error.unwrap_or(YamlError {
+        document: deep.document,
+        position: Some(deep.position),
+        message: format!(
+            "flow collections (`[`, `{{`) nest deeper than {} levels",
+            flow_depth::MAX_FLOW_DEPTH
+        ),
+    });
+    (out, Some(error))
+}
+
+fn parsed(text: &str) -> (Vec<(usize, Value)>, Option<YamlError>) {
     let budget = Budget::default();
     let mut out = Vec::new();
     // serde_yaml yields at most one document more than the text has separators; the
@@ -257,6 +276,21 @@ mod tests {
             error.is_some_and(|e| e.message.contains("duplicate key `a`")),
             "duplicate accepted"
         );
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_before_libyaml_scans_it() {
+        // Quadratic in libyaml: a hundred thousand levels took minutes.
+        let deep = "[".repeat(100_000);
+        let text = format!("a: 1\n---\nb: {deep}\n");
+        let began = std::time::Instant::now();
+        let (read, error) = documents(&text);
+        assert!(began.elapsed() < std::time::Duration::from_secs(2));
+        assert_eq!(read, [(1, json!({"a": 1}))]);
+        let error = error.unwrap_or_else(|| panic!("no error"));
+        assert_eq!(error.document, 2);
+        assert_eq!(error.position.map(|p| p.line), Some(3));
+        assert!(error.message.contains("nest deeper than 160"), "{error:?}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Engine, IntakeError};
 use crate::queue::{PollClaim, QueueStore};
 use crate::replicas::{self, CLAIM_LEASE, CLAIM_RENEW_EVERY};
+use crate::metrics::events::{self, IntakeKind, RejectReason};
 use crate::runtime::RouteRuntime;
 
 /// The next occurrence of a cron schedule: how long until it, and its time in ms since
@@ -159,6 +160,11 @@ async fn poll_once(
             }
             Err(error @ (IntakeError::Queue(_) | IntakeError::Suspended(_))) => return Err(error),
             Err(error) => {
+                let why = match error.root() {
+                    IntakeError::Poll(_) => RejectReason::Unreadable,
+                    _ => RejectReason::Transform,
+                };
+                events::intake_rejected(&route.key, IntakeKind::Poll, why);
                 let reason = error.to_string();
                 tracing::warn!(namespace = %route.key.namespace, route = %route.key.route, batch = %label, error = %crate::redact::redact(&reason), "Batch rejected");
                 let mut failure = format!("{label}: {reason}");
