@@ -13,9 +13,9 @@ use chrono::{Timelike, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::{Engine, IntakeError};
+use crate::metrics::events::{self, IntakeKind, RejectReason};
 use crate::queue::{PollClaim, QueueStore};
 use crate::replicas::{self, CLAIM_LEASE, CLAIM_RENEW_EVERY};
-use crate::metrics::events::{self, IntakeKind, RejectReason};
 use crate::runtime::RouteRuntime;
 
 /// The next occurrence of a cron schedule: how long until it, and its time in ms since
