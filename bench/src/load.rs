@@ -18,7 +18,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const ERROR_PAUSE: Duration = Duration::from_millis(50);
 
 pub struct Load {
-    pub url: String,
+    /// Webhook URLs (one per runner); client `i` sends to `urls[i % len]`.
+    pub urls: Vec<String>,
     pub clients: usize,
     pub items_per_request: usize,
     pub duration: Duration,
@@ -62,9 +63,10 @@ pub async fn run(load: &Load) -> anyhow::Result<LoadResult> {
     let steady_from = start + load.warmup;
     let end = start + load.duration;
     let mut handles = Vec::with_capacity(load.clients);
-    for _ in 0..load.clients {
+    anyhow::ensure!(!load.urls.is_empty(), "no webhook URL to load");
+    for index in 0..load.clients {
         let client = client.clone();
-        let url = load.url.clone();
+        let url = load.urls[index % load.urls.len()].clone();
         let next_id = next_id.clone();
         let items = load.items_per_request;
         handles.push(tokio::spawn(async move {

@@ -56,6 +56,12 @@ pub struct Args {
     #[arg(long, default_value_t = 300)]
     drain_timeout: u64,
 
+    /// Runners sharing one PostgreSQL queue (repeat or comma-separate to measure each,
+    /// e.g. `1,2,3`); the clients are spread over them. More than 1 needs
+    /// `--backend postgres`.
+    #[arg(long, value_delimiter = ',', default_values_t = [1])]
+    runners: Vec<usize>,
+
     /// Delivery concurrency of the end-to-end route (`spec.processing.maxConcurrency`).
     #[arg(long, default_value_t = 64)]
     max_concurrency: u32,
@@ -112,6 +118,14 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(args.clients > 0, "--clients must be at least 1");
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     anyhow::ensure!(
+        args.runners.iter().all(|n| *n >= 1),
+        "--runners must be at least 1"
+    );
+    anyhow::ensure!(
+        args.runners.iter().all(|n| *n == 1) || args.backend == [Backend::Postgres],
+        "--runners above 1 needs --backend postgres (a SQLite queue belongs to one runner)"
+    );
+    anyhow::ensure!(
         args.duration > args.warmup,
         "--duration must be longer than --warmup"
     );
@@ -123,23 +137,27 @@ async fn main() -> anyhow::Result<()> {
     let mut results = Vec::new();
     for &backend in &args.backend {
         for &kind in &args.scenario {
-            let scenario = Scenario {
-                kind,
-                backend,
-                clients: args.clients,
-                batch_size: if kind.is_batch() { args.batch_size } else { 1 },
-                duration: Duration::from_secs(args.duration),
-                warmup: Duration::from_secs(args.warmup),
-                drain_timeout: Duration::from_secs(args.drain_timeout),
-                max_concurrency: args.max_concurrency,
-                outgoing_batch: args.outgoing_batch,
-            };
-            eprintln!("== {backend} / {}", kind.label(scenario.batch_size));
-            let result = scenario::run(&scenario, &runner_bin, &args.postgres_url)
-                .await
-                .with_context(|| format!("{backend} / {}", kind.label(scenario.batch_size)))?;
-            eprintln!("{}", report::summary_line(&result));
-            results.push(result);
+            for &runners in &args.runners {
+                let scenario = Scenario {
+                    kind,
+                    backend,
+                    clients: args.clients,
+                    batch_size: if kind.is_batch() { args.batch_size } else { 1 },
+                    duration: Duration::from_secs(args.duration),
+                    warmup: Duration::from_secs(args.warmup),
+                    drain_timeout: Duration::from_secs(args.drain_timeout),
+                    max_concurrency: args.max_concurrency,
+                    outgoing_batch: args.outgoing_batch,
+                    runners,
+                };
+                let label = scenario.label();
+                eprintln!("== {backend} / {label}");
+                let result = scenario::run(&scenario, &runner_bin, &args.postgres_url)
+                    .await
+                    .with_context(|| format!("{backend} / {label}"))?;
+                eprintln!("{}", report::summary_line(&result));
+                results.push(result);
+            }
         }
     }
     let mut table = report::markdown(&results);

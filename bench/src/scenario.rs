@@ -71,6 +71,22 @@ pub struct Scenario {
     pub max_concurrency: u32,
     /// Items per outgoing request (`outgoing.http.batch.maxItems`); 0: one per item.
     pub outgoing_batch: u32,
+    /// Runners on the one queue.
+    pub runners: usize,
+}
+
+impl Scenario {
+    pub fn label(&self) -> String {
+        label(self.kind, self.batch_size, self.runners)
+    }
+}
+
+/// A scenario's name in the report, with the runner count when several share the queue.
+pub fn label(kind: ScenarioKind, batch_size: usize, runners: usize) -> String {
+    match runners {
+        1 => kind.label(batch_size),
+        n => format!("{}, {n} runners", kind.label(batch_size)),
+    }
 }
 
 /// Percentiles in milliseconds.
@@ -99,6 +115,7 @@ pub struct ScenarioResult {
     pub kind: ScenarioKind,
     pub clients: usize,
     pub batch_size: usize,
+    pub runners: usize,
     pub requests: u64,
     pub errors: u64,
     pub accepted: u64,
@@ -106,10 +123,11 @@ pub struct ScenarioResult {
     pub intake_rate: f64,
     pub request_latency: Latency,
     pub delivered: Option<Delivered>,
-    /// Runner CPU time over wall time, from the start of the load to the end of the drain.
+    /// Runner CPU time (all runners) over wall time, from the start of the load to the end of the drain.
     pub runner_cores: f64,
     /// The same for this process (clients and receiver), which shares the machine.
     pub bench_cores: f64,
+    /// The largest runner's.
     pub peak_rss_mib: f64,
     /// Anything that did not add up (errors, lost or unexpected tasks).
     pub problems: Vec<String>,
@@ -146,24 +164,37 @@ pub async fn run(
         Backend::Sqlite => None,
         Backend::Postgres => Some(TempDatabase::create(postgres_url).await?),
     };
-    let log = dir.path().join("runner.log");
-    let started = Runner::start(&Launch {
-        binary: runner_bin,
-        manifests: &manifests,
-        data_dir: &data,
-        queue_url: database.as_ref().map(|db| db.url.as_str()),
-        log: &log,
-    })
-    .await;
-    let outcome = match started {
-        Ok(runner) => {
-            let outcome = measure(scenario, &runner, &receiver).await;
-            let outcome = outcome.with_context(|| format!("runner log:\n{}", runner.log_tail()));
-            runner.kill().await?;
-            outcome
+    let mut runners = Vec::with_capacity(scenario.runners);
+    let mut started = Ok(());
+    for index in 0..scenario.runners {
+        let data = data.join(index.to_string());
+        let log = dir.path().join(format!("runner-{index}.log"));
+        std::fs::create_dir_all(&data)?;
+        match Runner::start(&Launch {
+            binary: runner_bin,
+            manifests: &manifests,
+            data_dir: &data,
+            queue_url: database.as_ref().map(|db| db.url.as_str()),
+            log: &log,
+        })
+        .await
+        {
+            Ok(runner) => runners.push(runner),
+            Err(error) => {
+                started = Err(error);
+                break;
+            }
         }
+    }
+    let outcome = match started {
+        Ok(()) => measure(scenario, &runners, &receiver)
+            .await
+            .with_context(|| format!("first runner's log:\n{}", runners[0].log_tail())),
         Err(error) => Err(error),
     };
+    for runner in runners {
+        runner.kill().await?;
+    }
     if let Some(database) = database {
         database.drop_database().await?;
     }
@@ -172,11 +203,13 @@ pub async fn run(
 
 async fn measure(
     scenario: &Scenario,
-    runner: &Runner,
+    runners: &[Runner],
     receiver: &Receiver,
 ) -> anyhow::Result<ScenarioResult> {
+    // Every runner sees the same queue, so one answers for the counts.
+    let runner = runners.first().context("no runner started")?;
     let deliveries = receiver.deliveries.clone();
-    let cpu_before = runner.cpu_time()?;
+    let cpu_before = cpu_time(runners)?;
     let bench_cpu_before = runner::cpu_time("/proc/self/stat")?;
     let wall_start = Instant::now();
     let warmup_ns = u64::try_from(scenario.warmup.as_nanos()).unwrap_or(u64::MAX);
@@ -184,7 +217,7 @@ async fn measure(
         .record_from_ns
         .store(now_ns().saturating_add(warmup_ns), Ordering::Relaxed);
     let load = Load {
-        url: runner.webhook_url(),
+        urls: runners.iter().map(Runner::webhook_url).collect(),
         clients: scenario.clients,
         items_per_request: scenario.batch_size,
         duration: scenario.duration,
@@ -250,7 +283,7 @@ async fn measure(
         None
     };
     let wall = wall_start.elapsed();
-    let cpu = runner.cpu_time()?.saturating_sub(cpu_before);
+    let cpu = cpu_time(runners)?.saturating_sub(cpu_before);
     let bench_cpu = runner::cpu_time("/proc/self/stat")?.saturating_sub(bench_cpu_before);
     let cores = |cpu: Duration| cpu.as_secs_f64() / wall.as_secs_f64().max(f64::EPSILON);
     Ok(ScenarioResult {
@@ -258,6 +291,7 @@ async fn measure(
         kind: scenario.kind,
         clients: scenario.clients,
         batch_size: scenario.batch_size,
+        runners: scenario.runners,
         requests: load.requests,
         errors: load.errors,
         accepted: load.accepted,
@@ -270,9 +304,22 @@ async fn measure(
         delivered,
         runner_cores: cores(cpu),
         bench_cores: cores(bench_cpu),
-        peak_rss_mib: runner.peak_rss_kib()? as f64 / 1024.0,
+        peak_rss_mib: peak_rss_kib(runners)? as f64 / 1024.0,
         problems,
     })
+}
+
+/// CPU time of every runner together.
+fn cpu_time(runners: &[Runner]) -> anyhow::Result<Duration> {
+    runners.iter().map(Runner::cpu_time).sum()
+}
+
+/// The largest peak RSS among the runners.
+fn peak_rss_kib(runners: &[Runner]) -> anyhow::Result<u64> {
+    runners
+        .iter()
+        .map(Runner::peak_rss_kib)
+        .try_fold(0, |max, rss| rss.map(|rss| max.max(rss)))
 }
 
 /// First deliveries between the end of the warm-up and the end of the load.

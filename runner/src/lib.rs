@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod queue;
 pub mod redact;
+pub mod replicas;
 pub mod runtime;
 pub mod secrets;
 pub mod status_report;

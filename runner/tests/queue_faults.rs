@@ -202,6 +202,7 @@ async fn postgres_commit_whose_answer_is_lost_is_asked_of_the_server() {
                     .write(WriteBatch {
                         new_tasks: vec![new],
                         completions: vec![],
+                        claim: None,
                     })
                     .await
             }

@@ -133,6 +133,7 @@ impl Harness {
                     .write(WriteBatch {
                         new_tasks: tasks,
                         completions: vec![],
+                        claim: None,
                     })
                     .await
                     .expect("enqueue");
@@ -237,6 +238,7 @@ impl Harness {
                     .write(WriteBatch {
                         new_tasks: vec![],
                         completions: vec![completion],
+                        claim: None,
                     })
                     .await
                     .expect("complete");

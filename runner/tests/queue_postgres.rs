@@ -46,6 +46,7 @@ async fn concurrent_runners_lease_disjoint_tasks_and_all_of_them() {
         .write(WriteBatch {
             new_tasks: tasks,
             completions: vec![],
+            claim: None,
         })
         .await
         .expect("enqueue");
@@ -110,6 +111,7 @@ async fn unreadable_input_tasks_are_stored_failed_and_cannot_be_retried() {
             .write(WriteBatch {
                 new_tasks: vec![task],
                 completions: vec![],
+                claim: None,
             })
             .await
             .expect("enqueue");

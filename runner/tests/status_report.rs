@@ -100,6 +100,7 @@ async fn snapshots_are_applied_to_the_route_status_and_throttled() {
         .write(WriteBatch {
             new_tasks: (0..3).map(|n| task(&route, n)).collect(),
             completions: vec![],
+            claim: None,
         })
         .await
         .expect("enqueue");
@@ -124,6 +125,7 @@ async fn snapshots_are_applied_to_the_route_status_and_throttled() {
         .write(WriteBatch {
             new_tasks: vec![],
             completions,
+            claim: None,
         })
         .await
         .expect("complete");

@@ -102,8 +102,10 @@ pub struct HttpConnection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub timeout_seconds: Option<u32>,
-    /// Limits shared by every route of the runner that uses this Connection, so that
-    /// together they do not overload the system. Absent: none.
+    /// Limits shared by every route that uses this Connection, so that together they
+    /// do not overload the system. They hold for the tenant: several runner replicas
+    /// divide them by the number of live replicas (at least one request in flight
+    /// each). Absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<HttpLimits>,
     /// TLS of `https://` requests: extra CAs to trust for the server and a client
@@ -164,11 +166,13 @@ pub enum PemValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpLimits {
-    /// Most requests per second, spread evenly. Absent: no limit.
+    /// Most requests per second, spread evenly, for the tenant as a whole (each of `n`
+    /// live runner replicas keeps to `1/n`). Absent: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub requests_per_second: Option<u32>,
-    /// Most requests in flight at once. Absent: no limit (each route's
+    /// Most requests in flight at once, for the tenant as a whole (each of `n` live
+    /// runner replicas keeps to `1/n`, at least one). Absent: no limit (each route's
     /// `maxConcurrency` still applies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]

@@ -166,6 +166,7 @@ async fn failed_task(store: &dyn QueueStore) -> String {
         .write(WriteBatch {
             new_tasks: vec![task],
             completions: vec![],
+            claim: None,
         })
         .await
         .expect("write");

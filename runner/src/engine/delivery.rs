@@ -4,7 +4,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{Timelike, Utc};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -27,12 +26,7 @@ const ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 /// Time until the next occurrence of a cron schedule.
 pub(super) fn until_next(schedule: &croner::Cron) -> Option<Duration> {
-    let now = Utc::now();
-    // croner keeps the sub-second part of its starting point, so from 12:00:03.532 the
-    // "12:00:04" tick would come at 12:00:04.532. Start from the whole second.
-    let whole_second = now.with_nanosecond(0).unwrap_or(now);
-    let next = schedule.find_next_occurrence(&whole_second, false).ok()?;
-    (next - now).to_std().ok()
+    super::poller::next_tick(schedule).map(|(wait, _)| wait)
 }
 
 pub(super) async fn run(
@@ -317,7 +311,8 @@ mod tests {
         let every_second = croner::Cron::from_str("* * * * * *").unwrap_or_else(|e| panic!("{e}"));
         for _ in 0..5 {
             let wait = until_next(&every_second).unwrap_or_default();
-            let lands_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            let lands_at =
+                chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
             assert!(wait <= Duration::from_secs(1), "{wait:?}");
             assert!(
                 lands_at.nanosecond() < 50_000_000 || lands_at.nanosecond() > 950_000_000,

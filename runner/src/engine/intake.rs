@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{Engine, Refusal};
 use crate::connectors::Removal;
 use crate::metrics::{RouteMetrics, events};
-use crate::queue::{LogLine, NewTask, QueueError};
+use crate::queue::{LogLine, NewTask, PollClaim, QueueError};
 use crate::redact;
 use crate::runtime::RouteRuntime;
 use crate::transform::{Context, DeferredWrite, StepFailed, apply_deferred};
@@ -90,6 +90,17 @@ impl Engine {
         items: Vec<Value>,
         source: &'static str,
     ) -> Result<Vec<String>, IntakeError> {
+        self.intake_claimed(route, items, source, None).await
+    }
+
+    /// [`Engine::intake`] of a poll: the tasks commit only while `claim` is held.
+    pub(crate) async fn intake_claimed(
+        &self,
+        route: &RouteRuntime,
+        items: Vec<Value>,
+        source: &'static str,
+        claim: Option<&PollClaim>,
+    ) -> Result<Vec<String>, IntakeError> {
         let started = Instant::now();
         if !route.suspended() {
             self.admit(route).await?;
@@ -108,7 +119,7 @@ impl Engine {
         }
         let ids: Vec<String> = prepared.tasks.iter().map(|t| t.id.clone()).collect();
         self.committer
-            .enqueue(std::mem::take(&mut prepared.tasks))
+            .enqueue_claimed(std::mem::take(&mut prepared.tasks), claim)
             .await
             .map_err(IntakeError::Queue)?;
         self.admission.committed(&prepared.routes);
@@ -330,6 +341,7 @@ impl Engine {
         label: &str,
         reason: &str,
         removal: Removal,
+        claim: Option<&PollClaim>,
     ) -> Result<String, IntakeError> {
         let reason = redact::redact(reason).into_owned();
         let mut item = removal.item;
@@ -347,7 +359,7 @@ impl Engine {
         );
         let id = task.id.clone();
         self.committer
-            .enqueue(vec![task])
+            .enqueue_claimed(vec![task], claim)
             .await
             .map_err(IntakeError::Queue)?;
         tracing::info!(namespace = %route.key.namespace, route = %route.key.route, batch = %label, task = %id, "Recorded the rejected batch as a failed task");

@@ -62,6 +62,7 @@ impl Engine {
         runtime: Runtime,
         limits: Limits,
     ) -> Arc<Self> {
+        tokio::spawn(crate::replicas::heartbeat(store.clone()));
         Arc::new(Self {
             admission: admission::Admission::new(limits),
             committer: Committer::start(store.clone()),
@@ -166,9 +167,19 @@ impl Engine {
         self.committer.enqueue(tasks).await
     }
 
-    /// Runs a route's poll now (the manual trigger); returns the ids of the new tasks.
+    /// Runs a route's poll now (the manual trigger) under a claim like a scheduled
+    /// tick's; returns the ids of the new tasks. While another runner polls the route,
+    /// it fails with [`crate::queue::QueueError::PollBusy`].
     pub async fn poll_now(&self, route: &RouteRuntime) -> Result<Vec<String>, IntakeError> {
-        poller::poll_once(self, route).await
+        match poller::poll_claimed(self, route, crate::queue::now_ms()).await? {
+            Some(ids) => Ok(ids),
+            None => Err(IntakeError::Queue(Arc::new(
+                crate::queue::QueueError::PollBusy {
+                    namespace: route.key.namespace.clone(),
+                    route: route.key.route.clone(),
+                },
+            ))),
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Completion, NewTask, QueueError, QueueStore, StorageFault, WriteBatch};
+use super::{Completion, NewTask, PollClaim, QueueError, QueueStore, StorageFault, WriteBatch};
 use crate::metrics::events::{self, CommitFailureLog};
 
 /// Upper bound of items per transaction. Short transactions keep the queue fair: on
@@ -32,6 +32,9 @@ const REPEAT_LOG: Duration = Duration::from_secs(10);
 struct Request {
     new_tasks: Vec<NewTask>,
     completions: Vec<Completion>,
+    /// A poll's claim: such a request is committed in a transaction of its own, so that
+    /// losing the claim fails only that poll's write.
+    claim: Option<PollClaim>,
     done: oneshot::Sender<Result<(), Arc<QueueError>>>,
 }
 
@@ -138,6 +141,26 @@ impl Committer {
         new_tasks: Vec<NewTask>,
         completions: Vec<Completion>,
     ) -> Result<(), Arc<QueueError>> {
+        self.send(new_tasks, completions, None).await
+    }
+
+    /// Commits a poll's new tasks if, inside the same transaction, `claim` is still
+    /// held (else [`QueueError::ClaimLost`] and nothing is written). `None`: as
+    /// [`Committer::enqueue`].
+    pub async fn enqueue_claimed(
+        &self,
+        new_tasks: Vec<NewTask>,
+        claim: Option<&PollClaim>,
+    ) -> Result<(), Arc<QueueError>> {
+        self.send(new_tasks, Vec::new(), claim.cloned()).await
+    }
+
+    async fn send(
+        &self,
+        new_tasks: Vec<NewTask>,
+        completions: Vec<Completion>,
+        claim: Option<PollClaim>,
+    ) -> Result<(), Arc<QueueError>> {
         if new_tasks.is_empty() && completions.is_empty() {
             return Ok(());
         }
@@ -146,6 +169,7 @@ impl Committer {
             .send(Request {
                 new_tasks,
                 completions,
+                claim,
                 done,
             })
             .await
@@ -169,8 +193,13 @@ async fn write_loop(
     mut receiver: mpsc::Receiver<Request>,
     health: Arc<Health>,
 ) {
+    // A claimed request that arrived while a batch was being gathered: it goes next,
+    // alone.
+    let mut held: Option<Request> = None;
     loop {
-        let first = if health.is_failing() {
+        let first = if let Some(request) = held.take() {
+            request
+        } else if health.is_failing() {
             match tokio::time::timeout(PROBE_INTERVAL, receiver.recv()).await {
                 Ok(Some(request)) => request,
                 Ok(None) => return,
@@ -193,11 +222,18 @@ async fn write_loop(
         let mut add = |request: Request, batch: &mut WriteBatch| {
             batch.new_tasks.extend(request.new_tasks);
             batch.completions.extend(request.completions);
+            batch.claim = request.claim;
             waiting.push(request.done);
         };
         add(first, &mut batch);
-        while batch.new_tasks.len() + batch.completions.len() < MAX_BATCH_ITEMS {
+        while batch.claim.is_none()
+            && batch.new_tasks.len() + batch.completions.len() < MAX_BATCH_ITEMS
+        {
             match receiver.try_recv() {
+                Ok(request) if request.claim.is_some() => {
+                    held = Some(request);
+                    break;
+                }
                 Ok(request) => add(request, &mut batch),
                 Err(_) => break,
             }
@@ -205,6 +241,8 @@ async fn write_loop(
         let result = store.write(batch).await.map_err(Arc::new);
         match &result {
             Ok(()) => health.succeeded(),
+            // Another runner owns the poll now: the store is fine.
+            Err(error) if matches!(**error, QueueError::ClaimLost { .. }) => {}
             Err(error) => health.failed(error, waiting.len()),
         }
         for done in waiting {

@@ -122,7 +122,9 @@ impl QueueError {
             | Self::InvalidTransition { .. }
             | Self::NotRetriable { .. }
             | Self::ProxiedCall { .. }
-            | Self::Corrupt { .. } => StorageFault::Other,
+            | Self::Corrupt { .. }
+            | Self::ClaimLost { .. }
+            | Self::PollBusy { .. } => StorageFault::Other,
         }
     }
 }

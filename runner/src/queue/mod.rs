@@ -38,6 +38,7 @@ mod backoff;
 mod committer;
 mod fault;
 mod sql;
+mod sql_claims;
 mod sql_waiting;
 mod types;
 
@@ -95,6 +96,24 @@ pub enum QueueError {
     WriterStopped,
     #[error("stored task {id} is corrupt: {reason}")]
     Corrupt { id: String, reason: String },
+    /// A poll's commit found that its runner no longer holds the poll's claim (it
+    /// stalled past the claim's lease and another replica took the route over): nothing
+    /// was written, and the input stays for the claimant.
+    #[error(
+        "the poll of route {namespace}/{route} lost its claim on tick {tick_ms} to another \
+         runner; nothing of it was committed"
+    )]
+    ClaimLost {
+        namespace: String,
+        route: String,
+        tick_ms: i64,
+    },
+    /// A manual poll while another poll of the route runs (on this or another runner).
+    #[error(
+        "route {namespace}/{route} is being polled right now (by this or another runner); \
+         try again once that poll is over"
+    )]
+    PollBusy { namespace: String, route: String },
 }
 
 impl QueueError {
@@ -169,6 +188,17 @@ pub trait QueueStore: Send + Sync + 'static {
     /// unreadable input (see [`UNREADABLE_SOURCE`]) or proxied calls (see
     /// [`PROXY_SOURCE`]); returns how many.
     async fn retry_failed(&self, route: &RouteKey, actor: &str) -> Result<u64, QueueError>;
+    /// Claims `claim.tick_ms` of a route's poll schedule for `claim.holder`, for
+    /// `lease`. `true`: this runner polls that tick. `false`: another runner claimed it
+    /// (or a later one), or is still polling an earlier one.
+    async fn claim_poll(&self, claim: &PollClaim, lease: Duration) -> Result<bool, QueueError>;
+    /// Extends a held claim by `lease`; `false` if it is no longer held.
+    async fn renew_poll(&self, claim: &PollClaim, lease: Duration) -> Result<bool, QueueError>;
+    /// Ends a held claim: the route's next tick may be claimed at once.
+    async fn release_poll(&self, claim: &PollClaim) -> Result<(), QueueError>;
+    /// Records that runner `holder` is alive and returns how many runners were seen
+    /// within `ttl` (itself included); forgets runners not seen for long.
+    async fn heartbeat(&self, holder: &str, ttl: Duration) -> Result<u32, QueueError>;
     /// A small durable write that succeeds only when commits do: the [`Committer`]
     /// calls it while commits fail, to learn that the storage has recovered.
     async fn probe(&self) -> Result<(), QueueError> {

@@ -16,7 +16,8 @@ use sqlx::{Any, AnyPool, Row};
 use crate::metrics::events::{self, TakeBack};
 
 use super::{
-    Ack, Completion, LeasedTask, LogLine, NewTask, OnTimeout, Outcome, PROXY_SOURCE, QueueError,
+    Ack, Completion, LeasedTask, LogLine, NewTask, OnTimeout, Outcome, PROXY_SOURCE, PollClaim,
+    QueueError,
     QueueStore, RouteActivity, RouteCounts, RouteGauges, RouteKey, StateCounts, TaskAction,
     TaskDetail, TaskFilter, TaskState, TaskSummary, UNREADABLE_SOURCE, WriteBatch, now_ms, now_us,
 };
@@ -209,6 +210,12 @@ impl SqlQueue {
         .await
         .map_err(QueueError::db("reclaim leases"))?
         .rows_affected();
+        // Likewise the poll claims of a runner that died mid-poll: its next ticks run
+        // at once.
+        sqlx::query("UPDATE poll_claims SET lease_until = 0")
+            .execute(&self.writer)
+            .await
+            .map_err(QueueError::db("reclaim poll claims"))?;
         events::leases_taken_back(TakeBack::Restart, reclaimed);
         Ok(())
     }
@@ -453,6 +460,22 @@ impl QueueStore for SqlQueue {
 
     async fn probe(&self) -> Result<(), QueueError> {
         self.probe_write().await
+    }
+
+    async fn claim_poll(&self, claim: &PollClaim, lease: Duration) -> Result<bool, QueueError> {
+        self.claim_poll_row(claim, lease).await
+    }
+
+    async fn renew_poll(&self, claim: &PollClaim, lease: Duration) -> Result<bool, QueueError> {
+        Self::renew_claim_on(&self.writer, claim, lease).await
+    }
+
+    async fn release_poll(&self, claim: &PollClaim) -> Result<(), QueueError> {
+        self.release_claim(claim).await
+    }
+
+    async fn heartbeat(&self, holder: &str, ttl: Duration) -> Result<u32, QueueError> {
+        self.beat(holder, ttl).await
     }
 
     async fn lease(

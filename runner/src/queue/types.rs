@@ -212,6 +212,22 @@ pub struct Completion {
 pub struct WriteBatch {
     pub new_tasks: Vec<NewTask>,
     pub completions: Vec<Completion>,
+    /// The poll claim these tasks were fetched under: the transaction commits only if
+    /// this runner still holds it (and renews it), else nothing is written
+    /// ([`QueueError::ClaimLost`]).
+    pub claim: Option<PollClaim>,
+}
+
+/// One runner's claim on one tick of a route's poll schedule. Replicas on one queue
+/// compute the same ticks (the schedule's occurrences), and only the runner whose claim
+/// succeeded polls that tick (see [`crate::queue::QueueStore::claim_poll`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollClaim {
+    pub route: RouteKey,
+    /// The schedule occurrence, in ms since the epoch (a manual trigger: its time).
+    pub tick_ms: i64,
+    /// The claiming runner ([`crate::replicas::id`]).
+    pub holder: String,
 }
 
 /// Task counts of one route.

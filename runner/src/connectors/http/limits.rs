@@ -1,6 +1,8 @@
 //! Per-Connection request limits, shared by every route that uses the Connection: a
 //! smooth rate (requests spread evenly over each second) and a cap on requests in
-//! flight. Small enough to keep here rather than pull in a rate-limiting crate.
+//! flight. They hold for the tenant: several runners on one queue divide them by the
+//! number of live runners (see `docs/scaling.md` for why divided, not shared through
+//! the database). Small enough to keep here rather than pull in a rate-limiting crate.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,11 +13,13 @@ use tokio::time::Instant;
 
 #[derive(Debug, Default)]
 pub struct Limits {
-    /// Time between two requests.
-    interval: Option<Duration>,
+    /// The Connection's `requestsPerSecond`, for the whole tenant.
+    rate: Option<u32>,
     /// When the next request may start.
     next_start: Mutex<Option<Instant>>,
-    in_flight: Option<Arc<Semaphore>>,
+    /// The Connection's `maxConcurrent` as permits; a request takes as many as there
+    /// are live runners (at most all of them).
+    in_flight: Option<(Arc<Semaphore>, u32)>,
 }
 
 impl Limits {
@@ -24,26 +28,35 @@ impl Limits {
             return Self::default();
         };
         Self {
-            interval: spec
-                .requests_per_second
-                .filter(|rate| *rate > 0)
-                .map(|rate| Duration::from_secs(1) / rate),
+            rate: spec.requests_per_second.filter(|rate| *rate > 0),
             next_start: Mutex::new(None),
             in_flight: spec
                 .max_concurrent
                 .filter(|max| *max > 0)
-                .map(|max| Arc::new(Semaphore::new(max as usize))),
+                .map(|max| (Arc::new(Semaphore::new(max as usize)), max)),
         }
     }
 
     /// Waits until a request may start; the returned slot must be held until the
-    /// response has been read.
+    /// response has been read. The limits hold for the tenant as a whole: with `n`
+    /// runners alive on the queue ([`crate::replicas::live`]), this runner keeps to a
+    /// `1/n` share of the rate and of the requests in flight (at least one).
     pub async fn admit(&self) -> Option<OwnedSemaphorePermit> {
+        self.admit_as(crate::replicas::live()).await
+    }
+
+    async fn admit_as(&self, runners: u32) -> Option<OwnedSemaphorePermit> {
+        let runners = runners.max(1);
         let slot = match &self.in_flight {
-            Some(semaphore) => semaphore.clone().acquire_owned().await.ok(),
+            Some((semaphore, max)) => semaphore
+                .clone()
+                .acquire_many_owned(runners.min(*max))
+                .await
+                .ok(),
             None => None,
         };
-        if let Some(interval) = self.interval {
+        if let Some(rate) = self.rate {
+            let interval = Duration::from_secs(1) * runners / rate;
             let start = {
                 let mut next = self.next_start.lock().await;
                 let now = Instant::now();
@@ -88,5 +101,43 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn three_live_runners_each_keep_a_third_of_the_limits() {
+        // 6 per second among 3 runners: one start every 500 ms here.
+        let rate = Limits::new(Some(&HttpLimits {
+            requests_per_second: Some(6),
+            max_concurrent: None,
+        }));
+        let started = Instant::now();
+        for _ in 0..4 {
+            drop(rate.admit_as(3).await);
+        }
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(1_500) && elapsed < Duration::from_millis(2_000),
+            "{elapsed:?}"
+        );
+        // 7 in flight among 3 runners: two here, a third waits.
+        let cap = Limits::new(Some(&HttpLimits {
+            requests_per_second: None,
+            max_concurrent: Some(7),
+        }));
+        let first = cap.admit_as(3).await;
+        let second = cap.admit_as(3).await;
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), cap.admit_as(3))
+                .await
+                .is_err()
+        );
+        drop((first, second));
+        assert!(cap.admit_as(3).await.is_some());
+        // More runners than `maxConcurrent`: still one request in flight each.
+        let few = Limits::new(Some(&HttpLimits {
+            requests_per_second: None,
+            max_concurrent: Some(2),
+        }));
+        assert!(few.admit_as(5).await.is_some());
     }
 }

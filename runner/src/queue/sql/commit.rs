@@ -83,6 +83,21 @@ impl SqlQueue {
             ),
             Dialect::Sqlite => None,
         };
+        // A poll's tasks commit only while its runner holds the poll's claim; the
+        // renewal locks the claim row (PostgreSQL) until this transaction ends, so no
+        // other runner can take the route over in between.
+        if let Some(claim) = &batch.claim {
+            let held = Self::renew_claim_on(&mut *tx, claim, crate::replicas::CLAIM_LEASE)
+                .await
+                .map_err(Failed::NotCommitted)?;
+            if !held {
+                return Err(Failed::NotCommitted(QueueError::ClaimLost {
+                    namespace: claim.route.namespace.clone(),
+                    route: claim.route.route.clone(),
+                    tick_ms: claim.tick_ms,
+                }));
+            }
+        }
         Self::insert_tasks(self.dialect, &mut tx, &batch.new_tasks, now)
             .await
             .map_err(Failed::NotCommitted)?;
