@@ -53,6 +53,7 @@ pub(crate) fn route(check: &mut Checker<'_>, spec: &RouteSpec) {
             schedule,
             max_concurrency,
             retry,
+            max_pending,
             suspend: _,
         } = processing;
         for (name, set) in [
@@ -60,6 +61,7 @@ pub(crate) fn route(check: &mut Checker<'_>, spec: &RouteSpec) {
             ("schedule", schedule.is_some()),
             ("maxConcurrency", max_concurrency.is_some()),
             ("retry", retry.is_some()),
+            ("maxPending", max_pending.is_some()),
         ] {
             if set {
                 check.report(format!("spec.processing.{name}"), UNUSED);

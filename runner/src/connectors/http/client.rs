@@ -130,7 +130,7 @@ fn resolve_secret(
         .resolve(context.namespace, value)
         .map_err(|source| EndpointError::Secret {
             field: field.to_owned(),
-            source,
+            source: Box::new(source),
         })
 }
 

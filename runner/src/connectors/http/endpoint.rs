@@ -34,7 +34,7 @@ pub enum EndpointError {
     Secret {
         field: String,
         #[source]
-        source: SecretError,
+        source: Box<SecretError>,
     },
     #[error("field `{field}`: {message}")]
     Invalid { field: String, message: String },
@@ -62,7 +62,7 @@ impl HttpEndpoint {
                 .resolve(namespace, value)
                 .map_err(|source| EndpointError::Secret {
                     field: field.to_owned(),
-                    source,
+                    source: Box::new(source),
                 })
         };
         let auth = match &spec.auth {
@@ -218,7 +218,7 @@ pub fn resolve_headers(
                         .resolve(namespace, secret)
                         .map_err(|source| EndpointError::Secret {
                             field: field.clone(),
-                            source,
+                            source: Box::new(source),
                         })?;
                 WireValue::from_str(secret.expose())
                     .map_err(|_| invalid("the secret is not a valid header value".into()))?
