@@ -70,7 +70,8 @@ pub async fn receive(
         telemetry::webhook_rejected(&route.key, "auth");
         return Err(ApiError::unauthorized(error.to_string()));
     }
-    let items = items_of_body(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let max_items = crate::limits::items(None, crate::limits::get().webhook_max_items);
+    let items = items_of_body(&body, max_items)?;
     // Read every item first: a malformed one acknowledges nothing.
     let mut acks = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
