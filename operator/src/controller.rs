@@ -119,7 +119,8 @@ async fn run_scope(
         .for_each(|result| async move {
             match result {
                 Ok((object, _)) => tracing::debug!(tenant = %object, "Reconciled."),
-                Err(error) => tracing::warn!(%error, "Reconcile failed."),
+                // Reconcile errors are logged where they are counted (`reconcile`).
+                Err(error) => tracing::debug!(%error, "Reconcile failed."),
             }
         })
         .await;
@@ -137,13 +138,7 @@ fn tenants_of_namespace(
         .collect()
 }
 
-fn error_policy(tenant: Arc<Tenant>, error: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(
-        tenant = %tenant.name_any(),
-        namespace = tenant.namespace().unwrap_or_default(),
-        category = error.category(),
-        %error,
-        "Reconcile failed; retrying."
-    );
+/// A failed reconcile (counted and logged by [`reconcile`]) is retried.
+fn error_policy(_tenant: Arc<Tenant>, _error: &Error, _ctx: Arc<Context>) -> Action {
     Action::requeue(ERROR_REQUEUE)
 }

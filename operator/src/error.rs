@@ -47,6 +47,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every value of [`Error::category`].
+    pub const CATEGORIES: [&'static str; 6] = [
+        "not_namespaced",
+        "fetch",
+        "build",
+        "apply",
+        "delete",
+        "status",
+    ];
+
     /// A fixed label for metrics and Event reasons (never user data).
     pub fn category(&self) -> &'static str {
         match self {

@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use switchyard_operator::config::{ApiServerEgress, MetricsScraper, OperatorConfig};
 use switchyard_operator::leader::LeaseConfig;
+use switchyard_operator::probes::{self, Readiness};
 use switchyard_operator::start::{self, Startup};
 use tokio_util::sync::CancellationToken;
 
@@ -75,6 +76,9 @@ struct Args {
         default_value = "443,6443"
     )]
     api_server_port: Vec<i32>,
+    /// Where the operator serves `/metrics`, `/healthz` and `/readyz`.
+    #[arg(long, env = "SWITCHYARD_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    metrics_addr: std::net::SocketAddr,
 }
 
 /// A `--metrics-scraper-labels` item that is not `key=value`.
@@ -109,6 +113,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    let shutdown = CancellationToken::new();
+    let readiness = Readiness::default();
+    let probes = probes::serve(args.metrics_addr, readiness.clone(), shutdown.clone()).await?;
+    tracing::info!(%probes, "Serving /metrics, /healthz and /readyz.");
     let client = kube::Client::try_default().await.context(
         "No Kubernetes cluster configured: set KUBECONFIG (or ~/.kube/config), or run inside a cluster",
     )?;
@@ -154,8 +162,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         apply_crds = args.apply_crds,
         "Operator started."
     );
-    let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
+    readiness.set(true);
     let startup = Startup {
         apply_crds: args.apply_crds,
         leader_election,

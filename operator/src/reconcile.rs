@@ -32,8 +32,23 @@ pub struct Context {
     pub recorder: Option<Recorder>,
 }
 
-/// Reconciles one Tenant. Reads like its table of contents.
+/// Reconciles one Tenant, timed and counted.
 pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let namespace = tenant.namespace().unwrap_or_default();
+    let name = tenant.name_any();
+    let result = reconcile_tenant(tenant, ctx).await;
+    crate::metrics::reconciled(
+        &namespace,
+        &name,
+        started.elapsed(),
+        result.as_ref().map(|_| ()),
+    );
+    result
+}
+
+/// One reconcile. Reads like its table of contents.
+async fn reconcile_tenant(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = tenant
         .namespace()
         .ok_or_else(|| Error::NotNamespaced(tenant.name_any()))?;
@@ -217,6 +232,7 @@ async fn apply(
                 name: child.name.clone(),
                 source,
             })?;
+        crate::metrics::object_applied(&resource.kind, namespace, &child.name);
     }
     Ok(())
 }
@@ -234,9 +250,7 @@ async fn delete(
             .delete(name, &DeleteParams::background())
             .await;
         match result {
-            Ok(_) => {
-                tracing::info!(kind = %resource.kind, %namespace, %name, "Deleted an object no longer wanted.")
-            }
+            Ok(_) => crate::metrics::object_deleted(&resource.kind, namespace, name),
             Err(kube::Error::Api(status)) if status.code == 404 => {}
             Err(source) => {
                 return Err(Error::Delete {

@@ -49,10 +49,12 @@ pub async fn run(
     let work = {
         let client = client.clone();
         move |shutdown: CancellationToken| async move {
+            crate::metrics::leading(true);
             if startup.apply_crds {
                 crds::apply(&client).await?;
             }
             crate::controller::run(client, config, shutdown).await;
+            crate::metrics::leading(false);
             Ok::<(), StartError>(())
         }
     };

@@ -10,6 +10,7 @@ pub mod console;
 pub mod engine;
 pub mod housekeeping;
 pub mod limits;
+pub mod metrics;
 pub mod queue;
 pub mod redact;
 pub mod runtime;

@@ -38,6 +38,8 @@ pub struct RouteRuntime {
     pub delivery_schedule: Option<croner::Cron>,
     /// Set when delivered tasks wait for an acknowledgement (`outgoing.await`).
     pub awaiting: Option<crate::waiting::Awaiting>,
+    /// The route's metric handles.
+    pub metrics: Arc<crate::metrics::RouteMetrics>,
 }
 
 impl RouteRuntime {
@@ -131,6 +133,9 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
         .extend(catalog.connections.keys().map(|k| k.0.clone()));
     runtime.namespaces.sort();
     runtime.namespaces.dedup();
+    for key in catalog.connections.keys() {
+        crate::metrics::events::circuit_registered(&key.0, &key.1);
+    }
     runtime.connections = Arc::new(connections);
     if problems.is_empty() {
         Ok(runtime)
@@ -184,17 +189,24 @@ fn build_route(
         }
         _ => None,
     };
+    let key = RouteKey {
+        namespace: namespace.to_owned(),
+        route: route.name().to_owned(),
+    };
+    let pipeline = |steps, field: &str| {
+        build_pipeline_with(steps, &resources)
+            .map(|pipeline| pipeline.timed(&key))
+            .map_err(|e| format!("field `{field}`: {e}"))
+    };
     Ok(RouteRuntime {
-        key: RouteKey {
-            namespace: namespace.to_owned(),
-            route: route.name().to_owned(),
-        },
-        incoming: build_pipeline_with(&route.incoming_steps, &resources)
-            .map_err(|e| format!("field `spec.transformers.incoming`: {e}"))?,
-        outgoing: build_pipeline_with(&route.outgoing_steps, &resources)
-            .map_err(|e| format!("field `spec.transformers.outgoing`: {e}"))?,
-        after_delivery: build_pipeline_with(&route.after_delivery_steps, &resources)
-            .map_err(|e| format!("field `spec.transformers.afterDelivery`: {e}"))?,
+        metrics: Arc::new(crate::metrics::RouteMetrics::new(&key)),
+        incoming: pipeline(&route.incoming_steps, "spec.transformers.incoming")?,
+        outgoing: pipeline(&route.outgoing_steps, "spec.transformers.outgoing")?,
+        after_delivery: pipeline(
+            &route.after_delivery_steps,
+            "spec.transformers.afterDelivery",
+        )?,
+        key,
         source: connections.source(route, secrets)?,
         sink: connections.sink(route, secrets)?,
         webhook_auth,

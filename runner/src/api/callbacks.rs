@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::{ApiError, AppState};
 use crate::connectors::webhook::items_of_body;
+use crate::metrics::events::{self, IntakeKind, RejectReason};
 use crate::queue::TaskState;
-use crate::telemetry;
 
 /// A task a callback acknowledged.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -67,11 +67,14 @@ pub async fn receive(
     if let Some(auth) = &callback.auth
         && let Err(error) = auth.verify(&headers, &body)
     {
-        telemetry::webhook_rejected(&route.key, "auth");
+        events::intake_rejected(&route.key, IntakeKind::Callback, RejectReason::Auth);
         return Err(ApiError::unauthorized(error.to_string()));
     }
     let max_items = crate::limits::items(None, crate::limits::get().webhook_max_items);
-    let items = items_of_body(&body, max_items)?;
+    let items = items_of_body(&body, max_items).map_err(|error| {
+        events::intake_rejected(&route.key, IntakeKind::Callback, RejectReason::Body);
+        ApiError::from(error)
+    })?;
     // Read every item first: a malformed one acknowledges nothing.
     let mut acks = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {

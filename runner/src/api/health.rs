@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 use super::AppState;
-use crate::{redact, telemetry};
+use crate::{metrics, redact};
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations", summary = "Liveness", description = "The process answers.", responses((status = 200, description = "Alive")))]
@@ -40,12 +40,14 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
 
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations", summary = "Prometheus metrics", description = "Metrics per route, step and connection, in the Prometheus text format.", responses((status = 200, description = "Prometheus text format")))]
-pub async fn metrics() -> impl IntoResponse {
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let routes = state.engine.runtime().routes.keys().cloned().collect();
+    metrics::refresh_queue_gauges(state.engine.store().as_ref(), routes).await;
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        telemetry::render(),
+        metrics::render(),
     )
 }

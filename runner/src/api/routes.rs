@@ -121,6 +121,7 @@ pub async fn retry_failed(
         .store()
         .retry_failed(&key, &identity.actor())
         .await?;
+    crate::metrics::events::tasks_retried_by_api(&key, count, &identity.actor());
     state.engine.wake(&key);
     state
         .audit(

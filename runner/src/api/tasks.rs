@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Identity;
 use super::{ApiError, AppState};
 use crate::audit::AuditAction;
+use crate::metrics::events;
 use crate::queue::{
     Ack, AckOutcome, RouteKey, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary,
 };
@@ -153,13 +154,25 @@ async fn act(
         .act(namespace, id, &action)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no task `{id}` in namespace `{namespace}`")))?;
-    if new_state == TaskState::Pending
+    let counted = matches!(
+        action,
+        TaskAction::Retry { .. } | TaskAction::Discard { .. }
+    );
+    if (new_state == TaskState::Pending || counted)
         && let Some(task) = state.engine.store().get(namespace, id).await?
     {
-        state.engine.wake(&RouteKey {
+        let key = RouteKey {
             namespace: namespace.to_owned(),
             route: task.summary.route,
-        });
+        };
+        match &action {
+            TaskAction::Retry { actor } => events::tasks_retried_by_api(&key, 1, actor),
+            TaskAction::Discard { actor, .. } => events::task_discarded(&key, id, actor),
+            TaskAction::Ack(_) => {}
+        }
+        if new_state == TaskState::Pending {
+            state.engine.wake(&key);
+        }
     }
     state
         .audit(

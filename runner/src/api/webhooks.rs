@@ -9,7 +9,7 @@ use super::{ApiError, AppState};
 use crate::connectors::webhook::items_of_body;
 use crate::engine::IntakeError;
 use crate::limits;
-use crate::telemetry;
+use crate::metrics::events::{self, IntakeKind, RejectReason};
 
 /// The answer to an accepted webhook: the tasks now durably queued.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -58,16 +58,11 @@ pub async fn receive(
     if let Some(auth) = &route.webhook_auth
         && let Err(error) = auth.verify(&headers, &body)
     {
-        telemetry::webhook_rejected(&route.key, "auth");
+        events::intake_rejected(&route.key, IntakeKind::Webhook, RejectReason::Auth);
         return Err(ApiError::unauthorized(error.to_string()));
     }
     let items = items_of_body(&body, limits::webhook_max_items(route)).map_err(|error| {
-        let reason = if error.is_too_large() {
-            "too_many_items"
-        } else {
-            "body"
-        };
-        telemetry::webhook_rejected(&route.key, reason);
+        events::intake_rejected(&route.key, IntakeKind::Webhook, RejectReason::Body);
         ApiError::from(error)
     })?;
     // The raw body is not needed past this point: free it before the pipeline runs.
@@ -78,15 +73,19 @@ pub async fn receive(
             let (status, reason) = match error.root() {
                 // A lookup service that is down: the sender should try again later.
                 IntakeError::Transform { source, .. } if source.is_transient() => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "transform")
+                    (StatusCode::SERVICE_UNAVAILABLE, RejectReason::Transform)
                 }
-                IntakeError::Transform { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "transform"),
-                IntakeError::Suspended(_) => (StatusCode::SERVICE_UNAVAILABLE, "suspended"),
+                IntakeError::Transform { .. } => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, RejectReason::Transform)
+                }
+                IntakeError::Suspended(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, RejectReason::Suspended)
+                }
                 IntakeError::Queue(_) | IntakeError::Poll(_) | IntakeError::Follower { .. } => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "queue")
+                    (StatusCode::SERVICE_UNAVAILABLE, RejectReason::Queue)
                 }
             };
-            telemetry::webhook_rejected(&route.key, reason);
+            events::intake_rejected(&route.key, IntakeKind::Webhook, reason);
             let refused = match error.root() {
                 // Nothing was committed: the sender keeps the items and tries again.
                 IntakeError::Queue(queue) => ApiError::new(

@@ -3,14 +3,16 @@
 //! go to a sink that takes batches (a database writes them in one transaction); each
 //! task still gets its own outcome.
 
+use std::time::{Duration, Instant};
+
 use serde_json::{Value, json};
 
 use super::Engine;
 use super::intake::{Prepared, redact_lines};
 use crate::connectors::{DeliveryError, DeliveryReport};
+use crate::metrics::events;
 use crate::queue::{Completion, LeasedTask, LogLine, Outcome, backoff_delay, now_ms};
 use crate::runtime::RouteRuntime;
-use crate::telemetry;
 use crate::transform::{Context, Triggered, apply_deferred};
 
 /// What a delivery attempt leaves to commit.
@@ -48,9 +50,23 @@ struct Outgoing {
 
 /// One delivery attempt of one task.
 pub(super) async fn attempt(engine: &Engine, route: &RouteRuntime, task: LeasedTask) -> Attempted {
+    let started = Instant::now();
+    first_attempt(route, &task);
     let mut log = Vec::new();
     let result = deliver_one(engine, route, &task, &mut log).await;
-    settle(route, task, log, result)
+    settle(route, task, log, result, started)
+}
+
+/// Counts how long a task waited in the queue before its first attempt.
+fn first_attempt(route: &RouteRuntime, task: &LeasedTask) {
+    if task.attempts == 1 {
+        events::first_attempt(&route.metrics, since(task.created_at_ms));
+    }
+}
+
+/// Time since `at_ms` (ms since the Unix epoch); zero for a time in the future.
+fn since(at_ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(now_ms() - at_ms).unwrap_or(0))
 }
 
 /// Runs the outgoing pipeline and sends each resulting item, stopping at the first
@@ -85,13 +101,15 @@ pub(super) async fn attempt_batch(
     route: &RouteRuntime,
     tasks: Vec<LeasedTask>,
 ) -> Vec<Attempted> {
+    let started = Instant::now();
     let mut attempted = Vec::with_capacity(tasks.len());
     let mut ready = Vec::with_capacity(tasks.len());
     for task in tasks {
+        first_attempt(route, &task);
         let mut log = Vec::new();
         match outgoing(engine, route, &task, &mut log).await {
-            Err(error) => attempted.push(settle(route, task, log, Err(error))),
-            Ok(None) => attempted.push(settle(route, task, log, Ok(Delivered::Skipped))),
+            Err(error) => attempted.push(settle(route, task, log, Err(error), started)),
+            Ok(None) => attempted.push(settle(route, task, log, Ok(Delivered::Skipped), started)),
             Ok(Some((context, items))) => ready.push(Outgoing {
                 task,
                 log,
@@ -133,7 +151,7 @@ pub(super) async fn attempt_batch(
             }
             Err(error) => Err(error),
         };
-        attempted.push(settle(route, task.task, task.log, result));
+        attempted.push(settle(route, task.task, task.log, result, started));
     }
     attempted
 }
@@ -298,6 +316,7 @@ fn settle(
     task: LeasedTask,
     mut log: Vec<LogLine>,
     result: Result<Delivered, DeliveryError>,
+    started: Instant,
 ) -> Attempted {
     let retry = route.compiled.processing.retry;
     let mut follow_ups = Vec::new();
@@ -346,7 +365,10 @@ fn settle(
             }
         }
     };
-    telemetry::task_attempted(&route.key, &outcome);
+    events::task_attempted(&route.metrics, &outcome, started.elapsed());
+    if outcome == Outcome::Done {
+        events::task_delivered(&route.metrics, since(task.created_at_ms));
+    }
     Attempted {
         completion: Completion {
             id: task.id,

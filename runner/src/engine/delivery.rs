@@ -294,6 +294,7 @@ async fn record(engine: &Engine, attempted: Vec<Attempted>) {
     match engine.committer.submit(new_tasks, completions).await {
         Ok(()) => {
             for follow_up in follow_ups {
+                follow_up.prepared.count(None);
                 engine
                     .committed(&follow_up.prepared.routes, follow_up.prepared.deferred)
                     .await;

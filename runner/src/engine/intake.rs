@@ -1,13 +1,16 @@
 //! Intake: items → incoming pipeline → durable tasks.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use serde_json::Value;
 
 use super::Engine;
 use crate::connectors::Removal;
-use crate::queue::{LogLine, NewTask, QueueError, RouteKey};
+use crate::metrics::{RouteMetrics, events};
+use crate::queue::{LogLine, NewTask, QueueError};
 use crate::redact;
 use crate::runtime::RouteRuntime;
-use crate::telemetry;
 use crate::transform::{Context, DeferredWrite, StepFailed, apply_deferred};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,9 +53,11 @@ pub(crate) struct Prepared {
     pub deferred: Vec<DeferredWrite>,
     /// Items that came in, before the pipeline.
     pub received: usize,
-    /// The routes these tasks belong to (the intake's and its followers'), with how many
-    /// each: woken and counted once the tasks are committed.
-    pub routes: Vec<(RouteKey, usize)>,
+    /// The routes these tasks belong to (the intake's first, then its followers'), with
+    /// how many each: woken and counted once the tasks are committed.
+    pub routes: Vec<(Arc<RouteMetrics>, usize)>,
+    /// Where the items came from (`webhook`, `poll`…).
+    pub source: &'static str,
 }
 
 impl Prepared {
@@ -60,6 +65,15 @@ impl Prepared {
         self.tasks.append(&mut other.tasks);
         self.deferred.append(&mut other.deferred);
         self.routes.append(&mut other.routes);
+    }
+
+    /// Counts the committed intake; `started`: when the intake began (its duration is
+    /// the first route's, the one the items came in for).
+    pub fn count(&self, started: Option<Instant>) {
+        for (index, (route, tasks)) in self.routes.iter().enumerate() {
+            let took = started.filter(|_| index == 0).map(|s| s.elapsed());
+            events::intake_committed(route, self.source, self.received, *tasks, took);
+        }
     }
 }
 
@@ -73,16 +87,15 @@ impl Engine {
         items: Vec<Value>,
         source: &'static str,
     ) -> Result<Vec<String>, IntakeError> {
-        let prepared = self.prepare(route, items, source).await?;
+        let started = Instant::now();
+        let mut prepared = self.prepare(route, items, source).await?;
         let ids: Vec<String> = prepared.tasks.iter().map(|t| t.id.clone()).collect();
         self.committer
-            .enqueue(prepared.tasks)
+            .enqueue(std::mem::take(&mut prepared.tasks))
             .await
             .map_err(IntakeError::Queue)?;
+        prepared.count(Some(started));
         self.committed(&prepared.routes, prepared.deferred).await;
-        for (key, tasks) in &prepared.routes {
-            telemetry::items_received(key, source, prepared.received, *tasks);
-        }
         Ok(ids)
     }
 
@@ -179,10 +192,11 @@ impl Engine {
             }
         }
         Ok(Prepared {
-            routes: vec![(route.key.clone(), tasks.len())],
+            routes: vec![(route.metrics.clone(), tasks.len())],
             tasks,
             deferred: Vec::new(),
             received,
+            source,
         })
     }
 
@@ -191,16 +205,16 @@ impl Engine {
     /// items come again next time (at-least-once), never that they are lost.
     pub(crate) async fn committed(
         &self,
-        routes: &[(RouteKey, usize)],
+        routes: &[(Arc<RouteMetrics>, usize)],
         deferred: Vec<DeferredWrite>,
     ) {
         if let Err(error) = apply_deferred(self.storage.as_ref(), deferred).await {
-            let names: Vec<&str> = routes.iter().map(|(key, _)| key.route.as_str()).collect();
+            let names: Vec<&str> = routes.iter().map(|(r, _)| r.key().route.as_str()).collect();
             tracing::error!(routes = %names.join(","), error = %error, "Cannot save cursors or hashes after queueing; the items will be fetched again");
         }
-        for (key, tasks) in routes {
+        for (route, tasks) in routes {
             if *tasks > 0 {
-                self.wakeup(key).notify_one();
+                self.wakeup(route.key()).notify_one();
             }
         }
     }
@@ -245,10 +259,11 @@ impl Engine {
             })
             .collect();
         Ok(Prepared {
-            routes: vec![(route.key.clone(), tasks.len())],
+            routes: vec![(route.metrics.clone(), tasks.len())],
             tasks,
             deferred: context.take_deferred(),
             received,
+            source,
         })
     }
 }

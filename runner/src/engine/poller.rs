@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Engine, IntakeError};
+use crate::metrics::events::{self, IntakeKind, RejectReason};
 use crate::runtime::RouteRuntime;
 
 pub(super) async fn run(engine: Arc<Engine>, route: Arc<RouteRuntime>, cancel: CancellationToken) {
@@ -72,6 +73,11 @@ pub(super) async fn poll_once(
             }
             Err(error @ (IntakeError::Queue(_) | IntakeError::Suspended(_))) => return Err(error),
             Err(error) => {
+                let why = match error.root() {
+                    IntakeError::Poll(_) => RejectReason::Unreadable,
+                    _ => RejectReason::Transform,
+                };
+                events::intake_rejected(&route.key, IntakeKind::Poll, why);
                 let reason = error.to_string();
                 tracing::warn!(namespace = %route.key.namespace, route = %route.key.route, batch = %label, error = %crate::redact::redact(&reason), "Batch rejected");
                 let mut failure = format!("{label}: {reason}");

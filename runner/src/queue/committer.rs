@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Completion, NewTask, QueueError, QueueStore, StorageFault, WriteBatch};
-use crate::telemetry::{self, CommitFailureLog};
+use crate::metrics::events::{self, CommitFailureLog};
 
 /// Upper bound of items per transaction. Short transactions keep the queue fair: on
 /// SQLite a lease waits for the one writer connection, and on PostgreSQL a long
@@ -90,12 +90,12 @@ impl Health {
             }
         };
         drop(failing);
-        telemetry::queue_commit_failed(fault, error, callers, log);
+        events::queue_commit_failed(fault, error, callers, log);
     }
 
     fn succeeded(&self) {
         if let Some((failure, _)) = self.lock().take() {
-            telemetry::queue_commits_recovered(failure.failures, failure.since.elapsed());
+            events::queue_commits_recovered(failure.failures, failure.since.elapsed());
         }
     }
 

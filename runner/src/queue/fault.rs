@@ -25,6 +25,16 @@ pub enum StorageFault {
 }
 
 impl StorageFault {
+    pub const ALL: [StorageFault; 7] = [
+        Self::DiskFull,
+        Self::IoError,
+        Self::ReadOnly,
+        Self::Locked,
+        Self::ConnectionLost,
+        Self::Unavailable,
+        Self::Other,
+    ];
+
     /// The metric label.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -113,6 +113,9 @@ pub trait QueueStore: Send + Sync + 'static {
         limit: u32,
         now_ms: i64,
     ) -> Result<Vec<LeasedTask>, QueueError>;
+    /// Task counts per state and the oldest pending task of each of `routes` (for
+    /// `/metrics`; other routes' tasks are not reported).
+    async fn gauges(&self, routes: &[RouteKey]) -> Result<Vec<RouteGauges>, QueueError>;
     /// Task counts per route and state in a namespace.
     async fn counts(&self, namespace: &str) -> Result<Vec<RouteCounts>, QueueError>;
     /// Tasks in a namespace, oldest first, after the `cursor` id.

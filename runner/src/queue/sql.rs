@@ -3,6 +3,7 @@
 //! differences.
 
 mod commit;
+mod gauges;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -12,10 +13,12 @@ use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row};
 
+use crate::metrics::events::{self, TakeBack};
+
 use super::{
     Ack, Completion, LeasedTask, LogLine, NewTask, OnTimeout, Outcome, QueueError, QueueStore,
-    RouteActivity, RouteCounts, RouteKey, StateCounts, TaskAction, TaskDetail, TaskFilter,
-    TaskState, TaskSummary, UNREADABLE_SOURCE, WriteBatch, now_ms, now_us,
+    RouteActivity, RouteCounts, RouteGauges, RouteKey, StateCounts, TaskAction, TaskDetail,
+    TaskFilter, TaskState, TaskSummary, UNREADABLE_SOURCE, WriteBatch, now_ms, now_us,
 };
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
@@ -206,12 +209,7 @@ impl SqlQueue {
         .await
         .map_err(QueueError::db("reclaim leases"))?
         .rows_affected();
-        if reclaimed > 0 {
-            tracing::info!(
-                tasks = reclaimed,
-                "Took back tasks leased before the last stop; they run again"
-            );
-        }
+        events::leases_taken_back(TakeBack::Restart, reclaimed);
         Ok(())
     }
 
@@ -477,19 +475,20 @@ impl QueueStore for SqlQueue {
             .map_err(QueueError::db("begin lease"))?;
         // Leases that ran out (a runner died, or stalled) make their tasks due again.
         // Through `tasks_leases` this finds nothing, cheaply, almost every time.
-        sqlx::query(
+        let taken_back = sqlx::query(
             "UPDATE tasks SET state = 'pending', lease_until = NULL, lease_token = NULL \
              WHERE state = 'processing' AND lease_until < $1",
         )
         .bind(now_ms)
         .execute(&mut *tx)
         .await
-        .map_err(QueueError::db("take back expired leases"))?;
+        .map_err(QueueError::db("take back expired leases"))?
+        .rows_affected();
         let sql = format!(
             "UPDATE tasks SET state = 'processing', attempts = attempts + 1, lease_until = $1, lease_token = $2, updated_at = $3 \
              WHERE id IN (SELECT id FROM tasks WHERE namespace = $4 AND route = $5 AND state = 'pending' \
              AND next_attempt_at <= $3 ORDER BY next_attempt_at, id LIMIT $6{}) \
-             RETURNING id, item, attempts",
+             RETURNING id, item, attempts, created_at",
             self.dialect.lock_clause()
         );
         let rows = sqlx::query(&sql)
@@ -503,6 +502,7 @@ impl QueueStore for SqlQueue {
             .await
             .map_err(QueueError::db("lease tasks"))?;
         tx.commit().await.map_err(QueueError::db("commit lease"))?;
+        events::leases_taken_back(TakeBack::Expired, taken_back);
         let mut tasks = rows
             .iter()
             .map(|row| {
@@ -517,6 +517,9 @@ impl QueueStore for SqlQueue {
                     attempts: row
                         .try_get("attempts")
                         .map_err(QueueError::db("read leased task"))?,
+                    created_at_ms: row
+                        .try_get("created_at")
+                        .map_err(QueueError::db("read leased task"))?,
                     route: route.clone(),
                     lease_token: token.clone(),
                     id,
@@ -525,6 +528,10 @@ impl QueueStore for SqlQueue {
             .collect::<Result<Vec<_>, QueueError>>()?;
         tasks.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(tasks)
+    }
+
+    async fn gauges(&self, routes: &[RouteKey]) -> Result<Vec<RouteGauges>, QueueError> {
+        self.read_gauges(routes).await
     }
 
     async fn counts(&self, namespace: &str) -> Result<Vec<RouteCounts>, QueueError> {

@@ -137,6 +137,8 @@ pub struct LeasedTask {
     /// Attempts including this one.
     pub attempts: i64,
     pub lease_token: String,
+    /// When the task was committed (ms since the Unix epoch).
+    pub created_at_ms: i64,
 }
 
 /// How an attempt ended.
@@ -190,6 +192,17 @@ pub struct StateCounts {
 }
 
 impl StateCounts {
+    pub fn get(&self, state: TaskState) -> i64 {
+        match state {
+            TaskState::Pending => self.pending,
+            TaskState::Processing => self.processing,
+            TaskState::Done => self.done,
+            TaskState::Failed => self.failed,
+            TaskState::Skipped => self.skipped,
+            TaskState::Waiting => self.waiting,
+        }
+    }
+
     pub fn add(&mut self, state: TaskState, count: i64) {
         match state {
             TaskState::Pending => self.pending += count,
@@ -341,4 +354,13 @@ pub struct RouteActivity {
     pub last_done_ms: Option<i64>,
     /// The most recent standing error: `(task id, time, message)`.
     pub last_error: Option<(String, i64, String)>,
+}
+
+/// A route's queue gauges (for `/metrics`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteGauges {
+    pub route: RouteKey,
+    pub counts: StateCounts,
+    /// Commit time of the oldest pending task.
+    pub oldest_pending_ms: Option<i64>,
 }

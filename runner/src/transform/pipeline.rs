@@ -4,6 +4,9 @@
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use crate::metrics::StepTimer;
+use crate::queue::RouteKey;
+
 use super::{AsyncTransform, BatchTransform, Context, JqProgram, Transform, TransformError};
 
 /// A step that failed, named as it was written, with the index of the item (in that
@@ -76,6 +79,8 @@ impl Stage {
 pub(crate) struct LabeledStage {
     pub label: String,
     pub stage: Stage,
+    /// Times the step (top-level steps of a route only).
+    pub timer: StepTimer,
 }
 
 /// The ordered steps of one side of a route.
@@ -85,6 +90,14 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// Times each top-level step into the route's step-duration histogram.
+    pub fn timed(mut self, route: &RouteKey) -> Self {
+        for step in &mut self.steps {
+            step.timer = StepTimer::new(route, &step.label, step.stage.kind());
+        }
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }
@@ -117,7 +130,8 @@ impl Pipeline {
         let mut summary = String::with_capacity(24 * self.steps.len());
         for step in &self.steps {
             let before = items.len();
-            items = match &step.stage {
+            let started = step.timer.start();
+            let result = match &step.stage {
                 Stage::Item(t) => apply_items(t.as_ref(), items),
                 Stage::Batch(t) => t.apply_batch(items),
                 Stage::Async(_) => Err((0, TransformError::NoContext)),
@@ -139,7 +153,9 @@ impl Pipeline {
                     failed.map_or(Ok(out), Err)
                 }
             }
-            .map_err(|(item, error)| step.failed(item, error))?;
+            .map_err(|(item, error)| step.failed(item, error));
+            step.timer.stop(started);
+            items = result?;
             step.summarize(&mut summary, before, items.len());
             if items.is_empty() {
                 break;
@@ -160,7 +176,8 @@ impl Pipeline {
             let mut summary = String::with_capacity(24 * self.steps.len());
             for step in &self.steps {
                 let before = items.len();
-                items = match &step.stage {
+                let started = step.timer.start();
+                let result = match &step.stage {
                     Stage::Item(t) => apply_items(t.as_ref(), items),
                     Stage::Batch(t) => t.apply_batch(items),
                     Stage::Async(t) => {
@@ -196,7 +213,9 @@ impl Pipeline {
                         failed.map_or(Ok(out), Err)
                     }
                 }
-                .map_err(|(item, error)| step.failed(item, error))?;
+                .map_err(|(item, error)| step.failed(item, error));
+                step.timer.stop(started);
+                items = result?;
                 step.summarize(&mut summary, before, items.len());
                 if items.is_empty() {
                     break;

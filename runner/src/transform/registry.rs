@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::connectors::registry::Connections;
+use crate::metrics::StepTimer;
 
 use super::aggregate::Aggregate;
 use super::convert::{Conversion, Convert};
@@ -82,6 +83,7 @@ pub fn build_pipeline_with(
             Ok(LabeledStage {
                 label: labeled.label.clone(),
                 stage: build_stage(&labeled.label, &labeled.step, resources)?,
+                timer: StepTimer::default(),
             })
         })
         .collect::<Result<_, _>>()?;
@@ -198,6 +200,7 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
                         Ok(LabeledStage {
                             stage: build_stage(&label, step, resources)?,
                             label,
+                            timer: StepTimer::default(),
                         })
                     })
                     .collect::<Result<_, BuildError>>()?;
