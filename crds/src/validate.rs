@@ -256,6 +256,9 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
     if let Some(when) = when {
         check.jq("spec.incoming.when", when);
     }
+    if webhook.as_ref().is_some_and(|w| w.max_items == Some(0)) {
+        check.report("spec.incoming.webhook.maxItems", "must be at least 1");
+    }
     if let Some(auth) = webhook.as_ref().and_then(|w| w.auth.as_ref()) {
         let WebhookAuth { token, hmac } = auth;
         check.exactly_one(
@@ -276,6 +279,20 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
         }
         if let Some(pointer) = &poll.items_pointer {
             check.pointer("spec.incoming.poll.itemsPointer", pointer);
+        }
+        for (field, zero) in [
+            ("maxItems", poll.max_items == Some(0)),
+            ("maxResponseBytes", poll.max_response_bytes == Some(0)),
+            (
+                "files.maxFileBytes",
+                poll.files
+                    .as_ref()
+                    .is_some_and(|f| f.max_file_bytes == Some(0)),
+            ),
+        ] {
+            if zero {
+                check.report(format!("spec.incoming.poll.{field}"), "must be at least 1");
+            }
         }
         if let Some(pagination) = &poll.pagination {
             pagination_problems(&mut check, pagination);

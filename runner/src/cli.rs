@@ -142,6 +142,9 @@ struct RunArgs {
     /// operator; needs the in-cluster service account).
     #[arg(long, env = "SWITCHYARD_REPORT_STATUS")]
     report_status: bool,
+
+    #[command(flatten)]
+    limits: crate::limits::Limits,
 }
 
 /// OIDC: API callers with a JWT from this issuer.
@@ -258,6 +261,7 @@ fn register_credentials(args: &RunArgs) {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
+    crate::limits::install(args.limits.clone());
     let secrets = SecretSource {
         dir: args.manifests.secrets_dir.clone(),
     };
@@ -357,18 +361,13 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     );
     ready.store(true, Ordering::Relaxed);
     let draining = ready.clone();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    api::serve::serve(listener, app, async move {
         shutdown_signal().await;
         // Stop advertising readiness first, so a load balancer sends no new work.
         draining.store(false, Ordering::Relaxed);
         tracing::info!("Stopping: finishing in-flight requests and deliveries");
     })
-    .await
-    .context("the HTTP server failed")?;
+    .await;
     engine.shutdown().await;
     tracing::info!("Stopped");
     Ok(())

@@ -9,6 +9,7 @@ pub mod connectors;
 pub mod console;
 pub mod engine;
 pub mod housekeeping;
+pub mod limits;
 pub mod metrics;
 pub mod proxy;
 pub mod queue;

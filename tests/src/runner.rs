@@ -119,6 +119,11 @@ impl Runner {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// The runner's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Everything the runner logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()

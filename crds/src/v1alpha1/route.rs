@@ -144,6 +144,13 @@ pub struct Webhook {
     /// How senders authenticate. Absent: anyone who can reach the port may post.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<WebhookAuth>,
+    /// Most items one request may carry (the elements of a JSON array); a request with
+    /// more gets `413` naming this bound, and none of its items is queued. The runner
+    /// holds about this many items in memory per request in flight. At least 1. Absent:
+    /// the runner's `--webhook-max-items` (10000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_items: Option<u32>,
 }
 
 /// Webhook authentication. Exactly one method is set.
@@ -212,6 +219,19 @@ pub struct Poll {
     /// run fetches everything the request returns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<HttpCursor>,
+    /// Most items one run may fetch over all its pages (HTTP Connections); a run that
+    /// finds more fails (the poll error names this bound) and queues nothing, so nothing
+    /// is lost. At least 1. Absent: the runner's `--poll-max-items`
+    /// (100000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_items: Option<u32>,
+    /// Largest response body of one page, in bytes (HTTP Connections); a larger one fails
+    /// the run, which queues nothing. At least 1. Absent: the runner's
+    /// `--poll-max-response-bytes` (32 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_response_bytes: Option<u64>,
 }
 
 /// An incremental cursor for an HTTP poll, kept in the route's storage. The greatest
@@ -532,6 +552,14 @@ pub struct PollFiles {
     /// Where files that cannot be parsed go. Absent: `failed/` inside `path`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_path: Option<String>,
+    /// Largest file read, in bytes. A larger file is not read: it is recorded as a
+    /// `failed` task naming its size and this bound, and moved to `failedPath` (nothing
+    /// is lost). One run reads files until their sizes add up to this bound; the rest
+    /// wait for the next run. At least 1. Absent: the runner's `--file-max-bytes`
+    /// (64 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_file_bytes: Option<u64>,
 }
 
 /// Writing items to a database. Exactly one of `insert`, `upsert` and `statement` is set.

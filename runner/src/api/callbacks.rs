@@ -70,9 +70,10 @@ pub async fn receive(
         events::intake_rejected(&route.key, IntakeKind::Callback, RejectReason::Auth);
         return Err(ApiError::unauthorized(error.to_string()));
     }
-    let items = items_of_body(&body).map_err(|e| {
+    let max_items = crate::limits::items(None, crate::limits::get().webhook_max_items);
+    let items = items_of_body(&body, max_items).map_err(|error| {
         events::intake_rejected(&route.key, IntakeKind::Callback, RejectReason::Body);
-        ApiError::bad_request(e.to_string())
+        ApiError::from(error)
     })?;
     // Read every item first: a malformed one acknowledges nothing.
     let mut acks = Vec::with_capacity(items.len());

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::auth::Role;
 use crate::engine::Refusal;
+use crate::connectors::webhook::BodyError;
 use crate::queue::QueueError;
 use crate::redact;
 
@@ -183,6 +184,18 @@ impl ApiError {
 
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+/// A webhook, callback or trigger body refused: 413 past the item cap, 400 otherwise.
+impl From<BodyError> for ApiError {
+    fn from(error: BodyError) -> Self {
+        let status = if error.is_too_large() {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        Self::new(status, error.to_string())
     }
 }
 

@@ -19,6 +19,7 @@ mod json_errors;
 mod openapi;
 mod proxy;
 mod routes;
+pub mod serve;
 mod storages;
 mod tasks;
 mod webhooks;
@@ -38,9 +39,6 @@ use self::auth::{Authenticator, Identity, Role};
 use self::declare::ApiRoutes;
 use crate::audit::{AuditAction, AuditEvent, AuditLog};
 use crate::engine::Engine;
-
-/// Largest webhook body accepted: big enough for a batch of a few thousand orders.
-const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -186,8 +184,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(openapi::document))
         .fallback(json_errors::not_found)
+        .layer(middleware::from_fn(serve::read_body))
         .layer(middleware::from_fn(json_errors::as_json))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(crate::limits::get().max_body_bytes()))
         .with_state(state)
 }
 

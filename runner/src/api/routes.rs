@@ -187,7 +187,7 @@ pub async fn trigger(
         }
         state.engine.poll_now(route).await
     } else {
-        let items = items_of_body(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let items = items_of_body(&body, crate::limits::webhook_max_items(route))?;
         state.engine.intake(route, items, "manual").await
     };
     let detail = match &result {

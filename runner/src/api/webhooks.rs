@@ -8,6 +8,7 @@ use super::error::QUEUE_RETRY_AFTER_SECS;
 use super::{ApiError, AppState};
 use crate::connectors::webhook::items_of_body;
 use crate::engine::IntakeError;
+use crate::limits;
 use crate::metrics::events::{self, IntakeKind, RejectReason};
 
 /// The answer to an accepted webhook: the tasks now durably queued.
@@ -33,6 +34,8 @@ pub struct Accepted {
         (status = 400, description = "Malformed body", body = super::error::ErrorBody),
         (status = 401, description = "Missing or wrong credentials", body = super::error::ErrorBody),
         (status = 404, description = "No such webhook route", body = super::error::ErrorBody),
+        (status = 408, description = "The body did not arrive within the body read time-out", body = super::error::ErrorBody),
+        (status = 413, description = "The body is larger than the runner's limit, or holds more items than the route's `maxItems`; nothing was queued", body = super::error::ErrorBody),
         (status = 422, description = "An item failed the incoming transformers", body = super::error::ErrorBody),
         (status = 429, description = "Back-pressure: the route (or a route that takes its items) has `maxPending` undelivered tasks; nothing was queued. `Retry-After` says when to try again, the body's `limit` which limit (code `too_many_pending`)", body = super::error::ErrorBody,
             headers(("Retry-After" = u32, description = "Seconds to wait before sending again"))),
@@ -60,10 +63,12 @@ pub async fn receive(
         events::intake_rejected(&route.key, IntakeKind::Webhook, RejectReason::Auth);
         return Err(ApiError::unauthorized(error.to_string()));
     }
-    let items = items_of_body(&body).map_err(|error| {
+    let items = items_of_body(&body, limits::webhook_max_items(route)).map_err(|error| {
         events::intake_rejected(&route.key, IntakeKind::Webhook, RejectReason::Body);
-        ApiError::bad_request(error.to_string())
+        ApiError::from(error)
     })?;
+    // The raw body is not needed past this point: free it before the pipeline runs.
+    drop(body);
     match state.engine.intake(route, items, "webhook").await {
         Ok(task_ids) => Ok((StatusCode::ACCEPTED, Json(Accepted { task_ids }))),
         Err(error) => {

@@ -128,14 +128,38 @@ impl FileStore {
         }
     }
 
-    pub async fn read(&self, path: &str) -> Result<Vec<u8>, FileError> {
+    /// The content of `path`, unless it is larger than `max` bytes (then it is not read).
+    pub async fn read(&self, path: &str, max: u64) -> Result<Vec<u8>, FileError> {
         match &self.backend {
-            Backend::OpenDal { op, .. } => op
-                .read(path)
-                .await
-                .map(|buffer| buffer.to_vec())
-                .map_err(FileError::io("read", path)),
-            Backend::Ftp(ftp) => ftp.read(path).await,
+            Backend::OpenDal { op, .. } => {
+                let size = op
+                    .stat(path)
+                    .await
+                    .map_err(FileError::io("read", path))?
+                    .content_length();
+                if size > max {
+                    return Err(FileError::TooLarge {
+                        path: path.to_owned(),
+                        size: Some(size),
+                        max,
+                    });
+                }
+                let bytes = op
+                    .read(path)
+                    .await
+                    .map(|buffer| buffer.to_vec())
+                    .map_err(FileError::io("read", path))?;
+                // It may have grown since.
+                if bytes.len() as u64 > max {
+                    return Err(FileError::TooLarge {
+                        path: path.to_owned(),
+                        size: Some(bytes.len() as u64),
+                        max,
+                    });
+                }
+                Ok(bytes)
+            }
+            Backend::Ftp(ftp) => ftp.read(path, max).await,
         }
     }
 

@@ -229,7 +229,8 @@ impl FtpStore {
         Self::close(ftp, result).await
     }
 
-    pub async fn read(&self, path: &str) -> Result<Vec<u8>, FileError> {
+    /// The content of `path`; reading stops past `max` bytes.
+    pub async fn read(&self, path: &str, max: u64) -> Result<Vec<u8>, FileError> {
         let mut ftp = self.connect().await?;
         let result = async {
             let mut stream = ftp
@@ -237,10 +238,18 @@ impl FtpStore {
                 .await
                 .map_err(ftp_error("read", path))?;
             let mut bytes = Vec::new();
-            stream
+            (&mut stream)
+                .take(max.saturating_add(1))
                 .read_to_end(&mut bytes)
                 .await
                 .map_err(|e| ftp_error("read", path)(FtpError::ConnectionError(e)))?;
+            if bytes.len() as u64 > max {
+                return Err(FileError::TooLarge {
+                    path: path.to_owned(),
+                    size: None,
+                    max,
+                });
+            }
             stream.finish().await.map_err(ftp_error("read", path))?;
             Ok(bytes)
         }

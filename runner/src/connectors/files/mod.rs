@@ -45,6 +45,17 @@ pub enum FileError {
     },
     #[error("{0}")]
     Item(String),
+    /// A file larger than the poll reads; it was not read.
+    #[error(
+        "`{path}` is {}, larger than {max} bytes, the most a poll reads \
+         (`incoming.poll.files.maxFileBytes`, or the runner's --file-max-bytes); it was not read",
+        size.map_or_else(|| format!("more than {max} bytes"), |size| format!("{size} bytes"))
+    )]
+    TooLarge {
+        path: String,
+        size: Option<u64>,
+        max: u64,
+    },
 }
 
 impl FileError {
@@ -69,6 +80,7 @@ impl FileError {
             Self::Io { .. } | Self::Ftp { .. } => "file_io",
             Self::Parse { .. } => "file_parse",
             Self::Item(_) => "file_item",
+            Self::TooLarge { .. } => "file_too_large",
         }
     }
 }

@@ -185,6 +185,9 @@ pub fn is_retriable(error: &FileError) -> bool {
                 )
         }
         FileError::Ftp { retriable, .. } => *retriable,
-        FileError::Config { .. } | FileError::Parse { .. } | FileError::Item(_) => false,
+        FileError::Config { .. }
+        | FileError::Parse { .. }
+        | FileError::Item(_)
+        | FileError::TooLarge { .. } => false,
     }
 }

@@ -12,6 +12,7 @@ use switchyard_crds::v1alpha1::{AfterRead, FileFormat, FileSplit, PollFiles};
 
 use super::{FileError, FileStore, Format, parse};
 use crate::connectors::{AfterCommit, Batch, PollContext, Removal, Source, SourceError};
+use crate::limits;
 
 pub struct FileSource {
     store: Arc<FileStore>,
@@ -22,6 +23,8 @@ pub struct FileSource {
     after_read: AfterRead,
     processed: String,
     failed: String,
+    /// Largest file read, and most bytes of files one run reads.
+    max_file_bytes: u64,
 }
 
 fn as_dir(path: &str) -> String {
@@ -72,6 +75,7 @@ impl FileSource {
             format,
             per_record: spec.split.unwrap_or_default() == FileSplit::Record,
             after_read: spec.after_read.unwrap_or_default(),
+            max_file_bytes: limits::bytes(spec.max_file_bytes, limits::get().file_max_bytes),
             store,
         })
     }
@@ -91,7 +95,8 @@ impl FileSource {
         Ok(paths)
     }
 
-    async fn read(&self, path: &str) -> Batch {
+    /// The batch of one file, and how many bytes were read.
+    async fn read(&self, path: &str) -> (Batch, u64) {
         let settle = Box::new(Settle {
             store: self.store.clone(),
             path: path.to_owned(),
@@ -99,14 +104,16 @@ impl FileSource {
             processed: self.processed.clone(),
             failed: self.failed.clone(),
         });
-        let parsed = self.store.read(path).await.and_then(|bytes| {
+        let read = self.store.read(path, self.max_file_bytes).await;
+        let size = read.as_ref().map_or(0, |bytes| bytes.len() as u64);
+        let parsed = read.and_then(|bytes| {
             parse(&bytes, self.format, self.per_record).map_err(|message| FileError::Parse {
                 path: path.to_owned(),
                 format: self.format.name(),
                 message,
             })
         });
-        match parsed {
+        let batch = match parsed {
             Ok(items) => Batch {
                 label: path.to_owned(),
                 items: items
@@ -129,7 +136,8 @@ impl FileSource {
                 error: Some(error.to_string()),
                 after_commit: Some(settle),
             },
-        }
+        };
+        (batch, size)
     }
 }
 
@@ -158,12 +166,21 @@ impl Source for FileSource {
 }
 
 impl FileSource {
-    /// One batch per matching file.
+    /// One batch per matching file. The batches are held until queued, so one run reads
+    /// files until their sizes add up to the largest file allowed; the others wait for
+    /// the next run.
     pub async fn read_all(&self) -> Result<Vec<Batch>, SourceError> {
         let paths = self.list().await.map_err(|e| SourceError(e.to_string()))?;
         let mut batches = Vec::with_capacity(paths.len());
-        for path in paths {
-            batches.push(self.read(&path).await);
+        let mut read = 0u64;
+        for (index, path) in paths.iter().enumerate() {
+            if read >= self.max_file_bytes {
+                tracing::info!(dir = %self.dir, read_bytes = read, left = paths.len() - index, "Poll read its share of files; the others wait for the next run");
+                break;
+            }
+            let (batch, size) = self.read(path).await;
+            read += size;
+            batches.push(batch);
         }
         Ok(batches)
     }

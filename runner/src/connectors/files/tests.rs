@@ -79,6 +79,7 @@ async fn files_move_only_when_their_batch_is_committed() {
             after_read: None,
             processed_path: None,
             failed_path: None,
+            max_file_bytes: None,
         },
     )
     .unwrap_or_else(|e| panic!("{e}"));

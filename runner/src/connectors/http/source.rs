@@ -14,6 +14,7 @@ use super::endpoint::{
 };
 use crate::connectors::incremental::{Incremental, initial_value};
 use crate::connectors::{Batch, PollContext, Source, SourceError};
+use crate::limits;
 use crate::redact;
 use crate::secrets::SecretSource;
 use crate::transform::paths;
@@ -40,6 +41,17 @@ pub enum PollError {
     Json { page: u32, reason: String },
     #[error("page {page}: nothing at items pointer `{pointer}`")]
     Pointer { page: u32, pointer: String },
+    #[error(
+        "page {page}: {url} answered more than {max} bytes, the most one page may have \
+         (`incoming.poll.maxResponseBytes`, or the runner's --poll-max-response-bytes); \
+         nothing was queued"
+    )]
+    TooLarge { page: u32, url: String, max: u64 },
+    #[error(
+        "page {page}: the poll found more than {max} items, the most one run may fetch \
+         (`incoming.poll.maxItems`, or the runner's --poll-max-items); nothing was queued"
+    )]
+    TooManyItems { page: u32, max: usize },
 }
 
 /// What to fetch next.
@@ -58,6 +70,10 @@ pub struct HttpSource {
     items_pointer: Option<String>,
     pagination: Option<Pagination>,
     cursor: Option<ParsedCursor>,
+    /// Most items one run fetches over all pages.
+    max_items: usize,
+    /// Largest response body of one page.
+    max_response_bytes: u64,
 }
 
 impl HttpSource {
@@ -86,6 +102,11 @@ impl HttpSource {
             items_pointer: poll.items_pointer.clone().filter(|p| !p.is_empty()),
             pagination: poll.pagination.clone(),
             cursor: poll.cursor.as_ref().map(ParsedCursor::parse).transpose()?,
+            max_items: limits::items(poll.max_items, limits::get().poll_max_items),
+            max_response_bytes: limits::bytes(
+                poll.max_response_bytes,
+                limits::get().poll_max_response_bytes,
+            ),
         })
     }
 
@@ -105,11 +126,20 @@ impl HttpSource {
                 Next::Query(query) => (self.path.clone(), query),
                 Next::Url(url) => (url, Vec::new()),
             };
-            let response = self.get(page, &url, &query).await?;
-            let page_items = self.items_of(page, &response)?;
-            let count = page_items.len() as u64;
-            items.extend(page_items);
-            next = self.next(base, page, count, &response);
+            let mut response = self.get(page, &url, &query).await?;
+            let count = match self.items_at(page, &response)? {
+                Value::Array(found) => found.len(),
+                Value::Null => 0,
+                _ => 1,
+            };
+            if items.len() + count > self.max_items {
+                return Err(PollError::TooManyItems {
+                    page,
+                    max: self.max_items,
+                });
+            }
+            next = self.next(base, page, count as u64, &response);
+            items.extend(self.take_items(&mut response));
         }
         if !matches!(next, Next::Done) {
             tracing::warn!(
@@ -208,39 +238,66 @@ impl HttpSource {
             .await
             .map_err(|e| failed(e.to_string()))?;
         let status = response.status();
-        let body = response
-            .text()
+        let too_large = || PollError::TooLarge {
+            page,
+            url: shown.clone(),
+            max: self.max_response_bytes,
+        };
+        if response
+            .content_length()
+            .is_some_and(|length| length > self.max_response_bytes)
+        {
+            return Err(too_large());
+        }
+        // Read chunk by chunk, so a response without a length cannot grow past the bound.
+        let mut body = Vec::new();
+        let mut response = response;
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| failed(describe_reqwest_error(&e)))?;
+            .map_err(|e| failed(describe_reqwest_error(&e)))?
+        {
+            if (body.len() + chunk.len()) as u64 > self.max_response_bytes {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
         if !status.is_success() {
             return Err(PollError::Status {
                 page,
                 url: shown,
                 status,
-                body: redact::excerpt(&body, 500),
+                body: redact::excerpt(&String::from_utf8_lossy(&body), 500),
             });
         }
-        serde_json::from_str(&body).map_err(|e| PollError::Json {
+        serde_json::from_slice(&body).map_err(|e| PollError::Json {
             page,
             reason: e.to_string(),
         })
     }
 
-    fn items_of(&self, page: u32, response: &Value) -> Result<Vec<Value>, PollError> {
+    /// What the items pointer finds in a page.
+    fn items_at<'v>(&self, page: u32, response: &'v Value) -> Result<&'v Value, PollError> {
+        match &self.items_pointer {
+            None => Ok(response),
+            Some(pointer) => response.pointer(pointer).ok_or_else(|| PollError::Pointer {
+                page,
+                pointer: pointer.clone(),
+            }),
+        }
+    }
+
+    /// The page's items, moved out of it (the page is not needed afterwards).
+    fn take_items(&self, response: &mut Value) -> Vec<Value> {
         let found = match &self.items_pointer {
-            None => response,
-            Some(pointer) => response
-                .pointer(pointer)
-                .ok_or_else(|| PollError::Pointer {
-                    page,
-                    pointer: pointer.clone(),
-                })?,
+            None => Some(response),
+            Some(pointer) => response.pointer_mut(pointer),
         };
-        Ok(match found {
-            Value::Array(items) => items.clone(),
-            Value::Null => Vec::new(),
-            single => vec![single.clone()],
-        })
+        match found.map(Value::take) {
+            Some(Value::Array(items)) => items,
+            Some(Value::Null) | None => Vec::new(),
+            Some(single) => vec![single],
+        }
     }
 }
 
