@@ -183,8 +183,10 @@ fn build_route(
         .map(|poll| cron("spec.incoming.poll.schedule", &poll.schedule))
         .transpose()?;
     let webhook_auth = match incoming.webhook.as_ref().and_then(|w| w.auth.as_ref()) {
-        Some(auth) => WebhookAuthenticator::new(auth, namespace, secrets)
-            .map_err(|(field, error)| format!("field `{field}`: {error}"))?,
+        Some(auth) => WebhookAuthenticator::new(auth, namespace, secrets).map_err(|boxed| {
+            let (field, error) = *boxed;
+            format!("field `{field}`: {error}")
+        })?,
         None => None,
     };
     let resources = Resources {

@@ -71,7 +71,10 @@ impl Awaiting {
                         namespace,
                         secrets,
                     )
-                    .map_err(|(field, error)| format!("field `{field}`: {error}"))?,
+                    .map_err(|boxed| {
+                        let (field, error) = *boxed;
+                        format!("field `{field}`: {error}")
+                    })?,
                 };
                 Some(Callback {
                     correlation: compile(&format!("{at}.correlation"), &callback.correlation)?,

@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::auth::Role;
-use crate::engine::Refusal;
 use crate::connectors::webhook::BodyError;
+use crate::engine::Refusal;
 use crate::queue::QueueError;
 use crate::redact;
 

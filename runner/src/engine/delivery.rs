@@ -304,6 +304,8 @@ async fn record(engine: &Engine, attempted: Vec<Attempted>) {
 mod tests {
     use std::str::FromStr;
 
+    use chrono::Timelike;
+
     use super::*;
 
     #[test]

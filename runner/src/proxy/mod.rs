@@ -70,7 +70,10 @@ impl ProxyRuntime {
         let auth = match &spec.auth {
             Some(auth) => {
                 WebhookAuthenticator::new_at(auth, "spec.incoming.proxy.auth", namespace, secrets)
-                    .map_err(|(field, error)| format!("field `{field}`: {error}"))?
+                    .map_err(|boxed| {
+                    let (field, error) = *boxed;
+                    format!("field `{field}`: {error}")
+                })?
             }
             None => None,
         };

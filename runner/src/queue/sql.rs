@@ -17,9 +17,9 @@ use crate::metrics::events::{self, TakeBack};
 
 use super::{
     Ack, Completion, LeasedTask, LogLine, NewTask, OnTimeout, Outcome, PROXY_SOURCE, PollClaim,
-    QueueError,
-    QueueStore, RouteActivity, RouteCounts, RouteGauges, RouteKey, StateCounts, TaskAction,
-    TaskDetail, TaskFilter, TaskState, TaskSummary, UNREADABLE_SOURCE, WriteBatch, now_ms, now_us,
+    QueueError, QueueStore, RouteActivity, RouteCounts, RouteGauges, RouteKey, StateCounts,
+    TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary, UNREADABLE_SOURCE, WriteBatch,
+    now_ms, now_us,
 };
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.

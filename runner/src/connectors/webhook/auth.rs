@@ -45,7 +45,7 @@ impl WebhookAuthenticator {
         auth: &WebhookAuth,
         namespace: &str,
         secrets: &SecretSource,
-    ) -> Result<Option<Self>, (String, SecretError)> {
+    ) -> Result<Option<Self>, Box<(String, SecretError)>> {
         Self::new_at(auth, "spec.incoming.webhook.auth", namespace, secrets)
     }
 
@@ -55,17 +55,17 @@ impl WebhookAuthenticator {
         field: &str,
         namespace: &str,
         secrets: &SecretSource,
-    ) -> Result<Option<Self>, (String, SecretError)> {
+    ) -> Result<Option<Self>, Box<(String, SecretError)>> {
         if let Some(token) = &auth.token {
             let secret = secrets
                 .resolve(namespace, token)
-                .map_err(|e| (format!("{field}.token"), e))?;
+                .map_err(|e| Box::new((format!("{field}.token"), e)))?;
             return Ok(Some(Self::Token(secret)));
         }
         if let Some(hmac) = &auth.hmac {
             let key = secrets
                 .resolve(namespace, &hmac.secret)
-                .map_err(|e| (format!("{field}.hmac.secret"), e))?;
+                .map_err(|e| Box::new((format!("{field}.hmac.secret"), e)))?;
             return Ok(Some(Self::Hmac {
                 key,
                 header: hmac
