@@ -209,6 +209,14 @@ fn the_flows_examples_are_valid() {
             "SWITCHYARD_SECRET_PRINT_SHOP_CALLBACK_KEY",
             "example-callback-key",
         )
+        .env(
+            "SWITCHYARD_SECRET_ERP_OAUTH_CLIENT_SECRET",
+            "example-secret",
+        )
+        .env(
+            "SWITCHYARD_SECRET_SHOP_CALLER_TOKEN",
+            "example-caller-token",
+        )
         .output()
         .expect("run validate");
     assert!(
