@@ -162,6 +162,12 @@ async fn start() -> (Runner, tempfile::TempDir) {
         env: vec![
             ("SWITCHYARD_SECRET_ERP_TOKEN".into(), RECEIVER_TOKEN.into()),
             ("SWITCHYARD_SECRET_CALLER_TOKEN".into(), CALLER_TOKEN.into()),
+            // The server-wide body cap (default 32 MiB) would stop the large streamed
+            // request before the proxy sees it; the proxy's own buffers stay at 32 MiB.
+            (
+                "SWITCHYARD_MAX_BODY_BYTES".into(),
+                (64 * 1024 * 1024).to_string(),
+            ),
         ],
         ..Default::default()
     };
