@@ -131,7 +131,7 @@ struct RunArgs {
 
     /// Back-pressure: MiB an SQLite queue's volume must keep free; below it webhooks
     /// answer 503 and polls skip. 0: no floor. Not used with PostgreSQL.
-    #[arg(long, default_value_t = 64, env = "SWITCHYARD_MIN_FREE_DISK_MIB")]
+    #[arg(long, default_value_t = 0, env = "SWITCHYARD_MIN_FREE_DISK_MIB")]
     min_free_disk_mib: u64,
 
     /// The region this runner serves, for logs (set by the operator).

@@ -106,12 +106,21 @@ spec:
 
     // After a restart the file is processed once.
     let restarted = Runner::restart(runner_bin!(), dir.path(), &runner.data_dir, &options).await;
-    let response = restarted
-        .client
-        .post(restarted.url("/api/v1/namespaces/default/routes/rows/trigger"))
-        .send()
-        .await
-        .expect("trigger");
+    // The killed runner's poll claim holds the route until its lease (15 s) runs out;
+    // until then the trigger answers 503 (another poll is under way).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    let response = loop {
+        let response = restarted
+            .client
+            .post(restarted.url("/api/v1/namespaces/default/routes/rows/trigger"))
+            .send()
+            .await
+            .expect("trigger");
+        if response.status().as_u16() != 503 || std::time::Instant::now() > deadline {
+            break response;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
     assert_eq!(response.status().as_u16(), 202);
     let answer: Value = response.json().await.expect("JSON");
     assert_eq!(answer["count"], 3, "{answer}");
