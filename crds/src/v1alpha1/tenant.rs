@@ -64,8 +64,7 @@ pub struct TenantSpec {
     pub retention: Option<Retention>,
     /// Back-pressure: limits past which the runners refuse new work (webhooks answer
     /// `429`/`503` with `Retry-After`, polls skip their tick) instead of letting the
-    /// queue grow without bound. Absent: no pending-task limit, and a 64 MiB free-disk
-    /// floor for an SQLite queue.
+    /// queue grow without bound. Absent: no pending-task limit and no free-disk floor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub back_pressure: Option<BackPressure>,
     /// Access to the runner's REST API.
@@ -227,7 +226,7 @@ pub struct BackPressure {
     pub max_pending_per_route: Option<u64>,
     /// Free space, in MiB, that an SQLite queue's volume must keep: below it, webhooks
     /// answer `503` and polls skip their tick, so the queue never fills its disk. 0
-    /// turns the floor off; it does not apply to a PostgreSQL queue. Absent: 64.
+    /// turns the floor off; it does not apply to a PostgreSQL queue. Absent: no floor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_free_disk_mebibytes: Option<u64>,
 }
