@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::manifest::{AnyResource, LoadedResource};
 use crate::problem::{Origin, Problem, ResourceId};
 use crate::v1alpha1::{
-    ConnectionSpec, HttpDelivery, Incoming, ProcessingMode, RouteSpec, Step, ValueTableSpec,
+    ConnectionSpec, HttpDelivery, Incoming, KeepSteps, ProcessingMode, RouteSpec, Step,
+    ValueTableSpec,
 };
 use crate::validate;
 
@@ -70,6 +71,8 @@ pub struct ProcessingSettings {
     pub suspend: bool,
     /// `spec.processing.maxPending`; `None`: the runner's default applies.
     pub max_pending: Option<u64>,
+    /// `spec.processing.keepSteps`, default `failed`.
+    pub keep_steps: KeepSteps,
 }
 
 /// Default number of tasks a route delivers at once: enough to hide a receiver's
@@ -445,6 +448,7 @@ fn compile_route(
             },
             suspend: processing.suspend.unwrap_or(false),
             max_pending: processing.max_pending,
+            keep_steps: processing.keep_steps.unwrap_or_default(),
         },
         id,
         origin,

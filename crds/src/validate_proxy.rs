@@ -54,6 +54,7 @@ pub(crate) fn route(check: &mut Checker<'_>, spec: &RouteSpec) {
             max_concurrency,
             retry,
             max_pending,
+            keep_steps,
             suspend: _,
         } = processing;
         for (name, set) in [
@@ -62,6 +63,7 @@ pub(crate) fn route(check: &mut Checker<'_>, spec: &RouteSpec) {
             ("maxConcurrency", max_concurrency.is_some()),
             ("retry", retry.is_some()),
             ("maxPending", max_pending.is_some()),
+            ("keepSteps", keep_steps.is_some()),
         ] {
             if set {
                 check.report(format!("spec.processing.{name}"), UNUSED);

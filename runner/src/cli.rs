@@ -325,6 +325,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     ));
 
     tokio::spawn(housekeeping::wait_timeout_loop(engine.clone()));
+    tokio::spawn(housekeeping::provenance_loop(engine.clone()));
 
     if args.report_status
         && let Some(client) = status_report::cluster_client().await

@@ -41,6 +41,24 @@ pub async fn retention_loop(engine: Arc<Engine>, retention: Retention) {
     }
 }
 
+/// How often kept steps of done tasks are dropped (`keepSteps: failed`).
+const PROVENANCE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Drops the items after each step kept with done tasks of routes that keep them only
+/// for failed tasks, every [`PROVENANCE_INTERVAL`].
+pub async fn provenance_loop(engine: Arc<Engine>) {
+    loop {
+        tokio::time::sleep(PROVENANCE_INTERVAL).await;
+        match engine.store().prune_provenance().await {
+            Ok(0) => {}
+            Ok(tasks) => tracing::debug!(tasks, "Dropped the kept steps of done tasks"),
+            Err(error) => {
+                tracing::warn!(error = %error, "Dropping kept steps of done tasks failed; trying again later")
+            }
+        }
+    }
+}
+
 /// Ends waiting tasks past their deadline (`outgoing.await.timeoutSeconds`), every
 /// [`WAIT_TIMEOUT_INTERVAL`]: failed, or sent again, as each route says.
 pub async fn wait_timeout_loop(engine: Arc<Engine>) {

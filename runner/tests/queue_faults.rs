@@ -30,6 +30,7 @@ fn task() -> NewTask {
         source: "webhook",
         log: vec![],
         failure: None,
+        provenance: None,
     }
 }
 

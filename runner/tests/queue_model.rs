@@ -116,6 +116,7 @@ impl Harness {
                         source: "webhook",
                         log: vec![],
                         failure: None,
+                        provenance: None,
                     })
                     .collect();
                 for task in &tasks {

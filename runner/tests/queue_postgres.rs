@@ -40,6 +40,7 @@ async fn concurrent_runners_lease_disjoint_tasks_and_all_of_them() {
             source: "webhook",
             log: vec![],
             failure: None,
+            provenance: None,
         })
         .collect();
     first

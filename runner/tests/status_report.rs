@@ -66,6 +66,7 @@ fn task(route: &RouteKey, n: u64) -> NewTask {
         source: "webhook",
         log: vec![],
         failure: None,
+        provenance: None,
     }
 }
 

@@ -456,6 +456,35 @@ pub struct Processing {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_pending: Option<u64>,
+    /// Which tasks keep the item after each incoming step (besides the item as
+    /// received, which every task of a Route with incoming steps keeps), for the task
+    /// detail and for replaying a task from a step. At most 64 KiB of items are kept
+    /// per task; a step past that is marked as left out. Absent: `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_steps: Option<KeepSteps>,
+}
+
+/// Which tasks keep the item after each incoming step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum KeepSteps {
+    /// No task keeps them (the item as received is still kept).
+    Never,
+    /// Every task keeps them until it is `done`; then they are dropped.
+    #[default]
+    Failed,
+    /// Every task keeps them for as long as the task is kept.
+    Always,
+}
+
+impl KeepSteps {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Never => "never",
+            Self::Failed => "failed",
+            Self::Always => "always",
+        }
+    }
 }
 
 /// When tasks are delivered.

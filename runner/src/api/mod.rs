@@ -122,6 +122,11 @@ pub fn api_routes() -> ApiRoutes {
             Editor,
             tasks::ack_task,
         )
+        .post(
+            "/api/v1/namespaces/{namespace}/tasks/{id}/replay",
+            Editor,
+            tasks::replay_task,
+        )
         .get(
             "/api/v1/namespaces/{namespace}/storages/{storage}/items",
             Viewer,

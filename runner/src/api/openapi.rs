@@ -41,6 +41,7 @@ use super::declare::Declared;
         super::tasks::retry_task,
         super::tasks::discard_task,
         super::tasks::ack_task,
+        super::tasks::replay_task,
         super::callbacks::receive,
         super::proxy::forward,
         super::storages::list_items,

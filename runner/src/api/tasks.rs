@@ -1,11 +1,13 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Identity;
 use super::{ApiError, AppState};
 use crate::audit::AuditAction;
+use crate::engine::ReplayError;
 use crate::metrics::events;
 use crate::queue::{
     Ack, AckOutcome, RouteKey, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary,
@@ -301,4 +303,109 @@ pub async fn ack_task(
         message: request.message,
     };
     act(&state, &identity, &namespace, &id, TaskAction::Ack(ack)).await
+}
+
+/// What to replay.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// The incoming step to start at (1 is the first; 1 runs every step again on the
+    /// item as received). Absent: 1.
+    #[schema(minimum = 1)]
+    pub from_step: Option<u32>,
+}
+
+/// The tasks a replay made.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayResult {
+    /// The replayed task.
+    pub replay_of: String,
+    /// The step the replay started at.
+    pub from_step: u32,
+    /// The new tasks, one per item the steps made (none if a step dropped the item).
+    pub task_ids: Vec<String>,
+}
+
+/// Replay a task
+///
+/// Run the task's item again through its route's incoming steps as configured now,
+/// from step `fromStep` on (on the items that went into that step when the task was
+/// made), into new tasks linked to this one (`provenance.replayOf`; this task lists
+/// them in `provenance.replays`). For fixing a transformer and re-running what it broke.
+/// The old task is left as it is. The caller is named in the new tasks' log and the
+/// audit trail.
+#[utoipa::path(
+    post,
+    tag = "tasks",
+    path = "/api/v1/namespaces/{namespace}/tasks/{id}/replay",
+    params(("namespace" = String, Path), ("id" = String, Path)),
+    request_body(content = ReplayRequest, description = "Optional"),
+    responses(
+        (status = 202, body = ReplayResult),
+        (status = 400, description = "Not a valid replay request, or `fromStep` out of range", body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "The task keeps no record of the items that went into that step, or its route is gone", body = super::error::ErrorBody),
+        (status = 422, description = "A step failed on the item", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn replay_task(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path((namespace, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ReplayResult>), ApiError> {
+    let request: ReplayRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ReplayRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the body is not a valid replay request ({{\"fromStep\": n}}): {e}"
+            ))
+        })?
+    };
+    let from_step = request.from_step.unwrap_or(1);
+    if from_step == 0 {
+        return Err(ApiError::bad_request(
+            "`fromStep` counts from 1 (the first incoming step)",
+        ));
+    }
+    let result = state
+        .engine
+        .replay(&namespace, &id, from_step, &identity.actor())
+        .await;
+    let detail = match &result {
+        Ok(ids) => serde_json::json!({"fromStep": from_step, "taskIds": ids}),
+        Err(error) => serde_json::json!({
+            "fromStep": from_step,
+            "error": crate::redact::redact(&error.to_string()),
+        }),
+    };
+    if !matches!(result, Err(ReplayError::NoTask { .. })) {
+        state
+            .audit(&identity, &namespace, AuditAction::Replay, &id, detail)
+            .await;
+    }
+    let task_ids = result.map_err(|error| match error {
+        ReplayError::NoTask { .. } => ApiError::not_found(error.to_string()),
+        ReplayError::StepOutOfRange { .. } => ApiError::bad_request(error.to_string()),
+        ReplayError::NoProvenance { .. }
+        | ReplayError::RouteGone { .. }
+        | ReplayError::Proxy { .. }
+        | ReplayError::Missing { .. } => ApiError::new(StatusCode::CONFLICT, error.to_string()),
+        ReplayError::Transform { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
+        }
+        ReplayError::Queue(error) => ApiError::from(error),
+        ReplayError::Commit(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+    })?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ReplayResult {
+            replay_of: id,
+            from_step,
+            task_ids,
+        }),
+    ))
 }

@@ -8,10 +8,12 @@ use serde_json::Value;
 use super::{Engine, Refusal};
 use crate::connectors::Removal;
 use crate::metrics::{RouteMetrics, events};
+use crate::queue::provenance::{self, KeptRecord, Received, StepCapture};
 use crate::queue::{LogLine, NewTask, PollClaim, QueueError};
 use crate::redact;
 use crate::runtime::RouteRuntime;
 use crate::transform::{Context, DeferredWrite, StepFailed, apply_deferred};
+use switchyard_crds::v1alpha1::KeepSteps;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
@@ -222,14 +224,20 @@ impl Engine {
         let received = items.len();
         let mut tasks = Vec::with_capacity(received);
         for (index, item) in items.into_iter().enumerate() {
-            let (outputs, summary) = if route.incoming.is_empty() {
-                (vec![item], None)
+            let (outputs, summary, kept) = if route.incoming.is_empty() {
+                (vec![item], None, None)
             } else {
+                let came_in = Received::Item(&item);
+                let keep = route.compiled.processing.keep_steps;
+                let mut capture =
+                    (keep != KeepSteps::Never).then(|| StepCapture::new(came_in.budget_left()));
+                let mut kept = provenance::record(came_in, None, keep, None);
                 let (outputs, summary) = route
                     .incoming
-                    .run(item)
+                    .run_sync_from(vec![item], 0, capture.as_mut())
                     .map_err(|source| IntakeError::Transform { index, source })?;
-                (outputs, Some(summary))
+                with_steps(&mut kept, capture);
+                (outputs, Some(summary), Some(kept))
             };
             // One line for what came in and what the transformers made of it: a log row
             // per task is a write per task, on the hot path of intake.
@@ -250,6 +258,7 @@ impl Engine {
                     source,
                     log: line.clone(),
                     failure: None,
+                    provenance: kept.clone(),
                 });
             }
         }
@@ -293,15 +302,19 @@ impl Engine {
     ) -> Result<Prepared, IntakeError> {
         let received = items.len();
         let context = Context::new(route.key.namespace.clone(), self.storage.clone());
-        let (outputs, summary) =
-            route
-                .incoming
-                .run_batch(items, &context)
-                .await
-                .map_err(|source| IntakeError::Transform {
-                    index: source.item,
-                    source,
-                })?;
+        let keep = route.compiled.processing.keep_steps;
+        let mut capture = (keep != KeepSteps::Never)
+            .then(|| StepCapture::new(Received::Batch(&items).budget_left()));
+        let mut kept = provenance::record(Received::Batch(&items), None, keep, None);
+        let (outputs, summary) = route
+            .incoming
+            .run_batch_from(items, &context, 0, capture.as_mut())
+            .await
+            .map_err(|source| IntakeError::Transform {
+                index: source.item,
+                source,
+            })?;
+        with_steps(&mut kept, capture);
         let came_in = LogLine::now(format!(
             "Received via {source_text} (batch of {received}, {} after the incoming transformers)",
             outputs.len()
@@ -318,6 +331,7 @@ impl Engine {
                     LogLine::now(format!("Incoming transformers: {summary}")),
                 ]),
                 failure: None,
+                provenance: Some(kept.clone()),
             })
             .collect();
         Ok(Prepared {
@@ -375,4 +389,11 @@ pub(crate) fn redact_lines(mut lines: Vec<LogLine>) -> Vec<LogLine> {
         }
     }
     lines
+}
+
+/// Adds the captured steps to a record built before the pipeline ran.
+fn with_steps(record: &mut Arc<KeptRecord>, capture: Option<StepCapture>) {
+    if let (Some(capture), Some(record)) = (capture, Arc::get_mut(record)) {
+        record.steps = provenance::steps_json(capture);
+    }
 }

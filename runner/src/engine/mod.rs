@@ -6,9 +6,11 @@ mod attempt;
 mod delivery;
 mod intake;
 mod poller;
+mod replay;
 
 pub use admission::{DiskFloor, LimitSource, Limits, Refusal};
 pub use intake::IntakeError;
+pub use replay::{REPLAY_SOURCE, ReplayError};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -118,6 +118,12 @@ pub fn tasks_retried_by_api(route: &RouteKey, tasks: u64, actor: &str) {
     tracing::info!(namespace = %route.namespace, route = %route.route, tasks, actor, "Tasks retried through the API");
 }
 
+/// A human replayed a task through the API into `tasks` new tasks (counted like any
+/// intake once they are delivered; the replay itself is in the audit trail).
+pub fn task_replayed(route: &RouteKey, task: &str, from_step: u32, tasks: usize, actor: &str) {
+    tracing::info!(namespace = %route.namespace, route = %route.route, task, from_step, tasks, actor, "Task replayed through the API");
+}
+
 /// A human discarded a task through the API.
 pub fn task_discarded(route: &RouteKey, task: &str, actor: &str) {
     METRICS

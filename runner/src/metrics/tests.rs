@@ -20,6 +20,7 @@ fn task(route: &RouteKey) -> NewTask {
         source: "webhook",
         log: Vec::new(),
         failure: None,
+        provenance: None,
     }
 }
 

@@ -37,8 +37,10 @@
 mod backoff;
 mod committer;
 mod fault;
+pub mod provenance;
 mod sql;
 mod sql_claims;
+mod sql_provenance;
 mod sql_waiting;
 mod types;
 
@@ -199,6 +201,10 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Records that runner `holder` is alive and returns how many runners were seen
     /// within `ttl` (itself included); forgets runners not seen for long.
     async fn heartbeat(&self, holder: &str, ttl: Duration) -> Result<u32, QueueError>;
+    /// Drops the items after each step kept with done tasks of routes that keep them
+    /// only for failed tasks (`processing.keepSteps: failed`), and the provenance of
+    /// deleted tasks; returns how many tasks lost their steps.
+    async fn prune_provenance(&self) -> Result<u64, QueueError>;
     /// A small durable write that succeeds only when commits do: the [`Committer`]
     /// calls it while commits fail, to learn that the storage has recovered.
     async fn probe(&self) -> Result<(), QueueError> {

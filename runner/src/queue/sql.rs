@@ -51,7 +51,7 @@ impl Dialect {
     }
 
     /// `(…), (…)` placeholders for a multi-row INSERT of `rows` × `cols` values.
-    fn rows(self, rows: usize, cols: usize) -> String {
+    pub(super) fn rows(self, rows: usize, cols: usize) -> String {
         (0..rows)
             .map(|row| format!("({})", self.params(row * cols + 1, cols)))
             .collect::<Vec<_>>()
@@ -83,7 +83,7 @@ pub struct SqlQueue {
     /// single writer, and queueing in the pool is cheaper than `SQLITE_BUSY` retries.
     pub(super) writer: AnyPool,
     /// Reads for the API. On SQLite, WAL lets them run beside the writer.
-    reader: AnyPool,
+    pub(super) reader: AnyPool,
     lease_duration: Duration,
 }
 
@@ -478,6 +478,10 @@ impl QueueStore for SqlQueue {
         self.beat(holder, ttl).await
     }
 
+    async fn prune_provenance(&self) -> Result<u64, QueueError> {
+        self.prune_kept_steps().await
+    }
+
     async fn lease(
         &self,
         route: &RouteKey,
@@ -663,6 +667,7 @@ impl QueueStore for SqlQueue {
             summary: summary(&row)?,
             item: parse_item(id, &item)?,
             log,
+            provenance: self.read_provenance(id).await?,
         }))
     }
 

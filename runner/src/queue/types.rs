@@ -101,6 +101,9 @@ pub struct NewTask {
     /// delivered (see [`NewTask::unreadable`]); `None`: it is `pending`, or `done` for
     /// a [`PROXY_SOURCE`] task.
     pub failure: Option<String>,
+    /// How the item came to be (see [`crate::queue::provenance`]); `None`: nothing kept
+    /// (no incoming steps: the item is the item as received).
+    pub provenance: Option<std::sync::Arc<crate::queue::provenance::KeptRecord>>,
 }
 
 /// The source of a task that records input a poll could not read (a file that is not
@@ -129,6 +132,7 @@ impl NewTask {
             source: PROXY_SOURCE,
             log,
             failure: error,
+            provenance: None,
         }
     }
 
@@ -158,6 +162,7 @@ impl NewTask {
             source: UNREADABLE_SOURCE,
             log,
             failure: Some(error),
+            provenance: None,
         }
     }
 }
@@ -317,6 +322,11 @@ pub struct TaskDetail {
     /// The item as it was queued.
     pub item: serde_json::Value,
     pub log: Vec<LogLine>,
+    /// How the item came to be: the item as received, the items after each incoming
+    /// step, replays. Absent for a task of a route without incoming steps (its item is
+    /// the item as received).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<crate::queue::provenance::Provenance>,
 }
 
 /// What an operator can do to one task.

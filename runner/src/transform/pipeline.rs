@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::metrics::StepTimer;
 use crate::queue::RouteKey;
+use crate::queue::provenance::StepCapture;
 
 use super::{AsyncTransform, BatchTransform, Context, JqProgram, Transform, TransformError};
 
@@ -98,6 +99,11 @@ impl Pipeline {
         self
     }
 
+    /// Top-level steps.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }
@@ -125,10 +131,21 @@ impl Pipeline {
 
     /// [`Pipeline::run`] on a batch.
     pub fn run_sync(&self, items: Vec<Value>) -> Result<(Vec<Value>, String), StepFailed> {
+        self.run_sync_from(items, 0, None)
+    }
+
+    /// [`Pipeline::run_sync`] from step `from` (0-based) on, noting the items after
+    /// each step in `capture` (provenance).
+    pub fn run_sync_from(
+        &self,
+        items: Vec<Value>,
+        from: usize,
+        mut capture: Option<&mut StepCapture>,
+    ) -> Result<(Vec<Value>, String), StepFailed> {
         let mut items = items;
         // One buffer for the log line: it is built for every item on the hot path.
         let mut summary = String::with_capacity(24 * self.steps.len());
-        for step in &self.steps {
+        for (index, step) in self.steps.iter().enumerate().skip(from) {
             let before = items.len();
             let started = step.timer.start();
             let result = match &step.stage {
@@ -157,6 +174,9 @@ impl Pipeline {
             step.timer.stop(started);
             items = result?;
             step.summarize(&mut summary, before, items.len());
+            if let Some(capture) = capture.as_deref_mut() {
+                capture.record(index, &step.label, step.stage.kind(), &items);
+            }
             if items.is_empty() {
                 break;
             }
@@ -171,10 +191,22 @@ impl Pipeline {
         items: Vec<Value>,
         context: &'a Context,
     ) -> BoxFuture<'a, Result<(Vec<Value>, String), StepFailed>> {
+        self.run_batch_from(items, context, 0, None)
+    }
+
+    /// [`Pipeline::run_batch`] from step `from` (0-based) on, noting the items after
+    /// each step in `capture` (provenance).
+    pub fn run_batch_from<'a>(
+        &'a self,
+        items: Vec<Value>,
+        context: &'a Context,
+        from: usize,
+        mut capture: Option<&'a mut StepCapture>,
+    ) -> BoxFuture<'a, Result<(Vec<Value>, String), StepFailed>> {
         Box::pin(async move {
             let mut items = items;
             let mut summary = String::with_capacity(24 * self.steps.len());
-            for step in &self.steps {
+            for (index, step) in self.steps.iter().enumerate().skip(from) {
                 let before = items.len();
                 let started = step.timer.start();
                 let result = match &step.stage {
@@ -217,6 +249,9 @@ impl Pipeline {
                 step.timer.stop(started);
                 items = result?;
                 step.summarize(&mut summary, before, items.len());
+                if let Some(capture) = capture.as_deref_mut() {
+                    capture.record(index, &step.label, step.stage.kind(), &items);
+                }
                 if items.is_empty() {
                     break;
                 }

@@ -101,6 +101,9 @@ impl SqlQueue {
         Self::insert_tasks(self.dialect, &mut tx, &batch.new_tasks, now)
             .await
             .map_err(Failed::NotCommitted)?;
+        Self::insert_provenance(self.dialect, &mut tx, &batch.new_tasks)
+            .await
+            .map_err(Failed::NotCommitted)?;
         Self::apply_completions(self.dialect, &mut tx, &batch.completions, now)
             .await
             .map_err(Failed::NotCommitted)?;

@@ -1,0 +1,289 @@
+//! Provenance: what a task keeps of how its item came to be — the item as received,
+//! the items after each incoming step (as the route's `processing.keepSteps` says), and
+//! the task it replays. Bounded: at most [`MAX_KEPT_BYTES`] of items per task; a part
+//! over the budget is left out and its size noted.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use switchyard_crds::v1alpha1::KeepSteps;
+
+/// Bytes of JSON a task keeps of its item as received and its items after each step,
+/// together.
+pub const MAX_KEPT_BYTES: usize = 64 * 1024;
+
+/// The items after one incoming step, as kept with a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptStep {
+    /// The step's number in the route's incoming pipeline (1 is the first step; a
+    /// Transformer's steps are counted one by one).
+    pub step: u32,
+    /// Where the step was written, e.g. `incoming step 2` or `Transformer/default/clean step 1`.
+    pub label: String,
+    /// The step's kind (`jq`, `set`, `split`…).
+    pub kind: String,
+    /// The items the step produced; absent when they did not fit the per-task budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<Value>>,
+    /// Set when `items` was left out: their size in bytes of JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub omitted_bytes: Option<u64>,
+}
+
+/// Where a replayed task came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayOf {
+    /// The replayed task.
+    pub task: String,
+    /// The step the replay started at (1: from the item as received).
+    pub from_step: u32,
+}
+
+/// How a task's item came to be (the task detail's `provenance`).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Provenance {
+    /// The item as received, before the incoming steps (when `batch`: the array of
+    /// every item of the request or poll, since the steps saw them together). Absent
+    /// when it was over the per-task budget of 64 KiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received: Option<Value>,
+    /// Size of the item as received, in bytes of JSON.
+    pub received_bytes: u64,
+    /// Whether the incoming steps ran on the whole batch (sort, dedupe, aggregate or
+    /// storage steps): then `received` and each step's `items` are the batch's.
+    pub batch: bool,
+    /// The items after each incoming step, in order, up to the step that produced this
+    /// task's item. Absent when not kept: `keepSteps` is `never`, or `failed` and the
+    /// task is done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<KeptStep>>,
+    /// The route's `processing.keepSteps` when the task was queued.
+    pub keep_steps: String,
+    /// Set for a task made by a replay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<ReplayOf>,
+    /// Tasks made by replaying this one, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replays: Vec<String>,
+}
+
+impl Provenance {
+    /// The items that went into step `step` (1-based): the item(s) as received for step
+    /// 1, else the items after step `step - 1`. `Err`: why they are not available.
+    pub fn input_of(&self, step: u32) -> Result<Vec<Value>, MissingInput> {
+        let as_batch = |value: &Value| match (self.batch, value) {
+            (true, Value::Array(items)) => items.clone(),
+            _ => vec![value.clone()],
+        };
+        if step <= 1 {
+            return self
+                .received
+                .as_ref()
+                .map(as_batch)
+                .ok_or(MissingInput::Omitted {
+                    what: "the item as received".into(),
+                    bytes: self.received_bytes,
+                });
+        }
+        let Some(steps) = &self.steps else {
+            return Err(MissingInput::NotKept);
+        };
+        let before = steps
+            .iter()
+            .find(|kept| kept.step == step - 1)
+            .ok_or(MissingInput::NotReached { step: step - 1 })?;
+        before.items.clone().ok_or(MissingInput::Omitted {
+            what: format!("the items after step {}", step - 1),
+            bytes: before.omitted_bytes.unwrap_or(0),
+        })
+    }
+}
+
+/// Why the input of a step cannot be had from a task's provenance.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MissingInput {
+    #[error("{what} ({bytes} bytes) was over the 64 KiB a task keeps and was left out")]
+    Omitted { what: String, bytes: u64 },
+    #[error(
+        "the items after each step were not kept (the route's `processing.keepSteps` is \
+         `never`, or `failed` and the task was done); replay from step 1"
+    )]
+    NotKept,
+    #[error("the item never went through step {step} (an earlier step dropped it)")]
+    NotReached { step: u32 },
+}
+
+/// A task's provenance as it is written: JSON already serialized (the tasks one item
+/// became share one record).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptRecord {
+    pub received: Option<String>,
+    pub received_bytes: u64,
+    pub batch: bool,
+    pub steps: Option<String>,
+    pub keep_steps: KeepSteps,
+    pub replay_of: Option<ReplayOf>,
+}
+
+/// Collects the items after each step while a pipeline runs, within a byte budget.
+#[derive(Debug)]
+pub struct StepCapture {
+    budget: usize,
+    pub steps: Vec<KeptStep>,
+}
+
+impl StepCapture {
+    /// A capture that keeps up to `budget` bytes of items.
+    pub fn new(budget: usize) -> Self {
+        Self {
+            budget,
+            steps: Vec::new(),
+        }
+    }
+
+    /// A capture that goes on from `earlier` steps (a replay from a later step), which
+    /// count against `budget`.
+    pub fn continuing(budget: usize, earlier: Vec<KeptStep>) -> Self {
+        Self {
+            budget: budget.saturating_sub(json_len(&earlier)),
+            steps: earlier,
+        }
+    }
+
+    /// Notes the items after step `index` (0-based in the pipeline).
+    pub fn record(&mut self, index: usize, label: &str, kind: &str, items: &[Value]) {
+        let bytes = json_len(items);
+        let kept = bytes <= self.budget;
+        if kept {
+            self.budget -= bytes;
+        }
+        self.steps.push(KeptStep {
+            step: u32::try_from(index + 1).unwrap_or(u32::MAX),
+            label: label.to_owned(),
+            kind: kind.to_owned(),
+            items: kept.then(|| items.to_vec()),
+            omitted_bytes: (!kept).then_some(bytes as u64),
+        });
+    }
+}
+
+/// The kept steps of `capture` as stored.
+pub fn steps_json(capture: StepCapture) -> Option<String> {
+    // JSON values always serialize (their keys are strings).
+    serde_json::to_string(&capture.steps).ok()
+}
+
+/// What came into a pipeline: one item, or a whole batch.
+#[derive(Debug, Clone, Copy)]
+pub enum Received<'a> {
+    /// One item (steps that run item by item).
+    Item(&'a Value),
+    /// Every item of a request or poll (steps that see the whole batch).
+    Batch(&'a [Value]),
+}
+
+impl Received<'_> {
+    fn bytes(self) -> usize {
+        match self {
+            Self::Item(item) => json_len(item),
+            Self::Batch(items) => json_len(items),
+        }
+    }
+
+    /// What is left of the per-task budget once this is kept.
+    pub fn budget_left(self) -> usize {
+        MAX_KEPT_BYTES.saturating_sub(self.bytes())
+    }
+}
+
+/// Builds the record of `received` and of the steps captured while it ran, for a route
+/// that keeps steps as `keep` says. `capture`: `None` when steps were not captured.
+pub fn record(
+    received: Received<'_>,
+    capture: Option<StepCapture>,
+    keep: KeepSteps,
+    replay_of: Option<ReplayOf>,
+) -> Arc<KeptRecord> {
+    let received_bytes = received.bytes();
+    let text = (received_bytes <= MAX_KEPT_BYTES).then(|| match received {
+        Received::Item(item) => item.to_string(),
+        Received::Batch(items) => Value::from(items.to_vec()).to_string(),
+    });
+    let steps = capture.and_then(steps_json);
+    Arc::new(KeptRecord {
+        received: text,
+        received_bytes: received_bytes as u64,
+        batch: matches!(received, Received::Batch(_)),
+        steps,
+        keep_steps: keep,
+        replay_of,
+    })
+}
+
+/// Bytes of `value` as JSON, without building the text.
+fn json_len<T: Serialize + ?Sized>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing JSON values to a counter cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn capture_keeps_steps_within_the_budget_and_notes_what_it_left_out() {
+        let mut capture = StepCapture::new(20);
+        capture.record(0, "incoming step 1", "set", &[json!({"a": 1})]);
+        capture.record(1, "incoming step 2", "jq", &[json!({"b": "x".repeat(40)})]);
+        assert_eq!(capture.steps[0].items, Some(vec![json!({"a": 1})]));
+        assert_eq!(capture.steps[1].items, None);
+        assert_eq!(capture.steps[1].omitted_bytes, Some(48));
+    }
+
+    #[test]
+    fn input_of_a_step_is_the_output_of_the_one_before() {
+        let provenance = Provenance {
+            received: Some(json!({"n": 1})),
+            received_bytes: 7,
+            batch: false,
+            steps: Some(vec![KeptStep {
+                step: 1,
+                label: "incoming step 1".into(),
+                kind: "set".into(),
+                items: Some(vec![json!({"n": 2})]),
+                omitted_bytes: None,
+            }]),
+            keep_steps: "failed".into(),
+            replay_of: None,
+            replays: Vec::new(),
+        };
+        assert_eq!(provenance.input_of(1), Ok(vec![json!({"n": 1})]));
+        assert_eq!(provenance.input_of(2), Ok(vec![json!({"n": 2})]));
+        assert_eq!(
+            provenance.input_of(3),
+            Err(MissingInput::NotReached { step: 2 })
+        );
+        let big = json!("x".repeat(MAX_KEPT_BYTES));
+        let big = record(Received::Item(&big), None, KeepSteps::Never, None);
+        assert_eq!(big.received, None);
+        assert_eq!(big.received_bytes, MAX_KEPT_BYTES as u64 + 2);
+    }
+}

@@ -1,0 +1,127 @@
+//! Provenance rows (`task_provenance`): written with their tasks, read with the task
+//! detail, steps dropped from done tasks of routes that keep them only for failed ones.
+
+use sqlx::{Any, Row};
+use switchyard_crds::v1alpha1::KeepSteps;
+
+use super::provenance::{KeptStep, Provenance, ReplayOf};
+use super::sql::{Dialect, SqlQueue};
+use super::{NewTask, QueueError};
+
+/// Rows per multi-row INSERT (8 values each).
+const INSERT_CHUNK: usize = 500;
+
+impl SqlQueue {
+    /// Writes the provenance of the new tasks that carry one, in the tasks' transaction.
+    pub(super) async fn insert_provenance(
+        dialect: Dialect,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        tasks: &[NewTask],
+    ) -> Result<(), QueueError> {
+        let kept: Vec<_> = tasks
+            .iter()
+            .filter_map(|task| task.provenance.as_ref().map(|p| (task.id.as_str(), p)))
+            .collect();
+        for chunk in kept.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO task_provenance (task_id, received, received_bytes, batch, steps, \
+                 keep_steps, replay_of, from_step) VALUES {}",
+                dialect.rows(chunk.len(), 8)
+            );
+            let mut query = sqlx::query(&sql);
+            for (id, record) in chunk {
+                query = query
+                    .bind(id.to_string())
+                    .bind(record.received.clone())
+                    .bind(i64::try_from(record.received_bytes).unwrap_or(i64::MAX))
+                    .bind(i64::from(record.batch))
+                    .bind(record.steps.clone())
+                    .bind(record.keep_steps.as_str())
+                    .bind(record.replay_of.as_ref().map(|r| r.task.clone()))
+                    .bind(record.replay_of.as_ref().map(|r| i64::from(r.from_step)));
+            }
+            query
+                .execute(&mut **tx)
+                .await
+                .map_err(QueueError::db("insert task provenance"))?;
+        }
+        Ok(())
+    }
+
+    /// The provenance of task `id`, with the tasks that replay it.
+    pub(super) async fn read_provenance(&self, id: &str) -> Result<Option<Provenance>, QueueError> {
+        let read = || QueueError::db("read task provenance");
+        let replays: Vec<String> = sqlx::query(
+            "SELECT task_id FROM task_provenance WHERE replay_of = $1 ORDER BY task_id",
+        )
+        .bind(id.to_owned())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(read())?
+        .iter()
+        .map(|row| row.try_get("task_id").map_err(read()))
+        .collect::<Result<_, _>>()?;
+        let Some(row) = sqlx::query(
+            "SELECT received, received_bytes, batch, steps, keep_steps, replay_of, from_step \
+             FROM task_provenance WHERE task_id = $1",
+        )
+        .bind(id.to_owned())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(read())?
+        else {
+            return Ok(None);
+        };
+        let corrupt = |reason: String| QueueError::Corrupt {
+            id: id.to_owned(),
+            reason,
+        };
+        let received: Option<String> = row.try_get("received").map_err(read())?;
+        let steps: Option<String> = row.try_get("steps").map_err(read())?;
+        let replay_of: Option<String> = row.try_get("replay_of").map_err(read())?;
+        let from_step: Option<i64> = row.try_get("from_step").map_err(read())?;
+        let batch: i64 = row.try_get("batch").map_err(read())?;
+        let received_bytes: i64 = row.try_get("received_bytes").map_err(read())?;
+        Ok(Some(Provenance {
+            received: received
+                .map(|text| serde_json::from_str(&text))
+                .transpose()
+                .map_err(|e| corrupt(format!("provenance `received`: {e}")))?,
+            received_bytes: u64::try_from(received_bytes).unwrap_or(0),
+            batch: batch != 0,
+            steps: steps
+                .map(|text| serde_json::from_str::<Vec<KeptStep>>(&text))
+                .transpose()
+                .map_err(|e| corrupt(format!("provenance `steps`: {e}")))?,
+            keep_steps: row.try_get("keep_steps").map_err(read())?,
+            replay_of: replay_of.map(|task| ReplayOf {
+                task,
+                from_step: from_step.and_then(|n| u32::try_from(n).ok()).unwrap_or(1),
+            }),
+            replays,
+        }))
+    }
+
+    /// Drops the kept steps of done tasks whose route keeps them only for failed tasks
+    /// (`keepSteps: failed`); the item as received stays. Returns how many.
+    pub(super) async fn prune_kept_steps(&self) -> Result<u64, QueueError> {
+        let pruned = sqlx::query(
+            "UPDATE task_provenance SET steps = NULL WHERE keep_steps = $1 AND steps IS NOT NULL \
+             AND task_id IN (SELECT id FROM tasks WHERE state = 'done')",
+        )
+        .bind(KeepSteps::Failed.as_str())
+        .execute(&self.writer)
+        .await
+        .map_err(QueueError::db("drop kept steps of done tasks"))?
+        .rows_affected();
+        // Rows whose task retention deleted.
+        sqlx::query(
+            "DELETE FROM task_provenance WHERE NOT EXISTS \
+             (SELECT 1 FROM tasks WHERE tasks.id = task_provenance.task_id)",
+        )
+        .execute(&self.writer)
+        .await
+        .map_err(QueueError::db("delete provenance of purged tasks"))?;
+        Ok(pruned)
+    }
+}
