@@ -50,6 +50,15 @@ pub enum Gate {
     Wait { until_ms: Option<i64> },
 }
 
+/// What the circuit would let through now (see [`Breaker::outlook`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outlook {
+    /// A delivery may go out; `trial`: it would be the half-open circuit's trial.
+    Go { trial: bool },
+    /// Held back, as [`Gate::Wait`].
+    Wait { until_ms: Option<i64> },
+}
+
 #[derive(Debug)]
 struct Inner {
     settings: Settings,
@@ -131,6 +140,23 @@ impl Breaker {
     /// elsewhere); callers also time out on their own.
     pub async fn changed(&self) {
         self.changed.notified().await;
+    }
+
+    /// What [`Breaker::admit`] would answer at `now_ms`, without taking the trial:
+    /// `Go(true)` for a trial, `Go(false)` for a delivery of a closed circuit.
+    pub fn outlook(&self, now_ms: i64) -> Outlook {
+        let inner = self.lock();
+        match inner.state {
+            CircuitState::Closed => Outlook::Go { trial: false },
+            CircuitState::Open => match inner.until_ms {
+                Some(until) if now_ms < until => Outlook::Wait {
+                    until_ms: Some(until),
+                },
+                _ => Outlook::Go { trial: true },
+            },
+            CircuitState::HalfOpen if inner.trial_out => Outlook::Wait { until_ms: None },
+            CircuitState::HalfOpen => Outlook::Go { trial: true },
+        }
     }
 
     /// Whether a delivery may go out at `now_ms`. An open circuit whose cool-down is
@@ -343,6 +369,13 @@ mod tests {
         assert_eq!(open.state, CircuitState::Open);
         assert_eq!((open.since_ms, open.until_ms), (Some(1), Some(1 + OPEN_MS)));
         assert!(open.reason.contains("3 failures in a row"), "{}", open.reason);
+        assert_eq!(
+            b.outlook(OPEN_MS),
+            Outlook::Wait {
+                until_ms: Some(1 + OPEN_MS)
+            }
+        );
+        assert_eq!(b.outlook(1 + OPEN_MS), Outlook::Go { trial: true });
         assert!(matches!(
             b.admit(OPEN_MS),
             Gate::Wait { until_ms: Some(u) } if u == 1 + OPEN_MS
@@ -352,6 +385,7 @@ mod tests {
         assert!(trial.is_trial());
         assert_eq!(b.snapshot().state, CircuitState::HalfOpen);
         assert!(matches!(b.admit(2 + OPEN_MS), Gate::Wait { until_ms: None }));
+        assert_eq!(b.outlook(2 + OPEN_MS), Outlook::Wait { until_ms: None });
         trial.settle_at(Verdict::Answered, 3 + OPEN_MS);
         let closed = b.snapshot();
         assert_eq!(closed.state, CircuitState::Closed);

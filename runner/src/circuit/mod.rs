@@ -11,7 +11,7 @@
 
 mod breaker;
 
-pub use breaker::{Breaker, Gate, Pass, Settings, Verdict};
+pub use breaker::{Breaker, Gate, Outlook, Pass, Settings, Verdict};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, LazyLock, Mutex};

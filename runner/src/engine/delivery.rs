@@ -10,7 +10,7 @@ use tokio_util::task::TaskTracker;
 
 use super::Engine;
 use super::attempt::{Attempted, attempt, attempt_batch};
-use crate::circuit::{Gate, Pass};
+use crate::circuit::{Gate, Outlook, Pass};
 use crate::queue::{Completion, LeasedTask, LogLine, Outcome, QueueError, now_ms};
 use crate::runtime::RouteRuntime;
 
@@ -137,11 +137,20 @@ async fn held(
     }
 }
 
-/// Whether the route's Connection lets a delivery go out now.
+/// Whether the route's Connection lets a delivery go out now; takes the trial of a
+/// half-open circuit.
 fn admit(route: &RouteRuntime) -> Gate {
     match &route.circuit {
         None => Gate::Go(Pass::free()),
         Some(breaker) => breaker.admit(now_ms()),
+    }
+}
+
+/// What [`admit`] would answer now, without taking a trial.
+fn outlook(route: &RouteRuntime) -> Outlook {
+    match &route.circuit {
+        None => Outlook::Go { trial: false },
+        Some(breaker) => breaker.outlook(now_ms()),
     }
 }
 
@@ -154,32 +163,46 @@ async fn next_step(
     cancel: &CancellationToken,
     prefetch: &mut Prefetch,
 ) -> Step {
-    let pass = match admit(route) {
-        Gate::Go(pass) => pass,
-        Gate::Wait { until_ms } => {
-            let until = until_ms
-                .and_then(crate::status_report::rfc3339)
-                .map_or_else(|| "its trial delivery is out".to_owned(), |t| format!("open until {t}"));
-            let note = format!(
-                "Not attempted: the circuit of Connection `{}` is {until}; back to pending without spending an attempt",
-                route.compiled.spec.outgoing.connection
-            );
-            prefetch.release(engine, Some(&note)).await;
-            return Step::Held(until_ms);
-        }
+    // An open circuit: nothing is leased, what is buffered goes back.
+    let trial = match outlook(route) {
+        Outlook::Go { trial } => trial,
+        Outlook::Wait { until_ms } => return hold(engine, route, prefetch, until_ms).await,
     };
     // A trial is one task: lease no more than that.
-    let wanted = if pass.is_trial() { 1 } else { prefetch.target };
+    let wanted = if trial { 1 } else { prefetch.target };
     if prefetch.refill(engine, route, wanted).await.is_err() {
         return Step::LeaseFailed;
     }
     let Some(task) = prefetch.buffer.pop_front() else {
         return Step::Empty;
     };
-    match dispatch(engine, route, slots, tracker, cancel, task, pass, prefetch).await {
+    match dispatch(engine, route, slots, tracker, cancel, task, prefetch).await {
         Ok(()) => Step::Dispatched,
-        Err(Stopping) => Step::Stopped,
+        Err(Halt::Stopping) => Step::Stopped,
+        Err(Halt::Held(until_ms)) => hold(engine, route, prefetch, until_ms).await,
     }
+}
+
+/// The circuit holds deliveries back: the buffered tasks go back to `pending` without
+/// spending an attempt, with a line in their logs.
+async fn hold(
+    engine: &Engine,
+    route: &RouteRuntime,
+    prefetch: &mut Prefetch,
+    until_ms: Option<i64>,
+) -> Step {
+    let state = until_ms
+        .and_then(crate::status_report::rfc3339)
+        .map_or_else(
+            || "half-open, its trial delivery out".to_owned(),
+            |t| format!("open until {t}"),
+        );
+    let note = format!(
+        "Not attempted: the circuit of Connection `{}` is {state}; back to pending without spending an attempt",
+        route.compiled.spec.outgoing.connection
+    );
+    prefetch.release(engine, Some(&note)).await;
+    Step::Held(until_ms)
 }
 
 /// Tasks leased ahead of free delivery slots, so that leasing overlaps delivery instead
@@ -195,6 +218,15 @@ struct Prefetch {
 
 /// The worker is stopping.
 struct Stopping;
+
+/// Why a buffered task was not dispatched.
+enum Halt {
+    /// The worker is stopping; the buffer went back to the queue.
+    Stopping,
+    /// The circuit holds deliveries back (see [`Step::Held`]); the task is back in the
+    /// buffer.
+    Held(Option<i64>),
+}
 
 impl Prefetch {
     fn new(target: usize) -> Self {
@@ -260,8 +292,9 @@ impl Prefetch {
     }
 }
 
-/// Waits for a free slot and starts delivering `task`. When the worker stops meanwhile,
-/// the task and the rest of the buffer go back to the queue.
+/// Waits for a free slot and starts delivering `task` if the Connection's circuit lets
+/// it. When the worker stops meanwhile, the task and the rest of the buffer go back to
+/// the queue.
 async fn dispatch(
     engine: &Arc<Engine>,
     route: &Arc<RouteRuntime>,
@@ -269,9 +302,8 @@ async fn dispatch(
     tracker: &TaskTracker,
     cancel: &CancellationToken,
     task: LeasedTask,
-    pass: Pass,
     prefetch: &mut Prefetch,
-) -> Result<(), Stopping> {
+) -> Result<(), Halt> {
     let permit = tokio::select! {
         () = cancel.cancelled() => None,
         permit = slots.clone().acquire_owned() => permit.ok(),
@@ -279,7 +311,15 @@ async fn dispatch(
     let Some(permit) = permit else {
         prefetch.buffer.push_front(task);
         prefetch.release(engine, None).await;
-        return Err(Stopping);
+        return Err(Halt::Stopping);
+    };
+    // Asked once the slot is free: the delivery that held it may have opened the circuit.
+    let pass = match admit(route) {
+        Gate::Go(pass) => pass,
+        Gate::Wait { until_ms } => {
+            prefetch.buffer.push_front(task);
+            return Err(Halt::Held(until_ms));
+        }
     };
     let engine = engine.clone();
     let route = route.clone();
