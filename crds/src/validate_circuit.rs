@@ -50,7 +50,8 @@ mod tests {
     fn out_of_range_values_are_named() {
         let found = problems("{consecutiveFailures: 0, openSeconds: 90000}").join("\n");
         assert!(
-            found.contains("spec.circuitBreaker.consecutiveFailures") && found.contains("at least 1"),
+            found.contains("spec.circuitBreaker.consecutiveFailures")
+                && found.contains("at least 1"),
             "{found}"
         );
         assert!(

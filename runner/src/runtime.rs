@@ -163,7 +163,12 @@ fn circuit_of(catalog: &Catalog, route: &CompiledRoute) -> Option<Arc<crate::cir
         route.namespace().to_owned(),
         route.spec.outgoing.connection.clone(),
     );
-    let spec = catalog.connections.get(&key)?.spec.circuit_breaker.as_ref()?;
+    let spec = catalog
+        .connections
+        .get(&key)?
+        .spec
+        .circuit_breaker
+        .as_ref()?;
     Some(crate::circuit::breaker(
         &key.0,
         &key.1,

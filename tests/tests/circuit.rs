@@ -144,10 +144,12 @@ async fn failures_open_the_circuit_one_trial_per_cool_down_and_success_closes_it
         .await
         .expect("metrics text");
     assert!(
-        metrics.lines().any(|l| l.starts_with("switchyard_circuit_state{")
-            && l.contains("connection=\"erp\"")
-            && l.contains("state=\"open\"")
-            && l.ends_with(" 1")),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("switchyard_circuit_state{")
+                && l.contains("connection=\"erp\"")
+                && l.contains("state=\"open\"")
+                && l.ends_with(" 1")),
         "{metrics}"
     );
 

@@ -62,9 +62,13 @@ mod tests {
     #[test]
     fn an_open_circuit_says_since_and_until() {
         let open = condition(Some(&status(CircuitPhase::Open))).expect("a condition");
-        assert_eq!((open.type_, open.status, open.reason), (CIRCUIT_OPEN, true, "Open"));
+        assert_eq!(
+            (open.type_, open.status, open.reason),
+            (CIRCUIT_OPEN, true, "Open")
+        );
         assert!(
-            open.message.contains("since 2026-12-02T19:00:00Z until 2026-12-02T19:00:30Z")
+            open.message
+                .contains("since 2026-12-02T19:00:00Z until 2026-12-02T19:00:30Z")
                 && open.message.contains("status 503"),
             "{}",
             open.message

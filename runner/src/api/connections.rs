@@ -169,9 +169,7 @@ pub async fn get_connection(
         .find(|((ns, n), _)| *ns == namespace && *n == name)
         .map(|(_, kind)| kind)
         .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "no Connection `{name}` in namespace `{namespace}`"
-            ))
+            ApiError::not_found(format!("no Connection `{name}` in namespace `{namespace}`"))
         })?;
     Ok(Json(info(&namespace, &name, kind)))
 }

@@ -368,7 +368,11 @@ mod tests {
         let open = b.snapshot();
         assert_eq!(open.state, CircuitState::Open);
         assert_eq!((open.since_ms, open.until_ms), (Some(1), Some(1 + OPEN_MS)));
-        assert!(open.reason.contains("3 failures in a row"), "{}", open.reason);
+        assert!(
+            open.reason.contains("3 failures in a row"),
+            "{}",
+            open.reason
+        );
         assert_eq!(
             b.outlook(OPEN_MS),
             Outlook::Wait {
@@ -384,7 +388,10 @@ mod tests {
         let mut trial = go(&b, 1 + OPEN_MS);
         assert!(trial.is_trial());
         assert_eq!(b.snapshot().state, CircuitState::HalfOpen);
-        assert!(matches!(b.admit(2 + OPEN_MS), Gate::Wait { until_ms: None }));
+        assert!(matches!(
+            b.admit(2 + OPEN_MS),
+            Gate::Wait { until_ms: None }
+        ));
         assert_eq!(b.outlook(2 + OPEN_MS), Outlook::Wait { until_ms: None });
         trial.settle_at(Verdict::Answered, 3 + OPEN_MS);
         let closed = b.snapshot();

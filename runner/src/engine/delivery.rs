@@ -372,7 +372,11 @@ async fn fill_batch(
             return;
         }
         prefetch.drained = false;
-        if prefetch.refill(engine, route, prefetch.target).await.is_err() {
+        if prefetch
+            .refill(engine, route, prefetch.target)
+            .await
+            .is_err()
+        {
             return;
         }
         if prefetch.buffer.is_empty() {
