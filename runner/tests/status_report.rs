@@ -101,6 +101,7 @@ async fn snapshots_are_applied_to_the_route_status_and_throttled() {
             new_tasks: (0..3).map(|n| task(&route, n)).collect(),
             completions: vec![],
             claim: None,
+            storage: Vec::new(),
         })
         .await
         .expect("enqueue");
@@ -126,6 +127,7 @@ async fn snapshots_are_applied_to_the_route_status_and_throttled() {
             new_tasks: vec![],
             completions,
             claim: None,
+            storage: Vec::new(),
         })
         .await
         .expect("complete");
