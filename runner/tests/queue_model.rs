@@ -135,6 +135,7 @@ impl Harness {
                         new_tasks: tasks,
                         completions: vec![],
                         claim: None,
+                        storage: Vec::new(),
                     })
                     .await
                     .expect("enqueue");
@@ -240,6 +241,7 @@ impl Harness {
                         new_tasks: vec![],
                         completions: vec![completion],
                         claim: None,
+                        storage: Vec::new(),
                     })
                     .await
                     .expect("complete");
