@@ -125,3 +125,105 @@ impl SqlQueue {
         Ok(pruned)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use serde_json::json;
+    use switchyard_crds::v1alpha1::KeepSteps;
+
+    use crate::queue::provenance::{self, Received, StepCapture};
+    use crate::queue::{
+        Completion, NewTask, Outcome, QueueStore, RouteKey, SqlQueue, WriteBatch, now_ms,
+    };
+
+    fn task(route: &RouteKey, keep: KeepSteps) -> NewTask {
+        let received = json!({"id": 1});
+        let mut capture = StepCapture::new(1024);
+        capture.record(
+            0,
+            "incoming step 1",
+            "set",
+            &[json!({"id": 1, "seen": true})],
+        );
+        let mut record = provenance::record(Received::Item(&received), None, keep, None);
+        if let Some(record) = Arc::get_mut(&mut record) {
+            record.steps = provenance::steps_json(capture);
+        }
+        NewTask {
+            id: uuid::Uuid::now_v7().to_string(),
+            route: route.clone(),
+            item: json!({"id": 1, "seen": true}),
+            source: "webhook",
+            log: Vec::new(),
+            failure: None,
+            provenance: Some(record),
+        }
+    }
+
+    #[tokio::test]
+    async fn done_tasks_lose_their_steps_only_when_kept_for_failed_tasks() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
+            .await
+            .expect("queue");
+        let route = RouteKey {
+            namespace: "default".into(),
+            route: "orders".into(),
+        };
+        let (failed_mode, always) = (
+            task(&route, KeepSteps::Failed),
+            task(&route, KeepSteps::Always),
+        );
+        let pending = task(&route, KeepSteps::Failed);
+        let ids = [
+            failed_mode.id.clone(),
+            always.id.clone(),
+            pending.id.clone(),
+        ];
+        queue
+            .write(WriteBatch {
+                new_tasks: vec![failed_mode, always, pending],
+                ..Default::default()
+            })
+            .await
+            .expect("write");
+        // Deliver the first two.
+        let leased = queue.lease(&route, 2, now_ms()).await.expect("lease");
+        queue
+            .write(WriteBatch {
+                completions: leased
+                    .iter()
+                    .map(|task| Completion {
+                        id: task.id.clone(),
+                        lease_token: task.lease_token.clone(),
+                        outcome: Outcome::Done,
+                        log: Vec::new(),
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .await
+            .expect("complete");
+        assert_eq!(queue.prune_provenance().await.expect("prune"), 1);
+        let kept = |id: &str| {
+            let queue = &queue;
+            let id = id.to_owned();
+            async move {
+                queue
+                    .get("default", &id)
+                    .await
+                    .expect("get")
+                    .and_then(|task| task.provenance)
+                    .expect("provenance")
+            }
+        };
+        let done_failed_mode = kept(&ids[0]).await;
+        assert_eq!(done_failed_mode.steps, None);
+        assert_eq!(done_failed_mode.received, Some(json!({"id": 1})));
+        assert!(kept(&ids[1]).await.steps.is_some(), "`always` keeps them");
+        assert!(kept(&ids[2]).await.steps.is_some(), "not done yet");
+    }
+}

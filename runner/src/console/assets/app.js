@@ -168,8 +168,21 @@ async function taskView(view, id) {
     notice(`Task ${verb === "retry" ? "retried" : "discarded"}: now ${result.state}`);
     render();
   };
-  const steps = (task.steps || []).map((step) =>
-    el("section", { class: "step" }, el("h3", {}, step.label), el("pre", {}, JSON.stringify(step.item, null, 2))));
+  const provenance = task.provenance || {};
+  const replay = (fromStep) => async () => {
+    const result = await api("POST", `${ns(state.namespace)}/tasks/${encodeURIComponent(id)}/replay`, { fromStep });
+    notice(`Replayed from step ${fromStep}: ${result.taskIds.length} new task(s)`);
+    if (result.taskIds.length) location.hash = `#task/${encodeURIComponent(result.taskIds[0])}`;
+    else render();
+  };
+  const steps = (provenance.steps || []).map((step) =>
+    el("section", { class: "step" },
+      el("h3", {}, `Step ${step.step}: ${step.label} (${step.kind})`),
+      step.items
+        ? el("pre", { class: "step-items" }, JSON.stringify(step.items.length === 1 ? step.items[0] : step.items, null, 2))
+        : el("p", {}, `Left out: ${step.omittedBytes} bytes, over the 64 KiB a task keeps`),
+      step.step > 1 ? actionButton(`Replay from this step`, "editor", replay(step.step), `replay-${step.step}`) : ""));
+  const link = (taskId) => el("a", { href: `#task/${encodeURIComponent(taskId)}` }, el("code", {}, taskId));
   view.append(
     el("h1", {}, "Task ", el("code", {}, task.id)),
     el("dl", { class: "facts" },
@@ -184,10 +197,20 @@ async function taskView(view, id) {
     el("div", { class: "actions" },
       actionButton("Retry", "editor", act("retry"), "retry"),
       actionButton("Discard", "editor", act("discard"), "discard")),
-    task.received !== undefined && task.received !== null
-      ? el("section", {}, el("h2", {}, "As received"), el("pre", { id: "received" }, JSON.stringify(task.received, null, 2)))
+    provenance.replayOf
+      ? el("p", { id: "replay-of" }, "Replay of ", link(provenance.replayOf.task), ` from step ${provenance.replayOf.fromStep}`)
       : "",
-    steps.length ? el("section", {}, el("h2", {}, "After each step"), steps) : "",
+    (provenance.replays || []).length
+      ? el("p", { id: "replays" }, "Replayed as ", provenance.replays.map(link))
+      : "",
+    task.provenance
+      ? el("section", {}, el("h2", {}, "As received"),
+        provenance.received !== undefined
+          ? el("pre", { id: "received" }, JSON.stringify(provenance.received, null, 2))
+          : el("p", {}, `Left out: ${provenance.receivedBytes} bytes, over the 64 KiB a task keeps`),
+        actionButton("Replay every step", "editor", replay(1), "replay-1"))
+      : "",
+    steps.length ? el("section", { id: "steps" }, el("h2", {}, "After each step"), steps) : "",
     el("section", {}, el("h2", {}, "Item as queued"), el("pre", { id: "item" }, JSON.stringify(task.item, null, 2))),
     el("section", {}, el("h2", {}, "Log"),
       el("ol", { id: "log", class: "log" }, task.log.map((line) =>
