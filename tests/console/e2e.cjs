@@ -1,5 +1,5 @@
 // The console end to end in headless Chromium: sign in, filter failed tasks, open one,
-// retry it, see it done; a viewer sees the buttons disabled; phone width fits.
+// see the item as received and after each step, retry it, see it done; a viewer sees the buttons disabled; phone width fits.
 // Run by tests/tests/console.rs, which installs Chromium and playwright-core.
 const { chromium } = require(process.env.PLAYWRIGHT_CORE);
 const path = require("path");
@@ -52,6 +52,11 @@ async function signIn(page, token, role) {
     await page.waitForSelector("#task-state.failed");
     const item = await page.textContent("#item");
     if (!item.includes(process.env.ORDER)) throw new Error(`the item is missing: ${item}`);
+    // Provenance: the item as received and the item after each incoming step.
+    const received = await page.textContent("#received");
+    if (!received.includes(process.env.ORDER) || received.includes("seen")) throw new Error(`the item as received is wrong: ${received}`);
+    const steps = await page.textContent("#steps");
+    if (!steps.includes("Step 1") || !steps.includes('"seen": true')) throw new Error(`the steps are missing: ${steps}`);
     await shot(page, "3-task-failed");
     await page.click("#retry");
     await page.waitForSelector("#task-state.done", { timeout: 20000 });
@@ -75,6 +80,7 @@ async function signIn(page, token, role) {
     await viewer.click(".task-link");
     await viewer.waitForSelector("#retry");
     if (!(await viewer.isDisabled("#retry"))) throw new Error("a viewer's Retry button is enabled");
+    if (!(await viewer.isDisabled("#replay-1"))) throw new Error("a viewer's Replay button is enabled");
     await shot(viewer, "7-phone-task-viewer");
 
     if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);

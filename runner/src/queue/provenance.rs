@@ -255,7 +255,7 @@ mod tests {
         capture.record(1, "incoming step 2", "jq", &[json!({"b": "x".repeat(40)})]);
         assert_eq!(capture.steps[0].items, Some(vec![json!({"a": 1})]));
         assert_eq!(capture.steps[1].items, None);
-        assert_eq!(capture.steps[1].omitted_bytes, Some(48));
+        assert_eq!(capture.steps[1].omitted_bytes, Some(50));
     }
 
     #[test]
