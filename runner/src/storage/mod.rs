@@ -64,7 +64,6 @@ impl StorageError {
 pub struct StorageEntry {
     pub key: String,
     /// Any JSON value.
-    #[schema(value_type = Object)]
     pub value: Value,
     /// When it was last written (milliseconds since the Unix epoch).
     pub updated_at_ms: i64,
