@@ -20,6 +20,7 @@ pub mod template;
 pub mod v1alpha1;
 mod validate;
 mod validate_connectors;
+mod validate_edi;
 mod validate_flows;
 mod validate_proxy;
 mod validate_steps;

@@ -3,6 +3,7 @@
 
 mod common;
 mod connection;
+mod edi;
 mod flows;
 mod proxy;
 mod route;
@@ -15,6 +16,7 @@ mod values;
 
 pub use common::*;
 pub use connection::*;
+pub use edi::*;
 pub use flows::*;
 pub use proxy::*;
 pub use route::*;
