@@ -26,7 +26,7 @@ fn read(format: Format, parsed: &Value) -> (Interchange, Option<EnvelopeError>) 
 /// The checked interchange of parsed segments, as JSON; a mismatch names the segment.
 pub(crate) fn checked(format: Format, parsed: &Value) -> Result<Value, TransformError> {
     match read(format, parsed) {
-        (_, Some(error)) => Err(TransformError::Envelope(error)),
+        (_, Some(error)) => Err(TransformError::Envelope(Box::new(error))),
         (interchange, None) => Ok(interchange.to_json()),
     }
 }

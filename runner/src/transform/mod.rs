@@ -62,7 +62,7 @@ pub enum TransformError {
     },
     /// A received EDI interchange whose envelopes do not add up.
     #[error("{0}")]
-    Envelope(formats::envelope::EnvelopeError),
+    Envelope(Box<formats::envelope::EnvelopeError>),
     #[error("storage: {0}")]
     Storage(String),
     #[error("this step needs storage, which is not available here")]

@@ -83,10 +83,10 @@ fn walk(segments: &[Value], interchange: &mut Interchange) -> Result<(), Envelop
                             open.reference
                         ),
                     );
-                    error.within = Some(Within {
+                    error.within = Some(Box::new(Within {
                         kind: open.kind.clone(),
                         reference: open.reference.clone(),
-                    });
+                    }));
                     return Err(error);
                 }
                 open.segments.push(segment.clone());
@@ -100,7 +100,7 @@ fn walk(segments: &[Value], interchange: &mut Interchange) -> Result<(), Envelop
             let count = open.segments.len() + 2;
             let mismatch = |problem, message| {
                 let mut error = fail("UNT", position, problem, message);
-                error.within = Some(within.clone());
+                error.within = Some(Box::new(within.clone()));
                 error
             };
             if text(segment, 0) != count.to_string() {

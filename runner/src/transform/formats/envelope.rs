@@ -37,7 +37,7 @@ pub struct EnvelopeError {
     pub problem: Problem,
     pub message: String,
     /// The message the fault is in, if any.
-    pub within: Option<Within>,
+    pub within: Option<Box<Within>>,
 }
 
 /// One party of the interchange: its id and the id's qualifier.

@@ -82,7 +82,7 @@ fn walk(segments: &[Value], interchange: &mut Interchange) -> Result<(), Envelop
                             open.reference
                         ),
                     );
-                    error.within = Some(within);
+                    error.within = Some(Box::new(within));
                     return Err(error);
                 }
                 open.segments.push(segment.clone());
@@ -112,7 +112,7 @@ fn walk(segments: &[Value], interchange: &mut Interchange) -> Result<(), Envelop
             };
             if let Some((problem, message)) = problem {
                 let mut error = fail("SE", position, problem, message);
-                error.within = Some(within);
+                error.within = Some(Box::new(within));
                 return Err(error);
             }
             interchange.messages.extend(message.take());
