@@ -21,6 +21,7 @@ pub mod v1alpha1;
 mod validate;
 mod validate_circuit;
 mod validate_connectors;
+mod validate_edi;
 mod validate_flows;
 mod validate_proxy;
 mod validate_steps;

@@ -6,6 +6,7 @@ use crate::jq;
 use crate::path::FieldPath;
 use crate::template::{self, Segment};
 use crate::v1alpha1::{CsvOptions, LookupStep, OnNotFound, Step};
+use crate::validate_edi;
 use crate::zone::Zone;
 
 /// Problems of one step as `(field below the step, message)`; `nested` validates the
@@ -89,6 +90,7 @@ pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(
                 path("parse.into", into);
             }
             csv(&mut found, "parse.csv", parse.csv.as_ref());
+            found.extend(validate_edi::parse(parse.format, parse.interchange));
         }
         Step::Render(render) => {
             path("render.path", &render.path);
@@ -96,6 +98,14 @@ pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(
                 path("render.into", into);
             }
             csv(&mut found, "render.csv", render.csv.as_ref());
+            if let Some(envelope) = &render.envelope {
+                found.extend(validate_edi::envelope(render.format, envelope));
+            }
+        }
+        Step::Acknowledge(acknowledge) => {
+            path("acknowledge.path", &acknowledge.path);
+            path("acknowledge.into", &acknowledge.into);
+            found.extend(validate_edi::acknowledge(acknowledge.format));
         }
         Step::StorageGet(get) => {
             path("storageGet.into", &get.into);

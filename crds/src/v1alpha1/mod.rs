@@ -4,6 +4,7 @@
 mod circuit;
 mod common;
 mod connection;
+mod edi;
 mod flows;
 mod proxy;
 mod route;
@@ -18,6 +19,7 @@ mod values;
 pub use circuit::*;
 pub use common::*;
 pub use connection::*;
+pub use edi::*;
 pub use flows::*;
 pub use proxy::*;
 pub use route::*;

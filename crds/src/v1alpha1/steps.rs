@@ -288,6 +288,13 @@ pub struct ParseStep {
     /// CSV options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csv: Option<CsvOptions>,
+    /// EDIFACT, X12: check the envelopes (counts and control references match; a
+    /// mismatch fails naming the segment and its position) and give `{sender,
+    /// recipient, controlReference, date, time, messages: [{reference, type, group,
+    /// segments}]}` (message bodies without `UNH`/`UNT`, `ST`/`SE`) instead of the flat
+    /// segments. Default: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interchange: bool,
 }
 
 /// Render JSON as text.
@@ -308,6 +315,10 @@ pub struct RenderStep {
     /// XML: the name of the root element. Default: `root`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root: Option<String>,
+    /// EDIFACT, X12: wrap messages in a complete interchange with control numbers from
+    /// storage. Without it the value is written as the segments it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<super::EnvelopeOptions>,
 }
 
 /// Read a storage entry.

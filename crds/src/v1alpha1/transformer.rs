@@ -3,6 +3,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::CommonStatus;
+use super::edi::AcknowledgeStep;
 use super::steps::*;
 
 /// A reusable, named list of steps that reshape items. Routes refer to it by name.
@@ -74,8 +75,11 @@ pub enum Step {
     Validate(ValidateStep),
     /// Parse a text field (CSV, XML, JSON Lines, EDIFACT, X12) into JSON.
     Parse(ParseStep),
-    /// Render a field as text (CSV, XML, JSON Lines).
+    /// Render a field as text (CSV, XML, JSON Lines, EDIFACT, X12; EDI optionally as a
+    /// complete interchange).
     Render(RenderStep),
+    /// Acknowledge a received EDI interchange: a CONTRL (EDIFACT) or 997 (X12).
+    Acknowledge(AcknowledgeStep),
     /// Read a storage entry into the item.
     StorageGet(StorageGetStep),
     /// Write a storage entry, now or once the item is safe (queued, or delivered).

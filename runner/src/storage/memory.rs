@@ -93,6 +93,27 @@ impl StorageStore for MemoryStorage {
         entries.retain(|_, e| live(e, now));
         Ok((before - entries.len()) as u64)
     }
+
+    async fn next_number(&self, scope: &StorageScope, key: &str) -> Result<i64, StorageError> {
+        let now = now_ms();
+        let mut entries = self.lock();
+        let entry = entries
+            .entry((scope.clone(), key.to_owned()))
+            .or_insert_with(|| StorageEntry {
+                key: key.to_owned(),
+                value: Value::from(0),
+                updated_at_ms: now,
+                expires_at_ms: None,
+            });
+        if !live(entry, now) {
+            entry.value = Value::from(0);
+        }
+        let next = entry.value.as_i64().unwrap_or(0) + 1;
+        entry.value = Value::from(next);
+        entry.updated_at_ms = now;
+        entry.expires_at_ms = None;
+        Ok(next)
+    }
 }
 
 #[cfg(test)]

@@ -117,6 +117,10 @@ pub trait StorageStore: Send + Sync + 'static {
     ) -> Result<Vec<StorageEntry>, StorageError>;
     /// Deletes expired entries; returns how many.
     async fn purge_expired(&self) -> Result<u64, StorageError>;
+    /// Atomically increments the counter under `key` (an integer entry; absent: 0) and
+    /// returns the new value: concurrent callers (other runners) never get the same
+    /// number. Control numbers of EDI interchanges come from here.
+    async fn next_number(&self, scope: &StorageScope, key: &str) -> Result<i64, StorageError>;
 }
 
 /// Expiry time for a time-to-live from `now_ms`.
@@ -181,5 +185,16 @@ pub(crate) mod contract {
         assert_eq!(store.purge_expired().await.ok(), Some(1));
         assert_eq!(store.delete(&scope, "a").await.ok(), Some(true));
         assert_eq!(store.delete(&scope, "a").await.ok(), Some(false));
+        // Counters start at 1, increase, are per key, and are ordinary entries.
+        assert_eq!(store.next_number(&scope, "n").await.ok(), Some(1));
+        assert_eq!(store.next_number(&scope, "n").await.ok(), Some(2));
+        assert_eq!(store.next_number(&other, "n").await.ok(), Some(1));
+        let stored = store.get(&scope, "n").await.ok().flatten();
+        assert_eq!(stored.map(|e| e.value), Some(json!(2)));
+        store
+            .put(&scope, "n", &json!(41), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(store.next_number(&scope, "n").await.ok(), Some(42));
     }
 }

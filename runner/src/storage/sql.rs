@@ -166,6 +166,35 @@ impl StorageStore for SqlStorage {
         .rows_affected();
         Ok(purged)
     }
+
+    async fn next_number(&self, scope: &StorageScope, key: &str) -> Result<i64, StorageError> {
+        // One statement, so the increment is atomic on both databases; an expired
+        // counter starts again at 1.
+        let row = sqlx::query(
+            "INSERT INTO storage_items (namespace, storage, item_key, value, updated_at, expires_at) \
+             VALUES ($1, $2, $3, '1', $4, NULL) \
+             ON CONFLICT (namespace, storage, item_key) DO UPDATE SET \
+             value = CASE WHEN storage_items.expires_at IS NOT NULL AND storage_items.expires_at <= $4 \
+             THEN '1' ELSE CAST(CAST(storage_items.value AS BIGINT) + 1 AS TEXT) END, \
+             updated_at = excluded.updated_at, expires_at = NULL \
+             RETURNING value",
+        )
+        .bind(scope.namespace.clone())
+        .bind(scope.storage.clone())
+        .bind(key.to_owned())
+        .bind(now_ms())
+        .fetch_one(&self.writer)
+        .await
+        .map_err(StorageError::db("increment storage counter"))?;
+        let text: String = row
+            .try_get("value")
+            .map_err(StorageError::db("increment storage counter"))?;
+        text.parse().map_err(|_| StorageError::Corrupt {
+            storage: scope.storage.clone(),
+            key: key.to_owned(),
+            source: serde::de::Error::custom(format!("`{text}` is not a counter")),
+        })
+    }
 }
 
 #[cfg(test)]

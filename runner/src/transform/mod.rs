@@ -11,6 +11,7 @@ mod cursor;
 mod dedupe;
 mod filter;
 pub mod formats;
+mod interchange;
 mod jq;
 mod lookup;
 mod map;
@@ -59,6 +60,9 @@ pub enum TransformError {
         column: u64,
         message: String,
     },
+    /// A received EDI interchange whose envelopes do not add up.
+    #[error("{0}")]
+    Envelope(Box<formats::envelope::EnvelopeError>),
     #[error("storage: {0}")]
     Storage(String),
     #[error("this step needs storage, which is not available here")]
@@ -93,6 +97,7 @@ impl TransformError {
             Self::Path { .. } => "path",
             Self::Invalid { .. } => "invalid",
             Self::Parse { .. } => "parse",
+            Self::Envelope(_) => "envelope",
             Self::Storage(_) => "storage",
             Self::NoContext => "no_context",
             Self::Lookup { .. } => "lookup",

@@ -13,6 +13,8 @@ pub struct Parse {
     pub into: FieldPath,
     pub base64_encoding: Option<TextEncoding>,
     pub csv: CsvOptions,
+    /// EDIFACT, X12: check the envelopes and give the interchange, not the segments.
+    pub interchange: bool,
 }
 
 impl Parse {
@@ -56,6 +58,11 @@ impl Transform for Parse {
             Format::JsonLines => formats::jsonl::parse(&text)?,
             Format::Edifact => formats::edifact::parse(&text)?,
             Format::X12 => formats::x12::parse(&text)?,
+        };
+        let parsed = if self.interchange {
+            super::interchange::checked(self.format, &parsed)?
+        } else {
+            parsed
         };
         paths::set(&mut item, &self.into, parsed)?;
         out.push(item);

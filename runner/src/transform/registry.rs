@@ -18,6 +18,7 @@ use super::copy::CopyField;
 use super::cursor::Cursor;
 use super::dedupe::Dedupe;
 use super::filter::Filter;
+use super::interchange::{Acknowledge, RenderInterchange};
 use super::lookup::Lookup;
 use super::map::{MapFields, Mapping, Source};
 use super::only_changed::OnlyChanged;
@@ -247,6 +248,20 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
             into: path(parse.into.as_deref().unwrap_or(&parse.path))?,
             base64_encoding: parse.base64_encoding,
             csv: parse.csv.clone().unwrap_or_default(),
+            interchange: parse.interchange,
+        })),
+        Step::Render(render) if render.envelope.is_some() => {
+            asynchronous(Box::new(RenderInterchange {
+                format: render.format,
+                path: path(&render.path)?,
+                into: path(render.into.as_deref().unwrap_or(&render.path))?,
+                envelope: render.envelope.clone().unwrap_or_else(|| unreachable!()),
+            }))
+        }
+        Step::Acknowledge(acknowledge) => item(Box::new(Acknowledge {
+            format: acknowledge.format,
+            path: path(&acknowledge.path)?,
+            into: path(&acknowledge.into)?,
         })),
         Step::Render(render) => item(Box::new(Render {
             format: render.format,

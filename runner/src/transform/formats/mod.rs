@@ -1,11 +1,15 @@
 //! Text formats ↔ JSON, one file per format. Parse errors carry a line and a column
 //! (1-based) so a human can find the fault in the source file.
 
+pub mod acks;
 pub mod csv;
 pub mod edifact;
+pub mod edifact_envelope;
+pub mod envelope;
 pub mod jsonl;
 mod segments;
 pub mod x12;
+pub mod x12_envelope;
 pub mod xml;
 
 use super::TransformError;

@@ -1,0 +1,62 @@
+//! Configuration of EDI interchanges (EDIFACT, X12): the envelope `render` writes around
+//! messages, and the `acknowledge` step (CONTRL, 997).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Format;
+
+/// Wrap messages in a complete interchange: EDIFACT `UNB`…`UNZ` (optionally `UNA`,
+/// `UNG`/`UNE`) with `UNH`/`UNT` per message, X12 `ISA`…`IEA` with `GS`/`GE` and
+/// `ST`/`SE`. Counts and references are computed; the value to render is
+/// `{messages: [{type, segments}]}` (or the bare array of messages), the segments being
+/// the message body without `UNH`/`UNT` (`ST`/`SE`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnvelopeOptions {
+    /// Our id: EDIFACT `UNB` sender (S002), X12 `ISA06`/`GS02`. Default: the value's
+    /// `sender` field (an acknowledgement sets it); one of the two is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+    /// The sender id's qualifier: EDIFACT S002 code qualifier (e.g. `14` for a GLN;
+    /// default none), X12 `ISA05` (default `ZZ`, mutually defined).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_qualifier: Option<String>,
+    /// The partner's id: EDIFACT `UNB` recipient (S003), X12 `ISA08`/`GS03`. Default: the
+    /// value's `recipient` field; one of the two is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
+    /// The recipient id's qualifier, as `senderQualifier`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_qualifier: Option<String>,
+    /// The storage (of the namespace) keeping the interchange control numbers: one
+    /// counter per format, sender and recipient (key `edifact:SENDER:RECIPIENT` or
+    /// `x12:SENDER:RECIPIENT`), so numbers increase across runs, runners and restarts.
+    pub control_numbers: String,
+    /// EDIFACT: start with the service string advice `UNA:+.? '`. Default: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub una: bool,
+    /// EDIFACT: wrap the messages in one `UNG`/`UNE` functional group (X12 always has
+    /// `GS`/`GE`). Default: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub group: bool,
+    /// Mark the interchange as a test: EDIFACT `UNB` 0035 `1`, X12 `ISA15` `T` (else `P`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
+}
+
+/// Acknowledge a received interchange: checks its envelopes (counts, control
+/// references) and writes `{accepted, reason, sender, recipient, messages}` to `into`,
+/// the messages being one CONTRL (EDIFACT) or 997 (X12) ready for `render` with an
+/// `envelope` (sender and recipient are the received ones swapped). A rejected
+/// interchange does not fail the item: the acknowledgement says why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AcknowledgeStep {
+    /// `edifact` (a CONTRL) or `x12` (a 997).
+    pub format: Format,
+    /// Dotted path of the received interchange (text).
+    pub path: String,
+    /// Dotted path of the acknowledgement.
+    pub into: String,
+}

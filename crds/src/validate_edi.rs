@@ -1,0 +1,112 @@
+//! Validation of the EDI options: `parse.interchange`, `render.envelope` and the
+//! `acknowledge` step only apply to EDIFACT and X12, and X12's fixed-width header
+//! bounds its ids.
+
+use crate::v1alpha1::{EnvelopeOptions, Format};
+
+/// Whether `format` is one of the EDI syntaxes.
+fn edi(format: Format) -> bool {
+    matches!(format, Format::Edifact | Format::X12)
+}
+
+/// Problems of `parse.interchange`.
+pub(crate) fn parse(format: Format, interchange: bool) -> Vec<(String, String)> {
+    if interchange && !edi(format) {
+        return vec![(
+            "parse.interchange".into(),
+            "applies only to the formats edifact and x12".into(),
+        )];
+    }
+    Vec::new()
+}
+
+/// Problems of `render.envelope`.
+pub(crate) fn envelope(format: Format, envelope: &EnvelopeOptions) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut problem = |field: &str, message: String| {
+        found.push((format!("render.envelope.{field}"), message));
+    };
+    if !edi(format) {
+        problem("", "applies only to the formats edifact and x12".into());
+    }
+    if envelope.control_numbers.trim().is_empty() {
+        problem("controlNumbers", "names a storage; it is empty".into());
+    }
+    let ids = [
+        ("sender", &envelope.sender),
+        ("senderQualifier", &envelope.sender_qualifier),
+        ("recipient", &envelope.recipient),
+        ("recipientQualifier", &envelope.recipient_qualifier),
+    ];
+    for (field, value) in ids {
+        let Some(value) = value else { continue };
+        let limit = match (format, field.ends_with("Qualifier")) {
+            (Format::X12, true) => 2,
+            (Format::X12, false) => 15,
+            (_, true) => 4,
+            _ => 35,
+        };
+        if value.trim().is_empty() || value.chars().count() > limit {
+            problem(
+                field,
+                format!("must be 1 to {limit} characters, found `{value}`"),
+            );
+        }
+    }
+    if format == Format::X12 && envelope.una {
+        problem("una", "is an EDIFACT header; X12 has none".into());
+    }
+    if format == Format::X12 && envelope.group {
+        problem("group", "X12 interchanges always have GS/GE groups".into());
+    }
+    found
+        .into_iter()
+        .map(|(field, message)| (field.trim_end_matches('.').to_owned(), message))
+        .collect()
+}
+
+/// Problems of the `acknowledge` step.
+pub(crate) fn acknowledge(format: Format) -> Vec<(String, String)> {
+    if edi(format) {
+        return Vec::new();
+    }
+    vec![(
+        "acknowledge.format".into(),
+        "must be edifact (CONTRL) or x12 (997)".into(),
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> EnvelopeOptions {
+        EnvelopeOptions {
+            sender: Some("SWITCHYARD".into()),
+            sender_qualifier: None,
+            recipient: Some("A-PARTNER-WITH-A-LONG-NAME".into()),
+            recipient_qualifier: Some("ZZZ".into()),
+            control_numbers: "edi".into(),
+            una: false,
+            group: false,
+            test: false,
+        }
+    }
+
+    #[test]
+    fn x12_ids_must_fit_the_fixed_width_header() {
+        assert_eq!(envelope(Format::Edifact, &options()), []);
+        let found = envelope(Format::X12, &options());
+        assert_eq!(
+            found.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(),
+            [
+                "render.envelope.recipient",
+                "render.envelope.recipientQualifier"
+            ]
+        );
+        assert!(found[0].1.contains("1 to 15 characters"));
+        assert_eq!(envelope(Format::Csv, &options())[0].0, "render.envelope");
+        assert_eq!(acknowledge(Format::Xml)[0].0, "acknowledge.format");
+        assert_eq!(parse(Format::Csv, true)[0].0, "parse.interchange");
+    }
+}
