@@ -21,6 +21,7 @@ pub mod v1alpha1;
 mod validate;
 mod validate_connectors;
 mod validate_flows;
+mod validate_notification;
 mod validate_proxy;
 mod validate_steps;
 pub mod zone;

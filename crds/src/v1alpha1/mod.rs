@@ -4,6 +4,7 @@
 mod common;
 mod connection;
 mod flows;
+mod notification;
 mod proxy;
 mod route;
 mod rules;
@@ -16,6 +17,7 @@ mod values;
 pub use common::*;
 pub use connection::*;
 pub use flows::*;
+pub use notification::*;
 pub use proxy::*;
 pub use route::*;
 pub use steps::*;
