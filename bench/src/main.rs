@@ -71,6 +71,11 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     outgoing_batch: u32,
 
+    /// Sets the route's `spec.processing.maxPending` (back-pressure) to this many tasks.
+    /// A limit the run never reaches measures what checking it costs. Absent: unset.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_pending: Option<u64>,
+
     /// PostgreSQL server (a database is created per scenario and dropped after).
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     postgres_url: String,
@@ -148,6 +153,7 @@ async fn main() -> anyhow::Result<()> {
                     drain_timeout: Duration::from_secs(args.drain_timeout),
                     max_concurrency: args.max_concurrency,
                     outgoing_batch: args.outgoing_batch,
+                    max_pending: args.max_pending,
                     runners,
                 };
                 let label = scenario.label();
@@ -161,6 +167,11 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let mut table = report::markdown(&results);
+    table.push_str(&format!(
+        "\nRoute `processing.maxPending`: {}\n",
+        args.max_pending
+            .map_or_else(|| "unset".to_owned(), |n| n.to_string())
+    ));
     table.push_str(&format!(
         "\nLoad average (1/5/15 min) before: {load_before}, after: {}\n",
         load_average()

@@ -33,6 +33,7 @@ pub fn write(
     delivery: Delivery,
     max_concurrency: u32,
     outgoing_batch: u32,
+    max_pending: Option<u64>,
 ) -> anyhow::Result<()> {
     let connection = format!(
         "apiVersion: switchyard.dev/v1alpha1
@@ -56,6 +57,9 @@ spec:
     } else {
         String::new()
     };
+    let max_pending = max_pending
+        .map(|n| format!("    maxPending: {n}\n"))
+        .unwrap_or_default();
     let route = format!(
         "apiVersion: switchyard.dev/v1alpha1
 kind: Route
@@ -74,7 +78,7 @@ spec:
       path: /items
 {batch}  processing:
 {mode}    maxConcurrency: {max_concurrency}
-"
+{max_pending}"
     );
     for (name, text) in [("connection.yaml", connection), ("route.yaml", route)] {
         let path = dir.join(name);

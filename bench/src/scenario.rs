@@ -71,6 +71,8 @@ pub struct Scenario {
     pub max_concurrency: u32,
     /// Items per outgoing request (`outgoing.http.batch.maxItems`); 0: one per item.
     pub outgoing_batch: u32,
+    /// The route's `processing.maxPending`; `None`: unset.
+    pub max_pending: Option<u64>,
     /// Runners on the one queue.
     pub runners: usize,
 }
@@ -159,6 +161,7 @@ pub async fn run(
         delivery,
         scenario.max_concurrency,
         scenario.outgoing_batch,
+        scenario.max_pending,
     )?;
     let database = match scenario.backend {
         Backend::Sqlite => None,

@@ -19,6 +19,7 @@ pub mod problem;
 pub mod template;
 pub mod v1alpha1;
 mod validate;
+mod validate_circuit;
 mod validate_connectors;
 mod validate_flows;
 mod validate_notification;

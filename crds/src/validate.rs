@@ -174,6 +174,7 @@ pub(crate) fn connection(spec: &ConnectionSpec, origin: &Origin, id: &ResourceId
         ],
     );
     crate::validate_connectors::connection(&mut check, spec);
+    crate::validate_circuit::connection(&mut check, spec);
     if let Some(http) = &spec.http {
         check.url("spec.http.baseUrl", &http.base_url);
         check.headers("spec.http.headers", &http.headers);

@@ -373,7 +373,14 @@ fn source_statuses(
                     .pointer("/status/probe")
                     .cloned()
                     .and_then(|p| serde_json::from_value(p).ok());
-                status::connection(&problems, probe.as_ref())
+                let mut wanted = status::connection(&problems, probe.as_ref());
+                let circuit = object
+                    .data
+                    .pointer("/status/circuit")
+                    .cloned()
+                    .and_then(|c| serde_json::from_value(c).ok());
+                wanted.extend(status::circuit::condition(circuit.as_ref()));
+                wanted
             }
             _ => status::definition(&problems),
         };

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod circuit;
 pub mod cli;
 pub mod connectors;
 pub mod console;

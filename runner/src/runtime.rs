@@ -42,6 +42,8 @@ pub struct RouteRuntime {
     pub proxy: Option<crate::proxy::ProxyRuntime>,
     /// The route's metric handles.
     pub metrics: Arc<crate::metrics::RouteMetrics>,
+    /// The circuit breaker of the Connection it delivers through, if it has one.
+    pub circuit: Option<Arc<crate::circuit::Breaker>>,
 }
 
 impl RouteRuntime {
@@ -119,7 +121,8 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
     let mut runtime = Runtime::default();
     for (key, route) in &catalog.routes {
         match build_route(route, &connections, &catalog.value_tables, secrets) {
-            Ok(built) => {
+            Ok(mut built) => {
+                built.circuit = circuit_of(catalog, route);
                 runtime.routes.insert(built.key.clone(), Arc::new(built));
             }
             Err(message) => problems.push(problem(&route.origin, &route.id, &message)),
@@ -162,10 +165,40 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
     runtime.namespaces.sort();
     runtime.namespaces.dedup();
     if problems.is_empty() {
+        crate::circuit::retain(&with_circuit_breakers(catalog));
         Ok(runtime)
     } else {
         Err(problems)
     }
+}
+
+/// The circuit breaker of the Connection `route` delivers through, if it has one.
+fn circuit_of(catalog: &Catalog, route: &CompiledRoute) -> Option<Arc<crate::circuit::Breaker>> {
+    let key = (
+        route.namespace().to_owned(),
+        route.spec.outgoing.connection.clone(),
+    );
+    let spec = catalog
+        .connections
+        .get(&key)?
+        .spec
+        .circuit_breaker
+        .as_ref()?;
+    Some(crate::circuit::breaker(
+        &key.0,
+        &key.1,
+        crate::circuit::Settings::of(spec),
+    ))
+}
+
+/// The Connections of `catalog` that have a circuit breaker.
+fn with_circuit_breakers(catalog: &Catalog) -> std::collections::BTreeSet<Key> {
+    catalog
+        .connections
+        .iter()
+        .filter(|(_, c)| c.spec.circuit_breaker.is_some())
+        .map(|(key, _)| key.clone())
+        .collect()
 }
 
 /// A problem found while building: the message starts with `field `…``.
@@ -247,5 +280,6 @@ fn build_route(
             .map(|spec| crate::waiting::Awaiting::new(spec, namespace, secrets))
             .transpose()?,
         compiled: route.clone(),
+        circuit: None,
     })
 }

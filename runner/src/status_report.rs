@@ -14,8 +14,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
-use switchyard_crds::v1alpha1::{Connection, ConnectionProbe, LastError, QueueSnapshot, Route};
+use switchyard_crds::v1alpha1::{
+    CircuitPhase, CircuitStatus, Connection, ConnectionProbe, LastError, QueueSnapshot, Route,
+};
 
+use crate::circuit::{CircuitSnapshot, CircuitState};
 use crate::connectors::registry::Connections;
 use crate::engine::Engine;
 use crate::queue::{QueueStore, RouteActivity, RouteKey, now_ms};
@@ -32,6 +35,8 @@ pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
 #[derive(Default)]
 pub struct Reported {
     last: HashMap<RouteKey, (QueueSnapshot, Instant)>,
+    /// The circuit of each Connection as last written.
+    circuits: HashMap<(String, String), CircuitSnapshot>,
 }
 
 /// Reports every route of the running configuration, and every minute the probe of
@@ -43,6 +48,7 @@ pub async fn run(engine: Arc<Engine>, client: kube::Client) {
         let runtime = engine.runtime();
         let routes: Vec<RouteKey> = runtime.routes.keys().cloned().collect();
         report_once(engine.store().as_ref(), &routes, &client, &mut reported).await;
+        report_circuits(&client, &mut reported).await;
         if probed_at.is_none_or(|at| at.elapsed() >= REFRESH) {
             probe_connections(&runtime.connections, &client).await;
             probed_at = Some(Instant::now());
@@ -83,6 +89,62 @@ pub async fn probe_connections(connections: &Connections, client: &kube::Client)
         }
     }
     written
+}
+
+/// Writes the circuit of every Connection with a circuit breaker whose state changed
+/// since it was last written (`status.circuit`); returns how many were written.
+pub async fn report_circuits(client: &kube::Client, reported: &mut Reported) -> usize {
+    let mut written = 0;
+    for circuit in crate::circuit::snapshot() {
+        let key = (circuit.namespace.clone(), circuit.connection.clone());
+        let changed = reported.circuits.get(&key).is_none_or(|last| {
+            (last.state, last.since_ms, last.until_ms)
+                != (circuit.state, circuit.since_ms, circuit.until_ms)
+        });
+        if !changed {
+            continue;
+        }
+        let api: Api<Connection> = Api::namespaced(client.clone(), &circuit.namespace);
+        let patch = json!({
+            "apiVersion": switchyard_crds::API_VERSION,
+            "kind": "Connection",
+            "status": { "circuit": circuit_status(&circuit, now_ms()) },
+        });
+        match api
+            .patch_status(
+                &circuit.connection,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+        {
+            Ok(_) => {
+                written += 1;
+                reported.circuits.insert(key, circuit);
+            }
+            Err(error) => tracing::warn!(
+                connection = %circuit.connection,
+                error = %redact::redact(&error.to_string()),
+                "Cannot write the connection's circuit status; trying again"
+            ),
+        }
+    }
+    written
+}
+
+/// The `status.circuit` of a Connection.
+pub fn circuit_status(circuit: &CircuitSnapshot, now_ms: i64) -> CircuitStatus {
+    CircuitStatus {
+        state: match circuit.state {
+            CircuitState::Closed => CircuitPhase::Closed,
+            CircuitState::Open => CircuitPhase::Open,
+            CircuitState::HalfOpen => CircuitPhase::HalfOpen,
+        },
+        since: circuit.since_ms.and_then(rfc3339),
+        until: circuit.until_ms.and_then(rfc3339),
+        reason: redact::redact(&circuit.reason).into_owned(),
+        time: rfc3339(now_ms).unwrap_or_default(),
+    }
 }
 
 /// One pass over `routes`; returns how many were written.
@@ -150,7 +212,8 @@ fn matters(previous: &QueueSnapshot, now: &QueueSnapshot) -> bool {
             != now.last_error.as_ref().map(|e| &e.task_id)
 }
 
-fn rfc3339(ms: i64) -> Option<String> {
+/// `ms` (since the Unix epoch) as RFC 3339, to the second.
+pub fn rfc3339(ms: i64) -> Option<String> {
     DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
 

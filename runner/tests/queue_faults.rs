@@ -203,6 +203,7 @@ async fn postgres_commit_whose_answer_is_lost_is_asked_of_the_server() {
                         new_tasks: vec![new],
                         completions: vec![],
                         claim: None,
+                        storage: Vec::new(),
                     })
                     .await
             }

@@ -134,6 +134,7 @@ impl Harness {
                         new_tasks: tasks,
                         completions: vec![],
                         claim: None,
+                        storage: Vec::new(),
                     })
                     .await
                     .expect("enqueue");
@@ -239,6 +240,7 @@ impl Harness {
                         new_tasks: vec![],
                         completions: vec![completion],
                         claim: None,
+                        storage: Vec::new(),
                     })
                     .await
                     .expect("complete");

@@ -47,6 +47,7 @@ async fn concurrent_runners_lease_disjoint_tasks_and_all_of_them() {
             new_tasks: tasks,
             completions: vec![],
             claim: None,
+            storage: Vec::new(),
         })
         .await
         .expect("enqueue");
@@ -112,6 +113,7 @@ async fn unreadable_input_tasks_are_stored_failed_and_cannot_be_retried() {
                 new_tasks: vec![task],
                 completions: vec![],
                 claim: None,
+                storage: Vec::new(),
             })
             .await
             .expect("enqueue");

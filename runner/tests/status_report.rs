@@ -101,6 +101,7 @@ async fn snapshots_are_applied_to_the_route_status_and_throttled() {
             new_tasks: (0..3).map(|n| task(&route, n)).collect(),
             completions: vec![],
             claim: None,
+            storage: Vec::new(),
         })
         .await
         .expect("enqueue");
@@ -126,6 +127,7 @@ async fn snapshots_are_applied_to_the_route_status_and_throttled() {
             new_tasks: vec![],
             completions,
             claim: None,
+            storage: Vec::new(),
         })
         .await
         .expect("complete");
@@ -277,5 +279,76 @@ async fn connection_probes_are_written_to_the_connection_status() {
     assert!(
         !format!("{requests:?}").contains("wrong-token-value"),
         "the secret leaked into a status"
+    );
+}
+
+#[tokio::test]
+async fn circuit_changes_are_written_to_the_connection_status_once() {
+    use switchyard_runner::circuit::{self, Gate, Settings, Verdict};
+
+    let recorded = Recorded::default();
+    let app = Router::new()
+        .route(
+            "/apis/switchyard.dev/v1alpha1/namespaces/{namespace}/connections/{name}/status",
+            patch(apply_status),
+        )
+        .with_state(recorded.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let client = kube::Client::try_from(kube::Config::new(
+        format!("http://{address}").parse().expect("URL"),
+    ))
+    .expect("client");
+
+    let breaker = circuit::breaker(
+        "shop",
+        "erp",
+        Settings {
+            failures: 2,
+            open_for: Duration::from_secs(60),
+        },
+    );
+    for _ in 0..2 {
+        match breaker.admit(now_ms()) {
+            Gate::Go(pass) => pass.settle(Verdict::Failed {
+                why: "status 503 Service Unavailable: down".into(),
+                retry_after: None,
+            }),
+            Gate::Wait { .. } => panic!("a closed circuit held a delivery back"),
+        }
+    }
+    let mut reported = Reported::default();
+    assert_eq!(
+        switchyard_runner::status_report::report_circuits(&client, &mut reported).await,
+        1
+    );
+    let requests = recorded.0.lock().expect("lock").clone();
+    let (target, query, _, patch) = &requests[0];
+    assert_eq!(target, "shop/erp");
+    assert!(query.contains("fieldManager=switchyard-runner"), "{query}");
+    let status = &patch["status"]["circuit"];
+    assert_eq!(status["state"], "Open", "{status}");
+    let since = status["since"].as_str().expect("since");
+    let until = status["until"].as_str().expect("until");
+    assert!(until > since, "{status}");
+    assert!(
+        status["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("2 failures in a row") && r.contains("503")),
+        "{status}"
+    );
+    assert!(
+        patch["status"].get("conditions").is_none(),
+        "the runner must not touch the operator's conditions"
+    );
+    // Unchanged: not written again.
+    assert_eq!(
+        switchyard_runner::status_report::report_circuits(&client, &mut reported).await,
+        0
     );
 }

@@ -33,6 +33,8 @@ pub struct Received {
     pub path: String,
     pub headers: HashMap<String, String>,
     pub body: Value,
+    /// When the request came in.
+    pub at: std::time::Instant,
 }
 
 #[derive(Clone)]
@@ -118,6 +120,7 @@ async fn record(State(shared): State<Shared>, request: axum::extract::Request) -
 }
 
 async fn answer(shared: &Shared, request: axum::extract::Request) -> Response {
+    let at = std::time::Instant::now();
     let method = request.method().to_string();
     let path = request.uri().to_string();
     let headers: HashMap<String, String> = request
@@ -144,6 +147,7 @@ async fn answer(shared: &Shared, request: axum::extract::Request) -> Response {
                     path,
                     headers,
                     body,
+                    at,
                 });
             StatusCode::OK.into_response()
         }
@@ -161,6 +165,7 @@ async fn answer(shared: &Shared, request: axum::extract::Request) -> Response {
                     path,
                     headers,
                     body,
+                    at,
                 });
             let mut response_headers = HeaderMap::new();
             for (name, value) in extra {

@@ -143,6 +143,7 @@ mod tests {
             }),
             file_system: None,
             soap: None,
+            circuit_breaker: None,
         }
     }
 

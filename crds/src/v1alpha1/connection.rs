@@ -40,6 +40,17 @@ pub struct ConnectionSpec {
     /// A SOAP service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soap: Option<SoapConnection>,
+    /// Circuit breaker: holds deliveries through this Connection back while its system
+    /// is down, instead of every task spending its attempts against it. After
+    /// `consecutiveFailures` transient failures in a row (a timeout, a refused
+    /// connection, `5xx`, `408`, `429`) the circuit opens: the tasks of every Route that
+    /// delivers through this Connection wait in `pending` without spending attempts.
+    /// After `openSeconds` one trial delivery goes out (half-open): success closes the
+    /// circuit, failure opens it again. An answer carrying `Retry-After` (`429`, `503`)
+    /// pauses the whole Connection for that long. `{}` turns it on with the defaults.
+    /// Each runner replica keeps its own circuit (see docs/scaling.md). Absent: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker: Option<super::CircuitBreaker>,
 }
 
 impl ConnectionSpec {
@@ -70,6 +81,10 @@ pub struct ConnectionStatus {
     /// by the runner, every minute).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<ConnectionProbe>,
+    /// The circuit breaker as the reporting runner sees it (written by the runner when
+    /// it changes). Absent: no circuit breaker, or nothing reported yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit: Option<super::CircuitStatus>,
 }
 
 /// Whether the remote system answers and accepts the credentials.

@@ -1,6 +1,7 @@
 //! Version `v1alpha1` of the `switchyard.dev` API. Types only; behaviour lives in the
 //! `catalog` and `validate` modules.
 
+mod circuit;
 mod common;
 mod connection;
 mod flows;
@@ -14,6 +15,7 @@ mod transformer;
 mod value_table;
 mod values;
 
+pub use circuit::*;
 pub use common::*;
 pub use connection::*;
 pub use flows::*;

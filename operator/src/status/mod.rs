@@ -1,5 +1,6 @@
 //! What each resource's status says. Pure: from what was observed to the conditions.
 
+pub mod circuit;
 pub mod conditions;
 pub mod health;
 

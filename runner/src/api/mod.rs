@@ -82,6 +82,16 @@ pub fn api_routes() -> ApiRoutes {
             Viewer,
             routes::list_routes,
         )
+        .get(
+            "/api/v1/namespaces/{namespace}/connections",
+            Viewer,
+            connections::list_connections,
+        )
+        .get(
+            "/api/v1/namespaces/{namespace}/connections/{name}",
+            Viewer,
+            connections::get_connection,
+        )
         .post(
             "/api/v1/namespaces/{namespace}/connections/{name}/test",
             Editor,

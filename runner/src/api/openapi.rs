@@ -33,6 +33,8 @@ use super::declare::Declared;
         super::identity::whoami,
         super::identity::namespaces,
         super::routes::list_routes,
+        super::connections::list_connections,
+        super::connections::get_connection,
         super::connections::test_connection,
         super::routes::retry_failed,
         super::routes::trigger,

@@ -167,6 +167,7 @@ async fn failed_task(store: &dyn QueueStore) -> String {
             new_tasks: vec![task],
             completions: vec![],
             claim: None,
+            storage: Vec::new(),
         })
         .await
         .expect("write");

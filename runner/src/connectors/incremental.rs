@@ -1,7 +1,8 @@
 //! Incremental polling shared by the connectors that support a cursor (database
 //! queries, HTTP requests): load the route's cursor, keep only the items it admits, and
-//! save the advanced cursor once those items are committed — never before (see
-//! [`crate::storage::cursor`] for the two ways other tools lose rows).
+//! save the advanced cursor in the transaction that commits those items — never before,
+//! never after (see [`crate::storage::cursor`] for the two ways other tools lose rows).
+//! The cursor lives in the queue database's storage, so one transaction holds both.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::{AfterCommit, Batch, PollContext, SourceError};
+use crate::queue::StoragePut;
 use crate::storage::{CursorState, CursorUpdate, StorageScope, StorageStore, cursor};
 
 /// Where a route's connector cursor is kept: the route's storage, this key. Visible
@@ -87,7 +89,7 @@ impl Incremental {
             Some(state) if !items.is_empty() => Some(Box::new(SaveCursor {
                 storage: self.storage,
                 scope: self.scope,
-                state,
+                state: Some(state),
             })),
             _ => None,
         };
@@ -100,17 +102,31 @@ impl Incremental {
     }
 }
 
-/// Saves the advanced cursor once the items it covers are queued.
+/// Saves the advanced cursor with the items it covers.
 struct SaveCursor {
     storage: Arc<dyn StorageStore>,
     scope: StorageScope,
-    state: CursorState,
+    /// `None` once handed to the commit ([`AfterCommit::commit_with`]).
+    state: Option<CursorState>,
 }
 
 #[async_trait]
 impl AfterCommit for SaveCursor {
+    fn commit_with(&mut self) -> Option<StoragePut> {
+        let state = self.state.take()?;
+        Some(StoragePut {
+            scope: self.scope.clone(),
+            key: CURSOR_KEY.to_owned(),
+            value: cursor::to_value(&state),
+        })
+    }
+
+    /// Saves the cursor unless the commit already did (see [`SaveCursor::commit_with`]).
     async fn committed(self: Box<Self>) -> Result<(), SourceError> {
-        cursor::save(self.storage.as_ref(), &self.scope, CURSOR_KEY, &self.state)
+        let Some(state) = &self.state else {
+            return Ok(());
+        };
+        cursor::save(self.storage.as_ref(), &self.scope, CURSOR_KEY, state)
             .await
             .map_err(|e| SourceError(format!("cannot save the cursor: {e}")))
     }

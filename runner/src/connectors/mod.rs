@@ -58,6 +58,12 @@ pub struct Batch {
 /// The step a source takes once a batch is settled.
 #[async_trait]
 pub trait AfterCommit: Send + Sync {
+    /// Storage to write in the very transaction that commits the batch's tasks (an
+    /// advanced cursor), so that a crash cannot separate the two. Taken once, before
+    /// the commit; what is taken is not written again by [`AfterCommit::committed`].
+    fn commit_with(&mut self) -> Option<crate::queue::StoragePut> {
+        None
+    }
     /// The batch's tasks are committed to the queue.
     async fn committed(self: Box<Self>) -> Result<(), SourceError>;
     /// The batch can never be queued (unreadable, or its pipeline failed); `reason`

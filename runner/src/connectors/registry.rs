@@ -51,6 +51,21 @@ impl Connections {
         get(&self.databases, namespace, name)
     }
 
+    /// Every Connection that was built, with its kind (`http`, `database`,
+    /// `fileSystem`, `soap`), in order.
+    pub fn kinds(&self) -> Vec<(Key, &'static str)> {
+        let mut kinds: Vec<(Key, &'static str)> = self
+            .http
+            .keys()
+            .map(|k| (k.clone(), "http"))
+            .chain(self.databases.keys().map(|k| (k.clone(), "database")))
+            .chain(self.files.keys().map(|k| (k.clone(), "fileSystem")))
+            .chain(self.soap.keys().map(|k| (k.clone(), "soap")))
+            .collect();
+        kinds.sort();
+        kinds
+    }
+
     /// Probes every Connection that can be checked without moving data (HTTP: a GET on
     /// the base URL; databases: a ping).
     pub async fn probe_all(&self) -> Vec<(Key, super::Probe)> {

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::Engine;
 use super::intake::{Prepared, redact_lines};
+use crate::circuit::{Pass, Verdict};
 use crate::connectors::{DeliveryError, DeliveryReport};
 use crate::metrics::events;
 use crate::queue::{Completion, LeasedTask, LogLine, Outcome, backoff_delay, now_ms};
@@ -49,11 +50,23 @@ struct Outgoing {
 }
 
 /// One delivery attempt of one task.
-pub(super) async fn attempt(engine: &Engine, route: &RouteRuntime, task: LeasedTask) -> Attempted {
+/// `pass`: the Connection's circuit let it through; it hears how the sending went.
+pub(super) async fn attempt(
+    engine: &Engine,
+    route: &RouteRuntime,
+    task: LeasedTask,
+    pass: Pass,
+) -> Attempted {
     let started = Instant::now();
     first_attempt(route, &task);
     let mut log = Vec::new();
-    let result = deliver_one(engine, route, &task, &mut log).await;
+    if pass.is_trial() {
+        log.push(LogLine::now(format!(
+            "Attempt {}: the trial delivery of the half-open circuit of Connection `{}`",
+            task.attempts, route.compiled.spec.outgoing.connection
+        )));
+    }
+    let result = deliver_one(engine, route, &task, pass, &mut log).await;
     settle(route, task, log, result, started)
 }
 
@@ -75,8 +88,10 @@ async fn deliver_one(
     engine: &Engine,
     route: &RouteRuntime,
     task: &LeasedTask,
+    pass: Pass,
     log: &mut Vec<LogLine>,
 ) -> Result<Delivered, DeliveryError> {
+    // Filtered out or not built: nothing was sent, the pass drops unsettled.
     let Some((context, items)) = outgoing(engine, route, task, log).await? else {
         return Ok(Delivered::Skipped);
     };
@@ -86,12 +101,14 @@ async fn deliver_one(
         match route.sink.send(item, key).await {
             Ok(report) => reports.push(report),
             Err(error) => {
+                pass.settle(verdict(&error));
                 // The items sent before this one are in the log, so a human sees them.
                 log_reports(task, &reports, log);
                 return Err(error);
             }
         }
     }
+    pass.settle(Verdict::Answered);
     delivered(engine, route, task, items, reports, &context, log).await
 }
 
@@ -100,6 +117,7 @@ pub(super) async fn attempt_batch(
     engine: &Engine,
     route: &RouteRuntime,
     tasks: Vec<LeasedTask>,
+    pass: Pass,
 ) -> Vec<Attempted> {
     let started = Instant::now();
     let mut attempted = Vec::with_capacity(tasks.len());
@@ -130,7 +148,9 @@ pub(super) async fn attempt_batch(
         .zip(&keys)
         .flat_map(|(r, keys)| r.items.iter().zip(keys.iter().map(String::as_str)))
         .collect();
-    let mut results = route.sink.send_batch(&requests).await.into_iter();
+    let results = route.sink.send_batch(&requests).await;
+    pass.settle(batch_verdict(&results));
+    let mut results = results.into_iter();
     for mut task in ready {
         let mut mine: Vec<Result<DeliveryReport, DeliveryError>> =
             results.by_ref().take(task.items.len()).collect();
@@ -154,6 +174,47 @@ pub(super) async fn attempt_batch(
         attempted.push(settle(route, task.task, task.log, result, started));
     }
     attempted
+}
+
+/// What a failed delivery tells the Connection's circuit breaker: a transient failure
+/// counts (with the wait the receiver asked for); a refusal means the system answers; a
+/// request that could not be built was never sent.
+fn verdict(error: &DeliveryError) -> Verdict {
+    match error {
+        DeliveryError::Unavailable {
+            message,
+            retry_after,
+        } => Verdict::Failed {
+            why: crate::redact::redact(message).into_owned(),
+            retry_after: *retry_after,
+        },
+        DeliveryError::Rejected(_) => Verdict::Answered,
+        DeliveryError::Request(_) => Verdict::NotSent,
+    }
+}
+
+/// A batch answered when any of its items was answered; otherwise its first failure
+/// counts, with the longest wait asked for.
+fn batch_verdict(results: &[Result<DeliveryReport, DeliveryError>]) -> Verdict {
+    let mut verdicts = results.iter().map(|result| match result {
+        Ok(_) => Verdict::Answered,
+        Err(error) => verdict(error),
+    });
+    let mut failed: Option<Verdict> = None;
+    for next in verdicts.by_ref() {
+        match next {
+            Verdict::Answered => return Verdict::Answered,
+            Verdict::NotSent => {}
+            Verdict::Failed { why, retry_after } => match &mut failed {
+                Some(Verdict::Failed {
+                    retry_after: longest,
+                    ..
+                }) => *longest = (*longest).max(retry_after),
+                _ => failed = Some(Verdict::Failed { why, retry_after }),
+            },
+        }
+    }
+    failed.unwrap_or(Verdict::NotSent)
 }
 
 /// A sink answered fewer results than it was given items (a bug in the sink); the

@@ -10,7 +10,8 @@ use tokio_util::task::TaskTracker;
 
 use super::Engine;
 use super::attempt::{Attempted, attempt, attempt_batch};
-use crate::queue::{Completion, LeasedTask, Outcome, QueueError, now_ms};
+use crate::circuit::{Gate, Outlook, Pass};
+use crate::queue::{Completion, LeasedTask, LogLine, Outcome, QueueError, now_ms};
 use crate::runtime::RouteRuntime;
 
 /// Most tasks leased at once; bounds the size of a lease transaction.
@@ -61,6 +62,13 @@ pub(super) async fn run(
                 match next_step(&engine, &route, &slots, &tracker, &cancel, &mut prefetch).await {
                     Step::Dispatched => {}
                     Step::Stopped => return,
+                    // The run goes on once the circuit lets deliveries through again.
+                    Step::Held(until_ms) => {
+                        if held(&route, until_ms, &cancel).await.is_err() {
+                            return;
+                        }
+                        prefetch.drained = false;
+                    }
                     Step::Empty | Step::LeaseFailed => break,
                 }
             }
@@ -69,6 +77,12 @@ pub(super) async fn run(
         match next_step(&engine, &route, &slots, &tracker, &cancel, &mut prefetch).await {
             Step::Dispatched => {}
             Step::Stopped => return,
+            Step::Held(until_ms) => {
+                if held(&route, until_ms, &cancel).await.is_err() {
+                    return;
+                }
+                prefetch.drained = false;
+            }
             Step::LeaseFailed => tokio::select! {
                 () = cancel.cancelled() => return,
                 () = tokio::time::sleep(ERROR_PAUSE) => {}
@@ -95,6 +109,49 @@ enum Step {
     LeaseFailed,
     /// The worker is stopping; buffered tasks went back to the queue.
     Stopped,
+    /// The Connection's circuit is open until this time (`None`: half-open, its trial
+    /// out); buffered tasks went back to the queue without spending an attempt.
+    Held(Option<i64>),
+}
+
+/// Waits while the route's circuit holds deliveries back: until the cool-down ends,
+/// the circuit changes, or (half-open) a short while. `Err`: the worker is stopping.
+async fn held(
+    route: &RouteRuntime,
+    until_ms: Option<i64>,
+    cancel: &CancellationToken,
+) -> Result<(), Stopping> {
+    let wait = until_ms.map_or(IDLE_POLL, |until| {
+        Duration::from_millis(u64::try_from(until - now_ms()).unwrap_or(0))
+    });
+    let changed = async {
+        match &route.circuit {
+            Some(breaker) => breaker.changed().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = cancel.cancelled() => Err(Stopping),
+        () = changed => Ok(()),
+        () = tokio::time::sleep(wait) => Ok(()),
+    }
+}
+
+/// Whether the route's Connection lets a delivery go out now; takes the trial of a
+/// half-open circuit.
+fn admit(route: &RouteRuntime) -> Gate {
+    match &route.circuit {
+        None => Gate::Go(Pass::free()),
+        Some(breaker) => breaker.admit(now_ms()),
+    }
+}
+
+/// What [`admit`] would answer now, without taking a trial.
+fn outlook(route: &RouteRuntime) -> Outlook {
+    match &route.circuit {
+        None => Outlook::Go { trial: false },
+        Some(breaker) => breaker.outlook(now_ms()),
+    }
 }
 
 /// Refills the buffer if needed and starts delivering its next task.
@@ -106,7 +163,14 @@ async fn next_step(
     cancel: &CancellationToken,
     prefetch: &mut Prefetch,
 ) -> Step {
-    if prefetch.refill(engine, route).await.is_err() {
+    // An open circuit: nothing is leased, what is buffered goes back.
+    let trial = match outlook(route) {
+        Outlook::Go { trial } => trial,
+        Outlook::Wait { until_ms } => return hold(engine, route, prefetch, until_ms).await,
+    };
+    // A trial is one task: lease no more than that.
+    let wanted = if trial { 1 } else { prefetch.target };
+    if prefetch.refill(engine, route, wanted).await.is_err() {
         return Step::LeaseFailed;
     }
     let Some(task) = prefetch.buffer.pop_front() else {
@@ -114,8 +178,31 @@ async fn next_step(
     };
     match dispatch(engine, route, slots, tracker, cancel, task, prefetch).await {
         Ok(()) => Step::Dispatched,
-        Err(Stopping) => Step::Stopped,
+        Err(Halt::Stopping) => Step::Stopped,
+        Err(Halt::Held(until_ms)) => hold(engine, route, prefetch, until_ms).await,
     }
+}
+
+/// The circuit holds deliveries back: the buffered tasks go back to `pending` without
+/// spending an attempt, with a line in their logs.
+async fn hold(
+    engine: &Engine,
+    route: &RouteRuntime,
+    prefetch: &mut Prefetch,
+    until_ms: Option<i64>,
+) -> Step {
+    let state = until_ms
+        .and_then(crate::status_report::rfc3339)
+        .map_or_else(
+            || "half-open, its trial delivery out".to_owned(),
+            |t| format!("open until {t}"),
+        );
+    let note = format!(
+        "Not attempted: the circuit of Connection `{}` is {state}; back to pending without spending an attempt",
+        route.compiled.spec.outgoing.connection
+    );
+    prefetch.release(engine, Some(&note)).await;
+    Step::Held(until_ms)
 }
 
 /// Tasks leased ahead of free delivery slots, so that leasing overlaps delivery instead
@@ -132,6 +219,15 @@ struct Prefetch {
 /// The worker is stopping.
 struct Stopping;
 
+/// Why a buffered task was not dispatched.
+enum Halt {
+    /// The worker is stopping; the buffer went back to the queue.
+    Stopping,
+    /// The circuit holds deliveries back (see [`Step::Held`]); the task is back in the
+    /// buffer.
+    Held(Option<i64>),
+}
+
 impl Prefetch {
     fn new(target: usize) -> Self {
         Self {
@@ -141,13 +237,18 @@ impl Prefetch {
         }
     }
 
-    /// Leases more tasks when the buffer is half empty, unless the queue was found
-    /// drained since the last wake-up.
-    async fn refill(&mut self, engine: &Engine, route: &RouteRuntime) -> Result<(), QueueError> {
-        if self.drained || self.buffer.len() > self.target / 2 {
+    /// Leases more tasks when the buffer is half empty (of `target`), unless the queue
+    /// was found drained since the last wake-up.
+    async fn refill(
+        &mut self,
+        engine: &Engine,
+        route: &RouteRuntime,
+        target: usize,
+    ) -> Result<(), QueueError> {
+        if self.drained || self.buffer.len() > target / 2 {
             return Ok(());
         }
-        let wanted = self.target - self.buffer.len();
+        let wanted = target - self.buffer.len();
         let leased = engine
             .store
             .lease(
@@ -169,8 +270,12 @@ impl Prefetch {
         }
     }
 
-    /// Hands the buffered tasks back to the queue undelivered (the worker stops).
-    async fn release(&mut self, engine: &Engine) {
+    /// Hands the buffered tasks back to the queue undelivered (the worker stops, or the
+    /// circuit opened), with `note` in their logs.
+    async fn release(&mut self, engine: &Engine, note: Option<&str>) {
+        if self.buffer.is_empty() {
+            return;
+        }
         let released: Vec<Completion> = self
             .buffer
             .drain(..)
@@ -178,7 +283,7 @@ impl Prefetch {
                 id: task.id,
                 lease_token: task.lease_token,
                 outcome: Outcome::Released,
-                log: Vec::new(),
+                log: note.map(LogLine::now).into_iter().collect(),
             })
             .collect();
         if let Err(error) = engine.committer.complete(released).await {
@@ -187,8 +292,9 @@ impl Prefetch {
     }
 }
 
-/// Waits for a free slot and starts delivering `task`. When the worker stops meanwhile,
-/// the task and the rest of the buffer go back to the queue.
+/// Waits for a free slot and starts delivering `task` if the Connection's circuit lets
+/// it. When the worker stops meanwhile, the task and the rest of the buffer go back to
+/// the queue.
 async fn dispatch(
     engine: &Arc<Engine>,
     route: &Arc<RouteRuntime>,
@@ -197,32 +303,43 @@ async fn dispatch(
     cancel: &CancellationToken,
     task: LeasedTask,
     prefetch: &mut Prefetch,
-) -> Result<(), Stopping> {
+) -> Result<(), Halt> {
     let permit = tokio::select! {
         () = cancel.cancelled() => None,
         permit = slots.clone().acquire_owned() => permit.ok(),
     };
     let Some(permit) = permit else {
         prefetch.buffer.push_front(task);
-        prefetch.release(engine).await;
-        return Err(Stopping);
+        prefetch.release(engine, None).await;
+        return Err(Halt::Stopping);
+    };
+    // Asked once the slot is free: the delivery that held it may have opened the circuit.
+    let pass = match admit(route) {
+        Gate::Go(pass) => pass,
+        Gate::Wait { until_ms } => {
+            prefetch.buffer.push_front(task);
+            return Err(Halt::Held(until_ms));
+        }
     };
     let engine = engine.clone();
     let route = route.clone();
     let batch_size = route.sink.batch_size();
     if batch_size > 1 {
         // A sink that takes batches gets the tasks already leased, up to its size: no
-        // waiting for more, so a lone task goes out as fast as before.
+        // waiting for more, so a lone task goes out as fast as before. A circuit's trial
+        // is one task.
         let mut tasks = vec![task];
-        fill_batch(&engine, &route, prefetch, &mut tasks, cancel).await;
+        if !pass.is_trial() {
+            fill_batch(&engine, &route, prefetch, &mut tasks, cancel).await;
+        }
         tracker.spawn(async move {
-            let attempted = attempt_batch(&engine, &route, tasks).await;
+            let attempted = attempt_batch(&engine, &route, tasks, pass).await;
             drop(permit);
             record(&engine, attempted).await;
         });
     } else {
         tracker.spawn(async move {
-            let attempted = attempt(&engine, &route, task).await;
+            let attempted = attempt(&engine, &route, task, pass).await;
             // The slot frees as soon as the receiver answered; the outcome is committed
             // with others in the next group commit. Until then the task stays
             // `processing` under our lease, so nobody else takes it.
@@ -255,7 +372,11 @@ async fn fill_batch(
             return;
         }
         prefetch.drained = false;
-        if prefetch.refill(engine, route).await.is_err() {
+        if prefetch
+            .refill(engine, route, prefetch.target)
+            .await
+            .is_err()
+        {
             return;
         }
         if prefetch.buffer.is_empty() {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{Engine, Refusal};
 use crate::connectors::Removal;
 use crate::metrics::{RouteMetrics, events};
-use crate::queue::{LogLine, NewTask, PollClaim, QueueError};
+use crate::queue::{LogLine, NewTask, PollClaim, QueueError, StoragePut};
 use crate::redact;
 use crate::runtime::RouteRuntime;
 use crate::transform::{Context, DeferredWrite, StepFailed, apply_deferred};
@@ -90,16 +90,19 @@ impl Engine {
         items: Vec<Value>,
         source: &'static str,
     ) -> Result<Vec<String>, IntakeError> {
-        self.intake_claimed(route, items, source, None).await
+        self.intake_claimed(route, items, source, None, Vec::new())
+            .await
     }
 
-    /// [`Engine::intake`] of a poll: the tasks commit only while `claim` is held.
+    /// [`Engine::intake`] of a poll: the tasks commit only while `claim` is held, and
+    /// together with `storage` (the poll's advanced cursor).
     pub(crate) async fn intake_claimed(
         &self,
         route: &RouteRuntime,
         items: Vec<Value>,
         source: &'static str,
         claim: Option<&PollClaim>,
+        storage: Vec<StoragePut>,
     ) -> Result<Vec<String>, IntakeError> {
         let started = Instant::now();
         if !route.suspended() {
@@ -119,7 +122,7 @@ impl Engine {
         }
         let ids: Vec<String> = prepared.tasks.iter().map(|t| t.id.clone()).collect();
         self.committer
-            .enqueue_claimed(std::mem::take(&mut prepared.tasks), claim)
+            .enqueue_claimed(std::mem::take(&mut prepared.tasks), claim, storage)
             .await
             .map_err(IntakeError::Queue)?;
         self.admission.committed(&prepared.routes);
@@ -359,7 +362,7 @@ impl Engine {
         );
         let id = task.id.clone();
         self.committer
-            .enqueue_claimed(vec![task], claim)
+            .enqueue_claimed(vec![task], claim, Vec::new())
             .await
             .map_err(IntakeError::Queue)?;
         tracing::info!(namespace = %route.key.namespace, route = %route.key.route, batch = %label, task = %id, "Recorded the rejected batch as a failed task");

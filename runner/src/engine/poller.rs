@@ -119,9 +119,9 @@ async fn renew(store: Arc<dyn QueueStore>, claim: PollClaim) {
     }
 }
 
-/// One poll: fetch every batch (all pages, or one file each), then queue each batch and,
-/// once its tasks are durable, run its after-commit step (move the file, advance the
-/// cursor). A batch that cannot be read or whose pipeline fails is rejected and the
+/// One poll: fetch every batch (all pages, or one file each), then queue each batch
+/// (with its advanced cursor, in the same transaction) and, once its tasks are durable,
+/// run its after-commit step (move the file). A batch that cannot be read or whose pipeline fails is rejected and the
 /// others go on; if rejecting takes its input away (a file to `failed/`), one `failed`
 /// task recording what and where is committed first. A queue failure stops the poll
 /// and leaves every unqueued batch where it was.
@@ -146,13 +146,20 @@ async fn poll_once(
         .map_err(|e| IntakeError::Poll(e.to_string()))?;
     let mut ids = Vec::new();
     let mut first_failure = None;
-    for batch in batches {
+    for mut batch in batches {
         let label = batch.label;
+        // The advanced cursor commits with the batch's tasks, in one transaction.
+        let storage = batch
+            .after_commit
+            .as_mut()
+            .and_then(|hook| hook.commit_with())
+            .into_iter()
+            .collect();
         let outcome = match batch.error {
             Some(error) => Err(IntakeError::Poll(error)),
             None => {
                 engine
-                    .intake_claimed(route, batch.items, "poll", claim)
+                    .intake_claimed(route, batch.items, "poll", claim, storage)
                     .await
             }
         };

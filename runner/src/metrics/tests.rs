@@ -163,6 +163,7 @@ async fn the_queue_gauges_count_tasks_per_state_and_age_the_oldest_pending_task(
         new_tasks: vec![task(&a), task(&a), task(&a), task(&b), task(&gone)],
         completions: Vec::new(),
         claim: None,
+        storage: Vec::new(),
     };
     store.write(batch).await.expect("write");
     let leased = store.lease(&a, 1, now_ms()).await.expect("lease");

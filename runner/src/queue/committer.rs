@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Completion, NewTask, PollClaim, QueueError, QueueStore, StorageFault, WriteBatch};
+use super::{
+    Completion, NewTask, PollClaim, QueueError, QueueStore, StorageFault, StoragePut, WriteBatch,
+};
 use crate::metrics::events::{self, CommitFailureLog};
 
 /// Upper bound of items per transaction. Short transactions keep the queue fair: on
@@ -35,6 +37,8 @@ struct Request {
     /// A poll's claim: such a request is committed in a transaction of its own, so that
     /// losing the claim fails only that poll's write.
     claim: Option<PollClaim>,
+    /// Storage entries committed with the tasks (a poll's cursor).
+    storage: Vec<StoragePut>,
     done: oneshot::Sender<Result<(), Arc<QueueError>>>,
 }
 
@@ -141,18 +145,20 @@ impl Committer {
         new_tasks: Vec<NewTask>,
         completions: Vec<Completion>,
     ) -> Result<(), Arc<QueueError>> {
-        self.send(new_tasks, completions, None).await
+        self.send(new_tasks, completions, None, Vec::new()).await
     }
 
-    /// Commits a poll's new tasks if, inside the same transaction, `claim` is still
-    /// held (else [`QueueError::ClaimLost`] and nothing is written). `None`: as
-    /// [`Committer::enqueue`].
+    /// Commits a poll's new tasks and `storage` (its advanced cursor) if, inside the
+    /// same transaction, `claim` is still held (else [`QueueError::ClaimLost`] and
+    /// nothing is written). `None`: no claim to check.
     pub async fn enqueue_claimed(
         &self,
         new_tasks: Vec<NewTask>,
         claim: Option<&PollClaim>,
+        storage: Vec<StoragePut>,
     ) -> Result<(), Arc<QueueError>> {
-        self.send(new_tasks, Vec::new(), claim.cloned()).await
+        self.send(new_tasks, Vec::new(), claim.cloned(), storage)
+            .await
     }
 
     async fn send(
@@ -160,8 +166,9 @@ impl Committer {
         new_tasks: Vec<NewTask>,
         completions: Vec<Completion>,
         claim: Option<PollClaim>,
+        storage: Vec<StoragePut>,
     ) -> Result<(), Arc<QueueError>> {
-        if new_tasks.is_empty() && completions.is_empty() {
+        if new_tasks.is_empty() && completions.is_empty() && storage.is_empty() {
             return Ok(());
         }
         let (done, answer) = oneshot::channel();
@@ -170,6 +177,7 @@ impl Committer {
                 new_tasks,
                 completions,
                 claim,
+                storage,
                 done,
             })
             .await
@@ -222,6 +230,7 @@ async fn write_loop(
         let mut add = |request: Request, batch: &mut WriteBatch| {
             batch.new_tasks.extend(request.new_tasks);
             batch.completions.extend(request.completions);
+            batch.storage.extend(request.storage);
             batch.claim = request.claim;
             waiting.push(request.done);
         };

@@ -212,10 +212,21 @@ pub struct Completion {
 pub struct WriteBatch {
     pub new_tasks: Vec<NewTask>,
     pub completions: Vec<Completion>,
+    /// Storage entries written in the same transaction (a poll's advanced cursor): they
+    /// commit with the tasks they cover, or not at all.
+    pub storage: Vec<StoragePut>,
     /// The poll claim these tasks were fetched under: the transaction commits only if
     /// this runner still holds it (and renews it), else nothing is written
     /// ([`QueueError::ClaimLost`]).
     pub claim: Option<PollClaim>,
+}
+
+/// A storage entry to write together with a queue transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoragePut {
+    pub scope: crate::storage::StorageScope,
+    pub key: String,
+    pub value: serde_json::Value,
 }
 
 /// One runner's claim on one tick of a route's poll schedule. Replicas on one queue

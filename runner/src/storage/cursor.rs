@@ -133,8 +133,12 @@ pub async fn save(
     key: &str,
     state: &CursorState,
 ) -> Result<(), StorageError> {
-    let value = serde_json::to_value(state).unwrap_or(Value::Null);
-    store.put(scope, key, &value, None).await
+    store.put(scope, key, &to_value(state), None).await
+}
+
+/// A cursor as it is stored.
+pub fn to_value(state: &CursorState) -> Value {
+    serde_json::to_value(state).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod sql;
 pub use cursor::{CursorState, CursorUpdate};
 pub use memory::MemoryStorage;
 pub use sql::SqlStorage;
+pub(crate) use sql::put_on;
 
 use std::time::Duration;
 

@@ -26,6 +26,37 @@ impl SqlStorage {
     }
 }
 
+/// Writes `value` under `key` on `executor`: the pool, or a queue transaction that
+/// commits it together with tasks (a poll's cursor, see
+/// [`crate::queue::WriteBatch::storage`]).
+pub(crate) async fn put_on<'e, E>(
+    executor: E,
+    scope: &StorageScope,
+    key: &str,
+    value: &Value,
+    ttl: Option<Duration>,
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO storage_items (namespace, storage, item_key, value, updated_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (namespace, storage, item_key) DO UPDATE SET \
+         value = excluded.value, updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+    )
+    .bind(scope.namespace.clone())
+    .bind(scope.storage.clone())
+    .bind(key.to_owned())
+    .bind(value.to_string())
+    .bind(now)
+    .bind(expires_at(now, ttl))
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 const LIVE: &str = "(expires_at IS NULL OR expires_at > $4)";
 
 fn entry(scope: &StorageScope, row: &AnyRow) -> Result<StorageEntry, StorageError> {
@@ -80,23 +111,9 @@ impl StorageStore for SqlStorage {
         value: &Value,
         ttl: Option<Duration>,
     ) -> Result<(), StorageError> {
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO storage_items (namespace, storage, item_key, value, updated_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (namespace, storage, item_key) DO UPDATE SET \
-             value = excluded.value, updated_at = excluded.updated_at, expires_at = excluded.expires_at",
-        )
-        .bind(scope.namespace.clone())
-        .bind(scope.storage.clone())
-        .bind(key.to_owned())
-        .bind(value.to_string())
-        .bind(now)
-        .bind(expires_at(now, ttl))
-        .execute(&self.writer)
-        .await
-        .map_err(StorageError::db("put storage entry"))?;
-        Ok(())
+        put_on(&self.writer, scope, key, value, ttl)
+            .await
+            .map_err(StorageError::db("put storage entry"))
     }
 
     async fn delete(&self, scope: &StorageScope, key: &str) -> Result<bool, StorageError> {

@@ -104,6 +104,13 @@ impl SqlQueue {
         Self::apply_completions(self.dialect, &mut tx, &batch.completions, now)
             .await
             .map_err(Failed::NotCommitted)?;
+        // A poll's cursor commits with the tasks it covers: a crash can neither leave
+        // the tasks without the cursor (the records polled again) nor the reverse.
+        for put in &batch.storage {
+            crate::storage::put_on(&mut *tx, &put.scope, &put.key, &put.value, None)
+                .await
+                .map_err(Failed::before_commit("save a storage entry with the tasks"))?;
+        }
         let mut lines: Vec<(&str, &LogLine)> = Vec::new();
         for task in &batch.new_tasks {
             lines.extend(task.log.iter().map(|line| (task.id.as_str(), line)));
