@@ -23,6 +23,7 @@ pub(crate) fn notification(
             ("failedTasks", rule.failed_tasks.is_some()),
             ("taskAge", rule.task_age.is_some()),
             ("connectionProbe", rule.connection_probe.is_some()),
+            ("circuitOpen", rule.circuit_open.is_some()),
         ],
     );
     let route = |check: &mut Checker<'_>, field: &str, name: &Option<String>| {
@@ -72,6 +73,23 @@ pub(crate) fn notification(
                         connection.spec.kind()
                     ),
                 ),
+            Some(_) => {}
+        }
+    }
+    if let Some(circuit) = &rule.circuit_open {
+        let key = (id.namespace.clone(), circuit.connection.clone());
+        match catalog.connections.get(&key) {
+            None => check.report(
+                "spec.rule.circuitOpen.connection",
+                catalog.unresolved("Connection", &id.namespace, &circuit.connection),
+            ),
+            Some(connection) if connection.spec.circuit_breaker.is_none() => check.report(
+                "spec.rule.circuitOpen.connection",
+                format!(
+                    "Connection `{}` has no `spec.circuitBreaker`: its circuit never opens",
+                    circuit.connection
+                ),
+            ),
             Some(_) => {}
         }
     }
@@ -278,7 +296,7 @@ spec:
 "#,
         );
         let expected = [
-            "field `spec.rule`: set only one of: failedTasks, taskAge, connectionProbe",
+            "field `spec.rule`: set only one of: failedTasks, taskAge, connectionProbe, circuitOpen",
             "field `spec.rule.failedTasks.count`: must be at least 1",
             "field `spec.rule.failedTasks.route`: Route `nope` does not exist in namespace `default`",
             "field `spec.cooldownSeconds`: must be at least 1",
@@ -322,6 +340,14 @@ spec:
   rule:
     connectionProbe: {connection: files}
   webhook: {url: "https://hooks.example.com/x"}
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Notification
+metadata: {name: circuit}
+spec:
+  rule:
+    circuitOpen: {connection: erp}
+  webhook: {url: "https://hooks.example.com/x"}
 "#,
         );
         let joined = found.join("\n");
@@ -336,6 +362,7 @@ spec:
             "{joined}"
         );
         assert!(joined.contains("Notification/default/probe: field `spec.rule.connectionProbe.connection`: Connection `files` is fileSystem"), "{joined}");
+        assert!(joined.contains("Notification/default/circuit: field `spec.rule.circuitOpen.connection`: Connection `erp` has no `spec.circuitBreaker`"), "{joined}");
     }
 
     #[test]

@@ -382,3 +382,80 @@ async fn implicit_tls_mail_arrives_and_a_failing_webhook_is_a_logged_failure() {
     assert_eq!(smtp.messages().len(), 1);
     assert_eq!(hooks_at(&hooks, "/json").len(), 1);
 }
+
+#[tokio::test]
+async fn an_open_circuit_fires_and_its_closing_resolves() {
+    let receiver = Receiver::start(ReceiverMode::Answer {
+        status: 503,
+        body: "down".into(),
+        headers: vec![],
+    })
+    .await;
+    let hooks = Receiver::start(ReceiverMode::Accept {
+        delay: Duration::ZERO,
+    })
+    .await;
+    let manifests = format!(
+        r#"
+apiVersion: switchyard.dev/v1alpha1
+kind: Connection
+metadata: {{name: erp}}
+spec:
+  http: {{baseUrl: "{receiver}", timeoutSeconds: 5}}
+  circuitBreaker: {{consecutiveFailures: 2, openSeconds: 1}}
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Route
+metadata: {{name: orders}}
+spec:
+  incoming: {{webhook: {{}}}}
+  outgoing: {{connection: erp, http: {{path: /orders}}}}
+  processing:
+    retry: {{maxAttempts: 1000, initialBackoffMs: 100, maxBackoffMs: 200}}
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Notification
+metadata: {{name: erp-circuit}}
+spec:
+  rule:
+    circuitOpen: {{connection: erp}}
+  intervalSeconds: 1
+  webhook: {{url: "{hooks}/circuit"}}
+"#,
+        receiver = receiver.base_url(),
+        hooks = hooks.base_url(),
+    );
+    let dir = manifest_dir(&[("all.yaml", &manifests)]);
+    let runner = Runner::start(runner_bin!(), dir.path(), &RunnerOptions::default()).await;
+    fail_two_orders(&runner).await;
+    let firing = eventually(
+        Duration::from_secs(30),
+        "the circuit-open message",
+        || async { hooks_at(&hooks, "/circuit").first().cloned() },
+    )
+    .await;
+    assert_eq!(firing.body["state"], "firing", "{:?}", firing.body);
+    let summary = firing.body["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.starts_with("the circuit of Connection `erp` is "),
+        "{summary}"
+    );
+    receiver.set_mode(ReceiverMode::Accept {
+        delay: Duration::ZERO,
+    });
+    let resolved = eventually(
+        Duration::from_secs(30),
+        "the circuit-closed message",
+        || async { hooks_at(&hooks, "/circuit").get(1).cloned() },
+    )
+    .await;
+    assert_eq!(resolved.body["state"], "resolved", "{:?}", resolved.body);
+    assert!(
+        resolved.body["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is closed"),
+        "{:?}",
+        resolved.body
+    );
+}

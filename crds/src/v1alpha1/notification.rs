@@ -1,5 +1,5 @@
 //! `Notification`: a rule a tenant declares (N failed tasks in a window, a task waiting
-//! too long, a Connection probe failing) and where to send a message when it fires and
+//! too long, a Connection probe failing, a circuit breaker open) and where to send a message when it fires and
 //! when it clears (e-mail over SMTP, a webhook). A kind of its own rather than a Tenant
 //! field: the local runner reads it from the same manifest directory as Routes, the
 //! operator ships it to the runner like the other kinds, and a team edits its rules
@@ -19,7 +19,7 @@ use super::{CommonStatus, PemValue, SecretValue};
     version = "v1alpha1",
     kind = "Notification",
     category = "switchyard",
-    doc = "A Switchyard Notification: a rule (failed tasks in a window, a task waiting too long, a Connection probe failing) and the e-mail or webhook told when it fires and when it clears, without Alertmanager.",
+    doc = "A Switchyard Notification: a rule (failed tasks in a window, a task waiting too long, a Connection probe failing, a circuit open) and the e-mail or webhook told when it fires and when it clears, without Alertmanager.",
     namespaced,
     status = "NotificationStatus",
     shortname = "swnotify",
@@ -57,7 +57,7 @@ pub const DEFAULT_NOTIFICATION_INTERVAL_SECONDS: u64 = 30;
 /// The condition of a Notification; exactly one is set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schemars(extend("oneOf" = [{"required": ["failedTasks"]}, {"required": ["taskAge"]}, {"required": ["connectionProbe"]}]))]
+#[schemars(extend("oneOf" = [{"required": ["failedTasks"]}, {"required": ["taskAge"]}, {"required": ["connectionProbe"]}, {"required": ["circuitOpen"]}]))]
 pub struct NotificationRule {
     /// Fires when at least `count` tasks ended `failed` within the last `windowSeconds`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,6 +70,10 @@ pub struct NotificationRule {
     /// fails: the system does not answer or refuses the credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_probe: Option<ConnectionProbeRule>,
+    /// Fires while a Connection's circuit breaker (`spec.circuitBreaker`) is not closed:
+    /// open (deliveries held back) or half-open (a trial decides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_open: Option<CircuitOpenRule>,
 }
 
 /// N failed tasks in a window.
@@ -105,6 +109,14 @@ pub struct TaskAgeRule {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectionProbeRule {
     /// The Connection (of the namespace) to probe: an HTTP or database Connection.
+    pub connection: String,
+}
+
+/// A Connection whose circuit breaker is open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CircuitOpenRule {
+    /// The Connection (of the namespace); it must have `spec.circuitBreaker`.
     pub connection: String,
 }
 

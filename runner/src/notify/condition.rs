@@ -3,6 +3,7 @@
 use switchyard_crds::v1alpha1::NotificationRule;
 
 use super::store::{SqlNotifications, StoreError};
+use crate::circuit::CircuitState;
 use crate::queue::RouteKey;
 use crate::runtime::Runtime;
 
@@ -130,6 +131,27 @@ pub async fn evaluate(
                 details: format!(
                     "Connection `{name}` is not loaded in this runner, or cannot be probed."
                 ),
+            },
+        });
+    }
+    if let Some(circuit) = &rule.circuit_open {
+        let name = &circuit.connection;
+        return Ok(match crate::circuit::get(namespace, name) {
+            Some(snapshot) if snapshot.state != CircuitState::Closed => Observation {
+                holds: true,
+                summary: format!(
+                    "the circuit of Connection `{name}` is {}",
+                    snapshot.state.as_str()
+                ),
+                details: format!(
+                    "Deliveries through Connection `{name}` are held back (their tasks wait, spending no attempts). {}",
+                    snapshot.reason
+                ),
+            },
+            _ => Observation {
+                holds: false,
+                summary: format!("the circuit of Connection `{name}` is closed"),
+                details: format!("Deliveries through Connection `{name}` go through again."),
             },
         });
     }

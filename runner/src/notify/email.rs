@@ -59,7 +59,7 @@ impl EmailSender {
                         .resolve(namespace, secret)
                         .map_err(|source| NotifyError::Secret {
                             field: "spec.email.smtp.caCertificate".to_owned(),
-                            source,
+                            source: Box::new(source),
                         })?
                         .expose()
                         .to_owned(),
@@ -94,7 +94,7 @@ impl EmailSender {
                     .resolve(namespace, password)
                     .map_err(|source| NotifyError::Secret {
                         field: "spec.email.smtp.password".to_owned(),
-                        source,
+                        source: Box::new(source),
                     })?;
             crate::redact::register_basic(username, password.expose());
             builder = builder

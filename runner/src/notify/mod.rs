@@ -49,7 +49,7 @@ pub enum NotifyError {
     Secret {
         field: String,
         #[source]
-        source: SecretError,
+        source: Box<SecretError>,
     },
     /// A channel failed to deliver a message.
     #[error("{channel}: {message}")]

@@ -33,7 +33,7 @@ impl WebhookSender {
                     .resolve(namespace, secret)
                     .map_err(|source| NotifyError::Secret {
                         field: "spec.webhook.urlFrom".to_owned(),
-                        source,
+                        source: Box::new(source),
                     })?
                     .expose()
                     .to_owned(),
