@@ -1,9 +1,11 @@
 //! `switchyard-operator`: argument parsing and wiring.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 
 use anyhow::Context as _;
 use clap::Parser;
+use switchyard_crds::v1alpha1::{LogFormat, log_colours};
 use switchyard_operator::config::{ApiServerEgress, MetricsScraper, OperatorConfig};
 use switchyard_operator::leader::LeaseConfig;
 use switchyard_operator::probes::{self, Readiness};
@@ -79,6 +81,10 @@ struct Args {
     /// Where the operator serves `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, env = "SWITCHYARD_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     metrics_addr: std::net::SocketAddr,
+    /// How log lines are written to stderr: `text` (colours only on a terminal, and
+    /// never with `NO_COLOR` set) or `json` (one object per line, for log pipelines).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "SWITCHYARD_LOG_FORMAT")]
+    log_format: LogFormat,
 }
 
 /// A `--metrics-scraper-labels` item that is not `key=value`.
@@ -91,6 +97,23 @@ fn parse_label(text: &str) -> Result<(String, String), NotALabel> {
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .filter(|(k, _)| !k.is_empty())
         .ok_or_else(|| NotALabel(text.to_owned()))
+}
+
+/// Logs to stderr in `format`; `RUST_LOG` sets the level (default `info`).
+fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt().with_env_filter(
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    );
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder
+            .with_ansi(log_colours(
+                std::io::stderr().is_terminal(),
+                std::env::var_os("NO_COLOR").as_deref(),
+            ))
+            .init(),
+    }
 }
 
 #[tokio::main]
@@ -107,12 +130,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    init_logging(args.log_format);
     let shutdown = CancellationToken::new();
     let readiness = Readiness::default();
     let probes = probes::serve(args.metrics_addr, readiness.clone(), shutdown.clone()).await?;

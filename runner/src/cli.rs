@@ -35,6 +35,17 @@ const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
     about = "Switchyard runner: routes items from incoming systems through a durable queue to outgoing systems"
 )]
 struct Cli {
+    /// How log lines are written to stderr: `text` (colours only on a terminal, and
+    /// never with `NO_COLOR` set) or `json` (one object per line, for log pipelines).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = telemetry::LogFormat::Text,
+        env = "SWITCHYARD_LOG_FORMAT"
+    )]
+    log_format: telemetry::LogFormat,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -208,7 +219,7 @@ pub async fn main() -> anyhow::Result<()> {
     if let Command::Run(args) = &cli.command {
         register_credentials(args);
     }
-    telemetry::init_logging();
+    telemetry::init_logging(cli.log_format);
     match cli.command {
         Command::Test(args) => match crate::transform::testing::run_all(&args.paths).await {
             Ok(report) => {

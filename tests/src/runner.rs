@@ -16,11 +16,16 @@ pub struct RunnerOptions {
     /// Where the runner's log goes (default: its data directory). Tests that fill the
     /// data directory's file system keep the log elsewhere.
     pub log_dir: Option<PathBuf>,
+    /// Write stderr to a pipe (copied into the log file) and leave `NO_COLOR` unset, as a
+    /// log shipper reading a container's output would: colour must stay off on its own.
+    pub stderr_pipe: bool,
 }
 
 pub struct Runner {
     pub port: u16,
     child: Option<Child>,
+    /// Copies a piped stderr into the log file until the runner exits.
+    stderr_copy: Option<std::thread::JoinHandle<()>>,
     pub log_path: PathBuf,
     pub client: reqwest::Client,
     _data: Option<tempfile::TempDir>,
@@ -69,9 +74,15 @@ impl Runner {
             .arg("--data-dir")
             .arg(data_dir)
             .env("RUST_LOG", "info,sqlx=warn")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(log);
+            .env_remove("NO_COLOR")
+            .stdout(Stdio::null());
+        if options.stderr_pipe {
+            command.stderr(Stdio::piped());
+        } else {
+            command
+                .env("NO_COLOR", "1")
+                .stderr(log.try_clone().expect("log file"));
+        }
         if let Some(url) = &options.queue_url {
             command.arg("--queue-url").arg(url);
         }
@@ -84,10 +95,17 @@ impl Runner {
         for (key, value) in &options.env {
             command.env(key, value);
         }
-        let child = command.spawn().expect("spawn runner");
+        let mut child = command.spawn().expect("spawn runner");
+        let stderr_copy = child.stderr.take().map(|mut stderr| {
+            let mut log = log;
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut stderr, &mut log);
+            })
+        });
         Self {
             port,
             child: Some(child),
+            stderr_copy,
             log_path,
             client: reqwest::Client::new(),
             _data: None,
@@ -198,6 +216,14 @@ impl Runner {
             let _ = child.kill();
             let _ = child.wait();
         }
+        self.join_stderr_copy();
+    }
+
+    /// Waits until a piped stderr is all in the log file (the runner has exited).
+    fn join_stderr_copy(&mut self) {
+        if let Some(copy) = self.stderr_copy.take() {
+            let _ = copy.join();
+        }
     }
 
     /// SIGTERM, then waits for the exit.
@@ -207,7 +233,9 @@ impl Runner {
             .arg("-TERM")
             .arg(child.id().to_string())
             .status();
-        child.wait().ok()
+        let status = child.wait().ok();
+        self.join_stderr_copy();
+        status
     }
 }
 

@@ -73,6 +73,9 @@ pub struct TenantSpec {
     /// tenant's namespace and from the operator only; egress unrestricted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<TenantNetwork>,
+    /// The runners' log lines: `text` or `json`. Absent: `text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<super::Logging>,
 }
 
 /// One region of a tenant.

@@ -187,6 +187,9 @@ fn env(input: &RegionInput<'_>) -> Vec<EnvVar> {
             env.push(plain("SWITCHYARD_MIN_FREE_DISK_MIB", &floor.to_string()));
         }
     }
+    if let Some(format) = input.tenant.spec.logging.as_ref().and_then(|l| l.format) {
+        env.push(plain("SWITCHYARD_LOG_FORMAT", format.as_str()));
+    }
     if let Some(retention) = &input.tenant.spec.retention {
         if let Some(hours) = retention.done_hours {
             env.push(plain("SWITCHYARD_RETENTION_DONE_HOURS", &hours.to_string()));

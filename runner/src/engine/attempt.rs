@@ -426,7 +426,7 @@ fn settle(
             }
         }
     };
-    events::task_attempted(&route.metrics, &outcome, started.elapsed());
+    events::task_attempted(&route.metrics, &task, &outcome, started.elapsed());
     if outcome == Outcome::Done {
         events::task_delivered(&route.metrics, since(task.created_at_ms));
     }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{METRICS, RouteMetrics};
-use crate::queue::{Outcome, QueueError, RouteKey, StorageFault};
+use crate::queue::{LeasedTask, Outcome, QueueError, RouteKey, StorageFault};
 
 /// Items came in from `source` and `tasks` tasks were committed; `took`: the intake
 /// from its start to the commit, for the route the items came in for.
@@ -23,9 +23,27 @@ pub fn intake_committed(
     }
 }
 
-/// A delivery attempt ended with `outcome` after `took`.
-pub fn task_attempted(route: &RouteMetrics, outcome: &Outcome, took: Duration) {
+/// How much of a failed task's error its `Task failed` log line quotes.
+pub const FAILED_REASON_CHARS: usize = 500;
+
+/// A delivery attempt of `task` ended with `outcome` after `took`. A task that ends
+/// `failed` (out of attempts, or a permanent failure) also writes one `Task failed` line
+/// (`event=task_failed`) with its route, id, attempts and reason (redacted, cut short),
+/// so a log pipeline can alert on it without reading the queue.
+pub fn task_attempted(route: &RouteMetrics, task: &LeasedTask, outcome: &Outcome, took: Duration) {
     route.attempted(outcome, took);
+    if let Outcome::Failed { error } = outcome {
+        let key = route.key();
+        tracing::warn!(
+            event = "task_failed",
+            namespace = %key.namespace,
+            route = %key.route,
+            task = %task.id,
+            attempts = task.attempts,
+            reason = %crate::redact::excerpt(error, FAILED_REASON_CHARS),
+            "Task failed"
+        );
+    }
 }
 
 /// A task's first attempt starts `waited` after its commit.

@@ -3,7 +3,9 @@ use std::time::Duration;
 
 use super::events::{self, CircuitState, IntakeKind, RejectReason, TakeBack};
 use super::*;
-use crate::queue::{NewTask, Outcome, QueueStore, RouteKey, SqlQueue, WriteBatch, now_ms};
+use crate::queue::{
+    LeasedTask, NewTask, Outcome, QueueStore, RouteKey, SqlQueue, WriteBatch, now_ms,
+};
 
 fn key(namespace: &str, route: &str) -> RouteKey {
     RouteKey {
@@ -20,6 +22,17 @@ fn task(route: &RouteKey) -> NewTask {
         source: "webhook",
         log: Vec::new(),
         failure: None,
+    }
+}
+
+fn leased(route: &RouteKey) -> LeasedTask {
+    LeasedTask {
+        id: uuid::Uuid::now_v7().to_string(),
+        route: route.clone(),
+        item: serde_json::json!({"n": 1}),
+        attempts: 1,
+        lease_token: "lease".into(),
+        created_at_ms: now_ms(),
     }
 }
 
@@ -43,15 +56,17 @@ fn a_route_has_every_outcome_at_zero_and_counts_attempts_retries_and_latencies()
             "{outcome}"
         );
     }
+    let leased = leased(&key("m-attempts", "orders"));
     events::task_attempted(
         &route,
+        &leased,
         &Outcome::Retry {
             next_attempt_at_ms: 0,
             error: "503".into(),
         },
         Duration::from_millis(20),
     );
-    events::task_attempted(&route, &Outcome::Done, Duration::from_millis(30));
+    events::task_attempted(&route, &leased, &Outcome::Done, Duration::from_millis(30));
     events::first_attempt(&route, Duration::from_millis(5));
     events::task_delivered(&route, Duration::from_secs(2));
     events::intake_committed(&route, "webhook", 3, 2, Some(Duration::from_millis(4)));
