@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::manifest::{AnyResource, LoadedResource};
 use crate::problem::{Origin, Problem, ResourceId};
 use crate::v1alpha1::{
-    ConnectionSpec, HttpDelivery, Incoming, KeepSteps, ProcessingMode, RouteSpec, Step,
-    ValueTableSpec,
+    ConnectionSpec, HttpDelivery, Incoming, KeepSteps, NotificationSpec, ProcessingMode, RouteSpec,
+    Step, ValueTableSpec,
 };
 use crate::validate;
 
@@ -42,6 +42,14 @@ pub struct CompiledValueTable {
     pub id: ResourceId,
     pub origin: Origin,
     pub spec: ValueTableSpec,
+}
+
+/// A Notification that passed validation: what it names (Routes, Connections) exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledNotification {
+    pub id: ResourceId,
+    pub origin: Origin,
+    pub spec: NotificationSpec,
 }
 
 /// One step of a compiled pipeline, with a label that says where it was written (for
@@ -133,6 +141,8 @@ pub struct Catalog {
     pub routes: BTreeMap<Key, CompiledRoute>,
     /// Tables that `valueMap` steps name.
     pub value_tables: BTreeMap<Key, CompiledValueTable>,
+    /// Notification rules, checked against the compiled Routes and Connections.
+    pub notifications: BTreeMap<Key, CompiledNotification>,
     /// Every problem found; resources with problems are left out of the maps above.
     pub problems: Vec<Problem>,
     /// Every Secret key referenced by a valid resource, as `(namespace, name, key)`.
@@ -150,6 +160,7 @@ impl Catalog {
         let mut transformers = BTreeMap::new();
         let mut routes = Vec::new();
         let mut seen = BTreeMap::<ResourceId, Origin>::new();
+        let mut notifications = Vec::new();
 
         for loaded in resources {
             if let Some(first) = seen.get(&loaded.id) {
@@ -185,6 +196,9 @@ impl Catalog {
                     transformers.insert(key, (loaded.id, loaded.origin, transformer.spec));
                 }
                 AnyResource::Route(route) => routes.push((loaded.id, loaded.origin, route.spec)),
+                AnyResource::Notification(notification) => {
+                    notifications.push((loaded.id, loaded.origin, notification.spec));
+                }
                 AnyResource::ValueTable(table) => {
                     catalog.value_tables.insert(
                         key,
@@ -237,6 +251,19 @@ impl Catalog {
                 }
             }
         }
+        // Last: a Notification names Routes and Connections, which must be compiled.
+        for (id, origin, spec) in notifications {
+            let problems =
+                crate::validate_notification::notification(&spec, &catalog, &origin, &id);
+            if problems.is_empty() {
+                catalog.notifications.insert(
+                    (id.namespace.clone(), id.name.clone()),
+                    CompiledNotification { id, origin, spec },
+                );
+            } else {
+                catalog.problems.extend(problems);
+            }
+        }
         catalog.collect_secret_refs();
         catalog
     }
@@ -251,6 +278,15 @@ impl Catalog {
         for route in self.routes.values() {
             for selector in validate::route_secrets(&route.spec) {
                 refs.insert((route.id.namespace.clone(), selector.name, selector.key));
+            }
+        }
+        for notification in self.notifications.values() {
+            for selector in crate::validate_notification::notification_secrets(&notification.spec) {
+                refs.insert((
+                    notification.id.namespace.clone(),
+                    selector.name,
+                    selector.key,
+                ));
             }
         }
         self.secret_refs = refs;

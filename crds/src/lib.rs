@@ -23,6 +23,7 @@ mod validate_circuit;
 mod validate_connectors;
 mod validate_edi;
 mod validate_flows;
+mod validate_notification;
 mod validate_proxy;
 mod validate_steps;
 pub mod zone;

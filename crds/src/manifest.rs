@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::problem::{Origin, Problem, ResourceId};
-use crate::v1alpha1::{Connection, Route, Transformer, ValueTable};
+use crate::v1alpha1::{Connection, Notification, Route, Transformer, ValueTable};
 use crate::{API_GROUP, API_VERSION, DEFAULT_NAMESPACE};
 
 mod flow_depth;
@@ -27,6 +27,7 @@ pub enum AnyResource {
     Transformer(Transformer),
     Route(Route),
     ValueTable(ValueTable),
+    Notification(Notification),
 }
 
 /// A resource and where it came from.
@@ -357,13 +358,14 @@ fn load_document(
         "Transformer" => AnyResource::Transformer(typed(value, origin, &id)?),
         "Route" => AnyResource::Route(typed(value, origin, &id)?),
         "ValueTable" => AnyResource::ValueTable(typed(value, origin, &id)?),
+        "Notification" => AnyResource::Notification(typed(value, origin, &id)?),
         other => {
             return Err(Problem::new(
                 origin,
                 Some(&id),
                 "kind",
                 format!(
-                    "unknown kind `{other}`; expected Connection, Transformer, Route or ValueTable"
+                    "unknown kind `{other}`; expected Connection, Transformer, Route, ValueTable or Notification"
                 ),
             ));
         }

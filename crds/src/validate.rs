@@ -45,7 +45,7 @@ pub(crate) struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    fn new(origin: &'a Origin, id: &'a ResourceId) -> Self {
+    pub(crate) fn new(origin: &'a Origin, id: &'a ResourceId) -> Self {
         Self {
             origin,
             id,
@@ -150,7 +150,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn done(self) -> Vec<Problem> {
+    pub(crate) fn done(self) -> Vec<Problem> {
         self.problems
     }
 }

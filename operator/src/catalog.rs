@@ -116,7 +116,8 @@ pub fn runs_in(pinned: &[String], region: &str) -> bool {
 /// What one region's runner gets.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RegionCatalog {
-    /// Multi-document YAML of the valid Connections, Transformers, ValueTables and the
+    /// Multi-document YAML of the valid Connections, Transformers, ValueTables,
+    /// Notifications and the
     /// Routes that run in the region.
     pub catalog_yaml: String,
     /// Pending operations (`{"retryFailed": {"<route>": "<request>"}}`).
@@ -157,6 +158,7 @@ pub fn region_catalog(validated: &Validated, region: &str) -> RegionCatalog {
             AnyResource::Connection(c) => (serde_json::to_value(&c.spec), None),
             AnyResource::Transformer(t) => (serde_json::to_value(&t.spec), None),
             AnyResource::ValueTable(v) => (serde_json::to_value(&v.spec), None),
+            AnyResource::Notification(n) => (serde_json::to_value(&n.spec), None),
             AnyResource::Route(r) => {
                 routes.push(loaded.id.name.clone());
                 (
@@ -191,4 +193,56 @@ pub fn region_catalog(validated: &Validated, region: &str) -> RegionCatalog {
 pub fn hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     hex::encode(&digest[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notification_ships_to_the_runner_with_the_secrets_it_names() {
+        let text = r#"
+apiVersion: switchyard.dev/v1alpha1
+kind: Connection
+metadata: {name: erp, namespace: acme}
+spec:
+  http: {baseUrl: "https://erp.example.com"}
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Route
+metadata: {name: orders, namespace: acme}
+spec:
+  incoming: {webhook: {}}
+  outgoing: {connection: erp}
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Notification
+metadata: {name: orders-failing, namespace: acme}
+spec:
+  rule:
+    failedTasks: {count: 3, windowSeconds: 600, route: orders}
+  email:
+    smtp:
+      host: smtp.example.com
+      username: alerts
+      password: {secretKeyRef: {name: smtp, key: password}}
+    from: alerts@example.com
+    to: [ops@example.com]
+  webhook:
+    urlFrom: {secretKeyRef: {name: slack, key: url}}
+    format: slack
+"#;
+        let (resources, problems) = load_str(text, None);
+        let validated = validate(resources, problems, &["eu".to_owned()]);
+        assert!(validated.problems.is_empty(), "{:?}", validated.problems);
+        let catalog = region_catalog(&validated, "eu");
+        assert!(
+            catalog.catalog_yaml.contains("kind: Notification"),
+            "{}",
+            catalog.catalog_yaml
+        );
+        let keys = |name: &str| catalog.secrets.get(name).cloned().unwrap_or_default();
+        assert_eq!(keys("smtp"), BTreeSet::from(["password".to_owned()]));
+        assert_eq!(keys("slack"), BTreeSet::from(["url".to_owned()]));
+    }
 }

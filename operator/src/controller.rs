@@ -17,7 +17,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
-use switchyard_crds::v1alpha1::{Connection, Route, Tenant, Transformer, ValueTable};
+use switchyard_crds::v1alpha1::{Connection, Notification, Route, Tenant, Transformer, ValueTable};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::OperatorConfig;
@@ -93,13 +93,14 @@ async fn run_scope(
         .owns(scoped::<PodDisruptionBudget>(&client, ns), owned.clone())
         .owns(scoped::<Deployment>(&client, ns), owned.clone())
         .owns(scoped::<StatefulSet>(&client, ns), owned);
-    // Routes, Connections, Transformers and ValueTables are watched untyped: one that does
+    // Routes, Connections, Transformers, ValueTables and Notifications are watched untyped: one that does
     // not parse must still reach its Tenant, which reports the problem on it.
     for resource in [
         ApiResource::erase::<Route>(&()),
         ApiResource::erase::<Connection>(&()),
         ApiResource::erase::<Transformer>(&()),
         ApiResource::erase::<ValueTable>(&()),
+        ApiResource::erase::<Notification>(&()),
     ] {
         let store = tenants.clone();
         let api = match ns {

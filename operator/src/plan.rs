@@ -11,8 +11,8 @@ use kube::{Resource, ResourceExt};
 use serde_json::Value;
 use switchyard_crds::manifest::AnyResource;
 use switchyard_crds::v1alpha1::{
-    CommonStatus, Connection, ConnectionProbe, QueueSnapshot, Route, Tenant, TenantStatus,
-    Transformer, ValueTable,
+    CommonStatus, Connection, ConnectionProbe, Notification, QueueSnapshot, Route, Tenant,
+    TenantStatus, Transformer, ValueTable,
 };
 
 use crate::build::{self, Queue, RegionInput};
@@ -30,7 +30,7 @@ use crate::validate;
 pub struct Observed {
     /// Every Tenant of the namespace, this one included.
     pub tenants: Vec<Tenant>,
-    /// The namespace's Routes, Connections, Transformers and ValueTables, untyped (a resource that does
+    /// The namespace's Routes, Connections, Transformers, ValueTables and Notifications, untyped (a resource that does
     /// not parse is a problem of that resource only).
     pub sources: Vec<DynamicObject>,
     /// Objects the operator made for this tenant earlier.
@@ -50,6 +50,7 @@ pub enum StatusKind {
     Connection,
     Transformer,
     ValueTable,
+    Notification,
 }
 
 impl StatusKind {
@@ -60,6 +61,7 @@ impl StatusKind {
             StatusKind::Connection => ApiResource::erase::<Connection>(&()),
             StatusKind::Transformer => ApiResource::erase::<Transformer>(&()),
             StatusKind::ValueTable => ApiResource::erase::<ValueTable>(&()),
+            StatusKind::Notification => ApiResource::erase::<Notification>(&()),
         }
     }
 
@@ -70,6 +72,7 @@ impl StatusKind {
             Self::Connection,
             Self::Transformer,
             Self::ValueTable,
+            Self::Notification,
         ]
         .into_iter()
         .find(|k| k.api_resource().kind == kind)

@@ -13,7 +13,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
-use switchyard_crds::v1alpha1::{Connection, Route, Tenant, Transformer, ValueTable};
+use switchyard_crds::v1alpha1::{Connection, Notification, Route, Tenant, Transformer, ValueTable};
 
 use crate::child::{Child, ChildKind, contained_in};
 use crate::config::{ApiEndpoint, OperatorConfig};
@@ -90,6 +90,7 @@ pub async fn fetch(client: &Client, namespace: &str, tenant: &str) -> Result<Obs
         ApiResource::erase::<Connection>(&()),
         ApiResource::erase::<Transformer>(&()),
         ApiResource::erase::<ValueTable>(&()),
+        ApiResource::erase::<Notification>(&()),
         ApiResource::erase::<Route>(&()),
     ] {
         sources.extend(

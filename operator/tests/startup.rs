@@ -217,6 +217,7 @@ async fn with_watch_namespaces_nothing_is_read_cluster_wide() {
                         "connections",
                         "transformers",
                         "valuetables",
+                        "notifications",
                         "configmaps",
                         "deployments",
                         "statefulsets",

@@ -318,6 +318,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let queue = SqlQueue::connect(&queue_url, Duration::from_secs(args.lease_seconds)).await?;
     let storage: Arc<dyn StorageStore> = Arc::new(queue.storage());
     let audit: Arc<dyn AuditLog> = Arc::new(queue.audit());
+    let notifications = queue.notifications();
     tokio::spawn(crate::audit::retention_loop(
         audit.clone(),
         Duration::from_secs(args.audit_retention_days * 24 * 3_600),
@@ -337,6 +338,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     tokio::spawn(housekeeping::wait_timeout_loop(engine.clone()));
     tokio::spawn(housekeeping::provenance_loop(engine.clone()));
+    tokio::spawn(crate::notify::run(engine.clone(), notifications));
 
     if args.report_status
         && let Some(client) = status_report::cluster_client().await

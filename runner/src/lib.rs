@@ -12,6 +12,7 @@ pub mod engine;
 pub mod housekeeping;
 pub mod limits;
 pub mod metrics;
+pub mod notify;
 pub mod proxy;
 pub mod queue;
 pub mod redact;

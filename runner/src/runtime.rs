@@ -90,6 +90,8 @@ pub struct Runtime {
     pub connections: Arc<Connections>,
     /// The Routes that take each Route's intake (`spec.incoming.route`), by name.
     pub followers: BTreeMap<RouteKey, Vec<Arc<RouteRuntime>>>,
+    /// Notification rules, evaluated by [`crate::notify::run`].
+    pub notifications: Vec<Arc<crate::notify::NotificationRuntime>>,
 }
 
 impl Runtime {
@@ -149,6 +151,19 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
         crate::metrics::events::circuit_registered(&key.0, &key.1);
     }
     runtime.connections = Arc::new(connections);
+    for notification in catalog.notifications.values() {
+        match crate::notify::NotificationRuntime::build(notification, secrets) {
+            Ok(built) => runtime.notifications.push(Arc::new(built)),
+            Err(error) => problems.push(problem(
+                &notification.origin,
+                &notification.id,
+                &error.to_string(),
+            )),
+        }
+        runtime.namespaces.push(notification.id.namespace.clone());
+    }
+    runtime.namespaces.sort();
+    runtime.namespaces.dedup();
     if problems.is_empty() {
         crate::circuit::retain(&with_circuit_breakers(catalog));
         Ok(runtime)

@@ -170,6 +170,36 @@ impl Runner {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// The text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// The sum of metric `name` over the series whose labels include every one of
+    /// `labels` (`0` when there is none).
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let wanted: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+        self.metrics()
+            .await
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| {
+                let (series, value) = line.rsplit_once(' ')?;
+                let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+                (metric == name && wanted.iter().all(|w| rest.contains(w.as_str())))
+                    .then(|| value.parse::<f64>().ok())
+                    .flatten()
+            })
+            .sum()
+    }
+
     /// Task counts of a route in `default`.
     pub async fn counts(&self, route: &str) -> Value {
         let routes = self.get_json("/api/v1/namespaces/default/routes").await;

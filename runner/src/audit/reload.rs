@@ -23,6 +23,7 @@ impl Fingerprint {
                 AnyResource::Transformer(r) => serde_json::to_string(r),
                 AnyResource::Route(r) => serde_json::to_string(r),
                 AnyResource::ValueTable(r) => serde_json::to_string(r),
+                AnyResource::Notification(r) => serde_json::to_string(r),
             }
             .unwrap_or_default();
             let id = &loaded.id;

@@ -200,6 +200,11 @@ impl SqlQueue {
         crate::audit::SqlAudit::new(self.writer.clone(), self.reader.clone())
     }
 
+    /// The Notification state in the same database, sharing this queue's pools.
+    pub fn notifications(&self) -> crate::notify::SqlNotifications {
+        crate::notify::SqlNotifications::new(self.writer.clone(), self.reader.clone())
+    }
+
     /// Makes every leased task due again. Only for a queue no other runner uses: the
     /// embedded SQLite file belongs to the runner that opened it.
     async fn reclaim_leases(&self) -> Result<(), QueueError> {

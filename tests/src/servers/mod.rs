@@ -8,6 +8,7 @@ pub mod prometheus;
 pub mod python;
 pub mod s3;
 pub mod sftp;
+pub mod smtp;
 
 /// Skips (prints and returns `None`) locally; fails under CI.
 pub(crate) fn unavailable<T>(message: String) -> Option<T> {

@@ -1,4 +1,4 @@
-//! Test servers written in Python, from PyPI: moto's S3 server and pyftpdlib. They are
+//! Test servers written in Python, from PyPI: moto's S3 server, pyftpdlib and aiosmtpd. They are
 //! installed once with `pip install --target` into `.tools/python-<PACKAGES_TAG>/`
 //! (git-ignored; about 30 s the first time) and run with `python3 -m <module>` on that
 //! `PYTHONPATH`, so no virtual environment or root is needed. The first test that
@@ -18,8 +18,10 @@ const PACKAGES: &[&str] = &[
     "pyftpdlib>=2,<3",
     // pyftpdlib's TLS_FTPHandler (FTPS).
     "pyopenssl>=24",
+    // The SMTP server of the notification tests.
+    "aiosmtpd>=1.4,<2",
 ];
-const PACKAGES_TAG: &str = "moto5-pyftpdlib2-pyopenssl-v1";
+const PACKAGES_TAG: &str = "moto5-pyftpdlib2-pyopenssl-aiosmtpd1-v1";
 
 /// Tests of one binary install one at a time (other binaries run after this one).
 static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
