@@ -1,5 +1,6 @@
 // The console end to end in headless Chromium: sign in, filter failed tasks, open one,
-// see the item as received and after each step, retry it, see it done; a viewer sees the buttons disabled; phone width fits.
+// see the item as received and after each step, retry it, see it done; sparklines count the attempts;
+// the Connections screen shows the circuit and tests a Connection; a viewer sees the buttons disabled; phone width fits.
 // Run by tests/tests/console.rs, which installs Chromium and playwright-core.
 const { chromium } = require(process.env.PLAYWRIGHT_CORE);
 const path = require("path");
@@ -35,7 +36,22 @@ async function signIn(page, token, role) {
 
     await signIn(page, process.env.EDITOR_TOKEN, "editor");
     await page.waitForSelector("td.count.failed");
+    // The failure sparkline counts the two failed attempts of this runner's last hour.
+    const failedAttempts = await page.$eval('tr[data-route="items"] .spark.failed', (e) => Number(e.dataset.total));
+    if (!(failedAttempts >= 2)) throw new Error(`the failure sparkline shows ${failedAttempts}, not the 2 failed attempts`);
+    if ((await page.$$('tr[data-route="items"] svg.sparkline polyline')).length !== 2) throw new Error("the route lacks its two sparklines");
     await shot(page, "1-routes");
+
+    // Connections: the circuit state and a connection test through the API.
+    await page.click('nav a[data-view="connections"]');
+    await page.waitForSelector('tr[data-connection="receiver"]');
+    const circuit = await page.textContent('tr[data-connection="receiver"] td.circuit');
+    if (!circuit.includes("no breaker")) throw new Error(`circuit cell: ${circuit}`);
+    await page.click("#test-receiver");
+    await page.waitForFunction(() => /^(OK|Failed):/.test(document.querySelector("#test-result-receiver").textContent));
+    const tested = await page.textContent("#test-result-receiver");
+    if (!tested.startsWith("OK:")) throw new Error(`the connection test did not pass: ${tested}`);
+    await shot(page, "1b-connections");
 
     await page.click('nav a[data-view="tasks"]');
     await page.waitForSelector("#state-filter");
@@ -62,6 +78,13 @@ async function signIn(page, token, role) {
     await page.waitForSelector("#task-state.done", { timeout: 20000 });
     await shot(page, "4-task-done");
 
+    // The delivery sparkline now counts the retried task's delivery.
+    await page.click('nav a[data-view="routes"]');
+    await page.waitForFunction(() => {
+      const spark = document.querySelector('tr[data-route="items"] .spark.delivered');
+      return spark && Number(spark.dataset.total) >= 1;
+    }, null, { timeout: 10000 });
+
     await page.click('nav a[data-view="audit"]');
     await page.waitForSelector(".audit-row");
     const audit = await page.textContent("#view");
@@ -81,6 +104,9 @@ async function signIn(page, token, role) {
     await viewer.waitForSelector("#retry");
     if (!(await viewer.isDisabled("#retry"))) throw new Error("a viewer's Retry button is enabled");
     if (!(await viewer.isDisabled("#replay-1"))) throw new Error("a viewer's Replay button is enabled");
+    await viewer.goto(`${base}/console/#connections`);
+    await viewer.waitForSelector("#test-receiver");
+    if (!(await viewer.isDisabled("#test-receiver"))) throw new Error("a viewer's Test button is enabled");
     await shot(viewer, "7-phone-task-viewer");
 
     if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);

@@ -150,6 +150,7 @@ async fn the_console_filters_failed_tasks_and_retries_one_until_done() {
     );
     for shot in [
         "1-routes",
+        "1b-connections",
         "2-failed-tasks",
         "4-task-done",
         "7-phone-task-viewer",

@@ -33,8 +33,37 @@ pub struct RouteInfo {
     pub mode: &'static str,
     pub suspended: bool,
     pub max_concurrency: u32,
+    /// The Connection the route delivers through (`spec.outgoing.connection`).
+    pub connection: String,
     /// Tasks per state.
     pub tasks: StateCounts,
+    /// Delivery attempts per minute over the last hour on this runner (current minute
+    /// last): what the console draws as sparklines.
+    pub activity: ActivityInfo,
+}
+
+/// Delivery attempts per minute, oldest first, the current minute last. Counted in the
+/// runner's memory: a restarted runner starts with an empty hour, and each replica
+/// counts its own.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityInfo {
+    /// Minutes covered (60).
+    pub minutes: usize,
+    /// Attempts that delivered, per minute.
+    pub delivered: Vec<u32>,
+    /// Attempts that failed (retried later, or failed for good), per minute.
+    pub failed: Vec<u32>,
+}
+
+impl From<crate::metrics::activity::Series> for ActivityInfo {
+    fn from(series: crate::metrics::activity::Series) -> Self {
+        Self {
+            minutes: series.delivered.len(),
+            delivered: series.delivered,
+            failed: series.failed,
+        }
+    }
 }
 
 /// List routes
@@ -76,6 +105,9 @@ pub async fn list_routes(
             },
             suspended: route.suspended(),
             max_concurrency: route.compiled.processing.max_concurrency,
+            connection: route.compiled.spec.outgoing.connection.clone(),
+            activity: crate::metrics::activity::series(&route.key, crate::queue::now_ms())
+                .into(),
             tasks: counts
                 .iter()
                 .find(|c| c.route == route.key.route)

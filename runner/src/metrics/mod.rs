@@ -7,6 +7,7 @@
 //! item value or an error message. The hot path uses handles resolved once per route
 //! ([`RouteMetrics`]), not a label lookup per item. `docs/metrics.md` lists them all.
 
+pub mod activity;
 pub mod events;
 mod queue_gauges;
 mod route;

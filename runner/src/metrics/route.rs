@@ -1,11 +1,12 @@
 //! Handles of one route's metrics, resolved once when the route is built, so the hot
 //! path bumps an atomic instead of hashing labels per item.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use prometheus::{Histogram, IntCounter};
 
+use super::activity::{self, Activity};
 use super::{METRICS, route_histogram};
 use crate::queue::{Outcome, RouteKey};
 
@@ -38,6 +39,8 @@ pub struct RouteMetrics {
     queue_wait: Histogram,
     delivery: Histogram,
     end_to_end: Histogram,
+    /// Per-minute deliveries and failures for the console (kept across reloads).
+    activity: Arc<Activity>,
 }
 
 impl RouteMetrics {
@@ -71,6 +74,7 @@ impl RouteMetrics {
             queue_wait: route_histogram(&METRICS.queue_wait, namespace, route),
             delivery: route_histogram(&METRICS.delivery_duration, namespace, route),
             end_to_end: route_histogram(&METRICS.end_to_end, namespace, route),
+            activity: activity::of(key),
         }
     }
 
@@ -123,6 +127,7 @@ impl RouteMetrics {
             self.retries_backoff.inc();
         }
         self.delivery.observe(took.as_secs_f64());
+        self.activity.record(outcome, crate::queue::now_ms());
     }
 
     /// A task's first attempt starts `waited` after its commit.

@@ -1,4 +1,5 @@
-// The Switchyard console: routes, tasks, task detail, storage and the audit trail,
+// The Switchyard console: routes (with sparklines and circuit state), tasks, task
+// detail, Connections (circuit state, test button), storage and the audit trail,
 // through the public REST API only. Buttons the caller's role may not use are disabled.
 
 import { api, ApiError, ns, setToken } from "/console/api.js";
@@ -79,15 +80,60 @@ function table(headers, rows) {
 
 // ---- Routes -------------------------------------------------------------------------
 
+const SVG = "http://www.w3.org/2000/svg";
+
+/** A sparkline of per-minute counts (oldest first) as an inline SVG polyline. */
+function sparkline(values, kind, label) {
+  const width = 120;
+  const height = 24;
+  const max = Math.max(1, ...values);
+  const step = values.length > 1 ? width / (values.length - 1) : width;
+  const points = values.map((v, i) => `${(i * step).toFixed(1)},${(height - 1 - (v / max) * (height - 2)).toFixed(1)}`).join(" ");
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("width", String(width));
+  svg.setAttribute("height", String(height));
+  svg.setAttribute("class", `sparkline ${kind}`);
+  svg.setAttribute("role", "img");
+  const total = values.reduce((a, b) => a + b, 0);
+  svg.setAttribute("aria-label", `${label}: ${total} in the last ${values.length} minutes`);
+  const title = document.createElementNS(SVG, "title");
+  title.textContent = `${label}: ${total} in the last ${values.length} minutes (this runner)`;
+  const line = document.createElementNS(SVG, "polyline");
+  line.setAttribute("points", points);
+  line.setAttribute("fill", "none");
+  svg.append(title, line);
+  return el("span", { class: `spark ${kind}`, "data-total": total }, svg, el("small", {}, total));
+}
+
+/** How a circuit reads in a table cell. */
+function circuitText(circuit) {
+  if (!circuit) return "no breaker";
+  if (circuit.state === "open") return `open until ${new Date(circuit.until).toLocaleTimeString()}`;
+  if (circuit.state === "halfOpen") return "half-open (trial out)";
+  return "closed";
+}
+
 async function routesView(view) {
-  const routes = await api("GET", `${ns(state.namespace)}/routes`);
-  const rows = routes.map((route) =>
-    el("tr", { class: route.tasks.failed > 0 ? "has-failed" : undefined },
+  const [routes, connections] = await Promise.all([
+    api("GET", `${ns(state.namespace)}/routes`),
+    api("GET", `${ns(state.namespace)}/connections`),
+  ]);
+  const circuits = new Map(connections.map((c) => [c.name, c.circuit]));
+  const rows = routes.map((route) => {
+    const circuit = circuits.get(route.connection);
+    const open = circuit && circuit.state !== "closed";
+    return el("tr", { class: route.tasks.failed > 0 ? "has-failed route-row" : "route-row", "data-route": route.name },
       el("td", {}, el("a", { href: `#tasks?route=${encodeURIComponent(route.name)}` }, route.name)),
       el("td", {}, route.incoming, route.mode === "scheduled" ? " (scheduled)" : ""),
-      el("td", {}, route.suspended ? "suspended" : "running"),
+      el("td", { class: `route-state${route.suspended || open ? " held" : ""}`, title: open ? circuit.reason : undefined },
+        route.suspended ? "suspended" : "running",
+        open ? el("span", { class: "circuit-state" }, ` · circuit ${circuitText(circuit)}`) : ""),
       STATES.map((s) => el("td", { class: `count ${s}` },
         el("a", { href: `#tasks?route=${encodeURIComponent(route.name)}&state=${s}` }, route.tasks[s]))),
+      el("td", { class: "activity" },
+        sparkline(route.activity.delivered, "delivered", "Delivered"),
+        sparkline(route.activity.failed, "failed", "Failed attempts")),
       el("td", { class: "actions" },
         actionButton("Retry failed", "editor", async () => {
           const result = await api("POST", `${ns(state.namespace)}/routes/${encodeURIComponent(route.name)}/retry-failed`);
@@ -100,9 +146,38 @@ async function routesView(view) {
             notice(`${route.name}: ${result.count} task(s) queued`);
             render();
           })
-          : "")));
+          : ""));
+  });
   view.append(el("h1", {}, "Routes"),
-    table(["Route", "Incoming", "State", ...STATES, ""], rows));
+    table(["Route", "Incoming", "State", ...STATES, "Last hour", ""], rows));
+}
+
+// ---- Connections --------------------------------------------------------------------
+
+async function connectionsView(view) {
+  const connections = await api("GET", `${ns(state.namespace)}/connections`);
+  const rows = connections.map((connection) => {
+    const result = el("td", { class: "test-result", id: `test-result-${connection.name}` }, "");
+    const testable = connection.kind === "http" || connection.kind === "database";
+    return el("tr", { class: "connection-row", "data-connection": connection.name },
+      el("td", {}, connection.name),
+      el("td", {}, connection.kind),
+      el("td", { class: `circuit ${connection.circuit ? connection.circuit.state : "none"}`, title: connection.circuit ? connection.circuit.reason : undefined },
+        circuitText(connection.circuit)),
+      el("td", { class: "actions" },
+        testable
+          ? actionButton("Test", "editor", async () => {
+            result.textContent = "testing…";
+            result.className = "test-result";
+            const answer = await api("POST", `${ns(state.namespace)}/connections/${encodeURIComponent(connection.name)}/test`);
+            result.textContent = `${answer.ok ? "OK" : "Failed"}: ${answer.message}`;
+            result.className = `test-result ${answer.ok ? "ok" : "failed"}`;
+          }, `test-${connection.name}`)
+          : el("span", { title: "Only HTTP and database Connections can be tested without moving data" }, "—")),
+      result);
+  });
+  view.append(el("h1", {}, "Connections"),
+    rows.length ? table(["Connection", "Kind", "Circuit", "", "Test result"], rows) : el("p", {}, "No Connections."));
 }
 
 // ---- Tasks --------------------------------------------------------------------------
@@ -293,6 +368,7 @@ async function render() {
   try {
     if (name.startsWith("task/")) await taskView(next, decodeURIComponent(name.slice(5)));
     else if (name === "tasks") await tasksView(next);
+    else if (name === "connections") await connectionsView(next);
     else if (name === "storage") await storageView(next);
     else if (name === "audit") await auditView(next);
     else await routesView(next);
