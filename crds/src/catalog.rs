@@ -268,30 +268,56 @@ impl Catalog {
         catalog
     }
 
+    /// Every secret reference of every compiled resource (the one walk of
+    /// [`crate::secret_refs`]), for the operator's Secret mounts: Connections, Routes
+    /// with their expanded steps (Transformers' steps included), ValueTables and
+    /// Notifications. [`SECRET_KINDS`] names them.
     fn collect_secret_refs(&mut self) {
-        let mut refs = BTreeSet::new();
-        for connection in self.connections.values() {
-            for selector in validate::connection_secrets(&connection.spec) {
-                refs.insert((connection.id.namespace.clone(), selector.name, selector.key));
+        use crate::secret_refs::secret_refs;
+        let mut found = Vec::new();
+        for c in self.connections.values() {
+            found.push((&c.id.namespace, secret_refs(&c.spec, "spec")));
+        }
+        for r in self.routes.values() {
+            found.push((&r.id.namespace, secret_refs(&r.spec, "spec")));
+            let steps = r
+                .incoming_steps
+                .iter()
+                .chain(&r.outgoing_steps)
+                .chain(&r.after_delivery_steps)
+                .chain(&r.proxy_steps.request)
+                .chain(&r.proxy_steps.response);
+            for step in steps {
+                found.push((&r.id.namespace, secret_refs(&step.step, "step")));
             }
         }
-        for route in self.routes.values() {
-            for selector in validate::route_secrets(&route.spec) {
-                refs.insert((route.id.namespace.clone(), selector.name, selector.key));
-            }
+        for t in self.value_tables.values() {
+            found.push((&t.id.namespace, secret_refs(&t.spec, "spec")));
         }
-        for notification in self.notifications.values() {
-            for selector in crate::validate_notification::notification_secrets(&notification.spec) {
-                refs.insert((
-                    notification.id.namespace.clone(),
-                    selector.name,
-                    selector.key,
-                ));
-            }
+        for n in self.notifications.values() {
+            found.push((&n.id.namespace, secret_refs(&n.spec, "spec")));
         }
+        let refs = found
+            .into_iter()
+            .flat_map(|(namespace, refs)| {
+                refs.into_iter()
+                    .map(move |r| (namespace.clone(), r.selector.name, r.selector.key))
+            })
+            .collect();
         self.secret_refs = refs;
     }
 }
+
+/// The kinds whose secret references [`Catalog::secret_refs`] holds (a Transformer's
+/// through the Routes that call it). A test fails when a CRD can hold a `secretKeyRef`
+/// and is not listed.
+pub const SECRET_KINDS: &[&str] = &[
+    "Connection",
+    "Route",
+    "Transformer",
+    "ValueTable",
+    "Notification",
+];
 
 /// Problems of another resource, for a message about a reference to it.
 fn render_nested(problems: &[Problem]) -> String {

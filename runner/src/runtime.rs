@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use switchyard_crds::catalog::{Catalog, CompiledRoute, CompiledValueTable, Key};
-use switchyard_crds::problem::{Problem, Problems};
+use switchyard_crds::problem::{FieldProblem, Problem, Problems};
 
 use crate::connectors::registry::Connections;
 use crate::connectors::webhook::WebhookAuthenticator;
@@ -125,7 +125,7 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
                 built.circuit = circuit_of(catalog, route);
                 runtime.routes.insert(built.key.clone(), Arc::new(built));
             }
-            Err(message) => problems.push(problem(&route.origin, &route.id, &message)),
+            Err(problem) => problems.push(problem.at(&route.origin, &route.id)),
         }
         runtime.namespaces.push(key.0.clone());
     }
@@ -154,11 +154,9 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
     for notification in catalog.notifications.values() {
         match crate::notify::NotificationRuntime::build(notification, secrets) {
             Ok(built) => runtime.notifications.push(Arc::new(built)),
-            Err(error) => problems.push(problem(
-                &notification.origin,
-                &notification.id,
-                &error.to_string(),
-            )),
+            Err(error) => {
+                problems.push(FieldProblem::from(error).at(&notification.origin, &notification.id))
+            }
         }
         runtime.namespaces.push(notification.id.namespace.clone());
     }
@@ -201,28 +199,15 @@ fn with_circuit_breakers(catalog: &Catalog) -> std::collections::BTreeSet<Key> {
         .collect()
 }
 
-/// A problem found while building: the message starts with `field `…``.
-pub(crate) fn problem(
-    origin: &switchyard_crds::problem::Origin,
-    id: &switchyard_crds::problem::ResourceId,
-    message: &str,
-) -> Problem {
-    let (field, message) = message
-        .strip_prefix("field `")
-        .and_then(|rest| rest.split_once("`: "))
-        .unwrap_or(("", message));
-    Problem::new(origin, Some(id), field, message)
-}
-
 fn build_route(
     route: &CompiledRoute,
     connections: &Connections,
     value_tables: &BTreeMap<Key, CompiledValueTable>,
     secrets: &SecretSource,
-) -> Result<RouteRuntime, String> {
+) -> Result<RouteRuntime, FieldProblem> {
     let namespace = route.namespace();
     let cron = |field: &str, text: &str| {
-        croner::Cron::from_str(text).map_err(|e| format!("field `{field}`: {e}"))
+        croner::Cron::from_str(text).map_err(|e| FieldProblem::new(field, e))
     };
     let incoming = &route.spec.incoming;
     let poll_schedule = incoming
@@ -231,10 +216,7 @@ fn build_route(
         .map(|poll| cron("spec.incoming.poll.schedule", &poll.schedule))
         .transpose()?;
     let webhook_auth = match incoming.webhook.as_ref().and_then(|w| w.auth.as_ref()) {
-        Some(auth) => WebhookAuthenticator::new(auth, namespace, secrets).map_err(|boxed| {
-            let (field, error) = *boxed;
-            format!("field `{field}`: {error}")
-        })?,
+        Some(auth) => WebhookAuthenticator::new(auth, namespace, secrets)?,
         None => None,
     };
     let resources = Resources {
@@ -255,7 +237,7 @@ fn build_route(
     let pipeline = |steps, field: &str| {
         build_pipeline_with(steps, &resources)
             .map(|pipeline| pipeline.timed(&key))
-            .map_err(|e| format!("field `{field}`: {e}"))
+            .map_err(|e| FieldProblem::new(field, e))
     };
     Ok(RouteRuntime {
         metrics: Arc::new(crate::metrics::RouteMetrics::new(&key)),

@@ -4,6 +4,7 @@
 mod circuit;
 mod common;
 mod connection;
+mod connection_kind;
 mod delivery;
 mod edi;
 mod flows;
@@ -22,6 +23,7 @@ mod values;
 pub use circuit::*;
 pub use common::*;
 pub use connection::*;
+pub use connection_kind::*;
 pub use delivery::*;
 pub use edi::*;
 pub use flows::*;

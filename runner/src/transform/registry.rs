@@ -56,6 +56,12 @@ pub enum BuildError {
     UnexpandedCall { label: String },
     #[error("{label}: {message}")]
     Config { label: String, message: String },
+    #[error("{label}: {source}")]
+    Lookup {
+        label: String,
+        #[source]
+        source: super::lookup::LookupError,
+    },
 }
 
 /// What steps may use beyond themselves: the route's namespace, its Connections
@@ -309,7 +315,10 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
                 lookup.select.as_deref().map(jq).transpose()?,
                 resources,
             )
-            .map_err(config)?,
+            .map_err(|source| BuildError::Lookup {
+                label: label.to_owned(),
+                source,
+            })?,
         )),
     }
 }

@@ -5,6 +5,7 @@
 //! file per task atomically.
 
 mod config;
+mod connector;
 mod ftp;
 mod parse;
 mod sink;
@@ -13,6 +14,7 @@ mod source;
 mod tests;
 
 pub use config::FileStore;
+pub use connector::FileConnector;
 pub use parse::{Format, parse};
 pub use sink::{FileSink, is_retriable};
 pub use source::FileSource;

@@ -2,6 +2,7 @@
 //! UsernameToken and custom header blocks, SOAPAction; the response body converted to
 //! JSON; a fault becomes a task failure with its code and string.
 
+mod connector;
 mod endpoint;
 mod envelope;
 mod sink;
@@ -10,6 +11,7 @@ mod source;
 mod tests;
 mod xml;
 
+pub use connector::SoapConnector;
 pub use endpoint::SoapEndpoint;
 pub use sink::{SoapSink, is_retriable};
 pub use source::SoapSource;
