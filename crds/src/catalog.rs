@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::manifest::{AnyResource, LoadedResource};
 use crate::problem::{Origin, Problem, ResourceId};
+use crate::secret_refs::{SecretRef, secret_refs};
 use crate::v1alpha1::{
     ConnectionSpec, HttpDelivery, Incoming, KeepSteps, NotificationSpec, ProcessingMode, RouteSpec,
     Step, ValueTableSpec,
@@ -268,18 +269,17 @@ impl Catalog {
         catalog
     }
 
-    /// Every secret reference of every compiled resource (the one walk of
-    /// [`crate::secret_refs`]), for the operator's Secret mounts: Connections, Routes
-    /// with their expanded steps (Transformers' steps included), ValueTables and
-    /// Notifications. [`SECRET_KINDS`] names them.
-    fn collect_secret_refs(&mut self) {
-        use crate::secret_refs::secret_refs;
+    /// Every secret reference of every compiled resource, with the resource (the one
+    /// walk of [`crate::secret_refs`]): Connections, Routes with their expanded steps
+    /// (Transformers' steps included), ValueTables and Notifications ([`SECRET_KINDS`]).
+    /// The operator mounts them; the runner resolves them before it builds anything.
+    pub fn resource_secret_refs(&self) -> Vec<(&ResourceId, &Origin, Vec<SecretRef>)> {
         let mut found = Vec::new();
         for c in self.connections.values() {
-            found.push((&c.id.namespace, secret_refs(&c.spec, "spec")));
+            found.push((&c.id, &c.origin, secret_refs(&c.spec, "spec")));
         }
         for r in self.routes.values() {
-            found.push((&r.id.namespace, secret_refs(&r.spec, "spec")));
+            let mut refs = secret_refs(&r.spec, "spec");
             let steps = r
                 .incoming_steps
                 .iter()
@@ -288,20 +288,26 @@ impl Catalog {
                 .chain(&r.proxy_steps.request)
                 .chain(&r.proxy_steps.response);
             for step in steps {
-                found.push((&r.id.namespace, secret_refs(&step.step, "step")));
+                refs.extend(secret_refs(&step.step, &step.label));
             }
+            found.push((&r.id, &r.origin, refs));
         }
         for t in self.value_tables.values() {
-            found.push((&t.id.namespace, secret_refs(&t.spec, "spec")));
+            found.push((&t.id, &t.origin, secret_refs(&t.spec, "spec")));
         }
         for n in self.notifications.values() {
-            found.push((&n.id.namespace, secret_refs(&n.spec, "spec")));
+            found.push((&n.id, &n.origin, secret_refs(&n.spec, "spec")));
         }
-        let refs = found
+        found
+    }
+
+    fn collect_secret_refs(&mut self) {
+        let refs = self
+            .resource_secret_refs()
             .into_iter()
-            .flat_map(|(namespace, refs)| {
+            .flat_map(|(id, _, refs)| {
                 refs.into_iter()
-                    .map(move |r| (namespace.clone(), r.selector.name, r.selector.key))
+                    .map(|r| (id.namespace.clone(), r.selector.name, r.selector.key))
             })
             .collect();
         self.secret_refs = refs;

@@ -44,8 +44,8 @@ pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(
                     ("timezone", &field.timezone),
                     ("outputTimezone", &field.output_timezone),
                 ] {
-                    if let Err(message) = Zone::parse(zone.as_deref()) {
-                        zones.push((format!("convert.fields[{i}].{name}"), message));
+                    if let Err(error) = Zone::parse(zone.as_deref()) {
+                        zones.push((format!("convert.fields[{i}].{name}"), error.to_string()));
                     }
                 }
             }

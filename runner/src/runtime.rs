@@ -116,7 +116,10 @@ pub fn load(paths: &[PathBuf], secrets: &SecretSource) -> Result<Runtime, Proble
 
 /// Builds the runtime of every route of a problem-free catalog.
 pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<Problem>> {
-    let mut problems = Vec::new();
+    let mut problems = unresolved_secrets(catalog, secrets);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     let connections = Connections::build(catalog, secrets, &mut problems);
     let mut runtime = Runtime::default();
     for (key, route) in &catalog.routes {
@@ -168,6 +171,24 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
     } else {
         Err(problems)
     }
+}
+
+/// Resolves every secret reference of the catalog (the walk the operator mounts them
+/// by) before anything is built, so every missing or empty one is reported at once with
+/// its field, and every value is registered with the redactor before it can be used.
+fn unresolved_secrets(catalog: &Catalog, secrets: &SecretSource) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (id, origin, refs) in catalog.resource_secret_refs() {
+        for reference in refs {
+            let value = switchyard_crds::v1alpha1::SecretValue {
+                secret_key_ref: reference.selector,
+            };
+            if let Err(error) = secrets.resolve(&id.namespace, &value) {
+                problems.push(FieldProblem::new(reference.field, error).at(origin, id));
+            }
+        }
+    }
+    problems
 }
 
 /// The circuit breaker of the Connection `route` delivers through, if it has one.

@@ -164,7 +164,10 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
         Step::Convert(convert) => {
             let mut fields = Vec::with_capacity(convert.fields.len());
             for field in &convert.fields {
-                fields.push(Conversion::build(field, path(&field.path)?).map_err(config)?);
+                fields.push(
+                    Conversion::build(field, path(&field.path)?)
+                        .map_err(|e| config(e.to_string()))?,
+                );
             }
             item(Box::new(Convert { fields }))
         }

@@ -1,12 +1,11 @@
-//! File system connections through OpenDAL (local, SFTP, S3-compatible) and `suppaftp`
-//! (FTP/FTPS): a shared
+//! File system connections, whatever their service (`connectors/local/`, `sftp/`,
+//! `s3/` through OpenDAL, `connectors/ftp/` through `suppaftp`): a shared
 //! [`FileStore`] per Connection, a polling [`FileSource`] that reads matching files and
 //! moves each one only after its tasks are committed, and a [`FileSink`] that writes one
 //! file per task atomically.
 
 mod config;
 mod connector;
-mod ftp;
 mod parse;
 mod sink;
 mod source;
@@ -61,6 +60,14 @@ pub enum FileError {
 }
 
 impl FileError {
+    /// A set-up problem of `field` (a secret, a key file, the service's settings).
+    pub(crate) fn config(field: &str, message: impl std::fmt::Display) -> Self {
+        Self::Config {
+            field: field.to_owned(),
+            message: message.to_string(),
+        }
+    }
+
     pub(crate) fn io(operation: &'static str, path: &str) -> impl FnOnce(opendal::Error) -> Self {
         let path = path.to_owned();
         move |source| Self::Io {

@@ -1,5 +1,7 @@
-//! FTP and explicit FTPS (`AUTH TLS`) through `suppaftp`. OpenDAL's FTP service is not
-//! used: it would bring a second rustls crypto provider (aws-lc-rs) beside ring.
+//! The FTP service of file system Connections: FTP and explicit FTPS (`AUTH TLS`)
+//! through `suppaftp`. OpenDAL's FTP service is not used: it would bring a second
+//! rustls crypto provider (aws-lc-rs) beside ring. The file source and sink are shared
+//! by every file service (`connectors/files/`).
 //!
 //! Every operation opens its own control connection (connect, TLS, log in, binary mode)
 //! and closes it: polling and writing are infrequent enough that a pool is not worth its
@@ -17,7 +19,7 @@ use switchyard_crds::v1alpha1::FtpFileSystem;
 use tokio::io::AsyncReadExt;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
-use super::FileError;
+use crate::connectors::files::FileError;
 use crate::redact::Secret;
 
 /// How long connecting, starting TLS and logging in may take together.
