@@ -29,7 +29,7 @@ mod split;
 mod storage_steps;
 pub mod testing;
 mod trigger;
-mod validate;
+pub(crate) mod validate;
 mod value_map;
 
 pub use jq::JqProgram;
