@@ -10,6 +10,7 @@ pub mod connectors;
 pub mod console;
 pub mod engine;
 pub mod entities;
+pub mod formats;
 pub mod housekeeping;
 pub mod limits;
 pub mod metrics;

@@ -10,7 +10,6 @@ mod copy;
 mod cursor;
 mod dedupe;
 mod filter;
-pub mod formats;
 mod interchange;
 mod jq;
 mod lookup;
@@ -32,6 +31,8 @@ mod trigger;
 pub(crate) mod validate;
 mod value_map;
 
+/// The codecs moved to [`crate::formats`]; this path stays for code written against it.
+pub use crate::formats;
 pub use jq::JqProgram;
 pub use pipeline::{Pipeline, StepFailed};
 pub use registry::{Resources, build_pipeline, build_pipeline_with};
@@ -62,7 +63,7 @@ pub enum TransformError {
     },
     /// A received EDI interchange whose envelopes do not add up.
     #[error("{0}")]
-    Envelope(Box<formats::envelope::EnvelopeError>),
+    Envelope(Box<crate::formats::envelope::EnvelopeError>),
     #[error("storage: {0}")]
     Storage(String),
     #[error("this step needs storage, which is not available here")]

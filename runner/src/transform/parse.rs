@@ -5,7 +5,8 @@ use serde_json::Value;
 use switchyard_crds::path::FieldPath;
 use switchyard_crds::v1alpha1::{CsvOptions, Format, TextEncoding};
 
-use super::{Transform, TransformError, formats, paths};
+use super::{Transform, TransformError, paths};
+use crate::formats;
 
 pub struct Parse {
     pub format: Format,

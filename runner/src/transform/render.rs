@@ -4,7 +4,8 @@ use serde_json::Value;
 use switchyard_crds::path::FieldPath;
 use switchyard_crds::v1alpha1::{CsvOptions, Format};
 
-use super::{Transform, TransformError, formats, paths};
+use super::{Transform, TransformError, paths};
+use crate::formats;
 
 pub struct Render {
     pub format: Format,

@@ -12,7 +12,7 @@ pub mod x12;
 pub mod x12_envelope;
 pub mod xml;
 
-use super::TransformError;
+use crate::transform::TransformError;
 
 /// A parse error at a byte offset of `text`.
 pub(crate) fn error_at(
