@@ -86,7 +86,7 @@ pub fn decode(text: &str, options: &XmlOptions) -> Result<Value, FormatError> {
             return;
         };
         let name = frame.name.clone();
-        let array = options.arrays.iter().any(|a| *a == name);
+        let array = options.arrays.contains(&name);
         let value = frame.finish();
         let parent = match stack.last_mut() {
             Some(parent) => &mut parent.fields,
