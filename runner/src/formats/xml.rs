@@ -104,7 +104,7 @@ pub fn decode(text: &str, options: &XmlOptions) -> Result<Value, FormatError> {
                 if stack.is_empty() && !root.is_empty() {
                     return Err(fail(position, "a second root element".into()));
                 }
-                let frame = open(&reader, start).map_err(|e| fail(position, e))?;
+                let frame = open(&reader, start, |e| fail(position, e.to_string()))?;
                 stack.push(frame);
                 if matches!(event, Event::Empty(_)) {
                     close(&mut stack, &mut root);
@@ -158,8 +158,13 @@ pub fn decode(text: &str, options: &XmlOptions) -> Result<Value, FormatError> {
     Ok(Value::Object(root))
 }
 
-/// The frame of an element that starts: its local name and attributes.
-fn open(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<Frame, String> {
+/// The frame of an element that starts: its local name and attributes; `fail` places
+/// an error of its attributes.
+fn open(
+    reader: &NsReader<&[u8]>,
+    start: &BytesStart<'_>,
+    fail: impl Fn(&dyn std::fmt::Display) -> FormatError,
+) -> Result<Frame, FormatError> {
     let mut frame = Frame {
         name: local(start.name().as_ref()),
         fields: Map::new(),
@@ -167,14 +172,14 @@ fn open(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<Frame, Strin
         nil: false,
     };
     for attribute in start.attributes() {
-        let attribute = attribute.map_err(|e| e.to_string())?;
+        let attribute = attribute.map_err(|e| fail(&e))?;
         let key = attribute.key;
         if key.as_namespace_binding().is_some() {
             continue;
         }
         let value = attribute
             .unescape_value()
-            .map_err(|e| e.to_string())?
+            .map_err(|e| fail(&e))?
             .into_owned();
         let (namespace, name) = reader.resolve_attribute(key);
         if matches!(namespace, ResolveResult::Bound(Namespace(XSI))) && name.as_ref() == b"nil" {

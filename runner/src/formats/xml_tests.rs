@@ -51,6 +51,8 @@ fn a_malformed_document_names_line_and_column() {
         "",
         "<a/>\n<b/>",
         "<a>&nope;</a>",
+        "<a x=1/>",
+        "<a x=\"&bad;\"/>",
     ] {
         let error = decode(bad, &XmlOptions::default());
         assert!(
