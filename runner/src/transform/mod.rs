@@ -54,13 +54,9 @@ pub enum TransformError {
     Path { path: String, reason: String },
     #[error("the item does not match its schema: {}", violations.join("; "))]
     Invalid { violations: Vec<String> },
-    #[error("{format} at line {line}, column {column}: {message}")]
-    Parse {
-        format: &'static str,
-        line: u64,
-        column: u64,
-        message: String,
-    },
+    /// A document that cannot be read, or a value that cannot be written.
+    #[error(transparent)]
+    Format(#[from] crate::formats::FormatError),
     /// A received EDI interchange whose envelopes do not add up.
     #[error("{0}")]
     Envelope(Box<crate::formats::envelope::EnvelopeError>),
@@ -97,7 +93,7 @@ impl TransformError {
             Self::Jq(_) => "jq",
             Self::Path { .. } => "path",
             Self::Invalid { .. } => "invalid",
-            Self::Parse { .. } => "parse",
+            Self::Format(error) => error.category(),
             Self::Envelope(_) => "envelope",
             Self::Storage(_) => "storage",
             Self::NoContext => "no_context",
