@@ -335,7 +335,8 @@ pub struct RenderStep {
     /// CSV options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csv: Option<CsvOptions>,
-    /// XML: the name of the root element. Default: `root`.
+    /// XML: the name of the root element. Absent: the value must be an object with one
+    /// key, the root element.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root: Option<String>,
     /// EDIFACT, X12: wrap messages in a complete interchange with control numbers from
