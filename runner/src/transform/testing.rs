@@ -53,7 +53,12 @@ pub struct TestCase {
     /// The batch of input items.
     pub input: Vec<Value>,
     /// The expected output items.
+    #[serde(default)]
     pub expected: Vec<Value>,
+    /// Or: the batch fails with an error containing this text (a schema violation
+    /// naming its field, say). `expected` must then be empty.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,6 +139,13 @@ pub enum TestError {
         #[source]
         source: std::io::Error,
     },
+    /// A case sets both `expected` and `error`.
+    #[error("{file}: test `{name}`, case `{case}`: set `expected` or `error`, not both")]
+    Case {
+        file: String,
+        name: String,
+        case: String,
+    },
     /// A test names a Transformer or Route that is not there.
     #[error("{file}: test `{name}`: {missing}")]
     Missing {
@@ -180,6 +192,7 @@ impl TestError {
             Self::Read { .. } => "test_read",
             Self::Spec { .. } => "test_spec",
             Self::Missing { .. } => "test_missing",
+            Self::Case { .. } => "test_case",
         }
     }
 }
@@ -215,6 +228,17 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedTest>, TestError> {
                     name: name.clone(),
                     source,
                 })?;
+            if let Some(case) = spec
+                .cases
+                .iter()
+                .find(|c| c.error.is_some() && !c.expected.is_empty())
+            {
+                return Err(TestError::Case {
+                    file: file.display().to_string(),
+                    name: name.clone(),
+                    case: case.name.clone(),
+                });
+            }
             tests.push(LoadedTest {
                 file: file.clone(),
                 name,
@@ -344,12 +368,35 @@ pub async fn run_all(paths: &[PathBuf]) -> Result<Report, TestError> {
         for case in &test.spec.cases {
             let actual = run_labeled_with(&steps, case.input.clone(), &resources).await;
             let expected = Value::Array(case.expected.clone());
-            match actual {
-                Ok(items) if Value::Array(items.clone()) == expected => {
+            match (actual, &case.error) {
+                (Err(error), Some(wanted)) if error.contains(wanted.as_str()) => {
                     report.passed += 1;
                     println!("ok    {} / {}", test.name, case.name);
                 }
-                Ok(items) => {
+                (Ok(items), Some(wanted)) => {
+                    report.failed += 1;
+                    println!(
+                        "FAIL  {} / {} ({}): expected an error containing `{wanted}`, got {}",
+                        test.name,
+                        case.name,
+                        test.file.display(),
+                        Value::Array(items)
+                    );
+                }
+                (Err(error), Some(wanted)) => {
+                    report.failed += 1;
+                    println!(
+                        "FAIL  {} / {} ({}): expected an error containing `{wanted}`, got: {error}",
+                        test.name,
+                        case.name,
+                        test.file.display()
+                    );
+                }
+                (Ok(items), None) if Value::Array(items.clone()) == expected => {
+                    report.passed += 1;
+                    println!("ok    {} / {}", test.name, case.name);
+                }
+                (Ok(items), None) => {
                     report.failed += 1;
                     println!(
                         "FAIL  {} / {} ({})",
@@ -359,7 +406,7 @@ pub async fn run_all(paths: &[PathBuf]) -> Result<Report, TestError> {
                     );
                     println!("{}", diff(&expected, &Value::Array(items)));
                 }
-                Err(error) => {
+                (Err(error), None) => {
                     report.failed += 1;
                     println!(
                         "FAIL  {} / {} ({}): {error}",

@@ -2,11 +2,11 @@
 //! `s3/` through OpenDAL, `connectors/ftp/` through `suppaftp`): a shared
 //! [`FileStore`] per Connection, a polling [`FileSource`] that reads matching files and
 //! moves each one only after its tasks are committed, and a [`FileSink`] that writes one
-//! file per task atomically.
+//! file per task atomically. Files are read and written by the codecs of
+//! [`crate::formats`].
 
 mod config;
 mod connector;
-mod parse;
 mod sink;
 mod source;
 #[cfg(test)]
@@ -14,7 +14,6 @@ mod tests;
 
 pub use config::FileStore;
 pub use connector::FileConnector;
-pub use parse::{Format, parse};
 pub use sink::{FileSink, is_retriable};
 pub use source::FileSource;
 
@@ -38,14 +37,15 @@ pub enum FileError {
         message: String,
         retriable: bool,
     },
-    #[error("`{path}` is not valid {format}: {message}")]
+    #[error("`{path}`: {source}")]
     Parse {
         path: String,
-        format: &'static str,
-        message: String,
+        #[source]
+        source: crate::formats::FormatError,
     },
-    #[error("{0}")]
-    Item(String),
+    /// An item that cannot be written in the delivery's format.
+    #[error(transparent)]
+    Item(crate::formats::FormatError),
     /// A file larger than the poll reads; it was not read.
     #[error(
         "`{path}` is {}, larger than {max} bytes, the most a poll reads \
