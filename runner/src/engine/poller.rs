@@ -87,7 +87,7 @@ pub(super) async fn poll_claimed(
         return Ok(None);
     }
     let renewal = Renewal(tokio::spawn(renew(store.clone(), claim.clone())));
-    let span = spans::poll(&route.key);
+    let span = spans::intake(&route.key, "poll");
     let result = poll_once(engine, route, Some(&claim))
         .instrument(span.clone())
         .await;

@@ -41,20 +41,21 @@ pub fn webhook(route: &RouteKey, headers: &reqwest::header::HeaderMap) -> Span {
     span
 }
 
-/// A poll run's intake (a new trace).
-pub fn poll(route: &RouteKey) -> Span {
+/// The intake of a poll run (`poll`) or of items posted to a route's trigger
+/// (`manual`): a new trace.
+pub fn intake(route: &RouteKey, source: &'static str) -> Span {
     if !enabled() {
         return Span::none();
     }
     tracing::info_span!(
         parent: None,
         "intake",
-        otel.name = "intake poll",
+        otel.name = %format_args!("intake {source}"),
         otel.kind = "internal",
         otel.status_code = Empty,
         switchyard.namespace = %route.namespace,
         switchyard.route = %route.route,
-        switchyard.source = "poll",
+        switchyard.source = source,
         switchyard.tasks = Empty,
     )
 }
