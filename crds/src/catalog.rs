@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::manifest::{AnyResource, LoadedResource};
 use crate::problem::{Origin, Problem, ResourceId};
+use crate::secret_refs::{SecretRef, secret_refs};
 use crate::v1alpha1::{
     ConnectionSpec, HttpDelivery, Incoming, KeepSteps, NotificationSpec, ProcessingMode, RouteSpec,
     Step, ValueTableSpec,
@@ -268,30 +269,61 @@ impl Catalog {
         catalog
     }
 
+    /// Every secret reference of every compiled resource, with the resource (the one
+    /// walk of [`crate::secret_refs`]): Connections, Routes with their expanded steps
+    /// (Transformers' steps included), ValueTables and Notifications ([`SECRET_KINDS`]).
+    /// The operator mounts them; the runner resolves them before it builds anything.
+    pub fn resource_secret_refs(&self) -> Vec<(&ResourceId, &Origin, Vec<SecretRef>)> {
+        let mut found = Vec::new();
+        for c in self.connections.values() {
+            found.push((&c.id, &c.origin, secret_refs(&c.spec, "spec")));
+        }
+        for r in self.routes.values() {
+            let mut refs = secret_refs(&r.spec, "spec");
+            let steps = r
+                .incoming_steps
+                .iter()
+                .chain(&r.outgoing_steps)
+                .chain(&r.after_delivery_steps)
+                .chain(&r.proxy_steps.request)
+                .chain(&r.proxy_steps.response);
+            for step in steps {
+                refs.extend(secret_refs(&step.step, &step.label));
+            }
+            found.push((&r.id, &r.origin, refs));
+        }
+        for t in self.value_tables.values() {
+            found.push((&t.id, &t.origin, secret_refs(&t.spec, "spec")));
+        }
+        for n in self.notifications.values() {
+            found.push((&n.id, &n.origin, secret_refs(&n.spec, "spec")));
+        }
+        found
+    }
+
     fn collect_secret_refs(&mut self) {
-        let mut refs = BTreeSet::new();
-        for connection in self.connections.values() {
-            for selector in validate::connection_secrets(&connection.spec) {
-                refs.insert((connection.id.namespace.clone(), selector.name, selector.key));
-            }
-        }
-        for route in self.routes.values() {
-            for selector in validate::route_secrets(&route.spec) {
-                refs.insert((route.id.namespace.clone(), selector.name, selector.key));
-            }
-        }
-        for notification in self.notifications.values() {
-            for selector in crate::validate_notification::notification_secrets(&notification.spec) {
-                refs.insert((
-                    notification.id.namespace.clone(),
-                    selector.name,
-                    selector.key,
-                ));
-            }
-        }
+        let refs = self
+            .resource_secret_refs()
+            .into_iter()
+            .flat_map(|(id, _, refs)| {
+                refs.into_iter()
+                    .map(|r| (id.namespace.clone(), r.selector.name, r.selector.key))
+            })
+            .collect();
         self.secret_refs = refs;
     }
 }
+
+/// The kinds whose secret references [`Catalog::secret_refs`] holds (a Transformer's
+/// through the Routes that call it). A test fails when a CRD can hold a `secretKeyRef`
+/// and is not listed.
+pub const SECRET_KINDS: &[&str] = &[
+    "Connection",
+    "Route",
+    "Transformer",
+    "ValueTable",
+    "Notification",
+];
 
 /// Problems of another resource, for a message about a reference to it.
 fn render_nested(problems: &[Problem]) -> String {

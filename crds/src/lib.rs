@@ -16,6 +16,7 @@ pub mod jq;
 pub mod manifest;
 pub mod path;
 pub mod problem;
+pub mod secret_refs;
 pub mod template;
 pub mod v1alpha1;
 mod validate;

@@ -92,6 +92,50 @@ impl fmt::Display for Problem {
     }
 }
 
+/// A problem with one field of a resource, before it is placed in a file and resource:
+/// what validation, compilation and the runner's build pass along, so the field stays a
+/// field and is never formatted into a message and parsed back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", render_field(.field, .message))]
+pub struct FieldProblem {
+    /// Dotted field path, e.g. `spec.incoming.poll.schedule`; empty for the whole
+    /// resource.
+    pub field: String,
+    pub message: String,
+}
+
+fn render_field(field: &str, message: &str) -> String {
+    if field.is_empty() {
+        message.to_owned()
+    } else {
+        format!("field `{field}`: {message}")
+    }
+}
+
+impl FieldProblem {
+    pub fn new(field: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Self {
+            field: field.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// A problem of the whole resource (no single field).
+    pub fn whole(message: impl std::fmt::Display) -> Self {
+        Self::new(String::new(), message)
+    }
+
+    /// The problem placed in its file and resource.
+    pub fn at(self, origin: &Origin, id: &ResourceId) -> Problem {
+        Problem {
+            origin: origin.clone(),
+            resource: Some(id.clone()),
+            field: self.field,
+            message: self.message,
+        }
+    }
+}
+
 /// Every problem found, so a user fixes them all in one go instead of one per run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{} problem(s) in the manifests:\n{}", .0.len(), render(.0))]

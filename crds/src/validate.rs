@@ -8,8 +8,8 @@ use crate::path::FieldPath;
 use crate::problem::{Origin, Problem, ResourceId};
 use crate::template::{self, Segment};
 use crate::v1alpha1::{
-    ConnectionSpec, HeaderValue, Headers, HttpAuth, Incoming, Pagination, ProcessingMode,
-    RouteSpec, SecretKeySelector, SecretValue, Step, WebhookAuth,
+    ConnectionSpec, HeaderValue, Headers, Incoming, Pagination, ProcessingMode, RouteSpec, Step,
+    WebhookAuth,
 };
 
 /// Header names whose values are credentials: they must come from a Secret.
@@ -150,6 +150,16 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Checks the Secret name and key of every secret reference in `spec` (the one walk
+    /// of [`crate::secret_refs`]).
+    pub(crate) fn secret_refs<T: serde::Serialize>(&mut self, spec: &T) {
+        for reference in crate::secret_refs::secret_refs(spec, "spec") {
+            for (field, message) in crate::secret_refs::check(&reference) {
+                self.report(field, message);
+            }
+        }
+    }
+
     pub(crate) fn done(self) -> Vec<Problem> {
         self.problems
     }
@@ -164,15 +174,10 @@ fn reqwest_header_name_is_invalid(name: &str) -> bool {
 
 pub(crate) fn connection(spec: &ConnectionSpec, origin: &Origin, id: &ResourceId) -> Vec<Problem> {
     let mut check = Checker::new(origin, id);
-    check.exactly_one(
-        "spec",
-        &[
-            ("http", spec.http.is_some()),
-            ("database", spec.database.is_some()),
-            ("fileSystem", spec.file_system.is_some()),
-            ("soap", spec.soap.is_some()),
-        ],
-    );
+    if let Err(error) = spec.kind() {
+        check.report("spec", error.to_string());
+    }
+    check.secret_refs(spec);
     crate::validate_connectors::connection(&mut check, spec);
     crate::validate_circuit::connection(&mut check, spec);
     if let Some(http) = &spec.http {
@@ -229,6 +234,7 @@ pub(crate) fn connection(spec: &ConnectionSpec, origin: &Origin, id: &ResourceId
 
 pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<Problem> {
     let mut check = Checker::new(origin, id);
+    check.secret_refs(spec);
     if !is_dns_label(&id.name) {
         check.report("metadata.name", "must be a DNS label (lower-case letters, digits and `-`, at most 63 characters): it is part of the webhook URL");
     }
@@ -438,72 +444,4 @@ fn is_dns_label(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
-}
-
-pub(crate) fn header_secrets(headers: &Headers) -> impl Iterator<Item = SecretKeySelector> + '_ {
-    headers.values().filter_map(|value| match value {
-        HeaderValue::Secret(secret) => Some(secret.secret_key_ref.clone()),
-        HeaderValue::Plain(_) => None,
-    })
-}
-
-fn auth_secrets(auth: &HttpAuth) -> Vec<&SecretValue> {
-    [
-        auth.basic.as_ref().map(|b| &b.password),
-        auth.bearer.as_ref().map(|b| &b.token),
-        auth.api_key.as_ref().map(|a| &a.value),
-        auth.oauth2_client_credentials
-            .as_ref()
-            .map(|o| &o.client_secret),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
-}
-
-/// Every Secret key a Connection refers to.
-pub(crate) fn connection_secrets(spec: &ConnectionSpec) -> Vec<SecretKeySelector> {
-    let mut out = Vec::new();
-    out.extend(crate::validate_connectors::connection_secrets(spec));
-    if let Some(http) = &spec.http {
-        out.extend(header_secrets(&http.headers));
-        if let Some(auth) = &http.auth {
-            out.extend(
-                auth_secrets(auth)
-                    .into_iter()
-                    .map(|s| s.secret_key_ref.clone()),
-            );
-        }
-    }
-    out
-}
-
-/// Every Secret key a Route refers to.
-pub(crate) fn route_secrets(spec: &RouteSpec) -> Vec<SecretKeySelector> {
-    let mut out = Vec::new();
-    let incoming_auth = [
-        spec.incoming.webhook.as_ref().and_then(|w| w.auth.as_ref()),
-        spec.incoming.proxy.as_ref().and_then(|p| p.auth.as_ref()),
-    ];
-    for auth in incoming_auth.into_iter().flatten() {
-        out.extend(auth.token.iter().map(|t| t.secret_key_ref.clone()));
-        out.extend(auth.hmac.iter().map(|h| h.secret.secret_key_ref.clone()));
-    }
-    if let Some(poll) = &spec.incoming.poll {
-        out.extend(header_secrets(&poll.request.headers));
-    }
-    if let Some(http) = &spec.outgoing.http {
-        out.extend(header_secrets(&http.headers));
-    }
-    let callback_auth = spec
-        .outgoing
-        .awaiting
-        .as_ref()
-        .and_then(|a| a.callback.as_ref())
-        .and_then(|c| c.auth.as_ref());
-    if let Some(auth) = callback_auth {
-        out.extend(auth.token.iter().map(|t| t.secret_key_ref.clone()));
-        out.extend(auth.hmac.iter().map(|h| h.secret.secret_key_ref.clone()));
-    }
-    out
 }

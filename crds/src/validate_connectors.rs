@@ -3,9 +3,9 @@
 
 use crate::v1alpha1::{
     ConnectionSpec, DatabaseDelivery, HttpTls, PemValue, PollFiles, PollQuery, RouteSpec,
-    SecretKeySelector, TableWrite,
+    TableWrite,
 };
-use crate::validate::{Checker, header_secrets};
+use crate::validate::Checker;
 
 /// Schemes of the database URLs the runner can open.
 pub const DATABASE_SCHEMES: &[&str] = &["postgres", "postgresql", "mysql", "mariadb", "sqlite"];
@@ -45,15 +45,9 @@ pub(crate) fn connection(check: &mut Checker<'_>, spec: &ConnectionSpec) {
         }
     }
     if let Some(fs) = &spec.file_system {
-        check.exactly_one(
-            "spec.fileSystem",
-            &[
-                ("local", fs.local.is_some()),
-                ("sftp", fs.sftp.is_some()),
-                ("ftp", fs.ftp.is_some()),
-                ("s3", fs.s3.is_some()),
-            ],
-        );
+        if let Err(error) = fs.service() {
+            check.report("spec.fileSystem", error.to_string());
+        }
         if let Some(local) = &fs.local
             && !local.root.starts_with('/')
         {
@@ -275,60 +269,6 @@ fn tls_problems(check: &mut Checker<'_>, field: &str, tls: &HttpTls) {
             );
         }
     }
-}
-
-/// Secret keys referred to by TLS settings.
-fn tls_secrets(tls: &HttpTls) -> impl Iterator<Item = SecretKeySelector> + '_ {
-    let pem = |value: &Option<PemValue>| match value {
-        Some(PemValue::Secret(secret)) => Some(secret.secret_key_ref.clone()),
-        _ => None,
-    };
-    [
-        pem(&tls.ca_certificate),
-        pem(&tls.client_certificate),
-        tls.client_key.as_ref().map(|k| k.secret_key_ref.clone()),
-    ]
-    .into_iter()
-    .flatten()
-}
-
-/// Secret keys referred to by the non-HTTP kinds of a Connection, and by the TLS
-/// settings of HTTP and SOAP.
-pub(crate) fn connection_secrets(spec: &ConnectionSpec) -> Vec<SecretKeySelector> {
-    let mut out = Vec::new();
-    for tls in [
-        spec.http.as_ref().and_then(|h| h.tls.as_ref()),
-        spec.soap.as_ref().and_then(|s| s.tls.as_ref()),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        out.extend(tls_secrets(tls));
-    }
-    if let Some(db) = &spec.database {
-        out.extend(db.password.iter().map(|p| p.secret_key_ref.clone()));
-    }
-    if let Some(fs) = &spec.file_system {
-        if let Some(sftp) = &fs.sftp {
-            out.push(sftp.private_key.secret_key_ref.clone());
-        }
-        if let Some(ftp) = &fs.ftp {
-            out.push(ftp.password.secret_key_ref.clone());
-        }
-        if let Some(s3) = &fs.s3 {
-            out.push(s3.access_key_id.secret_key_ref.clone());
-            out.push(s3.secret_access_key.secret_key_ref.clone());
-        }
-    }
-    if let Some(soap) = &spec.soap {
-        out.extend(header_secrets(&soap.headers));
-        out.extend(
-            soap.ws_security
-                .iter()
-                .map(|w| w.password.secret_key_ref.clone()),
-        );
-    }
-    out
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use crate::catalog::Catalog;
 use crate::problem::{Origin, Problem, ResourceId};
-use crate::v1alpha1::{NotificationSpec, SecretKeySelector, SmtpTls};
+use crate::v1alpha1::{KindName, NotificationSpec, SmtpTls};
 use crate::validate::Checker;
 
 /// Problems of a Notification, its references resolved against `catalog` (whose Routes
@@ -16,6 +16,7 @@ pub(crate) fn notification(
     id: &ResourceId,
 ) -> Vec<Problem> {
     let mut check = Checker::new(origin, id);
+    check.secret_refs(spec);
     let rule = &spec.rule;
     check.exactly_one(
         "spec.rule",
@@ -64,16 +65,16 @@ pub(crate) fn notification(
                 "spec.rule.connectionProbe.connection",
                 catalog.unresolved("Connection", &id.namespace, &probe.connection),
             ),
-            Some(connection) if !matches!(connection.spec.kind(), "http" | "database") => check
-                .report(
+            Some(connection) => match connection.spec.kind_name() {
+                Some(kind @ (KindName::FileSystem | KindName::Soap)) => check.report(
                     "spec.rule.connectionProbe.connection",
                     format!(
-                        "Connection `{}` is {}; only HTTP and database Connections can be probed",
+                        "Connection `{}` is {kind}; only HTTP and database Connections can be probed",
                         probe.connection,
-                        connection.spec.kind()
                     ),
                 ),
-            Some(_) => {}
+                Some(KindName::Http | KindName::Database) | None => {}
+            },
         }
     }
     if let Some(circuit) = &rule.circuit_open {
@@ -185,21 +186,6 @@ fn is_address(text: &str) -> bool {
         }
         None => false,
     }
-}
-
-/// Every Secret key a Notification refers to.
-pub(crate) fn notification_secrets(spec: &NotificationSpec) -> Vec<SecretKeySelector> {
-    let mut out = Vec::new();
-    if let Some(email) = &spec.email {
-        out.extend(email.smtp.password.iter().map(|p| p.secret_key_ref.clone()));
-        if let Some(crate::v1alpha1::PemValue::Secret(secret)) = &email.smtp.ca_certificate {
-            out.push(secret.secret_key_ref.clone());
-        }
-    }
-    if let Some(webhook) = &spec.webhook {
-        out.extend(webhook.url_from.iter().map(|u| u.secret_key_ref.clone()));
-    }
-    out
 }
 
 #[cfg(test)]

@@ -15,11 +15,22 @@ pub enum Zone {
     Named(Tz),
 }
 
+/// A time zone that is not `UTC`, an offset or an IANA name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ZoneError {
+    #[error("time zone `{0}` is not a valid offset such as `+01:00`")]
+    Offset(String),
+    #[error(
+        "time zone `{0}` is not `UTC`, an offset such as `+01:00` or an IANA name such as `Europe/Amsterdam`"
+    )]
+    Name(String),
+}
+
 impl Zone {
     pub const UTC: Zone = Zone::Named(Tz::UTC);
 
     /// `None` is UTC.
-    pub fn parse(text: Option<&str>) -> Result<Self, String> {
+    pub fn parse(text: Option<&str>) -> Result<Self, ZoneError> {
         let Some(text) = text else {
             return Ok(Self::UTC);
         };
@@ -28,12 +39,11 @@ impl Zone {
             _ if text.starts_with(['+', '-']) => text
                 .parse::<FixedOffset>()
                 .map(Self::Fixed)
-                .map_err(|_| format!("time zone `{text}` is not a valid offset such as `+01:00`")),
-            _ => text.parse::<Tz>().map(Self::Named).map_err(|_| {
-                format!(
-                    "time zone `{text}` is not `UTC`, an offset such as `+01:00` or an IANA name such as `Europe/Amsterdam`"
-                )
-            }),
+                .map_err(|_| ZoneError::Offset(text.to_owned())),
+            _ => text
+                .parse::<Tz>()
+                .map(Self::Named)
+                .map_err(|_| ZoneError::Name(text.to_owned())),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use switchyard_crds::catalog::{Catalog, CompiledRoute, CompiledValueTable, Key};
-use switchyard_crds::problem::{Problem, Problems};
+use switchyard_crds::problem::{FieldProblem, Problem, Problems};
 
 use crate::connectors::registry::Connections;
 use crate::connectors::webhook::WebhookAuthenticator;
@@ -116,7 +116,10 @@ pub fn load(paths: &[PathBuf], secrets: &SecretSource) -> Result<Runtime, Proble
 
 /// Builds the runtime of every route of a problem-free catalog.
 pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<Problem>> {
-    let mut problems = Vec::new();
+    let mut problems = unresolved_secrets(catalog, secrets);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     let connections = Connections::build(catalog, secrets, &mut problems);
     let mut runtime = Runtime::default();
     for (key, route) in &catalog.routes {
@@ -125,7 +128,7 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
                 built.circuit = circuit_of(catalog, route);
                 runtime.routes.insert(built.key.clone(), Arc::new(built));
             }
-            Err(message) => problems.push(problem(&route.origin, &route.id, &message)),
+            Err(problem) => problems.push(problem.at(&route.origin, &route.id)),
         }
         runtime.namespaces.push(key.0.clone());
     }
@@ -154,11 +157,9 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
     for notification in catalog.notifications.values() {
         match crate::notify::NotificationRuntime::build(notification, secrets) {
             Ok(built) => runtime.notifications.push(Arc::new(built)),
-            Err(error) => problems.push(problem(
-                &notification.origin,
-                &notification.id,
-                &error.to_string(),
-            )),
+            Err(error) => {
+                problems.push(FieldProblem::from(error).at(&notification.origin, &notification.id))
+            }
         }
         runtime.namespaces.push(notification.id.namespace.clone());
     }
@@ -170,6 +171,24 @@ pub fn build(catalog: &Catalog, secrets: &SecretSource) -> Result<Runtime, Vec<P
     } else {
         Err(problems)
     }
+}
+
+/// Resolves every secret reference of the catalog (the walk the operator mounts them
+/// by) before anything is built, so every missing or empty one is reported at once with
+/// its field, and every value is registered with the redactor before it can be used.
+fn unresolved_secrets(catalog: &Catalog, secrets: &SecretSource) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (id, origin, refs) in catalog.resource_secret_refs() {
+        for reference in refs {
+            let value = switchyard_crds::v1alpha1::SecretValue {
+                secret_key_ref: reference.selector,
+            };
+            if let Err(error) = secrets.resolve(&id.namespace, &value) {
+                problems.push(FieldProblem::new(reference.field, error).at(origin, id));
+            }
+        }
+    }
+    problems
 }
 
 /// The circuit breaker of the Connection `route` delivers through, if it has one.
@@ -201,28 +220,15 @@ fn with_circuit_breakers(catalog: &Catalog) -> std::collections::BTreeSet<Key> {
         .collect()
 }
 
-/// A problem found while building: the message starts with `field `…``.
-pub(crate) fn problem(
-    origin: &switchyard_crds::problem::Origin,
-    id: &switchyard_crds::problem::ResourceId,
-    message: &str,
-) -> Problem {
-    let (field, message) = message
-        .strip_prefix("field `")
-        .and_then(|rest| rest.split_once("`: "))
-        .unwrap_or(("", message));
-    Problem::new(origin, Some(id), field, message)
-}
-
 fn build_route(
     route: &CompiledRoute,
     connections: &Connections,
     value_tables: &BTreeMap<Key, CompiledValueTable>,
     secrets: &SecretSource,
-) -> Result<RouteRuntime, String> {
+) -> Result<RouteRuntime, FieldProblem> {
     let namespace = route.namespace();
     let cron = |field: &str, text: &str| {
-        croner::Cron::from_str(text).map_err(|e| format!("field `{field}`: {e}"))
+        croner::Cron::from_str(text).map_err(|e| FieldProblem::new(field, e))
     };
     let incoming = &route.spec.incoming;
     let poll_schedule = incoming
@@ -231,10 +237,7 @@ fn build_route(
         .map(|poll| cron("spec.incoming.poll.schedule", &poll.schedule))
         .transpose()?;
     let webhook_auth = match incoming.webhook.as_ref().and_then(|w| w.auth.as_ref()) {
-        Some(auth) => WebhookAuthenticator::new(auth, namespace, secrets).map_err(|boxed| {
-            let (field, error) = *boxed;
-            format!("field `{field}`: {error}")
-        })?,
+        Some(auth) => WebhookAuthenticator::new(auth, namespace, secrets)?,
         None => None,
     };
     let resources = Resources {
@@ -255,7 +258,7 @@ fn build_route(
     let pipeline = |steps, field: &str| {
         build_pipeline_with(steps, &resources)
             .map(|pipeline| pipeline.timed(&key))
-            .map_err(|e| format!("field `{field}`: {e}"))
+            .map_err(|e| FieldProblem::new(field, e))
     };
     Ok(RouteRuntime {
         metrics: Arc::new(crate::metrics::RouteMetrics::new(&key)),

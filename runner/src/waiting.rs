@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use switchyard_crds::problem::FieldProblem;
 use switchyard_crds::v1alpha1::{Await, AwaitTimeout};
 
 use crate::connectors::webhook::WebhookAuthenticator;
@@ -46,13 +47,17 @@ pub struct Callback {
     pub auth: Option<WebhookAuthenticator>,
 }
 
-fn compile(field: &str, code: &str) -> Result<JqProgram, String> {
-    JqProgram::compile(code).map_err(|e| format!("field `{field}`: {e}"))
+fn compile(field: &str, code: &str) -> Result<JqProgram, FieldProblem> {
+    JqProgram::compile(code).map_err(|e| FieldProblem::new(field, e))
 }
 
 impl Awaiting {
-    /// Errors start with ``field `…`: `` (see [`crate::runtime::problem`]).
-    pub fn new(spec: &Await, namespace: &str, secrets: &SecretSource) -> Result<Self, String> {
+    /// Errors name the field of `spec.outgoing.await` that is wrong.
+    pub fn new(
+        spec: &Await,
+        namespace: &str,
+        secrets: &SecretSource,
+    ) -> Result<Self, FieldProblem> {
         let field = "spec.outgoing.await";
         let callback = match &spec.callback {
             None => None,
@@ -70,11 +75,7 @@ impl Awaiting {
                         &format!("{at}.auth"),
                         namespace,
                         secrets,
-                    )
-                    .map_err(|boxed| {
-                        let (field, error) = *boxed;
-                        format!("field `{field}`: {error}")
-                    })?,
+                    )?,
                 };
                 Some(Callback {
                     correlation: compile(&format!("{at}.correlation"), &callback.correlation)?,

@@ -18,6 +18,24 @@ spec:
       basic:
         username: sync
         password: hunter2-inline
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Connection
+metadata: {name: legacy}
+spec:
+  soap:
+    url: https://legacy.example.com/ws
+    version: "1.3"
+---
+apiVersion: switchyard.dev/v1alpha1
+kind: Connection
+metadata: {name: drop}
+spec:
+  fileSystem:
+    sftp:
+      host: sftp.example.com
+      username: u
+      privateKey: {secretKeyRef: {name: Drop_Key, key: id_ed25519}}
 "#;
 
 const ROUTE: &str = r#"
@@ -70,6 +88,16 @@ fn run_exits_non_zero_naming_file_resource_and_field_and_starts_nothing() {
         // an inline password: the schema only takes a secretKeyRef
         format!(
             "{} (document 1): Connection/default/erp: field `spec.http.auth.basic.password`",
+            file("connection.yaml")
+        ),
+        // a value outside an enum's set: no fallback to SOAP 1.1
+        format!(
+            "{} (document 2): Connection/default/legacy: field `spec.soap.version`: unknown variant `1.3`",
+            file("connection.yaml")
+        ),
+        // a Secret name Kubernetes refuses, found by the secret-reference walk
+        format!(
+            "{} (document 3): Connection/default/drop: field `spec.fileSystem.sftp.privateKey.secretKeyRef.name`: `Drop_Key` is not a Secret name",
             file("connection.yaml")
         ),
         // bad jq

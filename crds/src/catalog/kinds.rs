@@ -3,7 +3,7 @@
 //! SOAP, the HTTP fields for HTTP; likewise `outgoing.http|database|file|soap`.
 
 use crate::problem::{Origin, Problem, ResourceId};
-use crate::v1alpha1::{ConnectionSpec, Outgoing, Poll, PollRequest};
+use crate::v1alpha1::{ConnectionSpec, KindName, Outgoing, Poll, PollRequest};
 
 /// Problems of a poll block against its Connection.
 pub(super) fn poll(
@@ -12,21 +12,28 @@ pub(super) fn poll(
     origin: &Origin,
     id: &ResourceId,
 ) -> Vec<Problem> {
-    let kind = connection.kind();
+    // A Connection without a single kind is not compiled: its own problem says why.
+    let Some(kind) = connection.kind_name() else {
+        return Vec::new();
+    };
     let blocks = [
-        ("query", "database", poll.query.is_some()),
-        ("files", "fileSystem", poll.files.is_some()),
-        ("soap", "soap", poll.soap.is_some()),
-        ("request", "http", poll.request != PollRequest::default()),
-        ("itemsPointer", "http", poll.items_pointer.is_some()),
-        ("pagination", "http", poll.pagination.is_some()),
-        ("cursor", "http", poll.cursor.is_some()),
+        ("query", KindName::Database, poll.query.is_some()),
+        ("files", KindName::FileSystem, poll.files.is_some()),
+        ("soap", KindName::Soap, poll.soap.is_some()),
+        (
+            "request",
+            KindName::Http,
+            poll.request != PollRequest::default(),
+        ),
+        ("itemsPointer", KindName::Http, poll.items_pointer.is_some()),
+        ("pagination", KindName::Http, poll.pagination.is_some()),
+        ("cursor", KindName::Http, poll.cursor.is_some()),
     ];
     let required = match kind {
-        "database" => Some("query"),
-        "fileSystem" => Some("files"),
-        "soap" => Some("soap"),
-        _ => None,
+        KindName::Database => Some("query"),
+        KindName::FileSystem => Some("files"),
+        KindName::Soap => Some("soap"),
+        KindName::Http => None,
     };
     check(
         "spec.incoming.poll",
@@ -46,18 +53,20 @@ pub(super) fn outgoing(
     origin: &Origin,
     id: &ResourceId,
 ) -> Vec<Problem> {
-    let kind = connection.kind();
+    let Some(kind) = connection.kind_name() else {
+        return Vec::new();
+    };
     let blocks = [
-        ("http", "http", outgoing.http.is_some()),
-        ("database", "database", outgoing.database.is_some()),
-        ("file", "fileSystem", outgoing.file.is_some()),
-        ("soap", "soap", outgoing.soap.is_some()),
+        ("http", KindName::Http, outgoing.http.is_some()),
+        ("database", KindName::Database, outgoing.database.is_some()),
+        ("file", KindName::FileSystem, outgoing.file.is_some()),
+        ("soap", KindName::Soap, outgoing.soap.is_some()),
     ];
     let required = match kind {
-        "database" => Some("database"),
-        "fileSystem" => Some("file"),
-        "soap" => Some("soap"),
-        _ => None,
+        KindName::Database => Some("database"),
+        KindName::FileSystem => Some("file"),
+        KindName::Soap => Some("soap"),
+        KindName::Http => None,
     };
     check(
         "spec.outgoing",
@@ -77,10 +86,10 @@ pub(super) fn proxy(
     origin: &Origin,
     id: &ResourceId,
 ) -> Vec<Problem> {
-    let kind = connection.kind();
-    if kind == "http" {
-        return Vec::new();
-    }
+    let kind = match connection.kind_name() {
+        None | Some(KindName::Http) => return Vec::new(),
+        Some(other) => other,
+    };
     vec![Problem::new(
         origin,
         Some(id),
@@ -95,8 +104,8 @@ pub(super) fn proxy(
 fn check(
     field: &str,
     name: &str,
-    kind: &str,
-    blocks: &[(&str, &str, bool)],
+    kind: KindName,
+    blocks: &[(&str, KindName, bool)],
     required: Option<&str>,
     origin: &Origin,
     id: &ResourceId,

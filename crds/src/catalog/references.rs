@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{CompiledConnection, CompiledValueTable, Key};
 use crate::problem::{Problem, ResourceId};
-use crate::v1alpha1::Step;
+use crate::v1alpha1::{KindName, Step};
 
 /// The resources steps may name.
 pub(super) struct Known<'a> {
@@ -29,24 +29,25 @@ impl Known<'_> {
         match step {
             Step::Lookup(lookup) => {
                 let wanted = if lookup.http.is_some() {
-                    "http"
+                    KindName::Http
                 } else {
-                    "database"
+                    KindName::Database
                 };
                 match self.connections.get(&key(&lookup.connection)) {
                     None => found.push((
                         format!("{field}.lookup.connection"),
                         super::unresolved(self.invalid, "Connection", namespace, &lookup.connection),
                     )),
-                    Some(connection) if connection.spec.kind() != wanted => found.push((
-                        format!("{field}.lookup.{wanted}"),
-                        format!(
-                            "Connection `{}` is a {} Connection; a lookup with `{wanted}` needs a {wanted} Connection",
-                            lookup.connection,
-                            connection.spec.kind()
-                        ),
-                    )),
-                    Some(_) => {}
+                    Some(connection) => match connection.spec.kind_name() {
+                        Some(kind) if kind != wanted => found.push((
+                            format!("{field}.lookup.{wanted}"),
+                            format!(
+                                "Connection `{}` is a {kind} Connection; a lookup with `{wanted}` needs a {wanted} Connection",
+                                lookup.connection,
+                            ),
+                        )),
+                        _ => {}
+                    },
                 }
             }
             Step::ValueMap(map) => {

@@ -53,24 +53,6 @@ pub struct ConnectionSpec {
     pub circuit_breaker: Option<super::CircuitBreaker>,
 }
 
-impl ConnectionSpec {
-    /// The kind of connection, as written in the manifest (`http`, `database`, …);
-    /// `none` when no kind is set.
-    pub fn kind(&self) -> &'static str {
-        if self.http.is_some() {
-            "http"
-        } else if self.database.is_some() {
-            "database"
-        } else if self.file_system.is_some() {
-            "fileSystem"
-        } else if self.soap.is_some() {
-            "soap"
-        } else {
-            "none"
-        }
-    }
-}
-
 /// Status of a Connection.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -137,7 +137,7 @@ pub async fn list_connections(
         .kinds()
         .into_iter()
         .filter(|((ns, _), _)| *ns == namespace)
-        .map(|((ns, name), kind)| info(&ns, &name, kind))
+        .map(|((ns, name), kind)| info(&ns, &name, kind.as_str()))
         .collect();
     Json(connections)
 }
@@ -171,5 +171,5 @@ pub async fn get_connection(
         .ok_or_else(|| {
             ApiError::not_found(format!("no Connection `{name}` in namespace `{namespace}`"))
         })?;
-    Ok(Json(info(&namespace, &name, kind)))
+    Ok(Json(info(&namespace, &name, kind.as_str())))
 }

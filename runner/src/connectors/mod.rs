@@ -1,12 +1,18 @@
-//! Connectors: one folder per connection kind, each with its config resolution, its
-//! incoming side (a [`Source`]) and its outgoing side (a [`Sink`]). The [`registry`]
-//! is the one place that maps a Route's configuration to them.
+//! Connectors: one folder per connection kind (`http/`, `database/`, `soap/`, `files/`
+//! with one folder per file service: `local/`, `sftp/`, `ftp/`, `s3/`), each with its
+//! config resolution, its incoming side (a [`Source`]), its outgoing side (a [`Sink`])
+//! and its probe behind [`registry::Connector`]. The [`registry`] is the one list of
+//! kinds; `webhook/` is the incoming HTTP side every Route can use.
 
 pub mod database;
 pub mod files;
+pub mod ftp;
 pub mod http;
 pub mod incremental;
+pub mod local;
 pub mod registry;
+pub mod s3;
+pub mod sftp;
 pub mod soap;
 pub mod webhook;
 

@@ -1,84 +1,196 @@
-//! The one place that turns a compiled Route into its connectors. A new connection kind
-//! adds a folder beside `http/` and an arm here.
+//! The one list of connection kinds. [`connector`] turns a Connection into the connector
+//! of its kind (each kind a folder beside this file, with its config resolution, source,
+//! sink and probe behind [`Connector`]); [`Connections`] holds one per Connection and
+//! hands the routes their sources and sinks. A new kind is a folder and an arm in
+//! [`connector`].
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use switchyard_crds::catalog::{Catalog, CompiledRoute, Key};
-use switchyard_crds::problem::Problem;
+use switchyard_crds::problem::{FieldProblem, Problem};
+use switchyard_crds::v1alpha1::{ConnectionKind, KindName, Poll};
 
-use super::database::{DatabasePool, DatabaseSink, DatabaseSource};
-use super::files::{FileSink, FileSource, FileStore};
-use super::http::{HttpEndpoint, HttpSink, HttpSource};
-use super::soap::{SoapEndpoint, SoapSink, SoapSource};
-use super::{Sink, Source};
+use super::database::{DatabaseConnector, DatabasePool};
+use super::files::FileConnector;
+use super::http::{HttpConnector, HttpEndpoint};
+use super::soap::SoapConnector;
+use super::{Probe, Sink, Source};
 use crate::secrets::SecretSource;
+
+/// One Connection, resolved once (secrets, clients, pools) and shared by the routes that
+/// use it.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// The kind, as the manifest names it.
+    fn kind(&self) -> KindName;
+
+    /// The incoming side of `route`, which polls this Connection with `poll`.
+    fn source(
+        &self,
+        route: &CompiledRoute,
+        poll: &Poll,
+        secrets: &SecretSource,
+    ) -> Result<Box<dyn Source>, FieldProblem>;
+
+    /// The outgoing side of `route`, which delivers through this Connection.
+    fn sink(
+        &self,
+        route: &CompiledRoute,
+        secrets: &SecretSource,
+    ) -> Result<Box<dyn Sink>, FieldProblem>;
+
+    /// Checks the system without moving data; `None` when the kind cannot.
+    async fn probe(&self) -> Option<Probe>;
+
+    /// The HTTP endpoint, for HTTP Connections (lookups and proxies share it).
+    fn http(&self) -> Option<Arc<HttpEndpoint>> {
+        None
+    }
+
+    /// The pool, for database Connections (lookups share it).
+    fn database(&self) -> Option<Arc<DatabasePool>> {
+        None
+    }
+}
+
+/// The connector of a Connection of `kind`: the list of kinds.
+pub fn connector(
+    kind: ConnectionKind<'_>,
+    namespace: &str,
+    secrets: &SecretSource,
+) -> Result<Arc<dyn Connector>, FieldProblem> {
+    Ok(match kind {
+        ConnectionKind::Http(spec) => Arc::new(HttpConnector::new(spec, namespace, secrets)?),
+        ConnectionKind::Database(spec) => {
+            Arc::new(DatabaseConnector::new(spec, namespace, secrets)?)
+        }
+        ConnectionKind::FileSystem(spec) => Arc::new(FileConnector::new(spec, namespace, secrets)?),
+        ConnectionKind::Soap(spec) => Arc::new(SoapConnector::new(spec, namespace, secrets)?),
+    })
+}
+
+/// The block a Route needs for a Connection of `kind` at `field`; validation makes sure
+/// it is there, and its absence is an error here too, never a default.
+pub(crate) fn required<'a, T>(
+    block: Option<&'a T>,
+    field: &str,
+    kind: KindName,
+) -> Result<&'a T, FieldProblem> {
+    block.ok_or_else(|| FieldProblem::new(field, format!("is required: the Connection is {kind}")))
+}
+
+/// Why a route or step cannot use the Connection it names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectionError {
+    /// No such Connection, or it had problems of its own (reported with it).
+    #[error("Connection `{name}` could not be built")]
+    NotBuilt { name: String },
+    /// The Connection is of another kind than the use needs.
+    #[error("Connection `{name}` is {kind}, not {wanted}")]
+    WrongKind {
+        name: String,
+        kind: KindName,
+        wanted: KindName,
+    },
+}
+
+impl ConnectionError {
+    /// A static label for metrics and reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::NotBuilt { .. } => "connection_not_built",
+            Self::WrongKind { .. } => "connection_wrong_kind",
+        }
+    }
+}
 
 /// Every Connection of a catalog, resolved once and shared by the routes that use it.
 #[derive(Default)]
 pub struct Connections {
-    http: HashMap<Key, Arc<HttpEndpoint>>,
-    databases: HashMap<Key, Arc<DatabasePool>>,
-    files: HashMap<Key, Arc<FileStore>>,
-    soap: HashMap<Key, Arc<SoapEndpoint>>,
-}
-
-fn insert<T, E: std::fmt::Display>(
-    map: &mut HashMap<Key, Arc<T>>,
-    key: &Key,
-    built: Result<T, E>,
-) -> Result<(), String> {
-    let value = built.map_err(|e| e.to_string())?;
-    map.insert(key.clone(), Arc::new(value));
-    Ok(())
-}
-
-fn get<T>(map: &HashMap<Key, Arc<T>>, namespace: &str, name: &str) -> Result<Arc<T>, String> {
-    map.get(&(namespace.to_owned(), name.to_owned()))
-        .cloned()
-        .ok_or_else(|| format!("field `spec`: Connection `{name}` could not be built"))
+    built: BTreeMap<Key, Arc<dyn Connector>>,
 }
 
 impl Connections {
-    /// The HTTP Connection `name` of `namespace`, if it was built (lookups share it with
-    /// the routes, limits included).
-    pub fn http_endpoint(&self, namespace: &str, name: &str) -> Result<Arc<HttpEndpoint>, String> {
-        get(&self.http, namespace, name)
+    /// Resolves every Connection; a Connection that cannot be built is reported and
+    /// left out.
+    pub fn build(catalog: &Catalog, secrets: &SecretSource, problems: &mut Vec<Problem>) -> Self {
+        let mut built = BTreeMap::new();
+        for (key, connection) in &catalog.connections {
+            let result = connection
+                .spec
+                .kind()
+                .map_err(|error| FieldProblem::new("spec", error))
+                .and_then(|kind| connector(kind, &key.0, secrets));
+            match result {
+                Ok(connector) => {
+                    built.insert(key.clone(), connector);
+                }
+                Err(problem) => problems.push(problem.at(&connection.origin, &connection.id)),
+            }
+        }
+        Self { built }
     }
 
-    /// The database Connection `name` of `namespace`, if it was built.
-    pub fn database_pool(&self, namespace: &str, name: &str) -> Result<Arc<DatabasePool>, String> {
-        get(&self.databases, namespace, name)
+    /// The Connection `name` of `namespace`, if it was built.
+    pub fn get(&self, namespace: &str, name: &str) -> Result<&Arc<dyn Connector>, ConnectionError> {
+        self.built
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .ok_or_else(|| ConnectionError::NotBuilt {
+                name: name.to_owned(),
+            })
     }
 
-    /// Every Connection that was built, with its kind (`http`, `database`,
-    /// `fileSystem`, `soap`), in order.
-    pub fn kinds(&self) -> Vec<(Key, &'static str)> {
-        let mut kinds: Vec<(Key, &'static str)> = self
-            .http
-            .keys()
-            .map(|k| (k.clone(), "http"))
-            .chain(self.databases.keys().map(|k| (k.clone(), "database")))
-            .chain(self.files.keys().map(|k| (k.clone(), "fileSystem")))
-            .chain(self.soap.keys().map(|k| (k.clone(), "soap")))
-            .collect();
-        kinds.sort();
-        kinds
+    fn of_kind<T>(
+        &self,
+        namespace: &str,
+        name: &str,
+        wanted: KindName,
+        view: impl FnOnce(&dyn Connector) -> Option<T>,
+    ) -> Result<T, ConnectionError> {
+        let connector = self.get(namespace, name)?;
+        view(connector.as_ref()).ok_or_else(|| ConnectionError::WrongKind {
+            name: name.to_owned(),
+            kind: connector.kind(),
+            wanted,
+        })
+    }
+
+    /// The HTTP Connection `name` of `namespace` (lookups share it with the routes,
+    /// limits included).
+    pub fn http_endpoint(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<HttpEndpoint>, ConnectionError> {
+        self.of_kind(namespace, name, KindName::Http, |c| c.http())
+    }
+
+    /// The database Connection `name` of `namespace`.
+    pub fn database_pool(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<DatabasePool>, ConnectionError> {
+        self.of_kind(namespace, name, KindName::Database, |c| c.database())
+    }
+
+    /// Every Connection that was built, with its kind, in order.
+    pub fn kinds(&self) -> Vec<(Key, KindName)> {
+        self.built
+            .iter()
+            .map(|(key, connector)| (key.clone(), connector.kind()))
+            .collect()
     }
 
     /// Probes every Connection that can be checked without moving data (HTTP: a GET on
     /// the base URL; databases: a ping).
-    pub async fn probe_all(&self) -> Vec<(Key, super::Probe)> {
-        let keys = self
-            .http
-            .keys()
-            .chain(self.databases.keys())
-            .cloned()
-            .collect::<Vec<_>>();
-        let mut results = Vec::with_capacity(keys.len());
-        for key in keys {
-            if let Some(probe) = self.probe(&key).await {
-                results.push((key, probe));
+    pub async fn probe_all(&self) -> Vec<(Key, Probe)> {
+        let mut results = Vec::new();
+        for (key, connector) in &self.built {
+            if let Some(probe) = connector.probe().await {
+                results.push((key.clone(), probe));
             }
         }
         results
@@ -86,104 +198,23 @@ impl Connections {
 
     /// Probes one Connection; `None` when there is no such Connection or its kind cannot
     /// be checked without moving data.
-    pub async fn probe(&self, key: &Key) -> Option<super::Probe> {
-        if let Some(endpoint) = self.http.get(key) {
-            return Some(endpoint.probe().await);
-        }
-        let pool = self.databases.get(key)?;
-        Some(match pool.ping().await {
-            Ok(()) => super::Probe {
-                ok: true,
-                message: "the database answers".into(),
-            },
-            Err(error) => super::Probe {
-                ok: false,
-                message: crate::redact::excerpt(
-                    &format!("the database does not answer: {error}"),
-                    crate::redact::SERVER_MESSAGE_CHARS,
-                ),
-            },
-        })
+    pub async fn probe(&self, key: &Key) -> Option<Probe> {
+        self.built.get(key)?.probe().await
     }
 
-    /// Resolves every Connection (secrets, clients, pools); a Connection that cannot be
-    /// built is reported and left out.
-    pub fn build(catalog: &Catalog, secrets: &SecretSource, problems: &mut Vec<Problem>) -> Self {
-        let mut connections = Self::default();
-        for (key, connection) in &catalog.connections {
-            let namespace = &key.0;
-            let spec = &connection.spec;
-            let built = if let Some(http) = &spec.http {
-                insert(
-                    &mut connections.http,
-                    key,
-                    HttpEndpoint::new(http, namespace, secrets),
-                )
-            } else if let Some(database) = &spec.database {
-                insert(
-                    &mut connections.databases,
-                    key,
-                    DatabasePool::new(database, namespace, secrets),
-                )
-            } else if let Some(files) = &spec.file_system {
-                insert(
-                    &mut connections.files,
-                    key,
-                    FileStore::new(files, namespace, secrets),
-                )
-            } else if let Some(soap) = &spec.soap {
-                insert(
-                    &mut connections.soap,
-                    key,
-                    SoapEndpoint::new(soap, namespace, secrets),
-                )
-            } else {
-                Ok(())
-            };
-            if let Err(error) = built {
-                problems.push(crate::runtime::problem(
-                    &connection.origin,
-                    &connection.id,
-                    &error,
-                ));
-            }
-        }
-        connections
-    }
-
-    /// The incoming side of a polling route; `None` for webhook routes.
+    /// The incoming side of a polling route; `None` for the other routes.
     pub fn source(
         &self,
         route: &CompiledRoute,
         secrets: &SecretSource,
-    ) -> Result<Option<Box<dyn Source>>, String> {
+    ) -> Result<Option<Box<dyn Source>>, FieldProblem> {
         let Some(poll) = &route.spec.incoming.poll else {
             return Ok(None);
         };
-        let namespace = route.namespace();
-        let name = &poll.connection;
-        let source: Box<dyn Source> = if let Some(query) = &poll.query {
-            Box::new(DatabaseSource::new(
-                get(&self.databases, namespace, name)?,
-                query,
-            ))
-        } else if let Some(files) = &poll.files {
-            Box::new(
-                FileSource::new(get(&self.files, namespace, name)?, files)
-                    .map_err(|e| e.to_string())?,
-            )
-        } else if let Some(soap) = &poll.soap {
-            Box::new(
-                SoapSource::new(get(&self.soap, namespace, name)?, soap)
-                    .map_err(|e| e.to_string())?,
-            )
-        } else {
-            Box::new(
-                HttpSource::new(get(&self.http, namespace, name)?, poll, namespace, secrets)
-                    .map_err(|e| e.to_string())?,
-            )
-        };
-        Ok(Some(source))
+        let connector = self
+            .get(route.namespace(), &poll.connection)
+            .map_err(|e| FieldProblem::new("spec.incoming.poll.connection", e))?;
+        connector.source(route, poll, secrets).map(Some)
     }
 
     /// The outgoing side of a route.
@@ -191,42 +222,10 @@ impl Connections {
         &self,
         route: &CompiledRoute,
         secrets: &SecretSource,
-    ) -> Result<Box<dyn Sink>, String> {
-        let namespace = route.namespace();
-        let outgoing = &route.spec.outgoing;
-        let name = &outgoing.connection;
-        Ok(if let Some(database) = &outgoing.database {
-            Box::new(DatabaseSink::new(
-                get(&self.databases, namespace, name)?,
-                database,
-            )?)
-        } else if let Some(file) = &outgoing.file {
-            Box::new(
-                FileSink::new(get(&self.files, namespace, name)?, file)
-                    .map_err(|e| e.to_string())?,
-            )
-        } else if let Some(soap) = &outgoing.soap {
-            Box::new(
-                SoapSink::new(
-                    get(&self.soap, namespace, name)?,
-                    soap,
-                    "spec.outgoing.soap",
-                )
-                .map_err(|e| e.to_string())?,
-            )
-        } else {
-            Box::new(
-                HttpSink::new(
-                    get(&self.http, namespace, name)?,
-                    &route.delivery,
-                    namespace,
-                    secrets,
-                    // After-delivery steps and `await.correlation` read the answer.
-                    !route.after_delivery_steps.is_empty()
-                        || route.spec.outgoing.awaiting.is_some(),
-                )
-                .map_err(|e| e.to_string())?,
-            )
-        })
+    ) -> Result<Box<dyn Sink>, FieldProblem> {
+        let connector = self
+            .get(route.namespace(), &route.spec.outgoing.connection)
+            .map_err(|e| FieldProblem::new("spec.outgoing.connection", e))?;
+        connector.sink(route, secrets)
     }
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchyard_crds::catalog::{CompiledNotification, Key};
-use switchyard_crds::problem::{Origin, ResourceId};
+use switchyard_crds::problem::{FieldProblem, Origin, ResourceId};
 use switchyard_crds::v1alpha1::{
     DEFAULT_NOTIFICATION_COOLDOWN_SECONDS, DEFAULT_NOTIFICATION_INTERVAL_SECONDS, NotificationRule,
 };
@@ -57,6 +57,16 @@ pub enum NotifyError {
         channel: &'static str,
         message: String,
     },
+}
+
+impl From<NotifyError> for FieldProblem {
+    fn from(error: NotifyError) -> Self {
+        match error {
+            NotifyError::Config { field, message } => FieldProblem::new(field, message),
+            NotifyError::Secret { field, source } => FieldProblem::new(field, source),
+            send @ NotifyError::Send { .. } => FieldProblem::whole(send),
+        }
+    }
 }
 
 /// One Notification, ready to evaluate and send.

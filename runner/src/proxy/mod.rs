@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use axum::http::HeaderName;
 use switchyard_crds::catalog::CompiledRoute;
+use switchyard_crds::problem::FieldProblem;
 use switchyard_crds::v1alpha1::DEFAULT_PROXY_RECORD_BYTES;
 
 use crate::connectors::http::HttpEndpoint;
@@ -56,34 +57,32 @@ pub struct ProxyRuntime {
 }
 
 impl ProxyRuntime {
-    /// The proxy of `route`, if it is a proxy route. Errors start with `field `…``.
+    /// The proxy of `route`, if it is a proxy route. Errors name the field.
     pub fn build(
         route: &CompiledRoute,
         connections: &Connections,
         resources: &Resources<'_>,
         secrets: &SecretSource,
-    ) -> Result<Option<Self>, String> {
+    ) -> Result<Option<Self>, FieldProblem> {
         let Some(spec) = &route.spec.incoming.proxy else {
             return Ok(None);
         };
         let namespace = route.namespace();
         let auth = match &spec.auth {
             Some(auth) => {
-                WebhookAuthenticator::new_at(auth, "spec.incoming.proxy.auth", namespace, secrets)
-                    .map_err(|boxed| {
-                    let (field, error) = *boxed;
-                    format!("field `{field}`: {error}")
-                })?
+                WebhookAuthenticator::new_at(auth, "spec.incoming.proxy.auth", namespace, secrets)?
             }
             None => None,
         };
         Ok(Some(Self {
-            endpoint: connections.http_endpoint(namespace, &route.spec.outgoing.connection)?,
+            endpoint: connections
+                .http_endpoint(namespace, &route.spec.outgoing.connection)
+                .map_err(|e| FieldProblem::new("spec.outgoing.connection", e))?,
             auth,
             request: build_pipeline_with(&route.proxy_steps.request, resources)
-                .map_err(|e| format!("field `spec.incoming.proxy.request`: {e}"))?,
+                .map_err(|e| FieldProblem::new("spec.incoming.proxy.request", e))?,
             response: build_pipeline_with(&route.proxy_steps.response, resources)
-                .map_err(|e| format!("field `spec.incoming.proxy.response`: {e}"))?,
+                .map_err(|e| FieldProblem::new("spec.incoming.proxy.response", e))?,
             record_bytes: spec.record_body_bytes.unwrap_or(DEFAULT_PROXY_RECORD_BYTES) as usize,
             timeout: spec
                 .timeout_seconds

@@ -233,8 +233,8 @@ impl SqlQueue {
     ) -> Result<(), QueueError> {
         for chunk in tasks.chunks(INSERT_CHUNK) {
             let sql = format!(
-                "INSERT INTO tasks (id, namespace, route, state, item, source, attempts, created_at, updated_at, next_attempt_at, last_error) VALUES {}",
-                dialect.rows(chunk.len(), 11)
+                "INSERT INTO tasks (id, namespace, route, state, item, source, attempts, created_at, updated_at, next_attempt_at, last_error, trace_context) VALUES {}",
+                dialect.rows(chunk.len(), 12)
             );
             let mut query = sqlx::query(&sql);
             for task in chunk {
@@ -250,7 +250,8 @@ impl SqlQueue {
                     .bind(now)
                     .bind(now)
                     .bind(now)
-                    .bind(task.failure.clone());
+                    .bind(task.failure.clone())
+                    .bind(task.trace.clone());
             }
             query
                 .execute(&mut **tx)
@@ -444,6 +445,12 @@ fn summary(row: &AnyRow) -> Result<TaskSummary, QueueError> {
         correlation: row
             .try_get("correlation")
             .map_err(QueueError::db("read task"))?,
+        trace_id: row
+            .try_get::<Option<String>, _>("trace_context")
+            .map_err(QueueError::db("read task"))?
+            .as_deref()
+            .and_then(crate::telemetry::context::trace_id)
+            .map(str::to_owned),
         id,
     })
 }
@@ -455,7 +462,7 @@ fn parse_item(id: &str, text: &str) -> Result<serde_json::Value, QueueError> {
     })
 }
 
-const SUMMARY_COLUMNS: &str = "id, namespace, route, state, source, attempts, created_at, updated_at, next_attempt_at, last_error, correlation";
+const SUMMARY_COLUMNS: &str = "id, namespace, route, state, source, attempts, created_at, updated_at, next_attempt_at, last_error, correlation, trace_context";
 
 #[async_trait]
 impl QueueStore for SqlQueue {
@@ -516,7 +523,7 @@ impl QueueStore for SqlQueue {
             "UPDATE tasks SET state = 'processing', attempts = attempts + 1, lease_until = $1, lease_token = $2, updated_at = $3 \
              WHERE id IN (SELECT id FROM tasks WHERE namespace = $4 AND route = $5 AND state = 'pending' \
              AND next_attempt_at <= $3 ORDER BY next_attempt_at, id LIMIT $6{}) \
-             RETURNING id, item, attempts, created_at",
+             RETURNING id, item, attempts, created_at, trace_context",
             self.dialect.lock_clause()
         );
         let rows = sqlx::query(&sql)
@@ -547,6 +554,9 @@ impl QueueStore for SqlQueue {
                         .map_err(QueueError::db("read leased task"))?,
                     created_at_ms: row
                         .try_get("created_at")
+                        .map_err(QueueError::db("read leased task"))?,
+                    trace: row
+                        .try_get("trace_context")
                         .map_err(QueueError::db("read leased task"))?,
                     route: route.clone(),
                     lease_token: token.clone(),

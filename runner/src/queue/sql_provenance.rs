@@ -160,6 +160,7 @@ mod tests {
             log: Vec::new(),
             failure: None,
             provenance: Some(record),
+            trace: None,
         }
     }
 

@@ -27,7 +27,7 @@ fn received() -> String {
 }
 
 fn checked_x12(text: &str) -> Result<Value, crate::transform::TransformError> {
-    let parsed = crate::transform::formats::x12::parse(text)?;
+    let parsed = crate::formats::x12::parse(text)?;
     super::checked(switchyard_crds::v1alpha1::Format::X12, &parsed)
 }
 
@@ -90,6 +90,32 @@ fn x12_mismatches_name_the_segment() {
         let error = checked_x12(&text).err().map(|e| e.to_string());
         assert_eq!(error.as_deref(), Some(expected));
     }
+}
+
+#[tokio::test]
+async fn a_999_answers_with_ik5_in_place_of_ak5() {
+    let steps = pipeline(json!([
+        {"acknowledge": {"format": "x12", "path": "edi", "into": "ack", "x12Acknowledgement": "999"}},
+        {"render": {"format": "x12", "path": "ack", "into": "reply",
+                    "envelope": {"controlNumbers": "edi"}}}
+    ]));
+    let storage: Arc<dyn StorageStore> = Arc::new(MemoryStorage::default());
+    let reply = text(
+        &run(&steps, storage.clone(), json!({"edi": received()})).await,
+        "reply",
+    );
+    assert!(
+        reply.contains("~GS*FA*SWITCHYARD*BUYERCO*")
+            && reply.contains("~ST*999*0001~AK1*PO*4711~AK2*850*0001~IK5*A~AK9*A*1*1*1~SE*6*0001~"),
+        "{reply}"
+    );
+    assert!(checked_x12(&reply).is_ok());
+    let wrong = received().replace("ST*850*0001~", "ST*850*0002~");
+    let reply = text(&run(&steps, storage, json!({"edi": wrong})).await, "reply");
+    assert!(
+        reply.contains("~AK2*850*0002~IK5*R*3~AK9*R*1*1*0~"),
+        "{reply}"
+    );
 }
 
 #[tokio::test]

@@ -56,6 +56,18 @@ pub enum BuildError {
     UnexpandedCall { label: String },
     #[error("{label}: {message}")]
     Config { label: String, message: String },
+    #[error("{label}: {source}")]
+    Lookup {
+        label: String,
+        #[source]
+        source: super::lookup::LookupError,
+    },
+    #[error("{label}: {source}")]
+    Schema {
+        label: String,
+        #[source]
+        source: super::validate::SchemaError,
+    },
 }
 
 /// What steps may use beyond themselves: the route's namespace, its Connections
@@ -158,7 +170,10 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
         Step::Convert(convert) => {
             let mut fields = Vec::with_capacity(convert.fields.len());
             for field in &convert.fields {
-                fields.push(Conversion::build(field, path(&field.path)?).map_err(config)?);
+                fields.push(
+                    Conversion::build(field, path(&field.path)?)
+                        .map_err(|e| config(e.to_string()))?,
+                );
             }
             item(Box::new(Convert { fields }))
         }
@@ -239,15 +254,24 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
                 .map(|(name, p)| Ok((name.clone(), path(p)?)))
                 .collect::<Result<_, BuildError>>()?,
         })),
-        Step::Validate(validate) => item(Box::new(
-            Validate::build(&validate.schema, validate.on_invalid).map_err(config)?,
-        )),
+        Step::Validate(validate) => {
+            item(Box::new(Validate::build(validate).map_err(|source| {
+                BuildError::Schema {
+                    label: label.to_owned(),
+                    source,
+                }
+            })?))
+        }
         Step::Parse(parse) => item(Box::new(Parse {
             format: parse.format,
             path: path(&parse.path)?,
             into: path(parse.into.as_deref().unwrap_or(&parse.path))?,
             base64_encoding: parse.base64_encoding,
-            csv: parse.csv.clone().unwrap_or_default(),
+            options: crate::formats::Options {
+                csv: parse.csv.clone().unwrap_or_default(),
+                xml: parse.xml.clone().unwrap_or_default(),
+                root: None,
+            },
             interchange: parse.interchange,
         })),
         Step::Render(render) if render.envelope.is_some() => {
@@ -260,6 +284,7 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
         }
         Step::Acknowledge(acknowledge) => item(Box::new(Acknowledge {
             format: acknowledge.format,
+            x12: acknowledge.x12_acknowledgement.unwrap_or_default(),
             path: path(&acknowledge.path)?,
             into: path(&acknowledge.into)?,
         })),
@@ -267,8 +292,11 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
             format: render.format,
             path: path(&render.path)?,
             into: path(render.into.as_deref().unwrap_or(&render.path))?,
-            csv: render.csv.clone().unwrap_or_default(),
-            root: render.root.clone(),
+            options: crate::formats::Options {
+                csv: render.csv.clone().unwrap_or_default(),
+                root: render.root.clone(),
+                ..Default::default()
+            },
         })),
         Step::StorageGet(get) => asynchronous(Box::new(StorageGet {
             storage: get.storage.clone(),
@@ -309,7 +337,10 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
                 lookup.select.as_deref().map(jq).transpose()?,
                 resources,
             )
-            .map_err(config)?,
+            .map_err(|source| BuildError::Lookup {
+                label: label.to_owned(),
+                source,
+            })?,
         )),
     }
 }

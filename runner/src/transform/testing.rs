@@ -31,8 +31,19 @@ pub struct TestSpec {
     #[serde(default)]
     pub route: Option<String>,
     #[serde(default)]
-    pub side: Option<String>,
+    pub side: Side,
     pub cases: Vec<TestCase>,
+}
+
+/// Which steps of a Route a test runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Side {
+    /// The incoming steps, before the queue (the default).
+    #[default]
+    Incoming,
+    /// The outgoing steps, before delivery.
+    Outgoing,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,7 +53,12 @@ pub struct TestCase {
     /// The batch of input items.
     pub input: Vec<Value>,
     /// The expected output items.
+    #[serde(default)]
     pub expected: Vec<Value>,
+    /// Or: the batch fails with an error containing this text (a schema violation
+    /// naming its field, say). `expected` must then be empty.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,8 +126,79 @@ pub async fn run_labeled_with(
         .map_err(|e| e.to_string())
 }
 
+/// Why `runner test` could not run the tests.
+#[derive(Debug, thiserror::Error)]
+pub enum TestError {
+    /// The manifests next to the tests have problems.
+    #[error(transparent)]
+    Problems(#[from] switchyard_crds::problem::Problems),
+    /// A test file cannot be read.
+    #[error("{file}: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A case sets both `expected` and `error`.
+    #[error("{file}: test `{name}`, case `{case}`: set `expected` or `error`, not both")]
+    Case {
+        file: String,
+        name: String,
+        case: String,
+    },
+    /// A test names a Transformer or Route that is not there.
+    #[error("{file}: test `{name}`: {missing}")]
+    Missing {
+        file: String,
+        name: String,
+        missing: Missing,
+    },
+    /// A `TransformerTest` does not fit its schema.
+    #[error("{file}: test `{name}`: {source}")]
+    Spec {
+        file: String,
+        name: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// What a test names that is not there.
+#[derive(Debug, thiserror::Error)]
+pub enum Missing {
+    #[error("no Transformer `{0}`")]
+    Transformer(String),
+    #[error("no Route `{0}`")]
+    Route(String),
+    #[error("Transformer calls nest more than 16 deep")]
+    TooDeep,
+}
+
+impl LoadedTest {
+    fn error(&self, missing: Missing) -> TestError {
+        TestError::Missing {
+            file: self.file.display().to_string(),
+            name: self.name.clone(),
+            missing,
+        }
+    }
+}
+
+impl TestError {
+    /// A static label for metrics and reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Problems(_) => "test_manifests",
+            Self::Read { .. } => "test_read",
+            Self::Spec { .. } => "test_spec",
+            Self::Missing { .. } => "test_missing",
+            Self::Case { .. } => "test_case",
+        }
+    }
+}
+
 /// Finds the test documents under `paths`.
-pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedTest>, String> {
+pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedTest>, TestError> {
     let mut files = Vec::new();
     for path in paths {
         collect(path, &mut files);
@@ -119,8 +206,10 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedTest>, String> {
     files.sort();
     let mut tests = Vec::new();
     for file in files {
-        let text =
-            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let text = std::fs::read_to_string(&file).map_err(|source| TestError::Read {
+            file: file.display().to_string(),
+            source,
+        })?;
         for document in serde_yaml::Deserializer::from_str(&text) {
             let Ok(document) = TestDocument::deserialize(document) else {
                 continue;
@@ -134,7 +223,22 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedTest>, String> {
             let name = meta["name"].as_str().unwrap_or("unnamed").to_owned();
             let namespace = meta["namespace"].as_str().unwrap_or("default").to_owned();
             let spec: TestSpec = serde_json::from_value(document.spec.unwrap_or_default())
-                .map_err(|e| format!("{}: test `{name}`: {e}", file.display()))?;
+                .map_err(|source| TestError::Spec {
+                    file: file.display().to_string(),
+                    name: name.clone(),
+                    source,
+                })?;
+            if let Some(case) = spec
+                .cases
+                .iter()
+                .find(|c| c.error.is_some() && !c.expected.is_empty())
+            {
+                return Err(TestError::Case {
+                    file: file.display().to_string(),
+                    name: name.clone(),
+                    case: case.name.clone(),
+                });
+            }
             tests.push(LoadedTest {
                 file: file.clone(),
                 name,
@@ -203,7 +307,7 @@ pub struct Report {
 
 /// Runs every `TransformerTest` under `paths` against the catalog there, printing one
 /// line per case and a diff for each mismatch.
-pub async fn run_all(paths: &[PathBuf]) -> Result<Report, String> {
+pub async fn run_all(paths: &[PathBuf]) -> Result<Report, TestError> {
     use switchyard_crds::catalog::Catalog;
     use switchyard_crds::manifest::{self, AnyResource};
 
@@ -227,7 +331,7 @@ pub async fn run_all(paths: &[PathBuf]) -> Result<Report, String> {
     let catalog = Catalog::build(resources);
     problems.extend(catalog.problems.iter().cloned());
     if !problems.is_empty() {
-        return Err(switchyard_crds::problem::Problems(problems).to_string());
+        return Err(switchyard_crds::problem::Problems(problems).into());
     }
     // Lookups ask the catalog's Connections, secrets from the environment as in local
     // mode; a Connection that cannot be built fails only the tests that use it.
@@ -242,43 +346,57 @@ pub async fn run_all(paths: &[PathBuf]) -> Result<Report, String> {
         let steps: Vec<LabeledStep> = match (&test.spec.transformer, &test.spec.route) {
             (Some(name), _) => {
                 let key = (test.namespace.clone(), name.clone());
-                let steps = transformers.get(&key).ok_or_else(|| {
-                    format!(
-                        "{}: test `{}`: no Transformer `{name}`",
-                        test.file.display(),
-                        test.name
-                    )
-                })?;
-                expand(steps, &test.namespace, &transformers, 0)?
+                let steps = transformers
+                    .get(&key)
+                    .ok_or_else(|| test.error(Missing::Transformer(name.clone())))?;
+                expand(steps, &test.namespace, &transformers, 0).map_err(|m| test.error(m))?
             }
             (None, Some(route)) => {
                 let compiled = catalog
                     .routes
                     .values()
                     .find(|r| r.namespace() == test.namespace && r.name() == route)
-                    .ok_or_else(|| {
-                        format!(
-                            "{}: test `{}`: no Route `{route}`",
-                            test.file.display(),
-                            test.name
-                        )
-                    })?;
-                match test.spec.side.as_deref().unwrap_or("incoming") {
-                    "outgoing" => compiled.outgoing_steps.clone(),
-                    _ => compiled.incoming_steps.clone(),
+                    .ok_or_else(|| test.error(Missing::Route(route.clone())))?;
+                match test.spec.side {
+                    Side::Outgoing => compiled.outgoing_steps.clone(),
+                    Side::Incoming => compiled.incoming_steps.clone(),
                 }
             }
-            (None, None) => expand(&test.spec.steps, &test.namespace, &transformers, 0)?,
+            (None, None) => expand(&test.spec.steps, &test.namespace, &transformers, 0)
+                .map_err(|m| test.error(m))?,
         };
         for case in &test.spec.cases {
             let actual = run_labeled_with(&steps, case.input.clone(), &resources).await;
             let expected = Value::Array(case.expected.clone());
-            match actual {
-                Ok(items) if Value::Array(items.clone()) == expected => {
+            match (actual, &case.error) {
+                (Err(error), Some(wanted)) if error.contains(wanted.as_str()) => {
                     report.passed += 1;
                     println!("ok    {} / {}", test.name, case.name);
                 }
-                Ok(items) => {
+                (Ok(items), Some(wanted)) => {
+                    report.failed += 1;
+                    println!(
+                        "FAIL  {} / {} ({}): expected an error containing `{wanted}`, got {}",
+                        test.name,
+                        case.name,
+                        test.file.display(),
+                        Value::Array(items)
+                    );
+                }
+                (Err(error), Some(wanted)) => {
+                    report.failed += 1;
+                    println!(
+                        "FAIL  {} / {} ({}): expected an error containing `{wanted}`, got: {error}",
+                        test.name,
+                        case.name,
+                        test.file.display()
+                    );
+                }
+                (Ok(items), None) if Value::Array(items.clone()) == expected => {
+                    report.passed += 1;
+                    println!("ok    {} / {}", test.name, case.name);
+                }
+                (Ok(items), None) => {
                     report.failed += 1;
                     println!(
                         "FAIL  {} / {} ({})",
@@ -288,7 +406,7 @@ pub async fn run_all(paths: &[PathBuf]) -> Result<Report, String> {
                     );
                     println!("{}", diff(&expected, &Value::Array(items)));
                 }
-                Err(error) => {
+                (Err(error), None) => {
                     report.failed += 1;
                     println!(
                         "FAIL  {} / {} ({}): {error}",
@@ -309,9 +427,9 @@ fn expand(
     namespace: &str,
     transformers: &std::collections::BTreeMap<(String, String), Vec<Step>>,
     depth: usize,
-) -> Result<Vec<LabeledStep>, String> {
+) -> Result<Vec<LabeledStep>, Missing> {
     if depth > 16 {
-        return Err("Transformer calls nest more than 16 deep".into());
+        return Err(Missing::TooDeep);
     }
     let mut out = Vec::new();
     for (i, step) in steps.iter().enumerate() {
@@ -319,7 +437,7 @@ fn expand(
             Step::Transformer(name) => {
                 let inner = transformers
                     .get(&(namespace.to_owned(), name.clone()))
-                    .ok_or_else(|| format!("no Transformer `{name}`"))?;
+                    .ok_or_else(|| Missing::Transformer(name.clone()))?;
                 out.extend(expand(inner, namespace, transformers, depth + 1)?);
             }
             other => out.push(LabeledStep {

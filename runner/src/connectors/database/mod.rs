@@ -7,6 +7,7 @@
 //! identifiers, quoted.
 
 mod config;
+mod connector;
 mod params;
 mod rows;
 mod sink;
@@ -15,6 +16,7 @@ mod source;
 mod tests;
 
 pub use config::{DatabasePool, PoolError};
+pub use connector::DatabaseConnector;
 pub use params::{NamedSql, Placeholder};
 pub use sink::{DatabaseSink, is_retriable};
 pub use source::DatabaseSource;

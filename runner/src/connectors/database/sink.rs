@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use serde_json::Value;
+use switchyard_crds::problem::FieldProblem;
 use switchyard_crds::v1alpha1::{DatabaseDelivery, TableWrite};
 
 use super::rows::bind_json;
@@ -35,7 +36,7 @@ pub struct DatabaseSink {
 }
 
 impl DatabaseSink {
-    pub fn new(pool: Arc<DatabasePool>, spec: &DatabaseDelivery) -> Result<Self, String> {
+    pub fn new(pool: Arc<DatabasePool>, spec: &DatabaseDelivery) -> Result<Self, FieldProblem> {
         let write = if let Some(insert) = &spec.insert {
             Write::Table {
                 write: insert.clone(),
@@ -49,7 +50,10 @@ impl DatabaseSink {
         } else if let Some(statement) = &spec.statement {
             Write::Statement(NamedSql::parse(statement, pool.placeholder()))
         } else {
-            return Err("field `spec.outgoing.database`: set insert, upsert or statement".into());
+            return Err(FieldProblem::new(
+                "spec.outgoing.database",
+                "set insert, upsert or statement",
+            ));
         };
         let batch_size = spec
             .batch_size

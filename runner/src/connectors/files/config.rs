@@ -1,13 +1,12 @@
-//! One file system Connection, resolved into an OpenDAL operator or, for FTP, an
-//! [`FtpStore`]; the source and the sink see only the operations below.
+//! One file system Connection, resolved by its service's folder (`connectors/local/`,
+//! `sftp/`, `s3/`: an OpenDAL operator; `connectors/ftp/`: an [`FtpStore`]); the source
+//! and the sink see only the operations below.
 
-use std::io::Write;
-
-use opendal::{EntryMode, Operator, services};
-use switchyard_crds::v1alpha1::FileSystemConnection;
+use opendal::{EntryMode, Operator};
+use switchyard_crds::v1alpha1::{FileService, FileSystemConnection};
 
 use super::FileError;
-use super::ftp::{FtpStore, Listed};
+use crate::connectors::ftp::{FtpStore, Listed};
 use crate::secrets::SecretSource;
 
 pub struct FileStore {
@@ -32,76 +31,28 @@ impl FileStore {
         namespace: &str,
         secrets: &SecretSource,
     ) -> Result<Self, FileError> {
-        let config = |field: &str, message: String| FileError::Config {
-            field: field.to_owned(),
-            message,
-        };
-        let secret = |field: &str, value| {
-            secrets
-                .resolve(namespace, value)
-                .map_err(|e| config(field, e.to_string()))
-        };
-        let mut key_file = None;
-        if let Some(ftp) = &spec.ftp {
-            let password = secret("spec.fileSystem.ftp.password", &ftp.password)?;
-            return Ok(Self {
-                backend: Backend::Ftp(FtpStore::new(ftp, password)?),
-                _key_file: None,
-            });
-        }
-        let op = if let Some(local) = &spec.local {
-            Operator::new(services::Fs::default().root(&local.root))
-                .map(|b| b.finish())
-                .map_err(|e| config("spec.fileSystem.local", e.to_string()))?
-        } else if let Some(sftp) = &spec.sftp {
-            let key = secret("spec.fileSystem.sftp.privateKey", &sftp.private_key)?;
-            let mut file = tempfile::Builder::new()
-                .prefix("switchyard-sftp-key-")
-                .tempfile()
-                .map_err(|e| config("spec.fileSystem.sftp.privateKey", e.to_string()))?;
-            let mut text = key.expose().to_owned();
-            if !text.ends_with('\n') {
-                text.push('\n');
+        let service = spec
+            .service()
+            .map_err(|e| FileError::config("spec.fileSystem", e))?;
+        let (op, key_file) = match service {
+            FileService::Ftp(ftp) => {
+                let password = secrets
+                    .resolve(namespace, &ftp.password)
+                    .map_err(|e| FileError::config("spec.fileSystem.ftp.password", e))?;
+                return Ok(Self {
+                    backend: Backend::Ftp(FtpStore::new(ftp, password)?),
+                    _key_file: None,
+                });
             }
-            file.write_all(text.as_bytes())
-                .map_err(|e| config("spec.fileSystem.sftp.privateKey", e.to_string()))?;
-            let key_path = file.path().to_string_lossy().into_owned();
-            key_file = Some(file);
-            let endpoint = format!("ssh://{}:{}", sftp.host, sftp.port.unwrap_or(22));
-            let mut builder = services::Sftp::default()
-                .endpoint(&endpoint)
-                .user(&sftp.username)
-                .key(&key_path)
-                .known_hosts_strategy(sftp.known_hosts_strategy.unwrap_or_default().as_str());
-            if let Some(root) = &sftp.root {
-                builder = builder.root(root);
+            FileService::Local(local) => (crate::connectors::local::operator(local)?, None),
+            FileService::Sftp(sftp) => {
+                let (op, key) = crate::connectors::sftp::operator(sftp, namespace, secrets)?;
+                (op, Some(key))
             }
-            Operator::new(builder)
-                .map(|b| b.finish())
-                .map_err(|e| config("spec.fileSystem.sftp", e.to_string()))?
-        } else if let Some(s3) = &spec.s3 {
-            let access = secret("spec.fileSystem.s3.accessKeyId", &s3.access_key_id)?;
-            let secret_key = secret("spec.fileSystem.s3.secretAccessKey", &s3.secret_access_key)?;
-            let mut builder = services::S3::default()
-                .bucket(&s3.bucket)
-                .region(s3.region.as_deref().unwrap_or("us-east-1"))
-                .access_key_id(access.expose())
-                .secret_access_key(secret_key.expose())
-                .disable_config_load();
-            if let Some(endpoint) = &s3.endpoint {
-                builder = builder.endpoint(endpoint);
-            }
-            if let Some(root) = &s3.root {
-                builder = builder.root(root);
-            }
-            Operator::new(builder)
-                .map(|b| b.finish())
-                .map_err(|e| config("spec.fileSystem.s3", e.to_string()))?
-        } else {
-            return Err(config(
-                "spec.fileSystem",
-                "set local, sftp, ftp or s3".into(),
-            ));
+            FileService::S3(s3) => (
+                crate::connectors::s3::operator(s3, namespace, secrets)?,
+                None,
+            ),
         };
         let can_rename = op.info().full_capability().rename;
         Ok(Self {

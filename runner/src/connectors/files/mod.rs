@@ -1,19 +1,19 @@
-//! File system connections through OpenDAL (local, SFTP, S3-compatible) and `suppaftp`
-//! (FTP/FTPS): a shared
+//! File system connections, whatever their service (`connectors/local/`, `sftp/`,
+//! `s3/` through OpenDAL, `connectors/ftp/` through `suppaftp`): a shared
 //! [`FileStore`] per Connection, a polling [`FileSource`] that reads matching files and
 //! moves each one only after its tasks are committed, and a [`FileSink`] that writes one
-//! file per task atomically.
+//! file per task atomically. Files are read and written by the codecs of
+//! [`crate::formats`].
 
 mod config;
-mod ftp;
-mod parse;
+mod connector;
 mod sink;
 mod source;
 #[cfg(test)]
 mod tests;
 
 pub use config::FileStore;
-pub use parse::{Format, parse};
+pub use connector::FileConnector;
 pub use sink::{FileSink, is_retriable};
 pub use source::FileSource;
 
@@ -37,14 +37,15 @@ pub enum FileError {
         message: String,
         retriable: bool,
     },
-    #[error("`{path}` is not valid {format}: {message}")]
+    #[error("`{path}`: {source}")]
     Parse {
         path: String,
-        format: &'static str,
-        message: String,
+        #[source]
+        source: crate::formats::FormatError,
     },
-    #[error("{0}")]
-    Item(String),
+    /// An item that cannot be written in the delivery's format.
+    #[error(transparent)]
+    Item(crate::formats::FormatError),
     /// A file larger than the poll reads; it was not read.
     #[error(
         "`{path}` is {}, larger than {max} bytes, the most a poll reads \
@@ -59,6 +60,14 @@ pub enum FileError {
 }
 
 impl FileError {
+    /// A set-up problem of `field` (a secret, a key file, the service's settings).
+    pub(crate) fn config(field: &str, message: impl std::fmt::Display) -> Self {
+        Self::Config {
+            field: field.to_owned(),
+            message: message.to_string(),
+        }
+    }
+
     pub(crate) fn io(operation: &'static str, path: &str) -> impl FnOnce(opendal::Error) -> Self {
         let path = path.to_owned();
         move |source| Self::Io {

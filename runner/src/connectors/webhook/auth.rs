@@ -5,10 +5,11 @@ use axum::http::{HeaderMap, HeaderName};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
+use switchyard_crds::problem::FieldProblem;
 use switchyard_crds::v1alpha1::WebhookAuth;
 
 use crate::redact::Secret;
-use crate::secrets::{SecretError, SecretSource};
+use crate::secrets::SecretSource;
 
 /// GitHub's header name, which many senders copy.
 const DEFAULT_SIGNATURE_HEADER: &str = "X-Signature-256";
@@ -45,7 +46,7 @@ impl WebhookAuthenticator {
         auth: &WebhookAuth,
         namespace: &str,
         secrets: &SecretSource,
-    ) -> Result<Option<Self>, Box<(String, SecretError)>> {
+    ) -> Result<Option<Self>, FieldProblem> {
         Self::new_at(auth, "spec.incoming.webhook.auth", namespace, secrets)
     }
 
@@ -55,17 +56,17 @@ impl WebhookAuthenticator {
         field: &str,
         namespace: &str,
         secrets: &SecretSource,
-    ) -> Result<Option<Self>, Box<(String, SecretError)>> {
+    ) -> Result<Option<Self>, FieldProblem> {
         if let Some(token) = &auth.token {
             let secret = secrets
                 .resolve(namespace, token)
-                .map_err(|e| Box::new((format!("{field}.token"), e)))?;
+                .map_err(|e| FieldProblem::new(format!("{field}.token"), e))?;
             return Ok(Some(Self::Token(secret)));
         }
         if let Some(hmac) = &auth.hmac {
             let key = secrets
                 .resolve(namespace, &hmac.secret)
-                .map_err(|e| Box::new((format!("{field}.hmac.secret"), e)))?;
+                .map_err(|e| FieldProblem::new(format!("{field}.hmac.secret"), e))?;
             return Ok(Some(Self::Hmac {
                 key,
                 header: hmac

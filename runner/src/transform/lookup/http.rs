@@ -9,7 +9,7 @@ use serde_json::Value;
 use switchyard_crds::v1alpha1::LookupHttp;
 use url::Url;
 
-use super::{Answer, Failure};
+use super::{Answer, Failure, LookupError};
 use crate::connectors::http::{
     HttpEndpoint, UrlTemplate, describe_reqwest_error, status_is_retriable,
 };
@@ -25,9 +25,12 @@ pub struct HttpLookup {
 }
 
 impl HttpLookup {
-    pub fn new(endpoint: Arc<HttpEndpoint>, spec: &LookupHttp) -> Result<Self, String> {
+    pub fn new(endpoint: Arc<HttpEndpoint>, spec: &LookupHttp) -> Result<Self, LookupError> {
         let template = |field: &str, text: &str| {
-            UrlTemplate::parse(text).map_err(|e| format!("`lookup.http.{field}`: {e}"))
+            UrlTemplate::parse(text).map_err(|source| LookupError::Template {
+                field: field.to_owned(),
+                source,
+            })
         };
         Ok(Self {
             path: template("path", &spec.path)?,
@@ -35,7 +38,7 @@ impl HttpLookup {
                 .query
                 .iter()
                 .map(|(name, value)| Ok((name.clone(), template(&format!("query.{name}"), value)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, LookupError>>()?,
             endpoint,
         })
     }

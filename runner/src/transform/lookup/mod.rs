@@ -60,6 +60,39 @@ enum Target {
     Database(DatabaseLookup),
 }
 
+/// Why a lookup step cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// Built where no Connections are available (e.g. a step test without them).
+    #[error("a lookup needs its Connection `{name}`, which is not available here")]
+    NoConnections { name: String },
+    /// The Connection is missing, broken or of the wrong kind.
+    #[error(transparent)]
+    Connection(#[from] crate::connectors::registry::ConnectionError),
+    /// A URL template of `lookup.http` does not parse.
+    #[error("`lookup.http.{field}`: {source}")]
+    Template {
+        field: String,
+        #[source]
+        source: crate::connectors::http::TemplateError,
+    },
+    /// Neither `http` nor `database` is set.
+    #[error("set exactly one of: http, database")]
+    NoTarget,
+}
+
+impl LookupError {
+    /// A static label for metrics and reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::NoConnections { .. } => "lookup_no_connections",
+            Self::Connection(error) => error.category(),
+            Self::Template { .. } => "lookup_template",
+            Self::NoTarget => "lookup_no_target",
+        }
+    }
+}
+
 pub struct Lookup {
     connection: String,
     target: Target,
@@ -76,12 +109,11 @@ impl Lookup {
         into: FieldPath,
         select: Option<JqProgram>,
         resources: &Resources<'_>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, LookupError> {
         let Some(connections) = resources.connections else {
-            return Err(format!(
-                "a lookup needs its Connection `{}`, which is not available here",
-                spec.connection
-            ));
+            return Err(LookupError::NoConnections {
+                name: spec.connection.clone(),
+            });
         };
         let target = match (&spec.http, &spec.database) {
             (Some(http), _) => Target::Http(HttpLookup::new(
@@ -92,7 +124,7 @@ impl Lookup {
                 connections.database_pool(resources.namespace, &spec.connection)?,
                 query,
             )),
-            (None, None) => return Err("set exactly one of: http, database".into()),
+            (None, None) => return Err(LookupError::NoTarget),
         };
         Ok(Self {
             connection: spec.connection.clone(),
