@@ -107,8 +107,7 @@ pub async fn list_routes(
             suspended: route.suspended(),
             max_concurrency: route.compiled.processing.max_concurrency,
             connection: route.compiled.spec.outgoing.connection.clone(),
-            activity: crate::metrics::activity::series(&route.key, crate::queue::now_ms())
-                .into(),
+            activity: crate::metrics::activity::series(&route.key, crate::queue::now_ms()).into(),
             tasks: counts
                 .iter()
                 .find(|c| c.route == route.key.route)

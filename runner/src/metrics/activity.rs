@@ -127,9 +127,7 @@ mod tests {
     const T0: i64 = 1_796_000_000_000;
 
     fn failed() -> Outcome {
-        Outcome::Failed {
-            error: "no".into(),
-        }
+        Outcome::Failed { error: "no".into() }
     }
 
     #[test]
@@ -177,9 +175,12 @@ mod tests {
             namespace: "activity-test".into(),
             route: "other".into(),
         };
-        assert_eq!(series(&other, T0), Series {
-            delivered: vec![0; MINUTES],
-            failed: vec![0; MINUTES],
-        });
+        assert_eq!(
+            series(&other, T0),
+            Series {
+                delivered: vec![0; MINUTES],
+                failed: vec![0; MINUTES],
+            }
+        );
     }
 }
