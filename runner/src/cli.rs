@@ -219,7 +219,18 @@ pub async fn main() -> anyhow::Result<()> {
     if let Command::Run(args) = &cli.command {
         register_credentials(args);
     }
-    telemetry::init_logging(cli.log_format);
+    // Traces are for `runner run` only; their settings come from the OTEL_* variables.
+    let traces = match &cli.command {
+        Command::Run(_) => telemetry::TraceConfig::from_env().unwrap_or_else(|error| {
+            eprintln!("Invalid trace settings: {error}");
+            std::process::exit(EXIT_INVALID);
+        }),
+        _ => None,
+    };
+    if let Err(error) = telemetry::init_logging(cli.log_format, traces.as_ref()) {
+        eprintln!("{error}");
+        std::process::exit(EXIT_INVALID);
+    }
     match cli.command {
         Command::Test(args) => match crate::transform::testing::run_all(&args.paths).await {
             Ok(report) => {
@@ -383,6 +394,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     })
     .await;
     engine.shutdown().await;
+    // The spans still buffered go out before the process ends.
+    tokio::task::spawn_blocking(telemetry::traces::shutdown)
+        .await
+        .ok();
     tracing::info!("Stopped");
     Ok(())
 }

@@ -22,6 +22,7 @@ fn batch(route: &RouteKey, claim: &PollClaim, cursor: i64) -> WriteBatch {
             log: vec![],
             failure: None,
             provenance: None,
+            trace: None,
         }],
         completions: vec![],
         claim: Some(claim.clone()),

@@ -31,6 +31,7 @@ fn task() -> NewTask {
         log: vec![],
         failure: None,
         provenance: None,
+        trace: None,
     }
 }
 

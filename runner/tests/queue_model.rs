@@ -117,6 +117,7 @@ impl Harness {
                         log: vec![],
                         failure: None,
                         provenance: None,
+                        trace: None,
                     })
                     .collect();
                 for task in &tasks {

@@ -41,6 +41,7 @@ async fn concurrent_runners_lease_disjoint_tasks_and_all_of_them() {
             log: vec![],
             failure: None,
             provenance: None,
+            trace: None,
         })
         .collect();
     first

@@ -67,6 +67,7 @@ fn task(route: &RouteKey, n: u64) -> NewTask {
         log: vec![],
         failure: None,
         provenance: None,
+        trace: None,
     }
 }
 

@@ -1,5 +1,5 @@
-//! What the runners tell the outside about themselves: their log lines (and, later in
-//! this file, their traces).
+//! What the runners tell the outside about themselves: their log lines and their
+//! traces.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,53 @@ pub struct Logging {
     /// are never written to a pod's log (it is not a terminal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<LogFormat>,
+}
+
+/// The runners' OTLP traces (docs/tracing.md): one trace per item, from its intake to
+/// each delivery attempt. The operator turns these into the standard `OTEL_*`
+/// environment variables of the runner pods.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tracing {
+    /// The OTLP endpoint (a collector), e.g. `http://otel-collector.observability:4318`
+    /// for `http/protobuf` (spans go to `<endpoint>/v1/traces`) or `:4317` for `grpc`.
+    /// Sets `OTEL_EXPORTER_OTLP_ENDPOINT`. The runners' NetworkPolicy must let them
+    /// reach it (`spec.network.egress`, when egress is restricted).
+    #[schemars(regex(pattern = crate::v1alpha1::rules::HTTP_URL))]
+    pub endpoint: String,
+    /// How spans travel: `http/protobuf` or `grpc`. Absent: `http/protobuf`. Sets
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<TraceProtocol>,
+    /// The share of new traces recorded, from 0 to 1; an item that arrives with a
+    /// sampled `traceparent` is always recorded, one with an unsampled one never (the
+    /// caller decided). Absent: 1 (every trace). Sets `OTEL_TRACES_SAMPLER=parentbased_traceidratio`
+    /// and `OTEL_TRACES_SAMPLER_ARG`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub sample_ratio: Option<f64>,
+}
+
+/// The OTLP transport (the values of `OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TraceProtocol {
+    /// Protobuf messages over HTTP `POST` (usually port 4318).
+    #[default]
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+    /// The OTLP gRPC service (usually port 4317).
+    #[serde(rename = "grpc")]
+    Grpc,
+}
+
+impl TraceProtocol {
+    /// The value of `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HttpProtobuf => "http/protobuf",
+            Self::Grpc => "grpc",
+        }
+    }
 }
 
 #[cfg(test)]

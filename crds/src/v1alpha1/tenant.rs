@@ -76,6 +76,9 @@ pub struct TenantSpec {
     /// The runners' log lines: `text` or `json`. Absent: `text`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logging: Option<super::Logging>,
+    /// OTLP traces of the runners (docs/tracing.md). Absent: no traces (no cost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<super::Tracing>,
 }
 
 /// One region of a tenant.

@@ -190,6 +190,9 @@ fn env(input: &RegionInput<'_>) -> Vec<EnvVar> {
     if let Some(format) = input.tenant.spec.logging.as_ref().and_then(|l| l.format) {
         env.push(plain("SWITCHYARD_LOG_FORMAT", format.as_str()));
     }
+    if let Some(tracing) = &input.tenant.spec.tracing {
+        env.extend(tracing_env(input, tracing));
+    }
     if let Some(retention) = &input.tenant.spec.retention {
         if let Some(hours) = retention.done_hours {
             env.push(plain("SWITCHYARD_RETENTION_DONE_HOURS", &hours.to_string()));
@@ -200,6 +203,34 @@ fn env(input: &RegionInput<'_>) -> Vec<EnvVar> {
                 &hours.to_string(),
             ));
         }
+    }
+    env
+}
+
+/// The standard OpenTelemetry variables for `spec.tracing` (docs/tracing.md); the
+/// resource attributes say which tenant and region a span comes from.
+fn tracing_env(
+    input: &RegionInput<'_>,
+    tracing: &switchyard_crds::v1alpha1::Tracing,
+) -> Vec<EnvVar> {
+    let protocol = tracing.protocol.unwrap_or_default();
+    let mut env = vec![
+        plain("OTEL_EXPORTER_OTLP_ENDPOINT", &tracing.endpoint),
+        plain("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.as_str()),
+        plain("OTEL_SERVICE_NAME", "switchyard-runner"),
+        plain(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            &format!(
+                "service.namespace={},switchyard.tenant={},switchyard.region={}",
+                input.namespace(),
+                input.tenant.name_any(),
+                input.region.name
+            ),
+        ),
+    ];
+    if let Some(ratio) = tracing.sample_ratio {
+        env.push(plain("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"));
+        env.push(plain("OTEL_TRACES_SAMPLER_ARG", &ratio.to_string()));
     }
     env
 }

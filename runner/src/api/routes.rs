@@ -3,6 +3,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
+use tracing::Instrument;
 
 use super::auth::Identity;
 use super::{ApiError, AppState};
@@ -188,7 +189,14 @@ pub async fn trigger(
         state.engine.poll_now(route).await
     } else {
         let items = items_of_body(&body, crate::limits::webhook_max_items(route))?;
-        state.engine.intake(route, items, "manual").await
+        let span = crate::telemetry::spans::intake(&route.key, "manual");
+        let result = state
+            .engine
+            .intake(route, items, "manual")
+            .instrument(span.clone())
+            .await;
+        crate::telemetry::spans::intake_done(&span, result.as_ref().map(Vec::len).map_err(|_| ()));
+        result
     };
     let detail = match &result {
         Ok(ids) => serde_json::json!({"taskIds": ids}),

@@ -57,7 +57,7 @@ pub struct TaskPage {
     tag = "tasks",
     path = "/api/v1/namespaces/{namespace}/tasks",
     params(("namespace" = String, Path), ListQuery),
-    responses((status = 200, body = TaskPage), (status = 400, body = super::error::ErrorBody)),
+    responses((status = 200, description = "A page of tasks; each names its trace (`traceId`) when it was queued with tracing on", body = TaskPage), (status = 400, body = super::error::ErrorBody)),
     security(("bearer" = []))
 )]
 pub async fn list_tasks(
@@ -99,7 +99,7 @@ pub async fn list_tasks(
     tag = "tasks",
     path = "/api/v1/namespaces/{namespace}/tasks/{id}",
     params(("namespace" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = TaskDetail), (status = 404, body = super::error::ErrorBody)),
+    responses((status = 200, description = "The task, with `traceId` when it was queued with tracing on (look the trace up in the tracing backend)", body = TaskDetail), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = []))
 )]
 pub async fn get_task(

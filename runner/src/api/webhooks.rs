@@ -10,6 +10,8 @@ use crate::connectors::webhook::items_of_body;
 use crate::engine::IntakeError;
 use crate::limits;
 use crate::metrics::events::{self, IntakeKind, RejectReason};
+use crate::telemetry::spans;
+use tracing::Instrument;
 
 /// The answer to an accepted webhook: the tasks now durably queued.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -57,6 +59,27 @@ pub async fn receive(
                 "no webhook route `{name}` in namespace `{namespace}`"
             ))
         })?;
+    let span = spans::webhook(&route.key, &headers);
+    let answer = accept(&state, route, headers, body)
+        .instrument(span.clone())
+        .await;
+    match &answer {
+        Ok((status, Json(accepted))) => {
+            spans::intake_done(&span, Ok(accepted.task_ids.len()));
+            spans::answered(&span, status.as_u16());
+        }
+        Err(error) => spans::answered(&span, error.status.as_u16()),
+    }
+    answer
+}
+
+/// [`receive`] for a webhook route, inside the request's intake span.
+async fn accept(
+    state: &AppState,
+    route: &crate::runtime::RouteRuntime,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     if let Some(auth) = &route.webhook_auth
         && let Err(error) = auth.verify(&headers, &body)
     {

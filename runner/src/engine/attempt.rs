@@ -14,7 +14,9 @@ use crate::connectors::{DeliveryError, DeliveryReport};
 use crate::metrics::events;
 use crate::queue::{Completion, LeasedTask, LogLine, Outcome, backoff_delay, now_ms};
 use crate::runtime::RouteRuntime;
+use crate::telemetry::spans;
 use crate::transform::{Context, Triggered, apply_deferred};
+use tracing::Instrument;
 
 /// What a delivery attempt leaves to commit.
 pub(super) struct Attempted {
@@ -47,6 +49,8 @@ struct Outgoing {
     /// Holds the outgoing steps' deferred storage writes until the items are sent.
     context: Context,
     items: Vec<Value>,
+    /// The task's attempt span.
+    span: tracing::Span,
 }
 
 /// One delivery attempt of one task.
@@ -59,6 +63,7 @@ pub(super) async fn attempt(
 ) -> Attempted {
     let started = Instant::now();
     first_attempt(route, &task);
+    let span = spans::attempt(&task);
     let mut log = Vec::new();
     if pass.is_trial() {
         log.push(LogLine::now(format!(
@@ -66,14 +71,18 @@ pub(super) async fn attempt(
             task.attempts, route.compiled.spec.outgoing.connection
         )));
     }
-    let result = deliver_one(engine, route, &task, pass, &mut log).await;
-    settle(route, task, log, result, started)
+    let result = deliver_one(engine, route, &task, pass, &mut log)
+        .instrument(span.clone())
+        .await;
+    settled(route, task, log, result, started, &span)
 }
 
 /// Counts how long a task waited in the queue before its first attempt.
+/// (And traces that wait.)
 fn first_attempt(route: &RouteRuntime, task: &LeasedTask) {
     if task.attempts == 1 {
         events::first_attempt(&route.metrics, since(task.created_at_ms));
+        spans::queue_wait(task);
     }
 }
 
@@ -124,15 +133,27 @@ pub(super) async fn attempt_batch(
     let mut ready = Vec::with_capacity(tasks.len());
     for task in tasks {
         first_attempt(route, &task);
+        let span = spans::attempt(&task);
         let mut log = Vec::new();
-        match outgoing(engine, route, &task, &mut log).await {
-            Err(error) => attempted.push(settle(route, task, log, Err(error), started)),
-            Ok(None) => attempted.push(settle(route, task, log, Ok(Delivered::Skipped), started)),
+        let ran = outgoing(engine, route, &task, &mut log)
+            .instrument(span.clone())
+            .await;
+        match ran {
+            Err(error) => attempted.push(settled(route, task, log, Err(error), started, &span)),
+            Ok(None) => attempted.push(settled(
+                route,
+                task,
+                log,
+                Ok(Delivered::Skipped),
+                started,
+                &span,
+            )),
             Ok(Some((context, items))) => ready.push(Outgoing {
                 task,
                 log,
                 context,
                 items,
+                span,
             }),
         }
     }
@@ -167,11 +188,14 @@ pub(super) async fn attempt_batch(
                     &task.context,
                     &mut task.log,
                 )
+                .instrument(task.span.clone())
                 .await
             }
             Err(error) => Err(error),
         };
-        attempted.push(settle(route, task.task, task.log, result, started));
+        attempted.push(settled(
+            route, task.task, task.log, result, started, &task.span,
+        ));
     }
     attempted
 }
@@ -341,6 +365,7 @@ async fn after_delivery(
     let (_, summary) = route
         .after_delivery
         .run_batch(inputs, &context)
+        .instrument(spans::after_delivery())
         .await
         .map_err(|e| format!("the after-delivery steps failed: {e}"))?;
     log.push(LogLine::now(format!("After delivery: {summary}")));
@@ -368,6 +393,20 @@ async fn after_delivery(
         follow_ups.push(FollowUp { prepared });
     }
     Ok(follow_ups)
+}
+
+/// [`settle`], and the outcome on the attempt's span.
+fn settled(
+    route: &RouteRuntime,
+    task: LeasedTask,
+    log: Vec<LogLine>,
+    result: Result<Delivered, DeliveryError>,
+    started: Instant,
+    span: &tracing::Span,
+) -> Attempted {
+    let attempted = settle(route, task, log, result, started);
+    spans::attempt_done(span, &attempted.completion.outcome);
+    attempted
 }
 
 /// The outcome to record: done, skipped, retry later (with back-off, honouring the

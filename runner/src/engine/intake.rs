@@ -226,6 +226,7 @@ impl Engine {
         }
         let received = items.len();
         let mut tasks = Vec::with_capacity(received);
+        let trace = crate::telemetry::context::current();
         for (index, item) in items.into_iter().enumerate() {
             let (outputs, summary, kept) = if route.incoming.is_empty() {
                 (vec![item], None, None)
@@ -262,6 +263,7 @@ impl Engine {
                     log: line.clone(),
                     failure: None,
                     provenance: kept.clone(),
+                    trace: trace.clone(),
                 });
             }
         }
@@ -322,6 +324,7 @@ impl Engine {
             "Received via {source_text} (batch of {received}, {} after the incoming transformers)",
             outputs.len()
         ));
+        let trace = crate::telemetry::context::current();
         let tasks: Vec<NewTask> = outputs
             .into_iter()
             .map(|output| NewTask {
@@ -335,6 +338,7 @@ impl Engine {
                 ]),
                 failure: None,
                 provenance: Some(kept.clone()),
+                trace: trace.clone(),
             })
             .collect();
         Ok(Prepared {

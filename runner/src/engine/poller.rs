@@ -11,12 +11,14 @@ use std::time::Duration;
 
 use chrono::{Timelike, Utc};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{Engine, IntakeError};
 use crate::metrics::events::{self, IntakeKind, RejectReason};
 use crate::queue::{PollClaim, QueueStore};
 use crate::replicas::{self, CLAIM_LEASE, CLAIM_RENEW_EVERY};
 use crate::runtime::RouteRuntime;
+use crate::telemetry::spans;
 
 /// The next occurrence of a cron schedule: how long until it, and its time in ms since
 /// the epoch (the tick every runner computes alike).
@@ -85,7 +87,11 @@ pub(super) async fn poll_claimed(
         return Ok(None);
     }
     let renewal = Renewal(tokio::spawn(renew(store.clone(), claim.clone())));
-    let result = poll_once(engine, route, Some(&claim)).await;
+    let span = spans::intake(&route.key, "poll");
+    let result = poll_once(engine, route, Some(&claim))
+        .instrument(span.clone())
+        .await;
+    spans::intake_done(&span, result.as_ref().map(Vec::len).map_err(|_| ()));
     drop(renewal);
     // If this fails the claim runs out by itself within its lease.
     if let Err(error) = store.release_poll(&claim).await {

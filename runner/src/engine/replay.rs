@@ -161,6 +161,7 @@ impl Engine {
                 log: line.clone(),
                 failure: None,
                 provenance: Some(record.clone()),
+                trace: crate::telemetry::context::current(),
             })
             .collect();
         let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();

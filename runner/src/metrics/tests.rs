@@ -23,6 +23,7 @@ fn task(route: &RouteKey) -> NewTask {
         log: Vec::new(),
         failure: None,
         provenance: None,
+        trace: None,
     }
 }
 
@@ -34,6 +35,7 @@ fn leased(route: &RouteKey) -> LeasedTask {
         attempts: 1,
         lease_token: "lease".into(),
         created_at_ms: now_ms(),
+        trace: None,
     }
 }
 

@@ -104,6 +104,9 @@ pub struct NewTask {
     /// How the item came to be (see [`crate::queue::provenance`]); `None`: nothing kept
     /// (no incoming steps: the item is the item as received).
     pub provenance: Option<std::sync::Arc<crate::queue::provenance::KeptRecord>>,
+    /// The W3C `traceparent` of the span that queued it, while tracing is on
+    /// ([`crate::telemetry::context::current`]).
+    pub trace: Option<String>,
 }
 
 /// The source of a task that records input a poll could not read (a file that is not
@@ -133,6 +136,7 @@ impl NewTask {
             log,
             failure: error,
             provenance: None,
+            trace: crate::telemetry::context::current(),
         }
     }
 
@@ -163,6 +167,7 @@ impl NewTask {
             log,
             failure: Some(error),
             provenance: None,
+            trace: crate::telemetry::context::current(),
         }
     }
 }
@@ -178,6 +183,8 @@ pub struct LeasedTask {
     pub lease_token: String,
     /// When the task was committed (ms since the Unix epoch).
     pub created_at_ms: i64,
+    /// The stored trace context (see [`NewTask::trace`]).
+    pub trace: Option<String>,
 }
 
 /// How an attempt ended.
@@ -322,6 +329,10 @@ pub struct TaskSummary {
     /// The value an acknowledgement carries (`outgoing.await.correlation`), once sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation: Option<String>,
+    /// The id of the task's trace (OTLP traces, docs/tracing.md), when it was queued
+    /// with tracing on and sampled: look it up in the tracing backend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 /// A task with its item and every log line.

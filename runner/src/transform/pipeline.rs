@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::metrics::StepTimer;
 use crate::queue::RouteKey;
 use crate::queue::provenance::StepCapture;
+use crate::telemetry::spans;
 
 use super::{AsyncTransform, BatchTransform, Context, JqProgram, Transform, TransformError};
 
@@ -147,6 +148,7 @@ impl Pipeline {
         let mut summary = String::with_capacity(24 * self.steps.len());
         for (index, step) in self.steps.iter().enumerate().skip(from) {
             let before = items.len();
+            let span = spans::step(&step.label, step.stage.kind(), before);
             let started = step.timer.start();
             let result = match &step.stage {
                 Stage::Item(t) => apply_items(t.as_ref(), items),
@@ -172,6 +174,7 @@ impl Pipeline {
             }
             .map_err(|(item, error)| step.failed(item, error));
             step.timer.stop(started);
+            spans::step_done(&span, result.as_ref().map(Vec::len).map_err(|_| ()));
             items = result?;
             step.summarize(&mut summary, before, items.len());
             if let Some(capture) = capture.as_deref_mut() {
@@ -208,6 +211,7 @@ impl Pipeline {
             let mut summary = String::with_capacity(24 * self.steps.len());
             for (index, step) in self.steps.iter().enumerate().skip(from) {
                 let before = items.len();
+                let span = spans::step(&step.label, step.stage.kind(), before);
                 let started = step.timer.start();
                 let result = match &step.stage {
                     Stage::Item(t) => apply_items(t.as_ref(), items),
@@ -247,6 +251,7 @@ impl Pipeline {
                 }
                 .map_err(|(item, error)| step.failed(item, error));
                 step.timer.stop(started);
+                spans::step_done(&span, result.as_ref().map(Vec::len).map_err(|_| ()));
                 items = result?;
                 step.summarize(&mut summary, before, items.len());
                 if let Some(capture) = capture.as_deref_mut() {

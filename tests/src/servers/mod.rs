@@ -4,6 +4,7 @@
 
 pub mod ftp;
 pub mod mariadb;
+pub mod otlp;
 pub mod prometheus;
 pub mod python;
 pub mod s3;

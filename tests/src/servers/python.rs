@@ -1,4 +1,5 @@
-//! Test servers written in Python, from PyPI: moto's S3 server, pyftpdlib and aiosmtpd. They are
+//! Test servers written in Python, from PyPI: moto's S3 server, pyftpdlib, aiosmtpd and an
+//! OTLP receiver (opentelemetry-proto, grpcio). They are
 //! installed once with `pip install --target` into `.tools/python-<PACKAGES_TAG>/`
 //! (git-ignored; about 30 s the first time) and run with `python3 -m <module>` on that
 //! `PYTHONPATH`, so no virtual environment or root is needed. The first test that
@@ -20,8 +21,11 @@ const PACKAGES: &[&str] = &[
     "pyopenssl>=24",
     // The SMTP server of the notification tests.
     "aiosmtpd>=1.4,<2",
+    // The OTLP receiver of the trace tests (its protobuf messages, and gRPC).
+    "opentelemetry-proto>=1.27,<2",
+    "grpcio>=1.60,<2",
 ];
-const PACKAGES_TAG: &str = "moto5-pyftpdlib2-pyopenssl-aiosmtpd1-v1";
+const PACKAGES_TAG: &str = "moto5-pyftpdlib2-pyopenssl-aiosmtpd1-otelproto1-grpcio1-v1";
 
 /// Tests of one binary install one at a time (other binaries run after this one).
 static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());

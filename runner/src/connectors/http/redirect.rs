@@ -86,6 +86,8 @@ pub async fn send(
     mut request: Request,
     policy: &RedirectPolicy,
 ) -> Result<Response, SendError> {
+    // The trace of the item this request is for (nothing while tracing is off).
+    crate::telemetry::context::inject(request.headers_mut());
     let origin = request.url().origin();
     for _ in 0..MAX_REDIRECTS {
         let again = request.try_clone();

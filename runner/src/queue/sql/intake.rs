@@ -16,8 +16,8 @@ impl SqlQueue {
     ) -> Result<(), QueueError> {
         for chunk in tasks.chunks(INSERT_CHUNK) {
             let sql = format!(
-                "INSERT INTO tasks (id, namespace, route, state, item, source, attempts, created_at, updated_at, next_attempt_at, last_error) VALUES {}",
-                dialect.rows(chunk.len(), 11)
+                "INSERT INTO tasks (id, namespace, route, state, item, source, attempts, created_at, updated_at, next_attempt_at, last_error, trace_context) VALUES {}",
+                dialect.rows(chunk.len(), 12)
             );
             let mut query = sqlx::query(&sql);
             for task in chunk {
@@ -33,7 +33,8 @@ impl SqlQueue {
                     .bind(now)
                     .bind(now)
                     .bind(now)
-                    .bind(task.failure.clone());
+                    .bind(task.failure.clone())
+                    .bind(task.trace.clone());
             }
             query
                 .execute(&mut **tx)

@@ -72,7 +72,7 @@ impl SqlQueue {
             "UPDATE tasks SET state = {PROCESSING}, attempts = attempts + 1, lease_until = $1, lease_token = $2, updated_at = $3 \
              WHERE id IN (SELECT id FROM tasks WHERE namespace = $4 AND route = $5 AND state = {PENDING} \
              AND next_attempt_at <= $3 ORDER BY next_attempt_at, id LIMIT $6{lock}) \
-             RETURNING id, item, attempts, created_at",
+             RETURNING id, item, attempts, created_at, trace_context",
             lock = self.dialect.lock_clause()
         );
         let rows = sqlx::query(&sql)
@@ -103,6 +103,9 @@ impl SqlQueue {
                         .map_err(QueueError::db("read leased task"))?,
                     created_at_ms: row
                         .try_get("created_at")
+                        .map_err(QueueError::db("read leased task"))?,
+                    trace: row
+                        .try_get("trace_context")
                         .map_err(QueueError::db("read leased task"))?,
                     route: route.clone(),
                     lease_token: token.clone(),

@@ -166,6 +166,7 @@ mod tests {
             log: Vec::new(),
             failure: None,
             provenance: Some(record),
+            trace: None,
         }
     }
 

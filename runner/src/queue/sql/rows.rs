@@ -43,6 +43,12 @@ pub(super) fn summary(row: &AnyRow) -> Result<TaskSummary, QueueError> {
         correlation: row
             .try_get("correlation")
             .map_err(QueueError::db("read task"))?,
+        trace_id: row
+            .try_get::<Option<String>, _>("trace_context")
+            .map_err(QueueError::db("read task"))?
+            .as_deref()
+            .and_then(crate::telemetry::context::trace_id)
+            .map(str::to_owned),
         id,
     })
 }
@@ -54,7 +60,7 @@ pub(super) fn parse_item(id: &str, text: &str) -> Result<serde_json::Value, Queu
     })
 }
 
-pub(super) const SUMMARY_COLUMNS: &str = "id, namespace, route, state, source, attempts, created_at, updated_at, next_attempt_at, last_error, correlation";
+pub(super) const SUMMARY_COLUMNS: &str = "id, namespace, route, state, source, attempts, created_at, updated_at, next_attempt_at, last_error, correlation, trace_context";
 
 /// `text` for a LIKE pattern with `\` as the escape character.
 pub(super) fn like_escape(text: &str) -> String {
