@@ -1,10 +1,29 @@
 //! The Notification tables and the task counts its rules read, in the queue database
 //! (SQLite or PostgreSQL through `sqlx::Any`).
 
+use std::sync::LazyLock;
+
 use sqlx::{AnyPool, Row};
 
 use super::state::RuleState;
 use crate::queue::RouteKey;
+use crate::queue::sql_states::FAILED;
+
+/// How many tasks of a route ended failed since `$3`.
+static FAILED_SINCE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT COUNT(*) AS n FROM tasks WHERE namespace = $1 AND route = $2 \
+         AND state = {FAILED} AND updated_at >= $3"
+    )
+});
+
+/// The last error of the latest task of a route that ended failed since `$3`.
+static LAST_FAILED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT last_error FROM tasks WHERE namespace = $1 AND route = $2 \
+         AND state = {FAILED} AND updated_at >= $3 ORDER BY updated_at DESC LIMIT 1"
+    )
+});
 
 /// Why the queue database could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -124,34 +143,28 @@ impl SqlNotifications {
         route: &RouteKey,
         since_ms: i64,
     ) -> Result<(u64, Option<String>), StoreError> {
-        let count: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM tasks WHERE namespace = $1 AND route = $2 \
-             AND state = 'failed' AND updated_at >= $3",
-        )
-        .bind(route.namespace.clone())
-        .bind(route.route.clone())
-        .bind(since_ms)
-        .fetch_one(&self.reader)
-        .await
-        .and_then(|row| row.try_get("n"))
-        .map_err(db("count failed tasks"))?;
+        let count: i64 = sqlx::query(&FAILED_SINCE)
+            .bind(route.namespace.clone())
+            .bind(route.route.clone())
+            .bind(since_ms)
+            .fetch_one(&self.reader)
+            .await
+            .and_then(|row| row.try_get("n"))
+            .map_err(db("count failed tasks"))?;
         if count == 0 {
             return Ok((0, None));
         }
-        let last_error: Option<String> = sqlx::query(
-            "SELECT last_error FROM tasks WHERE namespace = $1 AND route = $2 \
-             AND state = 'failed' AND updated_at >= $3 ORDER BY updated_at DESC LIMIT 1",
-        )
-        .bind(route.namespace.clone())
-        .bind(route.route.clone())
-        .bind(since_ms)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db("read the last failed task"))?
-        .map(|row| row.try_get("last_error"))
-        .transpose()
-        .map_err(db("read the last failed task"))?
-        .flatten();
+        let last_error: Option<String> = sqlx::query(&LAST_FAILED)
+            .bind(route.namespace.clone())
+            .bind(route.route.clone())
+            .bind(since_ms)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db("read the last failed task"))?
+            .map(|row| row.try_get("last_error"))
+            .transpose()
+            .map_err(db("read the last failed task"))?
+            .flatten();
         Ok((u64::try_from(count).unwrap_or(0), last_error))
     }
 

@@ -39,14 +39,12 @@ mod committer;
 mod fault;
 pub mod provenance;
 mod sql;
-mod sql_claims;
-mod sql_provenance;
-mod sql_waiting;
 mod types;
 
 pub use backoff::backoff_delay;
 pub use committer::{CommitFailure, Committer};
 pub use fault::StorageFault;
+pub(crate) use sql::states as sql_states;
 pub use sql::{DEFAULT_BUSY_TIMEOUT, QueueUrlError, SqlQueue};
 pub use types::*;
 

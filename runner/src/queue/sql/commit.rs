@@ -7,7 +7,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection};
 
-use super::{Dialect, SqlQueue};
+use super::SqlQueue;
+use super::dialect::Dialect;
 use crate::queue::{LogLine, QueueError, WriteBatch, now_ms};
 
 /// How long PostgreSQL is asked about a commit whose answer was lost before the outcome

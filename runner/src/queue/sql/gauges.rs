@@ -3,11 +3,22 @@
 //! for the oldest pending task (ids are UUIDv7, so the smallest is the oldest).
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use sqlx::Row;
 
-use super::{SqlQueue, parse_state};
+use super::SqlQueue;
+use super::rows::parse_state;
+use super::states::PENDING;
 use crate::queue::{QueueError, RouteGauges, RouteKey, StateCounts};
+
+/// A route's oldest pending task: one seek in `tasks_listing`.
+static OLDEST_PENDING: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT created_at FROM tasks WHERE namespace = $1 AND route = $2 AND state = {PENDING} \
+         ORDER BY id LIMIT 1"
+    )
+});
 
 impl SqlQueue {
     pub(super) async fn read_gauges(
@@ -52,18 +63,15 @@ impl SqlQueue {
             gauge.counts.add(parse_state(&key.route, &row)?, n);
         }
         for gauge in gauges.values_mut().filter(|g| g.counts.pending > 0) {
-            gauge.oldest_pending_ms = sqlx::query(
-                "SELECT created_at FROM tasks WHERE namespace = $1 AND route = $2 AND state = 'pending' \
-                 ORDER BY id LIMIT 1",
-            )
-            .bind(gauge.route.namespace.clone())
-            .bind(gauge.route.route.clone())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(failed("read the oldest pending task"))?
-            .map(|row| row.try_get("created_at"))
-            .transpose()
-            .map_err(failed("read the oldest pending task"))?;
+            gauge.oldest_pending_ms = sqlx::query(&OLDEST_PENDING)
+                .bind(gauge.route.namespace.clone())
+                .bind(gauge.route.route.clone())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(failed("read the oldest pending task"))?
+                .map(|row| row.try_get("created_at"))
+                .transpose()
+                .map_err(failed("read the oldest pending task"))?;
         }
         Ok(gauges.into_values().collect())
     }

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use sqlx::Any;
 
-use super::sql::SqlQueue;
-use super::{PollClaim, QueueError, now_ms};
+use super::SqlQueue;
+use crate::queue::{PollClaim, QueueError, now_ms};
 
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)

@@ -1,15 +1,24 @@
 //! Provenance rows (`task_provenance`): written with their tasks, read with the task
 //! detail, steps dropped from done tasks of routes that keep them only for failed ones.
 
+use std::sync::LazyLock;
+
 use sqlx::{Any, Row};
 use switchyard_crds::v1alpha1::KeepSteps;
 
-use super::provenance::{KeptStep, Provenance, ReplayOf};
-use super::sql::{Dialect, SqlQueue};
-use super::{NewTask, QueueError};
+use super::SqlQueue;
+use super::dialect::{Dialect, INSERT_CHUNK};
+use super::states::DONE;
+use crate::queue::provenance::{KeptStep, Provenance, ReplayOf};
+use crate::queue::{NewTask, QueueError};
 
-/// Rows per multi-row INSERT (8 values each).
-const INSERT_CHUNK: usize = 500;
+/// The kept steps of done tasks whose route keeps them only for failed ones, dropped.
+static PRUNE_DONE_STEPS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE task_provenance SET steps = NULL WHERE keep_steps = $1 AND steps IS NOT NULL \
+         AND task_id IN (SELECT id FROM tasks WHERE state = {DONE})"
+    )
+});
 
 impl SqlQueue {
     /// Writes the provenance of the new tasks that carry one, in the tasks' transaction.
@@ -105,15 +114,12 @@ impl SqlQueue {
     /// Drops the kept steps of done tasks whose route keeps them only for failed tasks
     /// (`keepSteps: failed`); the item as received stays. Returns how many.
     pub(super) async fn prune_kept_steps(&self) -> Result<u64, QueueError> {
-        let pruned = sqlx::query(
-            "UPDATE task_provenance SET steps = NULL WHERE keep_steps = $1 AND steps IS NOT NULL \
-             AND task_id IN (SELECT id FROM tasks WHERE state = 'done')",
-        )
-        .bind(KeepSteps::Failed.as_str())
-        .execute(&self.writer)
-        .await
-        .map_err(QueueError::db("drop kept steps of done tasks"))?
-        .rows_affected();
+        let pruned = sqlx::query(&PRUNE_DONE_STEPS)
+            .bind(KeepSteps::Failed.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(QueueError::db("drop kept steps of done tasks"))?
+            .rows_affected();
         // Rows whose task retention deleted.
         sqlx::query(
             "DELETE FROM task_provenance WHERE NOT EXISTS \

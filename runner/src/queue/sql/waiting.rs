@@ -4,10 +4,50 @@
 //! (by id or by correlation) makes it `done` or `failed`; the housekeeping loop expires
 //! it at the deadline. Leases never take waiting tasks, and start-up leaves them alone.
 
+use std::sync::LazyLock;
+
 use sqlx::{Any, Row};
 
-use super::sql::{SqlQueue, parse_state};
-use super::{Ack, Completion, LogLine, OnTimeout, QueueError, RouteKey, TaskState, now_ms};
+use super::SqlQueue;
+use super::rows::parse_state;
+use super::states::{FAILED, PENDING, WAITING};
+use crate::queue::{Ack, Completion, LogLine, OnTimeout, QueueError, RouteKey, TaskState, now_ms};
+
+/// A delivered task waiting for its acknowledgement, under its lease.
+static WAIT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE tasks SET state = {WAITING}, updated_at = $1, next_attempt_at = $2, \
+         correlation = $3, last_error = NULL, lease_until = NULL, lease_token = NULL \
+         WHERE id = $4 AND lease_token = $5"
+    )
+});
+
+/// One waiting task acknowledged by id.
+static ACK_ONE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE tasks SET state = $1, updated_at = $2, last_error = $3 \
+         WHERE namespace = $4 AND id = $5 AND state = {WAITING}"
+    )
+});
+
+/// The waiting tasks of a route with one correlation value acknowledged.
+static ACK_CORRELATED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE tasks SET state = $1, updated_at = $2, last_error = $3 \
+         WHERE namespace = $4 AND route = $5 AND state = {WAITING} AND correlation = $6 \
+         RETURNING id"
+    )
+});
+
+/// The waiting tasks of a route past their deadline, pending again or failed.
+static EXPIRE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE tasks SET state = CASE WHEN attempts < $1 THEN {PENDING} ELSE {FAILED} END, \
+         updated_at = $2, next_attempt_at = $2, last_error = $3 \
+         WHERE namespace = $4 AND route = $5 AND state = {WAITING} AND next_attempt_at <= $2 \
+         RETURNING id, state"
+    )
+});
 
 impl SqlQueue {
     /// Records a delivered task as `waiting` (under its lease).
@@ -18,19 +58,15 @@ impl SqlQueue {
         until_ms: i64,
         now: i64,
     ) -> Result<(), QueueError> {
-        sqlx::query(
-            "UPDATE tasks SET state = 'waiting', updated_at = $1, next_attempt_at = $2, \
-             correlation = $3, last_error = NULL, lease_until = NULL, lease_token = NULL \
-             WHERE id = $4 AND lease_token = $5",
-        )
-        .bind(now)
-        .bind(until_ms)
-        .bind(correlation.to_owned())
-        .bind(completion.id.clone())
-        .bind(completion.lease_token.clone())
-        .execute(&mut **tx)
-        .await
-        .map_err(QueueError::db("record waiting task"))?;
+        sqlx::query(&WAIT)
+            .bind(now)
+            .bind(until_ms)
+            .bind(correlation.to_owned())
+            .bind(completion.id.clone())
+            .bind(completion.lease_token.clone())
+            .execute(&mut **tx)
+            .await
+            .map_err(QueueError::db("record waiting task"))?;
         Ok(())
     }
 
@@ -59,19 +95,16 @@ impl SqlQueue {
             .begin()
             .await
             .map_err(QueueError::db("begin acknowledgement"))?;
-        let updated = sqlx::query(
-            "UPDATE tasks SET state = $1, updated_at = $2, last_error = $3 \
-             WHERE namespace = $4 AND id = $5 AND state = 'waiting'",
-        )
-        .bind(target.as_str())
-        .bind(now)
-        .bind(failure(ack))
-        .bind(namespace.to_owned())
-        .bind(id.to_owned())
-        .execute(&mut *tx)
-        .await
-        .map_err(QueueError::db("acknowledge task"))?
-        .rows_affected();
+        let updated = sqlx::query(&ACK_ONE)
+            .bind(target.as_str())
+            .bind(now)
+            .bind(failure(ack))
+            .bind(namespace.to_owned())
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await
+            .map_err(QueueError::db("acknowledge task"))?
+            .rows_affected();
         if updated == 0 {
             // Acknowledged or timed out between our read and our write.
             let current = self
@@ -102,26 +135,22 @@ impl SqlQueue {
             .begin()
             .await
             .map_err(QueueError::db("begin acknowledgement"))?;
-        let ids: Vec<String> = sqlx::query(
-            "UPDATE tasks SET state = $1, updated_at = $2, last_error = $3 \
-             WHERE namespace = $4 AND route = $5 AND state = 'waiting' AND correlation = $6 \
-             RETURNING id",
-        )
-        .bind(ack.target().as_str())
-        .bind(now)
-        .bind(failure(ack))
-        .bind(route.namespace.clone())
-        .bind(route.route.clone())
-        .bind(correlation.to_owned())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(QueueError::db("acknowledge tasks"))?
-        .iter()
-        .map(|row| {
-            row.try_get("id")
-                .map_err(QueueError::db("acknowledge tasks"))
-        })
-        .collect::<Result<_, _>>()?;
+        let ids: Vec<String> = sqlx::query(&ACK_CORRELATED)
+            .bind(ack.target().as_str())
+            .bind(now)
+            .bind(failure(ack))
+            .bind(route.namespace.clone())
+            .bind(route.route.clone())
+            .bind(correlation.to_owned())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(QueueError::db("acknowledge tasks"))?
+            .iter()
+            .map(|row| {
+                row.try_get("id")
+                    .map_err(QueueError::db("acknowledge tasks"))
+            })
+            .collect::<Result<_, _>>()?;
         let line = LogLine::now(ack.log_line());
         let lines: Vec<(&str, &LogLine)> = ids.iter().map(|id| (id.as_str(), &line)).collect();
         Self::insert_logs(self.dialect, &mut tx, &lines).await?;
@@ -149,20 +178,15 @@ impl SqlQueue {
             .begin()
             .await
             .map_err(QueueError::db("begin expiry"))?;
-        let rows = sqlx::query(
-            "UPDATE tasks SET state = CASE WHEN attempts < $1 THEN 'pending' ELSE 'failed' END, \
-             updated_at = $2, next_attempt_at = $2, last_error = $3 \
-             WHERE namespace = $4 AND route = $5 AND state = 'waiting' AND next_attempt_at <= $2 \
-             RETURNING id, state",
-        )
-        .bind(max_attempts)
-        .bind(now_ms)
-        .bind(reason.to_owned())
-        .bind(route.namespace.clone())
-        .bind(route.route.clone())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(QueueError::db("expire waiting tasks"))?;
+        let rows = sqlx::query(&EXPIRE)
+            .bind(max_attempts)
+            .bind(now_ms)
+            .bind(reason.to_owned())
+            .bind(route.namespace.clone())
+            .bind(route.route.clone())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(QueueError::db("expire waiting tasks"))?;
         let mut expired = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: String = row

@@ -1,0 +1,119 @@
+//! Completions: the outcome of each delivery attempt, applied under the attempt's lease
+//! token in the group commit's transaction (a completion whose lease was lost changes
+//! nothing).
+
+use std::sync::LazyLock;
+
+use sqlx::Any;
+
+use super::SqlQueue;
+use super::dialect::{Dialect, INSERT_CHUNK};
+use super::states::{DONE, PENDING};
+use crate::queue::{Completion, Outcome, QueueError, TaskState};
+
+/// A leased task handed back untried.
+static RELEASE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE tasks SET state = {PENDING}, attempts = attempts - 1, updated_at = $1, \
+         lease_until = NULL, lease_token = NULL WHERE id = $2 AND lease_token = $3"
+    )
+});
+
+impl SqlQueue {
+    pub(super) async fn apply_completions(
+        dialect: Dialect,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        completions: &[Completion],
+        now: i64,
+    ) -> Result<(), QueueError> {
+        // Successful deliveries are the bulk: one statement per lease token.
+        let mut done_by_token: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for completion in completions {
+            match &completion.outcome {
+                Outcome::Done => done_by_token
+                    .entry(completion.lease_token.as_str())
+                    .or_default()
+                    .push(completion.id.as_str()),
+                Outcome::Skipped => {
+                    Self::finish_one(tx, completion, TaskState::Skipped, now, None, None).await?
+                }
+                Outcome::Released => {
+                    sqlx::query(&RELEASE)
+                        .bind(now)
+                        .bind(completion.id.clone())
+                        .bind(completion.lease_token.clone())
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(QueueError::db("release task"))?;
+                }
+                Outcome::Failed { error } => {
+                    Self::finish_one(tx, completion, TaskState::Failed, now, None, Some(error))
+                        .await?
+                }
+                Outcome::Waiting {
+                    correlation,
+                    until_ms,
+                } => Self::wait_one(tx, completion, correlation, *until_ms, now).await?,
+                Outcome::Retry {
+                    next_attempt_at_ms,
+                    error,
+                } => {
+                    Self::finish_one(
+                        tx,
+                        completion,
+                        TaskState::Pending,
+                        now,
+                        Some(*next_attempt_at_ms),
+                        Some(error),
+                    )
+                    .await?
+                }
+            }
+        }
+        for (token, ids) in done_by_token {
+            for chunk in ids.chunks(INSERT_CHUNK) {
+                let sql = format!(
+                    "UPDATE tasks SET state = {DONE}, updated_at = {}, lease_until = NULL, lease_token = NULL, \
+                     last_error = NULL WHERE lease_token = {} AND id IN ({})",
+                    dialect.params(1, 1),
+                    dialect.params(2, 1),
+                    dialect.params(3, chunk.len())
+                );
+                let mut query = sqlx::query(&sql).bind(now).bind(token.to_owned());
+                for id in chunk {
+                    query = query.bind(id.to_string());
+                }
+                query
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(QueueError::db("complete tasks"))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish_one(
+        tx: &mut sqlx::Transaction<'_, Any>,
+        completion: &Completion,
+        state: TaskState,
+        now: i64,
+        next_attempt_at: Option<i64>,
+        error: Option<&String>,
+    ) -> Result<(), QueueError> {
+        sqlx::query(
+            "UPDATE tasks SET state = $1, updated_at = $2, next_attempt_at = COALESCE($3, next_attempt_at), \
+             last_error = COALESCE($4, last_error), lease_until = NULL, lease_token = NULL \
+             WHERE id = $5 AND lease_token = $6",
+        )
+        .bind(state.as_str())
+        .bind(now)
+        .bind(next_attempt_at)
+        .bind(error.cloned())
+        .bind(completion.id.clone())
+        .bind(completion.lease_token.clone())
+        .execute(&mut **tx)
+        .await
+        .map_err(QueueError::db("complete task"))?;
+        Ok(())
+    }
+}

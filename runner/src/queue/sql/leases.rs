@@ -1,0 +1,119 @@
+//! Leases: a route's due tasks become `processing` under a lease token, leases that ran
+//! out make their tasks due again, and an embedded queue takes back every lease at
+//! start-up.
+
+use std::sync::LazyLock;
+
+use sqlx::Row;
+
+use super::SqlQueue;
+use super::rows::parse_item;
+use super::states::{PENDING, PROCESSING};
+use crate::metrics::events::{self, TakeBack};
+use crate::queue::{LeasedTask, QueueError, RouteKey};
+
+/// Every leased task due again (start-up of an embedded queue).
+static RECLAIM: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE tasks SET state = {PENDING}, lease_until = NULL, lease_token = NULL WHERE state = {PROCESSING}"
+    )
+});
+
+/// Tasks whose lease ran out due again.
+static TAKE_BACK: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE tasks SET state = {PENDING}, lease_until = NULL, lease_token = NULL \
+         WHERE state = {PROCESSING} AND lease_until < $1"
+    )
+});
+
+impl SqlQueue {
+    /// Makes every leased task due again. Only for a queue no other runner uses: the
+    /// embedded SQLite file belongs to the runner that opened it.
+    pub(super) async fn reclaim_leases(&self) -> Result<(), QueueError> {
+        let reclaimed = sqlx::query(&RECLAIM)
+            .execute(&self.writer)
+            .await
+            .map_err(QueueError::db("reclaim leases"))?
+            .rows_affected();
+        // Likewise the poll claims of a runner that died mid-poll: its next ticks run
+        // at once.
+        sqlx::query("UPDATE poll_claims SET lease_until = 0")
+            .execute(&self.writer)
+            .await
+            .map_err(QueueError::db("reclaim poll claims"))?;
+        events::leases_taken_back(TakeBack::Restart, reclaimed);
+        Ok(())
+    }
+
+    pub(super) async fn lease_tasks(
+        &self,
+        route: &RouteKey,
+        limit: u32,
+        now_ms: i64,
+    ) -> Result<Vec<LeasedTask>, QueueError> {
+        let token = uuid::Uuid::now_v7().to_string();
+        let lease_until =
+            now_ms + i64::try_from(self.lease_duration.as_millis()).unwrap_or(i64::MAX / 2);
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .map_err(QueueError::db("begin lease"))?;
+        // Leases that ran out (a runner died, or stalled) make their tasks due again.
+        // Through `tasks_leases` this finds nothing, cheaply, almost every time.
+        let taken_back = sqlx::query(&TAKE_BACK)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(QueueError::db("take back expired leases"))?
+            .rows_affected();
+        let sql = format!(
+            "UPDATE tasks SET state = {PROCESSING}, attempts = attempts + 1, lease_until = $1, lease_token = $2, updated_at = $3 \
+             WHERE id IN (SELECT id FROM tasks WHERE namespace = $4 AND route = $5 AND state = {PENDING} \
+             AND next_attempt_at <= $3 ORDER BY next_attempt_at, id LIMIT $6{lock}) \
+             RETURNING id, item, attempts, created_at, trace_context",
+            lock = self.dialect.lock_clause()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(lease_until)
+            .bind(token.clone())
+            .bind(now_ms)
+            .bind(route.namespace.clone())
+            .bind(route.route.clone())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(QueueError::db("lease tasks"))?;
+        tx.commit().await.map_err(QueueError::db("commit lease"))?;
+        events::leases_taken_back(TakeBack::Expired, taken_back);
+        let mut tasks = rows
+            .iter()
+            .map(|row| {
+                let id: String = row
+                    .try_get("id")
+                    .map_err(QueueError::db("read leased task"))?;
+                let item: String = row
+                    .try_get("item")
+                    .map_err(QueueError::db("read leased task"))?;
+                Ok(LeasedTask {
+                    item: parse_item(&id, &item)?,
+                    attempts: row
+                        .try_get("attempts")
+                        .map_err(QueueError::db("read leased task"))?,
+                    created_at_ms: row
+                        .try_get("created_at")
+                        .map_err(QueueError::db("read leased task"))?,
+                    trace: row
+                        .try_get("trace_context")
+                        .map_err(QueueError::db("read leased task"))?,
+                    route: route.clone(),
+                    lease_token: token.clone(),
+                    id,
+                })
+            })
+            .collect::<Result<Vec<_>, QueueError>>()?;
+        tasks.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(tasks)
+    }
+}
