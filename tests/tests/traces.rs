@@ -2,7 +2,8 @@
 //! (opentelemetry-proto from PyPI, over HTTP/protobuf and gRPC). One webhook item with a
 //! `traceparent` makes one trace: intake, steps, queue wait, one span per delivery
 //! attempt; the receiver of the delivery gets a `traceparent` of that trace, the task API
-//! shows its id, and a restart between intake and delivery keeps it.
+//! shows its id, a restart between intake and delivery keeps it, and JSON log lines
+//! written in a traced span carry its trace and span ids.
 
 use std::time::Duration;
 
@@ -303,6 +304,56 @@ async fn grpc_export_carries_the_same_trace() {
         span_of_header(&received[0].headers),
         attempts(&spans)[0].span_id
     );
+}
+
+#[tokio::test]
+async fn json_log_lines_carry_the_trace_and_span_ids() {
+    let Some(sink) = OtlpSink::start(OtlpTransport::HttpProtobuf).await else {
+        return;
+    };
+    // A permanent failure: the task fails at its first attempt and writes `Task failed`.
+    let receiver = Receiver::start(ReceiverMode::Answer {
+        status: 422,
+        body: "unknown customer".into(),
+        headers: Vec::new(),
+    })
+    .await;
+    let manifests = manifest_dir(&[(
+        "route.yaml",
+        &scenario::webhook_route(&receiver.base_url(), 1),
+    )]);
+    let mut options = tracing_to(&sink, "http/protobuf");
+    options
+        .env
+        .push(("SWITCHYARD_LOG_FORMAT".into(), "json".into()));
+    let runner = Runner::start(runner_bin!(), manifests.path(), &options).await;
+    let id = post_item(&runner, Some(&traceparent())).await;
+    eventually(Duration::from_secs(30), "the task failed", || async {
+        (task(&runner, &id).await["state"] == "failed").then_some(())
+    })
+    .await;
+    let spans = spans_where(&sink, "the attempt span", |spans| {
+        attempts(spans).len() == 1
+    })
+    .await;
+    let attempt = attempts(&spans)[0].span_id.clone();
+    let line = eventually(Duration::from_secs(10), "the Task failed line", || async {
+        runner.log().lines().find_map(|line| {
+            let value: Value = serde_json::from_str(line).ok()?;
+            (value["fields"]["event"] == "task_failed").then_some(value)
+        })
+    })
+    .await;
+    assert_eq!(line["trace_id"], TRACE_ID, "{line}");
+    assert_eq!(line["span_id"], attempt.as_str(), "{line}");
+    assert_eq!(line["fields"]["task"], id.as_str(), "{line}");
+    // Lines outside any traced span (start-up) carry no ids.
+    let first: Value = runner
+        .log()
+        .lines()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .expect("a JSON line");
+    assert!(first.get("trace_id").is_none(), "{first}");
 }
 
 #[tokio::test]

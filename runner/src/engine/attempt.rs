@@ -404,7 +404,8 @@ fn settled(
     started: Instant,
     span: &tracing::Span,
 ) -> Attempted {
-    let attempted = settle(route, task, log, result, started);
+    // Inside the attempt's span, so the `Task failed` line carries its trace.
+    let attempted = span.in_scope(|| settle(route, task, log, result, started));
     spans::attempt_done(span, &attempted.completion.outcome);
     attempted
 }

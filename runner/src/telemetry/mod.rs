@@ -4,6 +4,7 @@
 
 pub mod context;
 mod export;
+mod json_ids;
 pub mod spans;
 pub mod traces;
 
@@ -33,7 +34,7 @@ pub fn init_logging(
     };
     let _ = tracing_subscriber::registry()
         .with(trace_layer)
-        .with(log_layer(format).with_filter(filter))
+        .with(log_layer(format, traces.is_some()).with_filter(filter))
         .try_init();
     Ok(())
 }
@@ -42,13 +43,17 @@ pub fn init_logging(
 const DEFAULT_FILTER: &str =
     "info,sqlx=warn,opentelemetry=warn,opentelemetry_sdk=warn,opentelemetry_otlp=warn";
 
-/// The layer that writes the log lines.
-fn log_layer<S>(format: LogFormat) -> Box<dyn Layer<S> + Send + Sync>
+/// The layer that writes the log lines; with `traced`, JSON lines written inside a
+/// traced span carry its `trace_id` and `span_id`.
+fn log_layer<S>(format: LogFormat, traced: bool) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
 {
     let layer = tracing_subscriber::fmt::layer().with_writer(crate::redact::RedactingStderr);
     match format {
+        LogFormat::Json if traced => {
+            Box::new(layer.json().event_format(json_ids::JsonWithTraceIds::new()))
+        }
         LogFormat::Json => Box::new(layer.json()),
         LogFormat::Text => Box::new(layer.with_ansi(colours())),
     }
