@@ -143,6 +143,8 @@ pub struct Catalog {
     pub value_tables: BTreeMap<Key, CompiledValueTable>,
     /// Notification rules, checked against the compiled Routes and Connections.
     pub notifications: BTreeMap<Key, CompiledNotification>,
+    /// Variables resources (their placeholders were replaced when loading).
+    pub variables: BTreeMap<Key, crate::v1alpha1::VariablesSpec>,
     /// Every problem found; resources with problems are left out of the maps above.
     pub problems: Vec<Problem>,
     /// Every Secret key referenced by a valid resource, as `(namespace, name, key)`.
@@ -198,6 +200,9 @@ impl Catalog {
                 AnyResource::Route(route) => routes.push((loaded.id, loaded.origin, route.spec)),
                 AnyResource::Notification(notification) => {
                     notifications.push((loaded.id, loaded.origin, notification.spec));
+                }
+                AnyResource::Variables(variables) => {
+                    catalog.variables.insert(key, variables.spec);
                 }
                 AnyResource::ValueTable(table) => {
                     catalog.value_tables.insert(
@@ -287,6 +292,12 @@ impl Catalog {
                     selector.name,
                     selector.key,
                 ));
+            }
+        }
+        for ((namespace, _), variables) in &self.variables {
+            for value in variables.secret_values.values() {
+                let selector = value.secret_key_ref.clone();
+                refs.insert((namespace.clone(), selector.name, selector.key));
             }
         }
         self.secret_refs = refs;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use switchyard_crds::manifest::AnyResource;
 use switchyard_crds::v1alpha1::{
     CommonStatus, Connection, ConnectionProbe, Notification, QueueSnapshot, Route, Tenant,
-    TenantStatus, Transformer, ValueTable,
+    TenantStatus, Transformer, ValueTable, Variables,
 };
 
 use crate::build::{self, Queue, RegionInput};
@@ -30,8 +30,9 @@ use crate::validate;
 pub struct Observed {
     /// Every Tenant of the namespace, this one included.
     pub tenants: Vec<Tenant>,
-    /// The namespace's Routes, Connections, Transformers, ValueTables and Notifications, untyped (a resource that does
-    /// not parse is a problem of that resource only).
+    /// The namespace's Routes, Connections, Transformers, ValueTables, Notifications and
+    /// Variables, untyped (a resource that does not parse is a problem of that resource
+    /// only), and the ConfigMaps that Variables name.
     pub sources: Vec<DynamicObject>,
     /// Objects the operator made for this tenant earlier.
     pub children: Vec<(ChildKind, DynamicObject)>,
@@ -51,6 +52,7 @@ pub enum StatusKind {
     Transformer,
     ValueTable,
     Notification,
+    Variables,
 }
 
 impl StatusKind {
@@ -62,6 +64,7 @@ impl StatusKind {
             StatusKind::Transformer => ApiResource::erase::<Transformer>(&()),
             StatusKind::ValueTable => ApiResource::erase::<ValueTable>(&()),
             StatusKind::Notification => ApiResource::erase::<Notification>(&()),
+            StatusKind::Variables => ApiResource::erase::<Variables>(&()),
         }
     }
 
@@ -73,6 +76,7 @@ impl StatusKind {
             Self::Transformer,
             Self::ValueTable,
             Self::Notification,
+            Self::Variables,
         ]
         .into_iter()
         .find(|k| k.api_resource().kind == kind)
@@ -182,7 +186,8 @@ pub fn plan(
 
     let all_regions: Vec<String> = tenant.spec.regions.iter().map(|r| r.name.clone()).collect();
     let (resources, load_problems) = catalog::load(&observed.sources);
-    let validated = catalog::validate(resources, load_problems, &all_regions);
+    let mut validated = catalog::validate(resources, load_problems, &all_regions);
+    validated.config_maps = catalog::config_maps(&observed.sources);
     let image = tenant
         .spec
         .image

@@ -16,6 +16,7 @@ mod tenant;
 mod transformer;
 mod value_table;
 mod values;
+mod variables;
 
 pub use circuit::*;
 pub use common::*;
@@ -31,3 +32,4 @@ pub use tenant::*;
 pub use transformer::*;
 pub use value_table::*;
 pub use values::*;
+pub use variables::*;

@@ -21,7 +21,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 use switchyard_crds::catalog::Catalog;
 use switchyard_crds::manifest::{load_str, manifest_files};
-use switchyard_crds::v1alpha1::{Connection, Notification, Route, Tenant, Transformer, ValueTable};
+use switchyard_crds::v1alpha1::{
+    Connection, Notification, Route, Tenant, Transformer, ValueTable, Variables,
+};
 
 /// Directories (relative to the repository root) that hold a copy of every CRD.
 const OUTPUT_DIRS: [&str; 2] = ["crds/generated", "charts/switchyard-operator/crds"];
@@ -68,6 +70,7 @@ fn generated() -> Result<Vec<Generated>, serde_json::Error> {
         Tenant::crd(),
         ValueTable::crd(),
         Notification::crd(),
+        Variables::crd(),
     ]
     .into_iter()
     .map(|crd| {
