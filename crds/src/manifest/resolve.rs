@@ -41,7 +41,7 @@ pub fn load_values(
 }
 
 enum Slot {
-    Done(LoadedResource),
+    Done(Box<LoadedResource>),
     Pending(Origin, ResourceId, Value),
 }
 
@@ -62,12 +62,12 @@ pub(super) fn resolve(
             }
             Ok(Identified::Switchyard(id)) if id.kind == "Variables" => {
                 match typed_resource(value, &origin, &id, &[]) {
-                    Ok(resource) => slots.push(Slot::Done(LoadedResource {
+                    Ok(resource) => slots.push(Slot::Done(Box::new(LoadedResource {
                         origin,
                         id,
                         resource,
                         template: None,
-                    })),
+                    }))),
                     Err(problem) => problems.push(problem),
                 }
             }
@@ -81,16 +81,14 @@ pub(super) fn resolve(
     let sources: Vec<vars::definitions::Source<'_>> = slots
         .iter()
         .filter_map(|slot| match slot {
-            Slot::Done(LoadedResource {
-                id,
-                origin,
-                resource: AnyResource::Variables(v),
-                ..
-            }) => Some(vars::definitions::Source {
-                id,
-                origin,
-                spec: &v.spec,
-            }),
+            Slot::Done(loaded) => match &loaded.resource {
+                AnyResource::Variables(v) => Some(vars::definitions::Source {
+                    id: &loaded.id,
+                    origin: &loaded.origin,
+                    spec: &v.spec,
+                }),
+                _ => None,
+            },
             _ => None,
         })
         .collect();
@@ -103,7 +101,7 @@ pub(super) fn resolve(
     let mut resources = Vec::with_capacity(slots.len());
     for slot in slots {
         match slot {
-            Slot::Done(resource) => resources.push(resource),
+            Slot::Done(resource) => resources.push(*resource),
             Slot::Pending(origin, id, value) => match substituted(value, &origin, &id, &set) {
                 Ok(resource) => resources.push(resource),
                 Err(mut more) => problems.append(&mut more),

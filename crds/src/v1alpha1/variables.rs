@@ -20,7 +20,7 @@ use super::{CommonStatus, SecretValue};
     kind = "Variables",
     plural = "variables",
     category = "switchyard",
-    doc = "Switchyard Variables: named values (plain, from a ConfigMap or from a Secret) that ${{ vars.NAME }} placeholders in the namespace's resources stand for.",
+    doc = "A Switchyard Variables resource: named values (plain, from a ConfigMap or from a Secret) that ${{ vars.NAME }} placeholders in the namespace's resources stand for.",
     namespaced,
     status = "VariablesStatus",
     shortname = "swvars",
