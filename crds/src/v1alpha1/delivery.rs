@@ -63,7 +63,7 @@ pub struct FileDelivery {
     /// from the item, e.g. `outbox/order-{{ .id }}.json`.
     pub path: String,
     /// `json`, `jsonLines` (an array item becomes one line per element) or `csv` (an
-    /// object or an array of objects; the header comes from the first one). Absent:
+    /// object or an array of objects; the header names every key they have). Absent:
     /// `json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<OutputFormat>,
@@ -84,8 +84,10 @@ pub struct SoapCall {
     /// SOAPAction (1.1 header, 1.2 `action` parameter). Absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
-    /// jq expression computing the operation's content (an object: keys become child
-    /// elements, arrays repeat them). Absent: the item itself (for polls: empty).
+    /// jq expression computing the operation's content, written as XML the way the
+    /// `render` step writes it (an object: keys become child elements, `@name` keys
+    /// attributes of the operation element, arrays repeat an element). Absent: the item
+    /// itself (for polls: empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// For polls: JSON pointer to the items in the response (converted to JSON), e.g.
@@ -93,4 +95,7 @@ pub struct SoapCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = crate::v1alpha1::rules::JSON_POINTER))]
     pub items_pointer: Option<String>,
+    /// How the response is read (elements that always become arrays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xml: Option<super::XmlOptions>,
 }

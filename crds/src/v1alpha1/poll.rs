@@ -231,6 +231,9 @@ pub struct PollFiles {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = crate::v1alpha1::rules::ONE_ASCII_CHARACTER))]
     pub delimiter: Option<String>,
+    /// XML options (elements that always become arrays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xml: Option<super::XmlOptions>,
     /// What happens to a file once its tasks are queued: `move` (to `processedPath`),
     /// `delete` or `keep`. Absent: `move`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -206,8 +206,9 @@ pub struct ValidateStep {
 pub enum Format {
     /// Comma (or other delimiter) separated values.
     Csv,
-    /// XML: attributes as `@name`, text beside children as `#text`, repeated elements as
-    /// arrays, prefixed names kept (`ns:tag`).
+    /// XML: elements by local name (namespace prefixes dropped), attributes as `@name`,
+    /// text beside attributes or children as `#text`, repeated elements as arrays, an
+    /// empty element `""` (see docs/transformers.md, "XML and JSON").
     Xml,
     /// One JSON value per line.
     JsonLines,
@@ -244,6 +245,18 @@ pub struct CsvOptions {
     /// become arrays). Default: true.
     #[serde(default = "default_true")]
     pub header: bool,
+}
+
+/// Options of reading XML.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct XmlOptions {
+    /// Elements (by local name) that always become an array, even when they occur once
+    /// (or not at all inside their parent, which then still has no such key), e.g.
+    /// `[Order, Line]`. Absent: an element is an array only when it repeats.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(regex(pattern = crate::v1alpha1::rules::NOT_BLANK)))]
+    pub arrays: Vec<String>,
 }
 
 /// `,`: the delimiter of RFC 4180.
@@ -288,6 +301,9 @@ pub struct ParseStep {
     /// CSV options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csv: Option<CsvOptions>,
+    /// XML options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xml: Option<XmlOptions>,
     /// EDIFACT, X12: check the envelopes (counts and control references match; a
     /// mismatch fails naming the segment and its position) and give `{sender,
     /// recipient, controlReference, date, time, messages: [{reference, type, group,
@@ -312,7 +328,8 @@ pub struct RenderStep {
     /// CSV options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csv: Option<CsvOptions>,
-    /// XML: the name of the root element. Default: `root`.
+    /// XML: the name of the root element. Absent: the value must be an object with one
+    /// key, the root element.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root: Option<String>,
     /// EDIFACT, X12: wrap messages in a complete interchange with control numbers from

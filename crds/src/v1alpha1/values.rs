@@ -56,7 +56,7 @@ pub enum FileFormat {
     Json,
     /// One JSON value per line.
     JsonLines,
-    /// An XML document, converted to JSON.
+    /// An XML document, converted to JSON (docs/transformers.md, "XML and JSON").
     Xml,
 }
 
@@ -93,7 +93,7 @@ pub enum OutputFormat {
     Json,
     /// One JSON value per line; an array item becomes one line per element.
     JsonLines,
-    /// CSV with a header row taken from the first object.
+    /// CSV with a header row naming every key of the object rows.
     Csv,
 }
 

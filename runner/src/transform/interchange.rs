@@ -7,9 +7,9 @@ use serde_json::Value;
 use switchyard_crds::path::FieldPath;
 use switchyard_crds::v1alpha1::{EnvelopeOptions, Format};
 
-use super::formats::envelope::{EnvelopeError, Interchange, Party};
-use super::formats::{acks, edifact, edifact_envelope, x12, x12_envelope};
 use super::{AsyncTransform, Context, Transform, TransformError, paths};
+use crate::formats::envelope::{EnvelopeError, Interchange, Party};
+use crate::formats::{acks, edifact, edifact_envelope, x12, x12_envelope};
 
 /// Reads and checks the envelopes of parsed segments (`{segments: [...]}`).
 fn read(format: Format, parsed: &Value) -> (Interchange, Option<EnvelopeError>) {

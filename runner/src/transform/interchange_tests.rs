@@ -136,7 +136,7 @@ async fn groups_are_written_and_checked() {
     assert!(edi.ends_with("UNE+2+1'UNZ+1+1'"), "{edi}");
     let parsed = super::checked(
         switchyard_crds::v1alpha1::Format::Edifact,
-        &crate::transform::formats::edifact::parse(&edi).unwrap_or_else(|e| panic!("{e}")),
+        &crate::formats::edifact::parse(&edi).unwrap_or_else(|e| panic!("{e}")),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
@@ -159,7 +159,7 @@ NAD+SU+4012345500004::9'\nLIN+1++4000862141404:SRS'\nQTY+21:48'\nPRI+AAA:12.50'\
 LIN+2++4000862141411:SRS'\nQTY+21:12'\nUNS+S'\nUNT+12+1'\nUNZ+1+00000417'\n";
 
 fn checked_edifact(text: &str) -> Result<Value, crate::transform::TransformError> {
-    let parsed = crate::transform::formats::edifact::parse(text)?;
+    let parsed = crate::formats::edifact::parse(text)?;
     super::checked(switchyard_crds::v1alpha1::Format::Edifact, &parsed)
 }
 

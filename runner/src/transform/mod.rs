@@ -10,7 +10,6 @@ mod copy;
 mod cursor;
 mod dedupe;
 mod filter;
-pub mod formats;
 mod interchange;
 mod jq;
 mod lookup;
@@ -32,6 +31,8 @@ mod trigger;
 mod validate;
 mod value_map;
 
+/// The codecs moved to [`crate::formats`]; this path stays for code written against it.
+pub use crate::formats;
 pub use jq::JqProgram;
 pub use pipeline::{Pipeline, StepFailed};
 pub use registry::{Resources, build_pipeline, build_pipeline_with};
@@ -53,16 +54,12 @@ pub enum TransformError {
     Path { path: String, reason: String },
     #[error("the item does not match its schema: {}", violations.join("; "))]
     Invalid { violations: Vec<String> },
-    #[error("{format} at line {line}, column {column}: {message}")]
-    Parse {
-        format: &'static str,
-        line: u64,
-        column: u64,
-        message: String,
-    },
+    /// A document that cannot be read, or a value that cannot be written.
+    #[error(transparent)]
+    Format(#[from] crate::formats::FormatError),
     /// A received EDI interchange whose envelopes do not add up.
     #[error("{0}")]
-    Envelope(Box<formats::envelope::EnvelopeError>),
+    Envelope(Box<crate::formats::envelope::EnvelopeError>),
     #[error("storage: {0}")]
     Storage(String),
     #[error("this step needs storage, which is not available here")]
@@ -96,7 +93,7 @@ impl TransformError {
             Self::Jq(_) => "jq",
             Self::Path { .. } => "path",
             Self::Invalid { .. } => "invalid",
-            Self::Parse { .. } => "parse",
+            Self::Format(error) => error.category(),
             Self::Envelope(_) => "envelope",
             Self::Storage(_) => "storage",
             Self::NoContext => "no_context",

@@ -3,16 +3,18 @@
 use base64::Engine as _;
 use serde_json::Value;
 use switchyard_crds::path::FieldPath;
-use switchyard_crds::v1alpha1::{CsvOptions, Format, TextEncoding};
+use switchyard_crds::v1alpha1::{Format, TextEncoding};
 
-use super::{Transform, TransformError, formats, paths};
+use super::{Transform, TransformError, paths};
+use crate::formats;
 
 pub struct Parse {
     pub format: Format,
     pub path: FieldPath,
     pub into: FieldPath,
     pub base64_encoding: Option<TextEncoding>,
-    pub csv: CsvOptions,
+    /// CSV and XML options.
+    pub options: formats::Options,
     /// EDIFACT, X12: check the envelopes and give the interchange, not the segments.
     pub interchange: bool,
 }
@@ -52,13 +54,7 @@ impl Transform for Parse {
             reason: "no such field".into(),
         })?;
         let text = self.text(value)?;
-        let parsed = match self.format {
-            Format::Csv => formats::csv::parse(&text, &self.csv)?,
-            Format::Xml => formats::xml::parse(&text)?,
-            Format::JsonLines => formats::jsonl::parse(&text)?,
-            Format::Edifact => formats::edifact::parse(&text)?,
-            Format::X12 => formats::x12::parse(&text)?,
-        };
+        let parsed = formats::Format::from(self.format).decode_str(&text, &self.options)?;
         let parsed = if self.interchange {
             super::interchange::checked(self.format, &parsed)?
         } else {

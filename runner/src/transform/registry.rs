@@ -247,7 +247,11 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
             path: path(&parse.path)?,
             into: path(parse.into.as_deref().unwrap_or(&parse.path))?,
             base64_encoding: parse.base64_encoding,
-            csv: parse.csv.clone().unwrap_or_default(),
+            options: crate::formats::Options {
+                csv: parse.csv.clone().unwrap_or_default(),
+                xml: parse.xml.clone().unwrap_or_default(),
+                root: None,
+            },
             interchange: parse.interchange,
         })),
         Step::Render(render) if render.envelope.is_some() => {
@@ -267,8 +271,11 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
             format: render.format,
             path: path(&render.path)?,
             into: path(render.into.as_deref().unwrap_or(&render.path))?,
-            csv: render.csv.clone().unwrap_or_default(),
-            root: render.root.clone(),
+            options: crate::formats::Options {
+                csv: render.csv.clone().unwrap_or_default(),
+                root: render.root.clone(),
+                ..Default::default()
+            },
         })),
         Step::StorageGet(get) => asynchronous(Box::new(StorageGet {
             storage: get.storage.clone(),

@@ -2,16 +2,17 @@
 
 use serde_json::Value;
 use switchyard_crds::path::FieldPath;
-use switchyard_crds::v1alpha1::{CsvOptions, Format};
+use switchyard_crds::v1alpha1::Format;
 
-use super::{Transform, TransformError, formats, paths};
+use super::{Transform, TransformError, paths};
+use crate::formats;
 
 pub struct Render {
     pub format: Format,
     pub path: FieldPath,
     pub into: FieldPath,
-    pub csv: CsvOptions,
-    pub root: Option<String>,
+    /// CSV options and the XML root element.
+    pub options: formats::Options,
 }
 
 impl Transform for Render {
@@ -26,14 +27,9 @@ impl Transform for Render {
         };
         let value =
             paths::take(&mut item, &self.path).ok_or_else(|| fail("no such field".into()))?;
-        let text = match self.format {
-            Format::Csv => formats::csv::render(&value, &self.csv),
-            Format::Xml => formats::xml::render(&value, self.root.as_deref()),
-            Format::JsonLines => formats::jsonl::render(&value),
-            Format::Edifact => formats::edifact::render(&value),
-            Format::X12 => formats::x12::render(&value),
-        }
-        .map_err(fail)?;
+        let text = formats::Format::from(self.format)
+            .encode_string(&value, &self.options)
+            .map_err(|e| fail(e.to_string()))?;
         paths::set(&mut item, &self.into, Value::String(text))?;
         out.push(item);
         Ok(())

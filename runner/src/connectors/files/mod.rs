@@ -2,18 +2,17 @@
 //! (FTP/FTPS): a shared
 //! [`FileStore`] per Connection, a polling [`FileSource`] that reads matching files and
 //! moves each one only after its tasks are committed, and a [`FileSink`] that writes one
-//! file per task atomically.
+//! file per task atomically. Files are read and written by the codecs of
+//! [`crate::formats`].
 
 mod config;
 mod ftp;
-mod parse;
 mod sink;
 mod source;
 #[cfg(test)]
 mod tests;
 
 pub use config::FileStore;
-pub use parse::{Format, parse};
 pub use sink::{FileSink, is_retriable};
 pub use source::FileSource;
 
@@ -37,14 +36,15 @@ pub enum FileError {
         message: String,
         retriable: bool,
     },
-    #[error("`{path}` is not valid {format}: {message}")]
+    #[error("`{path}`: {source}")]
     Parse {
         path: String,
-        format: &'static str,
-        message: String,
+        #[source]
+        source: crate::formats::FormatError,
     },
-    #[error("{0}")]
-    Item(String),
+    /// An item that cannot be written in the delivery's format.
+    #[error(transparent)]
+    Item(crate::formats::FormatError),
     /// A file larger than the poll reads; it was not read.
     #[error(
         "`{path}` is {}, larger than {max} bytes, the most a poll reads \

@@ -10,6 +10,7 @@ use switchyard_crds::v1alpha1::{DEFAULT_FILE_BATCH_ITEMS, FileDelivery, OutputFo
 use super::{FileError, FileStore};
 use crate::connectors::http::UrlTemplate;
 use crate::connectors::{DeliveryError, DeliveryReport, Sink};
+use crate::formats::{Format, Options};
 
 pub struct FileSink {
     store: Arc<FileStore>,
@@ -78,50 +79,12 @@ impl FileSink {
     }
 }
 
-/// The bytes of `item` in `format`.
+/// The bytes of `item` in `format`: JSON pretty-printed, JSON Lines and CSV a line or
+/// row per element of an array item (CSV with a header row).
 pub(crate) fn render(item: &Value, format: OutputFormat) -> Result<Vec<u8>, FileError> {
-    let item_error = |e: &dyn std::fmt::Display| FileError::Item(e.to_string());
-    match format {
-        OutputFormat::JsonLines => {
-            let items = match item {
-                Value::Array(items) => items.clone(),
-                other => vec![other.clone()],
-            };
-            let mut out = Vec::new();
-            for item in items {
-                serde_json::to_writer(&mut out, &item).map_err(|e| item_error(&e))?;
-                out.push(b'\n');
-            }
-            Ok(out)
-        }
-        OutputFormat::Csv => {
-            let rows = match item {
-                Value::Array(items) => items.clone(),
-                other => vec![other.clone()],
-            };
-            let Some(Value::Object(first)) = rows.first() else {
-                return Err(FileError::Item(
-                    "CSV needs an object or an array of objects".into(),
-                ));
-            };
-            let header: Vec<String> = first.keys().cloned().collect();
-            let mut writer = csv::Writer::from_writer(Vec::new());
-            writer.write_record(&header).map_err(|e| item_error(&e))?;
-            for row in &rows {
-                let cells: Vec<String> = header
-                    .iter()
-                    .map(|k| match row.get(k) {
-                        None | Some(Value::Null) => String::new(),
-                        Some(Value::String(s)) => s.clone(),
-                        Some(other) => other.to_string(),
-                    })
-                    .collect();
-                writer.write_record(&cells).map_err(|e| item_error(&e))?;
-            }
-            writer.into_inner().map_err(|e| item_error(&e))
-        }
-        OutputFormat::Json => serde_json::to_vec_pretty(item).map_err(|e| item_error(&e)),
-    }
+    Format::from(format)
+        .encode(item, &Options::default())
+        .map_err(FileError::Item)
 }
 
 #[async_trait]

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use globset::{Glob, GlobMatcher};
 use serde_json::Value;
-use switchyard_crds::v1alpha1::{AfterRead, FileFormat, FileSplit, PollFiles};
+use switchyard_crds::v1alpha1::{AfterRead, CsvOptions, FileSplit, PollFiles};
 
-use super::{FileError, FileStore, Format, parse};
+use super::{FileError, FileStore};
 use crate::connectors::{AfterCommit, Batch, PollContext, Removal, Source, SourceError};
+use crate::formats::{self, Format, Options};
 use crate::limits;
 
 pub struct FileSource {
@@ -19,6 +20,7 @@ pub struct FileSource {
     dir: String,
     glob: Option<GlobMatcher>,
     format: Format,
+    options: Options,
     per_record: bool,
     after_read: AfterRead,
     processed: String,
@@ -48,17 +50,13 @@ impl FileSource {
             .map(|g| Glob::new(g).map(|g| g.compile_matcher()))
             .transpose()
             .map_err(|e| invalid("glob", e.to_string()))?;
-        let format = match spec.format {
-            FileFormat::Csv => Format::Csv {
-                delimiter: spec
-                    .delimiter
-                    .as_deref()
-                    .and_then(|d| d.bytes().next())
-                    .unwrap_or(b','),
+        let options = Options {
+            csv: CsvOptions {
+                delimiter: spec.delimiter.clone().unwrap_or_else(|| ",".into()),
+                ..CsvOptions::default()
             },
-            FileFormat::Json => Format::Json,
-            FileFormat::JsonLines => Format::JsonLines,
-            FileFormat::Xml => Format::Xml,
+            xml: spec.xml.clone().unwrap_or_default(),
+            root: None,
         };
         let dir = as_dir(&spec.path);
         Ok(Self {
@@ -72,7 +70,8 @@ impl FileSource {
                 .map_or_else(|| format!("{dir}failed/"), as_dir),
             dir,
             glob,
-            format,
+            format: spec.format.into(),
+            options,
             per_record: spec.split.unwrap_or_default() == FileSplit::Record,
             after_read: spec.after_read.unwrap_or_default(),
             max_file_bytes: limits::bytes(spec.max_file_bytes, limits::get().file_max_bytes),
@@ -107,10 +106,19 @@ impl FileSource {
         let read = self.store.read(path, self.max_file_bytes).await;
         let size = read.as_ref().map_or(0, |bytes| bytes.len() as u64);
         let parsed = read.and_then(|bytes| {
-            parse(&bytes, self.format, self.per_record).map_err(|message| FileError::Parse {
-                path: path.to_owned(),
-                format: self.format.name(),
-                message,
+            let document = self
+                .format
+                .decode(&bytes, &self.options)
+                .map_err(|source| FileError::Parse {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            // Per record: CSV rows, JSON array elements, JSON lines (an XML document is
+            // an object: one item either way). Per file: the document.
+            Ok(if self.per_record {
+                formats::records(document)
+            } else {
+                vec![document]
             })
         });
         let batch = match parsed {

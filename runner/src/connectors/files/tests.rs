@@ -2,48 +2,13 @@ use std::sync::Arc;
 
 use serde_json::json;
 use switchyard_crds::v1alpha1::{
-    FileDelivery, FileFormat, FileSystemConnection, LocalFileSystem, OutputFormat, PollFiles,
+    FileDelivery, FileFormat, FileSplit, FileSystemConnection, LocalFileSystem, OutputFormat,
+    PollFiles,
 };
 
 use super::*;
 use crate::connectors::Sink;
 use crate::secrets::SecretSource;
-
-#[test]
-fn csv_records_become_objects_and_errors_say_where() {
-    let items = parse(
-        b"id,name\n1,Ann\n2,Bob\n",
-        Format::Csv { delimiter: b',' },
-        true,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        items,
-        [
-            json!({"id": "1", "name": "Ann"}),
-            json!({"id": "2", "name": "Bob"})
-        ]
-    );
-    let error = parse(
-        b"id,name\n1,Ann\n2\n",
-        Format::Csv { delimiter: b',' },
-        true,
-    )
-    .err()
-    .unwrap_or_default();
-    assert!(error.contains("line: 3"), "{error}");
-    let lines = parse(b"{\"a\":1}\n\n{\"a\":2}\n", Format::JsonLines, true)
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(lines.len(), 2);
-    assert!(
-        parse(b"{\"a\":1}\n{oops\n", Format::JsonLines, true)
-            .err()
-            .unwrap_or_default()
-            .contains("line 2")
-    );
-    let whole = parse(b"[1,2]", Format::Json, false).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(whole, [json!([1, 2])]);
-}
 
 fn store(root: &std::path::Path) -> Arc<FileStore> {
     let spec = FileSystemConnection {
@@ -76,6 +41,7 @@ async fn files_move_only_when_their_batch_is_committed() {
             format: FileFormat::Csv,
             split: None,
             delimiter: None,
+            xml: None,
             after_read: None,
             processed_path: None,
             failed_path: None,
@@ -111,6 +77,45 @@ async fn files_move_only_when_their_batch_is_committed() {
 }
 
 #[tokio::test]
+async fn a_poll_reads_with_the_codecs_and_its_errors_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let inbox = dir.path().join("in");
+    std::fs::create_dir_all(&inbox).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(inbox.join("a.csv"), "id;name\n1;Ann\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(inbox.join("b.jsonl"), "{\"a\":1}\n{oops\n").unwrap_or_else(|e| panic!("{e}"));
+    let poll = |glob: &str, format, split| PollFiles {
+        path: "in".into(),
+        glob: Some(glob.into()),
+        format,
+        split,
+        delimiter: Some(";".into()),
+        xml: None,
+        after_read: None,
+        processed_path: None,
+        failed_path: None,
+        max_file_bytes: None,
+    };
+    let csv = FileSource::new(
+        store(dir.path()),
+        &poll("*.csv", FileFormat::Csv, Some(FileSplit::File)),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let batches = csv.read_all().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(batches[0].items, [json!([{"id": "1", "name": "Ann"}])]);
+    let lines = FileSource::new(
+        store(dir.path()),
+        &poll("*.jsonl", FileFormat::JsonLines, None),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let batches = lines.read_all().await.unwrap_or_else(|e| panic!("{e}"));
+    let error = batches[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("in/b.jsonl") && error.contains("JSON Lines at line 2"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn the_sink_writes_atomically_and_keeps_items_inside_the_root() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let sink = FileSink::new(
@@ -137,11 +142,18 @@ async fn the_sink_writes_atomically_and_keeps_items_inside_the_root() {
 #[test]
 fn permanent_file_errors_are_not_retried() {
     let permanent = [
-        FileError::Item("not an object".into()),
+        FileError::Item(crate::formats::FormatError::Encode {
+            format: "CSV",
+            message: "not an object".into(),
+        }),
         FileError::Parse {
             path: "a.csv".into(),
-            format: "CSV",
-            message: "line 2".into(),
+            source: crate::formats::FormatError::Parse {
+                format: "CSV",
+                line: 2,
+                column: 1,
+                message: "short".into(),
+            },
         },
         FileError::Io {
             operation: "write",

@@ -4,15 +4,15 @@
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
-use serde_json::Value;
-use switchyard_crds::v1alpha1::{PasswordType, SoapCall, SoapConnection, SoapVersion};
+use serde_json::{Map, Value};
+use switchyard_crds::v1alpha1::{PasswordType, SoapCall, SoapConnection, SoapVersion, XmlOptions};
 
 use super::SoapError;
 use super::envelope::{UsernameToken, Version, envelope};
-use super::xml::{json_to_xml, xml_to_json};
 use crate::connectors::http::{
     ClientContext, RedirectPolicy, build_client, describe_reqwest_error, resolve_headers, send,
 };
+use crate::formats::xml;
 use crate::redact;
 use crate::redact::Secret;
 use crate::secrets::SecretSource;
@@ -91,8 +91,11 @@ impl SoapEndpoint {
         })
     }
 
-    /// The envelope of `call` with `content` (JSON turned into the operation's children).
-    pub fn envelope(&self, call: &SoapCall, content: &Value) -> String {
+    /// The envelope of `call` with `content` written as the operation element (`op:` +
+    /// the operation, in the call's namespace) the way every XML is written: an
+    /// object's keys become child elements, `@name` keys attributes, `#text` text; a
+    /// scalar is the element's text, `null` leaves it empty.
+    pub fn envelope(&self, call: &SoapCall, content: &Value) -> Result<String, SoapError> {
         let mut headers = Vec::new();
         if let Some((username, password, digest)) = &self.security {
             headers.push(
@@ -105,21 +108,31 @@ impl SoapEndpoint {
             );
         }
         headers.extend(self.header_blocks.iter().cloned());
+        let mut fields = match content {
+            Value::Object(fields) => fields.clone(),
+            Value::Null => Map::new(),
+            Value::Array(_) => {
+                return Err(SoapError::Envelope(
+                    "the body is an array; it must be an object (the operation's children)".into(),
+                ));
+            }
+            scalar => Map::from_iter([("#text".to_owned(), scalar.clone())]),
+        };
+        fields.insert("@xmlns:op".into(), Value::String(call.namespace.clone()));
         let mut body = String::new();
-        json_to_xml(content, &mut body);
-        envelope(
-            self.version,
-            &headers,
-            &call.operation,
-            &call.namespace,
-            &body,
+        xml::element(
+            &mut body,
+            &format!("op:{}", call.operation),
+            &Value::Object(fields),
         )
+        .map_err(|e| SoapError::Envelope(e.to_string()))?;
+        Ok(envelope(self.version, &headers, &body))
     }
 
     /// Calls the operation; the response body's content as JSON (`{"OpResponse": …}`),
     /// or the fault.
     pub async fn call(&self, call: &SoapCall, content: &Value) -> Result<Value, SoapError> {
-        let body = self.envelope(call, content);
+        let body = self.envelope(call, content)?;
         let mut request = self.client.post(&self.url).headers(self.headers.clone());
         let action = call.action.clone().unwrap_or_default();
         request = match self.version {
@@ -150,7 +163,8 @@ impl SoapEndpoint {
             .text()
             .await
             .map_err(|e| SoapError::Transport(describe_reqwest_error(&e)))?;
-        let parsed = xml_to_json(&text);
+        let default = XmlOptions::default();
+        let parsed = xml::decode(&text, call.xml.as_ref().unwrap_or(&default));
         let body = parsed
             .as_ref()
             .ok()
@@ -168,7 +182,7 @@ impl SoapEndpoint {
         match (body, &parsed) {
             (Some(body), _) => Ok(body.clone()),
             (None, Ok(_)) => Err(SoapError::Response("no Envelope/Body".into())),
-            (None, Err(error)) => Err(SoapError::Response(error.clone())),
+            (None, Err(error)) => Err(SoapError::Response(error.to_string())),
         }
     }
 }

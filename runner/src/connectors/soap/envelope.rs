@@ -80,22 +80,15 @@ impl UsernameToken<'_> {
     }
 }
 
-/// A complete envelope: `headers` (XML blocks) and the operation element with `content`.
-pub fn envelope(
-    version: Version,
-    headers: &[String],
-    operation: &str,
-    namespace: &str,
-    content: &str,
-) -> String {
+/// A complete envelope: `headers` (XML blocks) and `body`, the operation element.
+pub fn envelope(version: Version, headers: &[String], body: &str) -> String {
     let header = if headers.is_empty() {
         String::new()
     } else {
         format!("<soap:Header>{}</soap:Header>", headers.concat())
     };
     format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{}">{header}<soap:Body><op:{operation} xmlns:op="{}">{content}</op:{operation}></soap:Body></soap:Envelope>"#,
+        r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{}">{header}<soap:Body>{body}</soap:Body></soap:Envelope>"#,
         version.namespace(),
-        quick_xml::escape::escape(namespace),
     )
 }

@@ -1,6 +1,7 @@
 //! SOAP connections: an envelope built from the item (SOAP 1.1 or 1.2), WS-Security
 //! UsernameToken and custom header blocks, SOAPAction; the response body converted to
-//! JSON; a fault becomes a task failure with its code and string.
+//! JSON; a fault becomes a task failure with its code and string. Bodies are written
+//! and read by [`crate::formats::xml`], the convention every XML in Switchyard follows.
 
 mod endpoint;
 mod envelope;
@@ -8,12 +9,10 @@ mod sink;
 mod source;
 #[cfg(test)]
 mod tests;
-mod xml;
 
 pub use endpoint::SoapEndpoint;
 pub use sink::{SoapSink, is_retriable};
 pub use source::SoapSource;
-pub use xml::{json_to_xml, xml_to_json};
 
 /// Errors of a SOAP call.
 #[derive(Debug, thiserror::Error)]

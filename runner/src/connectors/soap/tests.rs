@@ -1,34 +1,55 @@
-use serde_json::json;
+use serde_json::{Value, json};
+use switchyard_crds::v1alpha1::{SoapCall, SoapConnection};
 
 use super::envelope::{UsernameToken, Version};
 use super::*;
 
 #[test]
-fn xml_becomes_json_with_local_names_and_repeated_elements() {
-    let xml = r#"<?xml version="1.0"?><s:Envelope xmlns:s="x"><s:Body><r:Orders xmlns:r="y"><Order id="1"><Sku>A&amp;B</Sku></Order><Order id="2"><Sku/></Order></r:Orders></s:Body></s:Envelope>"#;
-    let value = xml_to_json(xml).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        value,
-        json!({"Envelope": {"Body": {"Orders": {"Order": [
-            {"@id": "1", "Sku": "A&B"},
-            {"@id": "2", "Sku": ""}
-        ]}}}})
+fn the_body_is_the_operation_element_written_like_any_xml() {
+    let call = SoapCall {
+        operation: "CreateOrder".into(),
+        namespace: "urn:o&x".into(),
+        action: None,
+        body: None,
+        items_pointer: None,
+        xml: None,
+    };
+    let endpoint = endpoint();
+    let envelope = endpoint
+        .envelope(
+            &call,
+            &json!({"@mode": "test", "Id": 7, "Note": "<x>", "Line": [{"Sku": "A"}, {"Sku": "B"}], "Gift": null}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        envelope.contains(concat!(
+            r#"<soap:Body><op:CreateOrder mode="test" xmlns:op="urn:o&amp;x">"#,
+            "<Gift/><Id>7</Id><Line><Sku>A</Sku></Line><Line><Sku>B</Sku></Line>",
+            "<Note>&lt;x&gt;</Note></op:CreateOrder></soap:Body>"
+        )),
+        "{envelope}"
     );
-    assert!(xml_to_json("<a><b></a>").is_err());
-    assert!(xml_to_json("not xml").is_err());
+    assert!(
+        endpoint
+            .envelope(&call, &json!({"not a name": 1}))
+            .is_err_and(|e| matches!(e, SoapError::Envelope(m) if m.contains("`not a name`"))),
+        "a key that is no XML name is refused, not dropped"
+    );
+    assert!(endpoint.envelope(&call, &json!([1])).is_err());
+    let empty = endpoint
+        .envelope(&call, &Value::Null)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        empty.contains(r#"<op:CreateOrder xmlns:op="urn:o&amp;x"/>"#),
+        "{empty}"
+    );
 }
 
-#[test]
-fn json_becomes_escaped_child_elements() {
-    let mut out = String::new();
-    json_to_xml(
-        &json!({"Id": 7, "Note": "<x>", "Line": [{"Sku": "A"}, {"Sku": "B"}]}),
-        &mut out,
-    );
-    assert_eq!(
-        out,
-        "<Id>7</Id><Line><Sku>A</Sku></Line><Line><Sku>B</Sku></Line><Note>&lt;x&gt;</Note>"
-    );
+fn endpoint() -> SoapEndpoint {
+    let spec: SoapConnection =
+        serde_yaml::from_str("{url: 'http://127.0.0.1:9/soap'}").unwrap_or_else(|e| panic!("{e}"));
+    SoapEndpoint::new(&spec, "default", &crate::secrets::SecretSource::default())
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]

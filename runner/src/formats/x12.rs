@@ -7,14 +7,13 @@
 
 use serde_json::{Map, Value};
 
-use super::error_at;
 use super::segments::{Syntax, segments};
-use crate::transform::TransformError;
+use super::{FormatError, error_at};
 
 /// Length of the ISA segment up to and including its terminator.
 const ISA_LENGTH: usize = 106;
 
-pub fn parse(text: &str) -> Result<Value, TransformError> {
+pub fn parse(text: &str) -> Result<Value, FormatError> {
     let body = text.trim_start();
     let base = text.len() - body.len();
     if !body.starts_with("ISA")

@@ -10,8 +10,7 @@
 use serde_json::{Map, Value};
 
 use super::segments::{Syntax, segments};
-use super::{error_at, split_released, unrelease};
-use crate::transform::TransformError;
+use super::{FormatError, error_at, split_released, unrelease};
 
 struct Separators {
     component: char,
@@ -20,7 +19,7 @@ struct Separators {
     segment: char,
 }
 
-pub fn parse(text: &str) -> Result<Value, TransformError> {
+pub fn parse(text: &str) -> Result<Value, FormatError> {
     let mut body = text.trim_start();
     let mut base = text.len() - body.len();
     let mut separators = Separators {
@@ -160,7 +159,7 @@ mod tests {
         );
         assert!(matches!(
             parse("UNH+1'\nbad+2'"),
-            Err(TransformError::Parse {
+            Err(FormatError::Parse {
                 line: 2,
                 column: 1,
                 ..

@@ -1,16 +1,17 @@
 //! CSV ↔ JSON: delimiter, quote and header row configurable. With a header, rows become
-//! objects; without, arrays of strings.
+//! objects; without, arrays of strings. Writing: a row per array element (a single
+//! object: one row); the header names every key any object row has, in key order.
 
 use serde_json::{Map, Value};
 use switchyard_crds::v1alpha1::CsvOptions;
 
-use crate::transform::TransformError;
+use super::FormatError;
 
 fn byte(text: &str) -> u8 {
     text.as_bytes().first().copied().unwrap_or(b',')
 }
 
-fn error(e: &csv::Error) -> TransformError {
+fn error(e: &csv::Error) -> FormatError {
     let (line, column) = match e.kind() {
         csv::ErrorKind::UnequalLengths { pos, .. } => (pos.as_ref().map_or(0, |p| p.line()), 1),
         csv::ErrorKind::Utf8 { pos, err } => {
@@ -18,7 +19,7 @@ fn error(e: &csv::Error) -> TransformError {
         }
         _ => (e.position().map_or(0, |p| p.line()), 1),
     };
-    TransformError::Parse {
+    FormatError::Parse {
         format: "CSV",
         line,
         column,
@@ -26,7 +27,7 @@ fn error(e: &csv::Error) -> TransformError {
     }
 }
 
-pub fn parse(text: &str, options: &CsvOptions) -> Result<Value, TransformError> {
+pub fn decode(text: &str, options: &CsvOptions) -> Result<Value, FormatError> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(byte(&options.delimiter))
         .quote(byte(&options.quote))
@@ -66,9 +67,10 @@ fn cell(value: Option<&Value>) -> String {
     }
 }
 
-pub fn render(value: &Value, options: &CsvOptions) -> Result<String, String> {
-    let Value::Array(rows) = value else {
-        return Err("CSV needs an array of rows".into());
+pub fn encode(value: &Value, options: &CsvOptions) -> Result<Vec<u8>, FormatError> {
+    let rows = match value {
+        Value::Array(rows) => rows.as_slice(),
+        single => std::slice::from_ref(single),
     };
     let mut writer = csv::WriterBuilder::new()
         .delimiter(byte(&options.delimiter))
@@ -84,9 +86,12 @@ pub fn render(value: &Value, options: &CsvOptions) -> Result<String, String> {
             }
         }
     }
-    let fail = |e: csv::Error| e.to_string();
+    let fail = |e: &dyn std::fmt::Display| FormatError::Encode {
+        format: "CSV",
+        message: e.to_string(),
+    };
     if options.header && !columns.is_empty() {
-        writer.write_record(&columns).map_err(fail)?;
+        writer.write_record(&columns).map_err(|e| fail(&e))?;
     }
     for row in rows {
         let cells: Vec<String> = match row {
@@ -94,10 +99,9 @@ pub fn render(value: &Value, options: &CsvOptions) -> Result<String, String> {
             Value::Array(items) => items.iter().map(|v| cell(Some(v))).collect(),
             other => vec![cell(Some(other))],
         };
-        writer.write_record(&cells).map_err(fail)?;
+        writer.write_record(&cells).map_err(|e| fail(&e))?;
     }
-    let bytes = writer.into_inner().map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|e| e.to_string())
+    writer.into_inner().map_err(|e| fail(&e))
 }
 
 #[cfg(test)]
@@ -112,14 +116,17 @@ mod tests {
             delimiter: ";".into(),
             ..CsvOptions::default()
         };
-        let parsed = parse("sku;name\na1;\"Chair; oak\"\n", &options);
+        let parsed = decode("sku;name\na1;\"Chair; oak\"\n", &options);
         assert_eq!(parsed, Ok(json!([{"sku": "a1", "name": "Chair; oak"}])));
-        let text = render(&json!([{"sku": "a1", "name": "Chair; oak"}]), &options);
+        let text = encode(&json!([{"sku": "a1", "name": "Chair; oak"}]), &options);
         // Columns come in key order (JSON objects here keep keys sorted).
-        assert_eq!(text.as_deref(), Ok("name;sku\n\"Chair; oak\";a1\n"));
-        let bad = parse("a;b\n1;2\n3\n", &options);
+        assert_eq!(
+            text.as_deref(),
+            Ok("name;sku\n\"Chair; oak\";a1\n".as_bytes())
+        );
+        let bad = decode("a;b\n1;2\n3\n", &options);
         assert!(
-            matches!(bad, Err(TransformError::Parse { line: 3, .. })),
+            matches!(bad, Err(FormatError::Parse { line: 3, .. })),
             "{bad:?}"
         );
     }
