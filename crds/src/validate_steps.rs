@@ -76,14 +76,21 @@ pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(
                 path(&format!("aggregate.sum.{name}"), p);
             }
         }
-        Step::Validate(validate) => {
-            if !validate.schema.is_object() && !validate.schema.is_boolean() {
-                found.push((
-                    "validate.schema".into(),
-                    "a JSON Schema is an object (or a boolean)".into(),
-                ));
-            }
-        }
+        Step::Validate(validate) => match (&validate.schema, validate.entity) {
+            (Some(schema), None) if !schema.is_object() && !schema.is_boolean() => found.push((
+                "validate.schema".into(),
+                "a JSON Schema is an object (or a boolean)".into(),
+            )),
+            (Some(_), Some(_)) => found.push((
+                "validate".into(),
+                "set one of `schema` and `entity`, not both".into(),
+            )),
+            (None, None) => found.push((
+                "validate".into(),
+                "set `schema` (a JSON Schema) or `entity` (a canonical entity's name)".into(),
+            )),
+            _ => {}
+        },
         Step::Parse(parse) => {
             path("parse.path", &parse.path);
             if let Some(into) = &parse.into {

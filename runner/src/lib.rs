@@ -9,6 +9,7 @@ pub mod cli;
 pub mod connectors;
 pub mod console;
 pub mod engine;
+pub mod entities;
 pub mod formats;
 pub mod housekeeping;
 pub mod limits;

@@ -1,4 +1,4 @@
-//! Every example in docs/transformers.md runs: input → steps → output.
+//! Every example in docs/transformers.md and docs/entities.md runs: input → steps → output.
 //!
 //! An example whose steps name other resources (a lookup's Connection, a value map's
 //! ValueTable) is preceded by a `yaml resources` block with those manifests and, for HTTP lookups, a `json served`
@@ -34,11 +34,20 @@ fn blocks(doc: &str) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn every_documented_example_holds() {
-    let doc = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../docs/transformers.md"
-    ))
-    .unwrap_or_else(|e| panic!("{e}"));
+    let checked = examples_of("transformers.md").await;
+    assert!(checked >= 20, "only {checked} examples found");
+}
+
+#[tokio::test]
+async fn every_example_of_the_entities_page_holds() {
+    let checked = examples_of("entities.md").await;
+    assert!(checked >= 1, "only {checked} examples found");
+}
+
+/// Runs the examples of `docs/<page>`; returns how many.
+async fn examples_of(page: &str) -> usize {
+    let file = format!("{}/../docs/{page}", env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
     let blocks = blocks(&doc);
     let mut checked = 0;
     for (index, window) in blocks.windows(3).enumerate() {
@@ -72,7 +81,7 @@ async fn every_documented_example_holds() {
         );
         checked += 1;
     }
-    assert!(checked >= 20, "only {checked} examples found");
+    checked
 }
 
 /// The resources and served answers written right before an example.
@@ -180,4 +189,42 @@ fn runner_test_fails_with_a_diff_on_a_wrong_expectation() {
         stdout.contains(r#""a": 2"#) && stdout.contains(r#""a": 1"#),
         "{stdout}"
     );
+}
+
+/// The worked mappings of docs/entities.md (examples/b2b): every case passes, the
+/// negative ones by failing with the error they name.
+#[test]
+fn the_b2b_example_mappings_pass_their_transformer_tests() {
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/b2b");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["test", "-f", examples])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("6 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn an_unknown_entity_or_a_validate_step_without_schema_is_named() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("t.yaml"),
+        "apiVersion: switchyard.dev/v1alpha1\nkind: Transformer\nmetadata: {name: t}\nspec:\n  steps: [{validate: {entity: orderz}}]\n---\napiVersion: switchyard.dev/v1alpha1\nkind: Transformer\nmetadata: {name: u}\nspec:\n  steps: [{validate: {}}]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["validate", "-f"])
+        .arg(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for expected in [
+        "t.yaml (document 1): Transformer/default/t: field `spec.steps[0].validate.entity`: unknown variant `orderz`, expected one of `order`",
+        "t.yaml (document 2): Transformer/default/u: field `spec.steps[0].validate`: set `schema` (a JSON Schema) or `entity`",
+    ] {
+        assert!(stderr.contains(expected), "{expected} not in {stderr}");
+    }
 }

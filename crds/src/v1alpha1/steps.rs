@@ -189,12 +189,19 @@ pub enum OnInvalid {
     Drop,
 }
 
-/// Validate against a JSON Schema.
+/// Validate against a JSON Schema, written inline or named: one of `schema` and `entity`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ValidateStep {
-    /// The JSON Schema (draft 2020-12 unless `$schema` says otherwise).
-    pub schema: serde_json::Value,
+    /// The JSON Schema (draft 2020-12 unless `$schema` says otherwise). It may `$ref` the
+    /// canonical entities (`https://switchyard.dev/entities/v1/address`); nothing else is
+    /// fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<serde_json::Value>,
+    /// A canonical entity (`order`, `product`, `stockLevel`, `customer`, `company`,
+    /// `address`, `invoice`, `creditNote`, `shipment`, `payment`): its bundled schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<super::Entity>,
     /// `fail` (default) or `drop`.
     #[serde(default)]
     pub on_invalid: OnInvalid,

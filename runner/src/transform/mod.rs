@@ -28,7 +28,7 @@ mod split;
 mod storage_steps;
 pub mod testing;
 mod trigger;
-mod validate;
+pub(crate) mod validate;
 mod value_map;
 
 /// The codecs moved to [`crate::formats`]; this path stays for code written against it.

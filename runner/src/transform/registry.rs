@@ -56,6 +56,12 @@ pub enum BuildError {
     UnexpandedCall { label: String },
     #[error("{label}: {message}")]
     Config { label: String, message: String },
+    #[error("{label}: {source}")]
+    Schema {
+        label: String,
+        #[source]
+        source: super::validate::SchemaError,
+    },
 }
 
 /// What steps may use beyond themselves: the route's namespace, its Connections
@@ -239,9 +245,14 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
                 .map(|(name, p)| Ok((name.clone(), path(p)?)))
                 .collect::<Result<_, BuildError>>()?,
         })),
-        Step::Validate(validate) => item(Box::new(
-            Validate::build(&validate.schema, validate.on_invalid).map_err(config)?,
-        )),
+        Step::Validate(validate) => {
+            item(Box::new(Validate::build(validate).map_err(|source| {
+                BuildError::Schema {
+                    label: label.to_owned(),
+                    source,
+                }
+            })?))
+        }
         Step::Parse(parse) => item(Box::new(Parse {
             format: parse.format,
             path: path(&parse.path)?,

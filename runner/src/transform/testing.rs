@@ -42,7 +42,12 @@ pub struct TestCase {
     /// The batch of input items.
     pub input: Vec<Value>,
     /// The expected output items.
+    #[serde(default)]
     pub expected: Vec<Value>,
+    /// Or: the batch fails with an error containing this text (a schema violation
+    /// naming its field, say). `expected` must then be empty.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,6 +140,17 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedTest>, String> {
             let namespace = meta["namespace"].as_str().unwrap_or("default").to_owned();
             let spec: TestSpec = serde_json::from_value(document.spec.unwrap_or_default())
                 .map_err(|e| format!("{}: test `{name}`: {e}", file.display()))?;
+            if let Some(case) = spec
+                .cases
+                .iter()
+                .find(|c| c.error.is_some() && !c.expected.is_empty())
+            {
+                return Err(format!(
+                    "{}: test `{name}`, case `{}`: set `expected` or `error`, not both",
+                    file.display(),
+                    case.name
+                ));
+            }
             tests.push(LoadedTest {
                 file: file.clone(),
                 name,
@@ -277,12 +293,35 @@ pub async fn run_all(
         for case in &test.spec.cases {
             let actual = run_labeled_with(&steps, case.input.clone(), &resources).await;
             let expected = Value::Array(case.expected.clone());
-            match actual {
-                Ok(items) if Value::Array(items.clone()) == expected => {
+            match (actual, &case.error) {
+                (Err(error), Some(wanted)) if error.contains(wanted.as_str()) => {
                     report.passed += 1;
                     println!("ok    {} / {}", test.name, case.name);
                 }
-                Ok(items) => {
+                (Ok(items), Some(wanted)) => {
+                    report.failed += 1;
+                    println!(
+                        "FAIL  {} / {} ({}): expected an error containing `{wanted}`, got {}",
+                        test.name,
+                        case.name,
+                        test.file.display(),
+                        Value::Array(items)
+                    );
+                }
+                (Err(error), Some(wanted)) => {
+                    report.failed += 1;
+                    println!(
+                        "FAIL  {} / {} ({}): expected an error containing `{wanted}`, got: {error}",
+                        test.name,
+                        case.name,
+                        test.file.display()
+                    );
+                }
+                (Ok(items), None) if Value::Array(items.clone()) == expected => {
+                    report.passed += 1;
+                    println!("ok    {} / {}", test.name, case.name);
+                }
+                (Ok(items), None) => {
                     report.failed += 1;
                     println!(
                         "FAIL  {} / {} ({})",
@@ -292,7 +331,7 @@ pub async fn run_all(
                     );
                     println!("{}", diff(&expected, &Value::Array(items)));
                 }
-                Err(error) => {
+                (Err(error), None) => {
                     report.failed += 1;
                     println!(
                         "FAIL  {} / {} ({}): {error}",

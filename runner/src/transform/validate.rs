@@ -1,12 +1,14 @@
 //! The `validate` step: JSON Schema (draft 2020-12 unless `$schema` says otherwise). An
 //! invalid item fails with every violation listed (at most [`MAX_VIOLATIONS`]), or is
-//! dropped, as configured.
+//! dropped, as configured. The schema is written inline or names a canonical entity
+//! (`validate: {entity: order}`, see [`crate::entities`]).
 
 use jsonschema::Validator;
 use serde_json::Value;
-use switchyard_crds::v1alpha1::OnInvalid;
+use switchyard_crds::v1alpha1::{OnInvalid, ValidateStep};
 
 use super::{Transform, TransformError};
+use crate::entities::{self, Bundled, EntityError};
 
 /// Violations listed in an error; more are counted.
 const MAX_VIOLATIONS: usize = 20;
@@ -16,20 +18,38 @@ pub struct Validate {
     pub on_invalid: OnInvalid,
 }
 
+/// A schema that does not compile.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error(transparent)]
+    Entity(#[from] EntityError),
+    #[error("invalid JSON Schema: {message}")]
+    Invalid { message: String },
+    #[error("set `schema` (a JSON Schema) or `entity` (a canonical entity's name)")]
+    Missing,
+}
+
 impl Validate {
-    /// Compiles `schema`; the error says what is wrong with it.
-    pub fn build(schema: &Value, on_invalid: OnInvalid) -> Result<Self, String> {
-        let draft = if schema.get("$schema").is_some() {
-            jsonschema::options()
-        } else {
-            jsonschema::options().with_draft(jsonschema::Draft::Draft202012)
+    /// Compiles the step's schema (inline, or the named entity's); `$ref`s resolve to the
+    /// bundled entities only.
+    pub fn build(step: &ValidateStep) -> Result<Self, SchemaError> {
+        let schema = match (step.entity, &step.schema) {
+            (Some(entity), _) => entities::schema(entity)?,
+            (None, Some(schema)) => schema,
+            (None, None) => return Err(SchemaError::Missing),
         };
-        let validator = draft
-            .build(schema)
-            .map_err(|e| format!("invalid JSON Schema: {e}"))?;
+        let options = jsonschema::options().with_retriever(Bundled);
+        let options = if schema.get("$schema").is_some() {
+            options
+        } else {
+            options.with_draft(jsonschema::Draft::Draft202012)
+        };
+        let validator = options.build(schema).map_err(|e| SchemaError::Invalid {
+            message: e.to_string(),
+        })?;
         Ok(Self {
             validator,
-            on_invalid,
+            on_invalid: step.on_invalid,
         })
     }
 }
