@@ -2,7 +2,7 @@
 //! `acknowledge` step only apply to EDIFACT and X12, and X12's fixed-width header
 //! bounds its ids.
 
-use crate::v1alpha1::{EnvelopeOptions, Format};
+use crate::v1alpha1::{AcknowledgeStep, EnvelopeOptions, Format};
 
 /// Whether `format` is one of the EDI syntaxes.
 fn edi(format: Format) -> bool {
@@ -66,19 +66,26 @@ pub(crate) fn envelope(format: Format, envelope: &EnvelopeOptions) -> Vec<(Strin
 }
 
 /// Problems of the `acknowledge` step.
-pub(crate) fn acknowledge(format: Format) -> Vec<(String, String)> {
-    if edi(format) {
-        return Vec::new();
+pub(crate) fn acknowledge(step: &AcknowledgeStep) -> Vec<(String, String)> {
+    if !edi(step.format) {
+        return vec![(
+            "acknowledge.format".into(),
+            "must be edifact (CONTRL) or x12 (997, 999)".into(),
+        )];
     }
-    vec![(
-        "acknowledge.format".into(),
-        "must be edifact (CONTRL) or x12 (997)".into(),
-    )]
+    if step.format == Format::Edifact && step.x12_acknowledgement.is_some() {
+        return vec![(
+            "acknowledge.x12Acknowledgement".into(),
+            "applies only to x12; EDIFACT is acknowledged with a CONTRL".into(),
+        )];
+    }
+    Vec::new()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::v1alpha1::X12Acknowledgement;
 
     fn options() -> EnvelopeOptions {
         EnvelopeOptions {
@@ -106,7 +113,22 @@ mod tests {
         );
         assert!(found[0].1.contains("1 to 15 characters"));
         assert_eq!(envelope(Format::Csv, &options())[0].0, "render.envelope");
-        assert_eq!(acknowledge(Format::Xml)[0].0, "acknowledge.format");
+        let step = |format, x12_acknowledgement| AcknowledgeStep {
+            format,
+            path: "edi".into(),
+            into: "ack".into(),
+            x12_acknowledgement,
+        };
+        assert_eq!(
+            acknowledge(&step(Format::Xml, None))[0].0,
+            "acknowledge.format"
+        );
+        let ack999 = Some(X12Acknowledgement::Implementation);
+        assert_eq!(acknowledge(&step(Format::X12, ack999)), []);
+        assert_eq!(
+            acknowledge(&step(Format::Edifact, ack999))[0].0,
+            "acknowledge.x12Acknowledgement"
+        );
         assert_eq!(parse(Format::Csv, true)[0].0, "parse.interchange");
     }
 }

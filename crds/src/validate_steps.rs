@@ -112,7 +112,7 @@ pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(
         Step::Acknowledge(acknowledge) => {
             path("acknowledge.path", &acknowledge.path);
             path("acknowledge.into", &acknowledge.into);
-            found.extend(validate_edi::acknowledge(acknowledge.format));
+            found.extend(validate_edi::acknowledge(acknowledge));
         }
         Step::StorageGet(get) => {
             path("storageGet.into", &get.into);

@@ -45,16 +45,32 @@ pub struct EnvelopeOptions {
     pub test: bool,
 }
 
+/// Which X12 acknowledgement the `acknowledge` step writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum X12Acknowledgement {
+    /// 997 functional acknowledgement: `AK1`, `AK2`/`AK5` per transaction set, `AK9`.
+    #[default]
+    #[serde(rename = "997")]
+    Functional,
+    /// 999 implementation acknowledgement (HIPAA and other implementation guides):
+    /// `AK1`, `AK2`/`IK5` per transaction set, `AK9`.
+    #[serde(rename = "999")]
+    Implementation,
+}
+
 /// Acknowledge a received interchange: checks its envelopes (counts, control
 /// references) and writes `{accepted, reason, sender, recipient, messages}` to `into`,
-/// the messages being one CONTRL (EDIFACT) or 997 (X12) ready for `render` with an
+/// the messages being one CONTRL (EDIFACT) or 997/999 (X12) ready for `render` with an
 /// `envelope` (sender and recipient are the received ones swapped). A rejected
 /// interchange does not fail the item: the acknowledgement says why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcknowledgeStep {
-    /// `edifact` (a CONTRL) or `x12` (a 997).
+    /// `edifact` (a CONTRL) or `x12` (a 997 or a 999, see `x12Acknowledgement`).
     pub format: Format,
+    /// X12: `"997"` (default) or `"999"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x12_acknowledgement: Option<X12Acknowledgement>,
     /// Dotted path of the received interchange (text).
     pub path: String,
     /// Dotted path of the acknowledgement.

@@ -1,7 +1,9 @@
-//! Acknowledgements of received interchanges: CONTRL (EDIFACT) and 997 (X12), as
+//! Acknowledgements of received interchanges: CONTRL (EDIFACT) and 997 or 999 (X12), as
 //! messages ready for `render` with an envelope, sent back to the interchange's sender.
 
 use serde_json::{Map, Value, json};
+
+use switchyard_crds::v1alpha1::X12Acknowledgement;
 
 use super::envelope::{EnvelopeError, Interchange, Party, Problem, segment};
 
@@ -99,6 +101,25 @@ fn x12_code(problem: Problem, in_set: bool) -> &'static str {
 /// `AK1`, an `AK2`/`AK5` per transaction set (accepted, or rejected with the code), and
 /// `AK9` for the group (accepted, partially accepted or rejected).
 pub fn x997(interchange: &Interchange, error: Option<&EnvelopeError>) -> Value {
+    x12_ack(interchange, error, X12Acknowledgement::Functional)
+}
+
+/// A 999 implementation acknowledgement: the 997's structure with `IK5` (the
+/// implementation transaction set response, same codes) in place of `AK5`.
+pub fn x999(interchange: &Interchange, error: Option<&EnvelopeError>) -> Value {
+    x12_ack(interchange, error, X12Acknowledgement::Implementation)
+}
+
+/// The 997 or the 999.
+pub fn x12_ack(
+    interchange: &Interchange,
+    error: Option<&EnvelopeError>,
+    kind: X12Acknowledgement,
+) -> Value {
+    let (set_type, response) = match kind {
+        X12Acknowledgement::Functional => ("997", "AK5"),
+        X12Acknowledgement::Implementation => ("999", "IK5"),
+    };
     let group = interchange.groups.first();
     let mut segments = vec![segment(
         "AK1",
@@ -115,7 +136,7 @@ pub fn x997(interchange: &Interchange, error: Option<&EnvelopeError>) -> Value {
             "AK2",
             vec![message.kind.clone(), json!(message.reference)],
         ));
-        segments.push(segment("AK5", vec![json!("A")]));
+        segments.push(segment(response, vec![json!("A")]));
     }
     let mut received = accepted;
     let mut ak9 = Vec::new();
@@ -129,7 +150,7 @@ pub fn x997(interchange: &Interchange, error: Option<&EnvelopeError>) -> Value {
                     vec![within.kind.clone(), json!(within.reference)],
                 ));
                 segments.push(segment(
-                    "AK5",
+                    response,
                     vec![json!("R"), json!(x12_code(error.problem, true))],
                 ));
                 ak9.push(json!(if accepted > 0 { "P" } else { "R" }));
@@ -145,6 +166,6 @@ pub fn x997(interchange: &Interchange, error: Option<&EnvelopeError>) -> Value {
     answer(
         interchange,
         error,
-        json!({"type": "997", "segments": segments}),
+        json!({"type": set_type, "segments": segments}),
     )
 }

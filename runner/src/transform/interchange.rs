@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use serde_json::Value;
 use switchyard_crds::path::FieldPath;
-use switchyard_crds::v1alpha1::{EnvelopeOptions, Format};
+use switchyard_crds::v1alpha1::{EnvelopeOptions, Format, X12Acknowledgement};
 
 use super::{AsyncTransform, Context, Transform, TransformError, paths};
 use crate::formats::envelope::{EnvelopeError, Interchange, Party};
@@ -135,6 +135,7 @@ impl AsyncTransform for RenderInterchange {
 /// The `acknowledge` step.
 pub struct Acknowledge {
     pub format: Format,
+    pub x12: X12Acknowledgement,
     pub path: FieldPath,
     pub into: FieldPath,
 }
@@ -167,7 +168,7 @@ impl Transform for Acknowledge {
         };
         let (interchange, error) = read(self.format, &parsed);
         let ack = match self.format {
-            Format::X12 => acks::x997(&interchange, error.as_ref()),
+            Format::X12 => acks::x12_ack(&interchange, error.as_ref(), self.x12),
             _ => acks::contrl(&interchange, error.as_ref()),
         };
         paths::set(&mut item, &self.into, ack)?;

@@ -93,6 +93,32 @@ fn x12_mismatches_name_the_segment() {
 }
 
 #[tokio::test]
+async fn a_999_answers_with_ik5_in_place_of_ak5() {
+    let steps = pipeline(json!([
+        {"acknowledge": {"format": "x12", "path": "edi", "into": "ack", "x12Acknowledgement": "999"}},
+        {"render": {"format": "x12", "path": "ack", "into": "reply",
+                    "envelope": {"controlNumbers": "edi"}}}
+    ]));
+    let storage: Arc<dyn StorageStore> = Arc::new(MemoryStorage::default());
+    let reply = text(
+        &run(&steps, storage.clone(), json!({"edi": received()})).await,
+        "reply",
+    );
+    assert!(
+        reply.contains("~GS*FA*SWITCHYARD*BUYERCO*")
+            && reply.contains("~ST*999*0001~AK1*PO*4711~AK2*850*0001~IK5*A~AK9*A*1*1*1~SE*6*0001~"),
+        "{reply}"
+    );
+    assert!(checked_x12(&reply).is_ok());
+    let wrong = received().replace("ST*850*0001~", "ST*850*0002~");
+    let reply = text(&run(&steps, storage, json!({"edi": wrong})).await, "reply");
+    assert!(
+        reply.contains("~AK2*850*0002~IK5*R*3~AK9*R*1*1*0~"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
 async fn a_997_accepts_or_rejects_the_transaction_set() {
     let steps = pipeline(json!([
         {"acknowledge": {"format": "x12", "path": "edi", "into": "ack"}},

@@ -275,6 +275,7 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
         }
         Step::Acknowledge(acknowledge) => item(Box::new(Acknowledge {
             format: acknowledge.format,
+            x12: acknowledge.x12_acknowledgement.unwrap_or_default(),
             path: path(&acknowledge.path)?,
             into: path(&acknowledge.into)?,
         })),
