@@ -144,6 +144,8 @@ pub struct Catalog {
     pub value_tables: BTreeMap<Key, CompiledValueTable>,
     /// Notification rules, checked against the compiled Routes and Connections.
     pub notifications: BTreeMap<Key, CompiledNotification>,
+    /// Variables resources (their placeholders were replaced when loading).
+    pub variables: BTreeMap<Key, crate::v1alpha1::VariablesSpec>,
     /// Every problem found; resources with problems are left out of the maps above.
     pub problems: Vec<Problem>,
     /// Every Secret key referenced by a valid resource, as `(namespace, name, key)`.
@@ -199,6 +201,9 @@ impl Catalog {
                 AnyResource::Route(route) => routes.push((loaded.id, loaded.origin, route.spec)),
                 AnyResource::Notification(notification) => {
                     notifications.push((loaded.id, loaded.origin, notification.spec));
+                }
+                AnyResource::Variables(variables) => {
+                    catalog.variables.insert(key, variables.spec);
                 }
                 AnyResource::ValueTable(table) => {
                     catalog.value_tables.insert(
@@ -271,7 +276,8 @@ impl Catalog {
 
     /// Every secret reference of every compiled resource, with the resource (the one
     /// walk of [`crate::secret_refs`]): Connections, Routes with their expanded steps
-    /// (Transformers' steps included), ValueTables and Notifications ([`SECRET_KINDS`]).
+    /// (Transformers' steps included), ValueTables and Notifications ([`SECRET_KINDS`];
+    /// Variables' secret values are added by `collect_secret_refs`).
     /// The operator mounts them; the runner resolves them before it builds anything.
     pub fn resource_secret_refs(&self) -> Vec<(&ResourceId, &Origin, Vec<SecretRef>)> {
         let mut found = Vec::new();
@@ -302,7 +308,7 @@ impl Catalog {
     }
 
     fn collect_secret_refs(&mut self) {
-        let refs = self
+        let mut refs: BTreeSet<_> = self
             .resource_secret_refs()
             .into_iter()
             .flat_map(|(id, _, refs)| {
@@ -310,6 +316,13 @@ impl Catalog {
                     .map(|r| (id.namespace.clone(), r.selector.name, r.selector.key))
             })
             .collect();
+        // Secret variables (`Variables` spec.secretValues) are mounted like the rest.
+        for ((namespace, _), variables) in &self.variables {
+            for value in variables.secret_values.values() {
+                let selector = value.secret_key_ref.clone();
+                refs.insert((namespace.clone(), selector.name, selector.key));
+            }
+        }
         self.secret_refs = refs;
     }
 }
@@ -323,6 +336,7 @@ pub const SECRET_KINDS: &[&str] = &[
     "Transformer",
     "ValueTable",
     "Notification",
+    "Variables",
 ];
 
 /// Problems of another resource, for a message about a reference to it.

@@ -27,6 +27,7 @@ mod validate_flows;
 mod validate_notification;
 mod validate_proxy;
 mod validate_steps;
+pub mod vars;
 pub mod zone;
 
 pub use validate_connectors::is_identifier;

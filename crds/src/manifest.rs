@@ -10,12 +10,15 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::problem::{Origin, Problem, ResourceId};
-use crate::v1alpha1::{Connection, Notification, Route, Transformer, ValueTable};
+use crate::v1alpha1::{Connection, Notification, Route, Transformer, ValueTable, Variables};
+use crate::vars::VarSet;
 use crate::{API_GROUP, API_VERSION, DEFAULT_NAMESPACE};
 
 mod flow_depth;
+mod resolve;
 mod yaml;
 
+pub use resolve::{VarContext, load_values};
 pub use yaml::{MAX_TEXT_BYTES_PER_FILE, MAX_VALUES_PER_FILE, YamlError, documents};
 
 /// Any Switchyard resource.
@@ -28,6 +31,7 @@ pub enum AnyResource {
     Route(Route),
     ValueTable(ValueTable),
     Notification(Notification),
+    Variables(Variables),
 }
 
 /// A resource and where it came from.
@@ -36,6 +40,10 @@ pub struct LoadedResource {
     pub origin: Origin,
     pub id: ResourceId,
     pub resource: AnyResource,
+    /// The `spec` as written, when it held `${{ vars.NAME }}` placeholders (`resource`
+    /// has them replaced): what the operator ships, so Secret values never leave the
+    /// runner.
+    pub template: Option<serde_json::Value>,
 }
 
 /// The identifying head of any Kubernetes document.
@@ -166,6 +174,8 @@ pub struct Loaded {
     pub resources: Vec<LoadedResource>,
     pub problems: Vec<Problem>,
     pub files: Vec<FileSummary>,
+    /// The variables the placeholders were replaced with.
+    pub vars: VarSet,
 }
 
 /// Loads every Switchyard resource under `paths`. Documents of other API groups (a
@@ -177,6 +187,12 @@ pub fn load_paths(paths: &[PathBuf]) -> (Vec<LoadedResource>, Vec<Problem>) {
 
 /// Like [`load_paths`], with what each file held.
 pub fn load(paths: &[PathBuf]) -> Loaded {
+    load_with(paths, &VarContext::default())
+}
+
+/// Like [`load`], with variables from outside the manifests and a way to read the
+/// values of secret variables.
+pub fn load_with(paths: &[PathBuf], context: &VarContext<'_>) -> Loaded {
     let mut loaded = Loaded::default();
     let files = match manifest_files(paths) {
         Ok(files) => files,
@@ -185,6 +201,7 @@ pub fn load(paths: &[PathBuf]) -> Loaded {
             return loaded;
         }
     };
+    let mut raw = Vec::new();
     for file in files {
         let stamp = FileStamp::of(&file);
         let text = match read_text(&file) {
@@ -194,16 +211,26 @@ pub fn load(paths: &[PathBuf]) -> Loaded {
                 continue;
             }
         };
-        let (mut resources, mut problems, documents) = load_text(&text, Some(&file));
+        let (mut documents, mut problems) = read_documents(&text, Some(&file));
         loaded.files.push(FileSummary {
             path: file,
             stamp,
-            resources: resources.len(),
-            empty: documents == 0 && problems.is_empty(),
+            resources: 0,
+            empty: documents.is_empty() && problems.is_empty(),
         });
-        loaded.resources.append(&mut resources);
+        raw.append(&mut documents);
         loaded.problems.append(&mut problems);
     }
+    let (resources, mut problems, vars) = resolve::resolve(raw, context);
+    for summary in &mut loaded.files {
+        summary.resources = resources
+            .iter()
+            .filter(|r| r.origin.file.as_deref() == Some(summary.path.as_path()))
+            .count();
+    }
+    loaded.resources = resources;
+    loaded.problems.append(&mut problems);
+    loaded.vars = vars;
     loaded
 }
 
@@ -268,29 +295,33 @@ fn read_text(path: &Path) -> Result<String, Problem> {
 
 /// Loads every Switchyard resource in a multi-document YAML text. Reading stops at the
 /// first YAML error (named with its line and column); the documents before it load.
+/// Placeholders take the text's own Variables (see [`load_with`] for more).
 pub fn load_str(text: &str, file: Option<&Path>) -> (Vec<LoadedResource>, Vec<Problem>) {
-    let (resources, problems, _) = load_text(text, file);
+    let (documents, mut problems) = read_documents(text, file);
+    let (resources, mut more, _) = resolve::resolve(documents, &VarContext::default());
+    problems.append(&mut more);
     (resources, problems)
 }
 
-/// [`load_str`], and the number of (non-empty) documents read.
-fn load_text(text: &str, file: Option<&Path>) -> (Vec<LoadedResource>, Vec<Problem>, usize) {
-    let mut resources = Vec::new();
+/// The (non-empty) documents of a text with where each came from, and the YAML error
+/// that stopped reading.
+fn read_documents(
+    text: &str,
+    file: Option<&Path>,
+) -> (Vec<(Origin, serde_json::Value)>, Vec<Problem>) {
     let mut problems = Vec::new();
     let (documents, error) = documents(text);
-    let count = documents.len();
-    for (index, value) in documents {
-        let origin = Origin {
-            file: file.map(Path::to_owned),
-            document: Some(index),
-            position: None,
-        };
-        match load_document(value, &origin) {
-            Ok(Some(resource)) => resources.push(resource),
-            Ok(None) => {}
-            Err(problem) => problems.push(problem),
-        }
-    }
+    let documents = documents
+        .into_iter()
+        .map(|(index, value)| {
+            let origin = Origin {
+                file: file.map(Path::to_owned),
+                document: Some(index),
+                position: None,
+            };
+            (origin, value)
+        })
+        .collect();
     if let Some(error) = error {
         let origin = Origin {
             file: file.map(Path::to_owned),
@@ -307,14 +338,19 @@ fn load_text(text: &str, file: Option<&Path>) -> (Vec<LoadedResource>, Vec<Probl
             ),
         ));
     }
-    (resources, problems, count)
+    (documents, problems)
 }
 
-fn load_document(
-    value: serde_json::Value,
-    origin: &Origin,
-) -> Result<Option<LoadedResource>, Problem> {
-    let head = DocumentHead::deserialize(&value).map_err(|error| {
+/// What a document is: a Switchyard resource (its kind and id), a ConfigMap (whose data
+/// may hold variables) or something else (skipped).
+enum Identified {
+    Switchyard(ResourceId),
+    ConfigMap(ResourceId),
+    Foreign,
+}
+
+fn identify(value: &serde_json::Value, origin: &Origin) -> Result<Identified, Problem> {
+    let head = DocumentHead::deserialize(value).map_err(|error| {
         Problem::new(
             origin,
             None,
@@ -323,20 +359,28 @@ fn load_document(
         )
     })?;
     let api_version = head.api_version.unwrap_or_default();
-    if api_version.split('/').next() != Some(API_GROUP) {
-        return Ok(None);
-    }
-    let kind = head
-        .kind
-        .ok_or_else(|| Problem::new(origin, None, "kind", "is missing"))?;
-    let id = ResourceId {
-        kind: kind.clone(),
+    let id = |kind: String| ResourceId {
+        kind,
         namespace: head
             .metadata
             .namespace
+            .clone()
             .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
-        name: head.metadata.name.unwrap_or_default(),
+        name: head.metadata.name.clone().unwrap_or_default(),
     };
+    if api_version.split('/').next() != Some(API_GROUP) {
+        return Ok(match head.kind {
+            Some(kind) if api_version == "v1" && kind == "ConfigMap" => {
+                Identified::ConfigMap(id(kind))
+            }
+            _ => Identified::Foreign,
+        });
+    }
+    let kind = head
+        .kind
+        .clone()
+        .ok_or_else(|| Problem::new(origin, None, "kind", "is missing"))?;
+    let id = id(kind);
     if api_version != API_VERSION {
         return Err(Problem::new(
             origin,
@@ -353,28 +397,37 @@ fn load_document(
             "is missing",
         ));
     }
-    let resource = match kind.as_str() {
-        "Connection" => AnyResource::Connection(typed(value, origin, &id)?),
-        "Transformer" => AnyResource::Transformer(typed(value, origin, &id)?),
-        "Route" => AnyResource::Route(typed(value, origin, &id)?),
-        "ValueTable" => AnyResource::ValueTable(typed(value, origin, &id)?),
-        "Notification" => AnyResource::Notification(typed(value, origin, &id)?),
-        other => {
-            return Err(Problem::new(
-                origin,
-                Some(&id),
-                "kind",
-                format!(
-                    "unknown kind `{other}`; expected Connection, Transformer, Route, ValueTable or Notification"
-                ),
-            ));
-        }
+    Ok(Identified::Switchyard(id))
+}
+
+/// Types a Switchyard document whose placeholders are replaced.
+fn typed_resource(
+    value: serde_json::Value,
+    origin: &Origin,
+    id: &ResourceId,
+    coercible: &[crate::vars::Coercible],
+) -> Result<AnyResource, Problem> {
+    let typed = |value| -> Result<AnyResource, Problem> {
+        Ok(match id.kind.as_str() {
+            "Connection" => AnyResource::Connection(typed(value, origin, id)?),
+            "Transformer" => AnyResource::Transformer(typed(value, origin, id)?),
+            "Route" => AnyResource::Route(typed(value, origin, id)?),
+            "ValueTable" => AnyResource::ValueTable(typed(value, origin, id)?),
+            "Notification" => AnyResource::Notification(typed(value, origin, id)?),
+            "Variables" => AnyResource::Variables(typed(value, origin, id)?),
+            other => {
+                return Err(Problem::new(
+                    origin,
+                    Some(id),
+                    "kind",
+                    format!(
+                        "unknown kind `{other}`; expected Connection, Transformer, Route, ValueTable, Notification or Variables"
+                    ),
+                ));
+            }
+        })
     };
-    Ok(Some(LoadedResource {
-        origin: origin.clone(),
-        id,
-        resource,
-    }))
+    resolve::coercing(value, coercible, typed)
 }
 
 /// Deserializes a document into its type; an error names the field path.

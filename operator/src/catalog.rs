@@ -8,12 +8,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use kube::ResourceExt;
 use kube::api::DynamicObject;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use switchyard_crds::API_VERSION;
 use switchyard_crds::catalog::Catalog;
-use switchyard_crds::manifest::{AnyResource, LoadedResource, load_str};
+#[cfg(test)]
+use switchyard_crds::manifest::load_str;
+use switchyard_crds::manifest::{AnyResource, LoadedResource, VarContext, load_values};
 use switchyard_crds::problem::{Origin, Problem, ResourceId};
 
 use crate::names::ANNOTATION_RETRY_FAILED;
@@ -26,6 +29,8 @@ pub struct Validated {
     pub problems: Vec<Problem>,
     /// Ids of the Routes that are valid and may run.
     pub valid_routes: BTreeSet<ResourceId>,
+    /// The ConfigMaps that Variables name (`valuesFrom`), as read: they ship with them.
+    pub config_maps: BTreeMap<(String, String), serde_json::Value>,
 }
 
 impl Validated {
@@ -38,17 +43,16 @@ impl Validated {
 }
 
 /// Types the objects read from the cluster. A document that does not fit its type is a
-/// problem of that resource, never an error of the whole namespace.
+/// problem of that resource, never an error of the whole namespace. Placeholders are
+/// checked against the namespace's Variables (and their ConfigMaps); the operator reads
+/// no Secret, so a secret variable stands for a stand-in here and is filled in by the
+/// runner.
 pub fn load(objects: &[DynamicObject]) -> (Vec<LoadedResource>, Vec<Problem>) {
-    let mut resources = Vec::new();
+    let mut documents = Vec::new();
     let mut problems = Vec::new();
     for object in objects {
-        match serde_json::to_string(object) {
-            Ok(text) => {
-                let (mut r, mut p) = load_str(&text, None);
-                resources.append(&mut r);
-                problems.append(&mut p);
-            }
+        match serde_json::to_value(object) {
+            Ok(value) => documents.push((Origin::default(), value)),
             Err(error) => problems.push(Problem::new(
                 &Origin::default(),
                 None,
@@ -57,7 +61,36 @@ pub fn load(objects: &[DynamicObject]) -> (Vec<LoadedResource>, Vec<Problem>) {
             )),
         }
     }
+    let (resources, mut more) = load_values(documents, &VarContext::default());
+    problems.append(&mut more);
     (resources, problems)
+}
+
+/// The names of the ConfigMaps the Variables among `objects` take values from.
+pub fn config_maps_named(objects: &[DynamicObject]) -> BTreeSet<String> {
+    objects
+        .iter()
+        .filter(|o| o.types.as_ref().is_some_and(|t| t.kind == "Variables"))
+        .filter_map(|o| o.data.pointer("/spec/valuesFrom")?.as_array().cloned())
+        .flatten()
+        .filter_map(|from| Some(from.pointer("/configMapRef/name")?.as_str()?.to_owned()))
+        .collect()
+}
+
+/// The ConfigMaps among `objects` (read because Variables name them), by namespace and
+/// name.
+pub fn config_maps(objects: &[DynamicObject]) -> BTreeMap<(String, String), serde_json::Value> {
+    objects
+        .iter()
+        .filter(|o| o.types.as_ref().is_some_and(|t| t.kind == "ConfigMap"))
+        .map(|o| {
+            let key = (
+                o.metadata.namespace.clone().unwrap_or_default(),
+                o.name_any(),
+            );
+            (key, o.data.get("data").cloned().unwrap_or_default())
+        })
+        .collect()
 }
 
 /// Validates the namespace's resources for a tenant with `regions`.
@@ -81,6 +114,7 @@ pub fn validate(
         resources,
         problems,
         valid_routes,
+        config_maps: BTreeMap::new(),
     }
 }
 
@@ -153,8 +187,18 @@ pub fn region_catalog(validated: &Validated, region: &str) -> RegionCatalog {
     let mut documents = Vec::new();
     let mut routes = Vec::new();
     let mut retry = BTreeMap::new();
+    let mut config_maps = BTreeSet::new();
     for loaded in &included {
         let (spec, annotations) = match &loaded.resource {
+            AnyResource::Variables(v) => {
+                config_maps.extend(v.spec.values_from.iter().map(|from| {
+                    (
+                        loaded.id.namespace.clone(),
+                        from.config_map_ref.name.clone(),
+                    )
+                }));
+                (serde_json::to_value(&v.spec), None)
+            }
             AnyResource::Connection(c) => (serde_json::to_value(&c.spec), None),
             AnyResource::Transformer(t) => (serde_json::to_value(&t.spec), None),
             AnyResource::ValueTable(v) => (serde_json::to_value(&v.spec), None),
@@ -170,11 +214,26 @@ pub fn region_catalog(validated: &Validated, region: &str) -> RegionCatalog {
         if let Some(request) = annotations.and_then(|a| a.get(ANNOTATION_RETRY_FAILED)) {
             retry.insert(loaded.id.name.clone(), request.clone());
         }
+        // As written when it holds placeholders: the runner fills them in, secret
+        // values included, which never pass through the operator.
+        let spec = match &loaded.template {
+            Some(template) => template.clone(),
+            None => spec.unwrap_or_default(),
+        };
         let document = json!({
             "apiVersion": API_VERSION,
             "kind": loaded.id.kind,
             "metadata": {"name": loaded.id.name, "namespace": loaded.id.namespace},
-            "spec": spec.unwrap_or_default(),
+            "spec": spec,
+        });
+        documents.push(serde_yaml::to_string(&document).unwrap_or_default());
+    }
+    for key in config_maps {
+        let document = json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": key.1, "namespace": key.0},
+            "data": validated.config_maps.get(&key).cloned().unwrap_or_default(),
         });
         documents.push(serde_yaml::to_string(&document).unwrap_or_default());
     }

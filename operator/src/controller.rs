@@ -17,7 +17,9 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
-use switchyard_crds::v1alpha1::{Connection, Notification, Route, Tenant, Transformer, ValueTable};
+use switchyard_crds::v1alpha1::{
+    Connection, Notification, Route, Tenant, Transformer, ValueTable, Variables,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::OperatorConfig;
@@ -101,6 +103,7 @@ async fn run_scope(
         ApiResource::erase::<Transformer>(&()),
         ApiResource::erase::<ValueTable>(&()),
         ApiResource::erase::<Notification>(&()),
+        ApiResource::erase::<Variables>(&()),
     ] {
         let store = tenants.clone();
         let api = match ns {

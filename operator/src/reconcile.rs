@@ -13,7 +13,9 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
-use switchyard_crds::v1alpha1::{Connection, Notification, Route, Tenant, Transformer, ValueTable};
+use switchyard_crds::v1alpha1::{
+    Connection, Notification, Route, Tenant, Transformer, ValueTable, Variables,
+};
 
 use crate::child::{Child, ChildKind, contained_in};
 use crate::config::{ApiEndpoint, OperatorConfig};
@@ -91,6 +93,7 @@ pub async fn fetch(client: &Client, namespace: &str, tenant: &str) -> Result<Obs
         ApiResource::erase::<Transformer>(&()),
         ApiResource::erase::<ValueTable>(&()),
         ApiResource::erase::<Notification>(&()),
+        ApiResource::erase::<Variables>(&()),
         ApiResource::erase::<Route>(&()),
     ] {
         sources.extend(
@@ -98,6 +101,22 @@ pub async fn fetch(client: &Client, namespace: &str, tenant: &str) -> Result<Obs
                 .await
                 .map_err(failed(&resource.plural))?,
         );
+    }
+    let config_maps = crate::catalog::config_maps_named(&sources);
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+    );
+    for name in config_maps {
+        // A missing one is a problem of the Variables that names it.
+        if let Some(mut object) = api.get_opt(&name).await.map_err(failed("configmaps"))? {
+            object.types = Some(TypeMeta {
+                api_version: "v1".to_owned(),
+                kind: "ConfigMap".to_owned(),
+            });
+            sources.push(object);
+        }
     }
     let selector = tenant_selector(tenant);
     let mut children = Vec::new();

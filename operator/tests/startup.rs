@@ -218,6 +218,7 @@ async fn with_watch_namespaces_nothing_is_read_cluster_wide() {
                         "transformers",
                         "valuetables",
                         "notifications",
+                        "variables",
                         "configmaps",
                         "deployments",
                         "statefulsets",

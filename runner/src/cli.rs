@@ -73,6 +73,9 @@ struct ManifestArgs {
     /// `SWITCHYARD_SECRET_<SECRET>_<KEY>` (upper case, other characters as `_`).
     #[arg(long, env = "SWITCHYARD_SECRETS_DIR")]
     secrets_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    vars: crate::vars::VarFiles,
 }
 
 #[derive(Args)]
@@ -232,24 +235,37 @@ pub async fn main() -> anyhow::Result<()> {
         std::process::exit(EXIT_INVALID);
     }
     match cli.command {
-        Command::Test(args) => match crate::transform::testing::run_all(&args.paths).await {
-            Ok(report) => {
-                println!("{} passed, {} failed", report.passed, report.failed);
-                if report.failed > 0 {
-                    std::process::exit(1);
+        Command::Test(args) => {
+            let secrets = SecretSource {
+                dir: args.secrets_dir.clone(),
+            };
+            let context = match args.vars.context(&secrets) {
+                Ok(context) => context,
+                Err(problems) => {
+                    let problems = switchyard_crds::problem::Problems(problems);
+                    eprintln!("{}", redact::redact(&problems.to_string()));
+                    std::process::exit(EXIT_INVALID);
                 }
-                Ok(())
+            };
+            match crate::transform::testing::run_all(&args.paths, &context).await {
+                Ok(report) => {
+                    println!("{} passed, {} failed", report.passed, report.failed);
+                    if report.failed > 0 {
+                        std::process::exit(1);
+                    }
+                    Ok(())
+                }
+                Err(problems) => {
+                    eprintln!("{}", redact::redact(&problems.to_string()));
+                    std::process::exit(EXIT_INVALID);
+                }
             }
-            Err(problems) => {
-                eprintln!("{}", redact::redact(&problems.to_string()));
-                std::process::exit(EXIT_INVALID);
-            }
-        },
+        }
         Command::Validate(args) => {
             let secrets = SecretSource {
                 dir: args.secrets_dir.clone(),
             };
-            match runtime::load(&args.paths, &secrets) {
+            match runtime::load_with(&args.paths, &secrets, &args.vars) {
                 Ok(runtime) => {
                     println!("{} route(s) valid", runtime.routes.len());
                     Ok(())
@@ -295,14 +311,15 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             std::process::exit(EXIT_INVALID);
         }
     };
-    let (runtime, loaded_files) = match runtime::load_tracked(&args.manifests.paths, &secrets) {
-        Ok(loaded) => loaded,
-        Err(problems) => {
-            eprintln!("{}", redact::redact(&problems.to_string()));
-            eprintln!("Nothing was started.");
-            std::process::exit(EXIT_INVALID);
-        }
-    };
+    let (runtime, loaded_files) =
+        match runtime::load_tracked(&args.manifests.paths, &secrets, &args.manifests.vars) {
+            Ok(loaded) => loaded,
+            Err(problems) => {
+                eprintln!("{}", redact::redact(&problems.to_string()));
+                eprintln!("Nothing was started.");
+                std::process::exit(EXIT_INVALID);
+            }
+        };
     if !auth.is_enabled() && !args.listen.ip().is_loopback() {
         eprintln!(
             "Refusing to serve the API on {} without authentication: set SWITCHYARD_API_TOKENS_FILE, SWITCHYARD_OIDC_ISSUER or SWITCHYARD_API_TOKEN, or listen on 127.0.0.1.",
@@ -357,12 +374,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         tokio::spawn(status_report::run(engine.clone(), client));
     }
 
-    let reloads = reload_triggers(&args.manifests.paths, !args.no_watch)?;
+    let watched: Vec<PathBuf> = args
+        .manifests
+        .paths
+        .iter()
+        .chain(args.manifests.vars.paths())
+        .cloned()
+        .collect();
+    let reloads = reload_triggers(&watched, !args.no_watch)?;
     tokio::spawn(reload_loop(
         engine.clone(),
         args.manifests.paths.clone(),
         args.data_dir.clone(),
-        secrets,
+        (secrets, args.manifests.vars.clone()),
         loaded_files,
         reloads,
         audit.clone(),
@@ -489,21 +513,27 @@ async fn reload_loop(
     engine: Arc<Engine>,
     paths: Vec<PathBuf>,
     data_dir: PathBuf,
-    secrets: SecretSource,
+    (secrets, vars): (SecretSource, crate::vars::VarFiles),
     mut loaded_files: runtime::LoadedFiles,
     mut triggers: mpsc::Receiver<()>,
     audit: Arc<dyn AuditLog>,
 ) {
-    let mut loaded = Fingerprint::of(&paths);
+    let fingerprint = |paths: &[PathBuf]| match vars.context(&secrets) {
+        Ok(context) => Fingerprint::of(paths, &context),
+        Err(_) => Fingerprint::default(),
+    };
+    let mut loaded = fingerprint(&paths);
     while triggers.recv().await.is_some() {
         // Let a burst of changes settle, then reload once.
         tokio::time::sleep(RELOAD_DEBOUNCE).await;
         while triggers.try_recv().is_ok() {}
         housekeeping::apply_requests(&engine, &paths, &data_dir).await;
         // A refused reload is logged there, with why.
-        if let Some(runtime) = runtime::reload_logged(&paths, &secrets, &mut loaded_files).await {
+        if let Some(runtime) =
+            runtime::reload_logged(&paths, &secrets, &vars, &mut loaded_files).await
+        {
             engine.reload(runtime).await;
-            let now = Fingerprint::of(&paths);
+            let now = fingerprint(&paths);
             record_reload(audit.as_ref(), &loaded, &now).await;
             loaded = now;
         }

@@ -25,4 +25,5 @@ pub mod status_report;
 pub mod storage;
 pub mod telemetry;
 pub mod transform;
+pub mod vars;
 pub mod waiting;

@@ -111,7 +111,16 @@ impl Runtime {
 /// Loads, validates and builds the manifests under `paths`. Any problem anywhere fails
 /// the whole load: local mode starts all or nothing.
 pub fn load(paths: &[PathBuf], secrets: &SecretSource) -> Result<Runtime, Problems> {
-    load_tracked(paths, secrets).map(|(runtime, _)| runtime)
+    load_with(paths, secrets, &crate::vars::VarFiles::default())
+}
+
+/// [`load`] with variables files (the environment's variables count either way).
+pub fn load_with(
+    paths: &[PathBuf],
+    secrets: &SecretSource,
+    vars: &crate::vars::VarFiles,
+) -> Result<Runtime, Problems> {
+    load_tracked(paths, secrets, vars).map(|(runtime, _)| runtime)
 }
 
 /// Builds the runtime of every route of a problem-free catalog.

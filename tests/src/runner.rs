@@ -13,6 +13,8 @@ pub struct RunnerOptions {
     pub secrets_dir: Option<PathBuf>,
     pub lease_seconds: Option<u64>,
     pub env: Vec<(String, String)>,
+    /// More arguments for `runner run` (`--vars-file`, …).
+    pub args: Vec<String>,
     /// Where the runner's log goes (default: its data directory). Tests that fill the
     /// data directory's file system keep the log elsewhere.
     pub log_dir: Option<PathBuf>,
@@ -95,6 +97,7 @@ impl Runner {
         for (key, value) in &options.env {
             command.env(key, value);
         }
+        command.args(&options.args);
         let mut child = command.spawn().expect("spawn runner");
         let stderr_copy = child.stderr.take().map(|mut stderr| {
             let mut log = log;

@@ -10,12 +10,12 @@ reads or writes one) and no write to any resource's spec.
 # controller's informers, and each reconcile lists its namespace. Never written: GitOps
 # tools own their specs.
 - apiGroups: [switchyard.dev]
-  resources: [tenants, routes, connections, transformers, valuetables, notifications]
+  resources: [tenants, routes, connections, transformers, valuetables, notifications, variables]
   verbs: [get, list, watch]
 # Their status subresources: the operator reports Ready/Progressing/Degraded there.
 # patch: server-side apply of the status (the only way it writes them); get: read back.
 - apiGroups: [switchyard.dev]
-  resources: [tenants/status, routes/status, connections/status, transformers/status, valuetables/status, notifications/status]
+  resources: [tenants/status, routes/status, connections/status, transformers/status, valuetables/status, notifications/status, variables/status]
   verbs: [get, patch]
 # The runner objects it creates per tenant region (labelled and owned by the Tenant).
 # get/list/watch: informers and drift detection; create + patch: server-side apply

@@ -26,6 +26,7 @@ fn spec_schemas() -> Vec<(&'static str, Value)> {
         ("ValueTable", schema::<ValueTableSpec>()),
         ("Notification", schema::<NotificationSpec>()),
         ("Tenant", schema::<TenantSpec>()),
+        ("Variables", schema::<crate::v1alpha1::VariablesSpec>()),
     ]
 }
 

@@ -20,6 +20,7 @@ mod tenant;
 mod transformer;
 mod value_table;
 mod values;
+mod variables;
 
 pub use circuit::*;
 pub use common::*;
@@ -39,3 +40,4 @@ pub use tenant::*;
 pub use transformer::*;
 pub use value_table::*;
 pub use values::*;
+pub use variables::*;

@@ -7,7 +7,9 @@ use k8s_openapi::chrono::{DateTime, Utc};
 use kube::api::DynamicObject;
 use kube::discovery::ApiResource;
 use serde_json::Value;
-use switchyard_crds::v1alpha1::{Connection, Notification, Route, Tenant, Transformer, ValueTable};
+use switchyard_crds::v1alpha1::{
+    Connection, Notification, Route, Tenant, Transformer, ValueTable, Variables,
+};
 
 use crate::child::{Child, ChildError, ChildKind};
 use crate::config::{ApiEndpoint, OperatorConfig};
@@ -23,8 +25,9 @@ mod validate;
 pub struct Observed {
     /// Every Tenant of the namespace, this one included.
     pub tenants: Vec<Tenant>,
-    /// The namespace's Routes, Connections, Transformers, ValueTables and Notifications, untyped (a resource that does
-    /// not parse is a problem of that resource only).
+    /// The namespace's Routes, Connections, Transformers, ValueTables, Notifications and
+    /// Variables, untyped (a resource that does not parse is a problem of that resource
+    /// only), and the ConfigMaps that Variables name.
     pub sources: Vec<DynamicObject>,
     /// Objects the operator made for this tenant earlier.
     pub children: Vec<(ChildKind, DynamicObject)>,
@@ -44,6 +47,7 @@ pub enum StatusKind {
     Transformer,
     ValueTable,
     Notification,
+    Variables,
 }
 
 impl StatusKind {
@@ -55,6 +59,7 @@ impl StatusKind {
             StatusKind::Transformer => ApiResource::erase::<Transformer>(&()),
             StatusKind::ValueTable => ApiResource::erase::<ValueTable>(&()),
             StatusKind::Notification => ApiResource::erase::<Notification>(&()),
+            StatusKind::Variables => ApiResource::erase::<Variables>(&()),
         }
     }
 
@@ -66,6 +71,7 @@ impl StatusKind {
             Self::Transformer,
             Self::ValueTable,
             Self::Notification,
+            Self::Variables,
         ]
         .into_iter()
         .find(|k| k.api_resource().kind == kind)

@@ -51,9 +51,12 @@ pub fn validate<'a>(
     }
     let all_regions: Vec<String> = tenant.spec.regions.iter().map(|r| r.name.clone()).collect();
     let (resources, load_problems) = catalog::load(&observed.sources);
+    let mut validated = catalog::validate(resources, load_problems, &all_regions);
+    // The ConfigMaps that Variables name (`valuesFrom`), shipped with the resources.
+    validated.config_maps = catalog::config_maps(&observed.sources);
     Ok(ValidatedTenant {
         tenant,
-        catalog: catalog::validate(resources, load_problems, &all_regions),
+        catalog: validated,
         image: tenant
             .spec
             .image

@@ -475,6 +475,10 @@ fn key_of(object: &Value) -> Key {
 /// `NetworkPolicy` → `networkpolicies`, `Route` → `routes`.
 pub fn plural(kind: &str) -> String {
     let lower = kind.to_lowercase();
+    if lower.ends_with('s') {
+        // `Variables` is its own plural.
+        return lower;
+    }
     match lower.strip_suffix('y') {
         Some(stem) => format!("{stem}ies"),
         None => format!("{lower}s"),

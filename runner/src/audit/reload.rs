@@ -14,8 +14,8 @@ use super::{AuditAction, AuditEvent, AuditLog};
 pub struct Fingerprint(BTreeMap<(String, String), String>);
 
 impl Fingerprint {
-    pub fn of(paths: &[PathBuf]) -> Self {
-        let (resources, _) = manifest::load_paths(paths);
+    pub fn of(paths: &[PathBuf], context: &manifest::VarContext<'_>) -> Self {
+        let resources = manifest::load_with(paths, context).resources;
         let mut map = BTreeMap::new();
         for loaded in resources {
             let content = match &loaded.resource {
@@ -24,6 +24,7 @@ impl Fingerprint {
                 AnyResource::Route(r) => serde_json::to_string(r),
                 AnyResource::ValueTable(r) => serde_json::to_string(r),
                 AnyResource::Notification(r) => serde_json::to_string(r),
+                AnyResource::Variables(r) => serde_json::to_string(r),
             }
             .unwrap_or_default();
             let id = &loaded.id;

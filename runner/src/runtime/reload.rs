@@ -14,6 +14,7 @@ use switchyard_crds::problem::Problems;
 
 use super::{Runtime, build};
 use crate::secrets::SecretSource;
+use crate::vars::VarFiles;
 
 /// How often a reload is tried again while a file keeps changing under it.
 const CHANGING_ATTEMPTS: usize = 5;
@@ -72,11 +73,25 @@ impl ReloadRefused {
 pub fn load_tracked(
     paths: &[PathBuf],
     secrets: &SecretSource,
+    vars: &VarFiles,
 ) -> Result<(Runtime, LoadedFiles), Problems> {
-    let loaded = manifest::load(paths);
+    let loaded = load_manifests(paths, secrets, vars)?;
     let files = LoadedFiles::of(&loaded);
     let runtime = compile(loaded, paths, secrets)?;
     Ok((runtime, files))
+}
+
+/// The manifests with their placeholders replaced (secret values registered with the
+/// redactor first).
+fn load_manifests(
+    paths: &[PathBuf],
+    secrets: &SecretSource,
+    vars: &VarFiles,
+) -> Result<Loaded, Problems> {
+    let context = vars.context(secrets).map_err(Problems)?;
+    let loaded = manifest::load_with(paths, &context);
+    crate::vars::register_overridden_secrets(&loaded);
+    Ok(loaded)
 }
 
 fn compile(loaded: Loaded, paths: &[PathBuf], secrets: &SecretSource) -> Result<Runtime, Problems> {
@@ -96,9 +111,10 @@ fn compile(loaded: Loaded, paths: &[PathBuf], secrets: &SecretSource) -> Result<
 pub fn reload(
     paths: &[PathBuf],
     secrets: &SecretSource,
+    vars: &VarFiles,
     running: &LoadedFiles,
 ) -> Result<(Runtime, LoadedFiles), ReloadRefused> {
-    let loaded = manifest::load(paths);
+    let loaded = load_manifests(paths, secrets, vars).map_err(ReloadRefused::Invalid)?;
     for file in &loaded.files {
         if FileStamp::of(&file.path) != file.stamp {
             return Err(ReloadRefused::Changing(file.path.clone()));
@@ -124,11 +140,12 @@ pub fn reload(
 pub async fn reload_logged(
     paths: &[PathBuf],
     secrets: &SecretSource,
+    vars: &VarFiles,
     running: &mut LoadedFiles,
 ) -> Option<Runtime> {
     let mut attempt = 1;
     let refused = loop {
-        match reload(paths, secrets, running) {
+        match reload(paths, secrets, vars, running) {
             Ok((runtime, files)) => {
                 *running = files;
                 return Some(runtime);
@@ -170,18 +187,19 @@ mod tests {
         write(dir.path(), "route.yaml", ROUTE);
         let paths = [dir.path().to_owned()];
         let secrets = SecretSource { dir: None };
-        let (runtime, running) = load_tracked(&paths, &secrets).unwrap_or_else(|e| panic!("{e}"));
+        let (runtime, running) =
+            load_tracked(&paths, &secrets, &VarFiles::default()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(runtime.routes.len(), 1);
 
         write(dir.path(), "route.yaml", "apiVersion: 'unclosed\n");
-        let refused = reload(&paths, &secrets, &running).err();
+        let refused = reload(&paths, &secrets, &VarFiles::default(), &running).err();
         assert!(
             matches!(&refused, Some(ReloadRefused::Invalid(p)) if p.to_string().contains("route.yaml:")),
             "{refused:?}"
         );
 
         write(dir.path(), "route.yaml", "");
-        let refused = reload(&paths, &secrets, &running).err();
+        let refused = reload(&paths, &secrets, &VarFiles::default(), &running).err();
         assert!(
             matches!(&refused, Some(ReloadRefused::Emptied { path, count: 1 }) if path.ends_with("route.yaml")),
             "{refused:?}"
@@ -189,14 +207,14 @@ mod tests {
 
         std::fs::remove_file(dir.path().join("route.yaml")).unwrap_or_else(|e| panic!("{e}"));
         write(dir.path(), "connection.yaml", "# nothing\n");
-        let refused = reload(&paths, &secrets, &running).err();
+        let refused = reload(&paths, &secrets, &VarFiles::default(), &running).err();
         assert!(
             matches!(refused, Some(ReloadRefused::Emptied { .. })),
             "{refused:?}"
         );
         std::fs::remove_file(dir.path().join("connection.yaml")).unwrap_or_else(|e| panic!("{e}"));
         write(dir.path(), "other.yaml", "# nothing\n");
-        let refused = reload(&paths, &secrets, &running).err();
+        let refused = reload(&paths, &secrets, &VarFiles::default(), &running).err();
         assert!(
             matches!(refused, Some(ReloadRefused::NothingLeft(2))),
             "{refused:?}"
@@ -204,7 +222,8 @@ mod tests {
 
         // Deleting the route's file removes the route.
         write(dir.path(), "connection.yaml", CONNECTION);
-        let (runtime, files) = reload(&paths, &secrets, &running).unwrap_or_else(|e| panic!("{e}"));
+        let (runtime, files) = reload(&paths, &secrets, &VarFiles::default(), &running)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(runtime.routes.is_empty());
         assert_eq!(files.total(), 1);
     }

@@ -307,11 +307,15 @@ pub struct Report {
 
 /// Runs every `TransformerTest` under `paths` against the catalog there, printing one
 /// line per case and a diff for each mismatch.
-pub async fn run_all(paths: &[PathBuf]) -> Result<Report, TestError> {
+pub async fn run_all(
+    paths: &[PathBuf],
+    context: &switchyard_crds::manifest::VarContext<'_>,
+) -> Result<Report, TestError> {
     use switchyard_crds::catalog::Catalog;
     use switchyard_crds::manifest::{self, AnyResource};
 
-    let (resources, mut problems) = manifest::load_paths(paths);
+    let loaded = manifest::load_with(paths, context);
+    let (resources, mut problems) = (loaded.resources, loaded.problems);
     let transformers: std::collections::BTreeMap<(String, String), Vec<Step>> = resources
         .iter()
         .filter_map(|r| match &r.resource {

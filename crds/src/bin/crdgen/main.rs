@@ -20,8 +20,11 @@ use std::process::ExitCode;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 use switchyard_crds::catalog::Catalog;
-use switchyard_crds::manifest::{load_str, manifest_files};
-use switchyard_crds::v1alpha1::{Connection, Notification, Route, Tenant, Transformer, ValueTable};
+use switchyard_crds::manifest::{VarContext, load_values, manifest_files};
+use switchyard_crds::problem::Origin;
+use switchyard_crds::v1alpha1::{
+    Connection, Notification, Route, Tenant, Transformer, ValueTable, Variables,
+};
 
 /// Directories (relative to the repository root) that hold a copy of every CRD.
 const OUTPUT_DIRS: [&str; 2] = ["crds/generated", "charts/switchyard-operator/crds"];
@@ -68,6 +71,7 @@ fn generated() -> Result<Vec<Generated>, serde_json::Error> {
         Tenant::crd(),
         ValueTable::crd(),
         Notification::crd(),
+        Variables::crd(),
     ]
     .into_iter()
     .map(|crd| {
@@ -145,7 +149,9 @@ fn validate(crds: &[Generated], paths: &[String]) -> ExitCode {
             }
         };
         file_count += files.len();
-        let mut resources = Vec::new();
+        // Every document of the catalog at once: Variables (and the ConfigMaps they
+        // name) in one file serve placeholders in the others.
+        let mut catalog_documents = Vec::new();
         for file in &files {
             let text = match std::fs::read_to_string(file) {
                 Ok(text) => text,
@@ -156,16 +162,25 @@ fn validate(crds: &[Generated], paths: &[String]) -> ExitCode {
             };
             let documents = check_documents(crds, file, &text, &mut failures);
             checked += documents.len();
-            let catalog_text = documents
-                .iter()
-                .filter(|d| d.get("kind").and_then(|k| k.as_str()) != Some("Tenant"))
-                .filter_map(|d| serde_yaml::to_string(d).ok())
-                .collect::<Vec<_>>()
-                .join("---\n");
-            let (mut loaded, problems) = load_str(&catalog_text, Some(file));
-            failures.extend(problems.iter().map(ToString::to_string));
-            resources.append(&mut loaded);
+            let origin = Origin {
+                file: Some(file.clone()),
+                ..Origin::default()
+            };
+            let config_maps = switchyard_crds::manifest::documents(&text)
+                .0
+                .into_iter()
+                .map(|(_, d)| d)
+                .filter(|d| d.get("kind").and_then(|k| k.as_str()) == Some("ConfigMap"));
+            catalog_documents.extend(
+                documents
+                    .into_iter()
+                    .filter(|d| d.get("kind").and_then(|k| k.as_str()) != Some("Tenant"))
+                    .chain(config_maps)
+                    .map(|d| (origin.clone(), d)),
+            );
         }
+        let (resources, problems) = load_values(catalog_documents, &VarContext::default());
+        failures.extend(problems.iter().map(ToString::to_string));
         failures.extend(
             Catalog::build(resources)
                 .problems
