@@ -59,7 +59,10 @@ async function signIn(page, token, role) {
     await page.fill("#text-filter", process.env.ORDER);
     await page.click("#apply-filter");
     await page.waitForFunction(() => location.hash.includes("state=failed"));
-    await page.waitForSelector(".task-row");
+    // The unfiltered list stays on screen until the filtered one replaces it: wait for
+    // the list to shrink to the one match (or time out and report what is shown).
+    await page.waitForFunction(() => document.querySelectorAll(".task-row").length === 1, null, { timeout: 10000 })
+      .catch(() => {});
     const rows = await page.$$eval(".task-row", (rows) => rows.map((r) => r.className));
     if (rows.length !== 1 || !rows[0].includes("failed")) throw new Error(`expected one failed task, got ${rows}`);
     await shot(page, "2-failed-tasks");
