@@ -80,30 +80,25 @@ function table(headers, rows) {
 
 // ---- Routes -------------------------------------------------------------------------
 
-const SVG = "http://www.w3.org/2000/svg";
-
-/** A sparkline of per-minute counts (oldest first) as an inline SVG polyline. */
+/** A sparkline of per-minute counts (oldest first) as an inline SVG polyline. The SVG is
+ * written as markup (only numbers go into it), so the HTML parser gives it its namespace. */
 function sparkline(values, kind, label) {
   const width = 120;
   const height = 24;
   const max = Math.max(1, ...values);
   const step = values.length > 1 ? width / (values.length - 1) : width;
   const points = values.map((v, i) => `${(i * step).toFixed(1)},${(height - 1 - (v / max) * (height - 2)).toFixed(1)}`).join(" ");
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  svg.setAttribute("width", String(width));
-  svg.setAttribute("height", String(height));
-  svg.setAttribute("class", `sparkline ${kind}`);
-  svg.setAttribute("role", "img");
   const total = values.reduce((a, b) => a + b, 0);
-  svg.setAttribute("aria-label", `${label}: ${total} in the last ${values.length} minutes`);
-  const title = document.createElementNS(SVG, "title");
-  title.textContent = `${label}: ${total} in the last ${values.length} minutes (this runner)`;
-  const line = document.createElementNS(SVG, "polyline");
-  line.setAttribute("points", points);
-  line.setAttribute("fill", "none");
-  svg.append(title, line);
-  return el("span", { class: `spark ${kind}`, "data-total": total }, svg, el("small", {}, total));
+  const holder = el("span", { class: `spark ${kind}`, "data-total": total });
+  holder.innerHTML = `<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" class="sparkline ${kind}" role="img"><polyline fill="none" points="${points}"></polyline></svg>`;
+  const svg = holder.firstElementChild;
+  const text = `${label}: ${total} in the last ${values.length} minutes (this runner)`;
+  svg.setAttribute("aria-label", text);
+  const title = document.createElementNS(svg.namespaceURI, "title");
+  title.textContent = text;
+  svg.prepend(title);
+  holder.append(el("small", {}, total));
+  return holder;
 }
 
 /** How a circuit reads in a table cell. */
