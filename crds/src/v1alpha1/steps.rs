@@ -223,6 +223,11 @@ pub enum Format {
     Edifact,
     /// ANSI X12 interchange (written with `*`, ISA16 or `:`, and `~`).
     X12,
+    /// cXML 1.2 (procurement): an `OrderRequest`, `ConfirmationRequest` or
+    /// `ShipNoticeRequest` document as `{payloadId, timestamp, version, header: {from, to,
+    /// sender}, request: {type, deploymentMode, body}}`; credential secrets are masked
+    /// (see docs/b2b.md, "cXML").
+    Cxml,
 }
 
 /// Character encodings of text given as base64 bytes.

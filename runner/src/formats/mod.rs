@@ -7,6 +7,8 @@
 
 pub mod acks;
 pub mod csv;
+pub mod cxml;
+mod cxml_schema;
 pub mod edifact;
 pub mod edifact_envelope;
 pub mod envelope;
@@ -37,6 +39,8 @@ pub enum Format {
     Edifact,
     /// ANSI X12 segments.
     X12,
+    /// cXML documents, by the typed layer of [`cxml`] over [`xml`].
+    Cxml,
 }
 
 /// The options of every format; each format reads its own.
@@ -65,6 +69,14 @@ pub enum FormatError {
         offset: usize,
         message: String,
     },
+    /// A well-formed document without an element or attribute its format requires
+    /// (`path`: `cXML/Header/Sender/Credential[1]/Identity`).
+    #[error("{format} {path}: {message}")]
+    Element {
+        format: &'static str,
+        path: String,
+        message: String,
+    },
     #[error("cannot write {format}: {message}")]
     Encode {
         format: &'static str,
@@ -76,7 +88,7 @@ impl FormatError {
     /// A static label for metrics.
     pub fn category(&self) -> &'static str {
         match self {
-            Self::Parse { .. } | Self::NotUtf8 { .. } => "parse",
+            Self::Parse { .. } | Self::NotUtf8 { .. } | Self::Element { .. } => "parse",
             Self::Encode { .. } => "encode",
         }
     }
@@ -92,11 +104,13 @@ impl Format {
             Self::Xml => "XML",
             Self::Edifact => "EDIFACT",
             Self::X12 => "X12",
+            Self::Cxml => "cXML",
         }
     }
 
     /// Reads a document: CSV an array of rows, JSON Lines an array of values, XML an
-    /// object with one key (the root element), EDIFACT and X12 `{segments}`.
+    /// object with one key (the root element), EDIFACT and X12 `{segments}`, cXML the
+    /// shape of [`cxml`].
     pub fn decode(self, bytes: &[u8], options: &Options) -> Result<Value, FormatError> {
         if self == Self::Json {
             return json::decode(bytes);
@@ -118,6 +132,7 @@ impl Format {
             Self::Xml => xml::decode(text, &options.xml),
             Self::Edifact => edifact::parse(text),
             Self::X12 => x12::parse(text),
+            Self::Cxml => cxml::decode(text),
         }
     }
 
@@ -138,6 +153,7 @@ impl Format {
                 .map(String::into_bytes)
                 .map_err(encode),
             Self::X12 => x12::render(value).map(String::into_bytes).map_err(encode),
+            Self::Cxml => cxml::encode(value).map(String::into_bytes),
         }
     }
 
@@ -168,6 +184,7 @@ impl From<crd::Format> for Format {
             crd::Format::JsonLines => Self::JsonLines,
             crd::Format::Edifact => Self::Edifact,
             crd::Format::X12 => Self::X12,
+            crd::Format::Cxml => Self::Cxml,
         }
     }
 }

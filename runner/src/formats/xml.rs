@@ -224,9 +224,25 @@ fn refuse(name: &str, what: &str) -> FormatError {
 
 /// Writes the element `name` with `value` (see the module documentation).
 pub fn element(out: &mut String, name: &str, value: &Value) -> Result<(), FormatError> {
+    element_ordered(out, name, value, |_| &[])
+}
+
+/// The order of an element's children when writing (a JSON object's keys have none):
+/// `order(parent)` lists child names; those come first, in that order, the others
+/// after them as the object holds them. A format whose schema fixes the order (a DTD's
+/// sequences) gives one.
+pub type ChildOrder = fn(&str) -> &'static [&'static str];
+
+/// [`element`] with the children of each element in `order`.
+pub fn element_ordered(
+    out: &mut String,
+    name: &str,
+    value: &Value,
+    order: ChildOrder,
+) -> Result<(), FormatError> {
     if let Value::Array(items) = value {
         for item in items {
-            element(out, name, item)?;
+            element_ordered(out, name, item, order)?;
         }
         return Ok(());
     }
@@ -245,20 +261,28 @@ pub fn element(out: &mut String, name: &str, value: &Value) -> Result<(), Format
                     out.push_str(&format!(" {attribute}=\"{}\"", escape(scalar(value))));
                 }
             }
-            let mut children = fields
-                .iter()
-                .filter(|(k, _)| !k.starts_with('@'))
-                .peekable();
-            if children.peek().is_none() {
+            let mut children: Vec<(&String, &Value)> =
+                fields.iter().filter(|(k, _)| !k.starts_with('@')).collect();
+            if children.is_empty() {
                 out.push_str("/>");
                 return Ok(());
+            }
+            let listed = order(name);
+            if !listed.is_empty() {
+                // Stable: children the order does not list keep their places after.
+                children.sort_by_key(|(key, _)| {
+                    listed
+                        .iter()
+                        .position(|n| *n == key.as_str())
+                        .unwrap_or(listed.len())
+                });
             }
             out.push('>');
             for (key, value) in children {
                 if key == "#text" {
                     out.push_str(&escape(scalar(value)));
                 } else {
-                    element(out, key, value)?;
+                    element_ordered(out, key, value, order)?;
                 }
             }
         }
