@@ -12,13 +12,17 @@
 //! "segments": [...]}`, whose first segment starts each repetition.
 
 mod check;
+mod faults;
 mod load;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
 
-pub use check::{Rejection, Rejections, check};
+pub use check::check;
+pub use faults::{
+    ElementFault, ElementProblem, Fault, Reason, Rejection, Rejections, SegmentProblem,
+};
 
 /// Which syntax a dictionary (or a message) is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::check::{ElementProblem, Reason, SegmentProblem};
+use super::{ElementProblem, Reason, SegmentProblem};
 use super::{Rejections, Standard, bundled, check};
 use crate::formats::{edifact, edifact_envelope, x12, x12_envelope};
 
