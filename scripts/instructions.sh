@@ -2,10 +2,12 @@
 # Instructions per item on the end-to-end path (webhook -> jq map -> SQLite queue -> HTTP
 # receiver), counted by callgrind: a figure that does not depend on the machine's load.
 #
-#   scripts/instructions.sh [BIN_DIR] [DURATION_S] [CLIENTS]
+#   scripts/instructions.sh [BIN_DIR] [ITEMS] [CLIENTS]
 #
-# BIN_DIR holds release `runner` and `switchyard-bench` (default target/release). The
-# bench runs its `e2e` scenario on SQLite against the runner started under
+# BIN_DIR holds release `runner` and `switchyard-bench` (default target/release; the
+# environment variable BENCH names another `switchyard-bench`). The
+# bench sends exactly ITEMS items (default 2000; `--items`) in its `e2e` scenario on
+# SQLite, one item per request, against the runner started under
 # `valgrind --tool=callgrind` (through a wrapper given as `--runner`). The counters are
 # zeroed once the runner answers /readyz, so start-up is left out; the bench waits until
 # every accepted item is delivered and `done`, then kills the wrapper; the runner is
@@ -13,9 +15,11 @@
 # readiness to exit / accepted items. Profile: callgrind_annotate --inclusive=yes <out>.
 set -euo pipefail
 BIN_DIR=${1:-target/release}
-DURATION=${2:-20}
+ITEMS=${2:-2000}
 CLIENTS=${3:-8}
 BIN_DIR=$(cd "$BIN_DIR" && pwd)
+# The bench may come from elsewhere (an older commit's runner measured with today's bench).
+BENCH=${BENCH:-$BIN_DIR/switchyard-bench}
 WORK=$(mktemp -d /tmp/switchyard-instructions.XXXXXX)
 OUT=$WORK/callgrind.out
 WRAPPER=$WORK/runner-under-callgrind
@@ -45,8 +49,8 @@ wait "\$pid"
 WRAP
 chmod +x "$WRAPPER"
 
-"$BIN_DIR/switchyard-bench" --runner "$WRAPPER" --backend sqlite --scenario e2e \
-  --duration "$DURATION" --warmup 1 --clients "$CLIENTS" --drain-timeout 600 \
+"$BENCH" --runner "$WRAPPER" --backend sqlite --scenario e2e \
+  --items "$ITEMS" --warmup 0 --clients "$CLIENTS" --drain-timeout 1200 \
   2>&1 | tee "$WORK/bench.log"
 pid=$(cat "$WORK/valgrind.pid")
 kill -TERM "$pid" 2>/dev/null || true

@@ -1,6 +1,6 @@
 //! The senders: `clients` concurrent loops, each with one webhook request in flight,
-//! for a fixed time. Closed loop: a client sends its next request when the previous one
-//! was answered, so the rate is what the runner sustains.
+//! for a fixed time or a fixed number of items. Closed loop: a client sends its next
+//! request when the previous one was answered, so the rate is what the runner sustains.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,8 +22,13 @@ pub struct Load {
     pub urls: Vec<String>,
     pub clients: usize,
     pub items_per_request: usize,
+    /// How long the load runs, unless `items` is set.
     pub duration: Duration,
     pub warmup: Duration,
+    /// Stop after sending this many items (the clients share the count) instead of
+    /// after `duration`: a fixed amount of work, for counts that must not depend on
+    /// how fast the machine is.
+    pub items: Option<u64>,
 }
 
 #[derive(Default)]
@@ -35,7 +40,7 @@ pub struct LoadResult {
     pub accepted: u64,
     /// Items acknowledged by requests that completed inside the steady window.
     pub steady_accepted: u64,
-    /// Length of the steady window: from the end of the warm-up to the end of the load.
+    /// Length of the steady window: from the end of the warm-up until every client stopped.
     pub steady: Duration,
     /// Request latency in microseconds, of requests started after the warm-up.
     pub latency_us: Option<Histogram<u64>>,
@@ -61,7 +66,10 @@ pub async fn run(load: &Load) -> anyhow::Result<LoadResult> {
     let next_id = Arc::new(AtomicU64::new(1));
     let start = Instant::now();
     let steady_from = start + load.warmup;
-    let end = start + load.duration;
+    let stop = match load.items {
+        Some(items) => Stop::AfterItems(items),
+        None => Stop::At(start + load.duration),
+    };
     let mut handles = Vec::with_capacity(load.clients);
     anyhow::ensure!(!load.urls.is_empty(), "no webhook URL to load");
     for index in 0..load.clients {
@@ -70,11 +78,10 @@ pub async fn run(load: &Load) -> anyhow::Result<LoadResult> {
         let next_id = next_id.clone();
         let items = load.items_per_request;
         handles.push(tokio::spawn(async move {
-            client_loop(client, url, next_id, items, steady_from, end).await
+            client_loop(client, url, next_id, items, steady_from, stop).await
         }));
     }
     let mut result = LoadResult {
-        steady: end.saturating_duration_since(steady_from),
         latency_us: Some(latency_histogram()?),
         ..LoadResult::default()
     };
@@ -93,7 +100,39 @@ pub async fn run(load: &Load) -> anyhow::Result<LoadResult> {
                 .context("merging latency histograms")?;
         }
     }
+    result.steady = Instant::now().saturating_duration_since(steady_from);
     Ok(result)
+}
+
+/// When the clients stop sending.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// At this instant.
+    At(Instant),
+    /// Once this many items were sent, by all clients together.
+    AfterItems(u64),
+}
+
+impl Stop {
+    /// Items for the next request of `per_request`, whose first id is `first_id` (ids
+    /// count from 1); `None`: stop.
+    fn next_count(self, first_id: u64, per_request: usize, now: Instant) -> Option<usize> {
+        match self {
+            Stop::At(end) => (now < end).then_some(per_request),
+            Stop::AfterItems(limit) => {
+                let left = limit.saturating_sub(first_id.saturating_sub(1));
+                (left > 0).then(|| per_request.min(usize::try_from(left).unwrap_or(usize::MAX)))
+            }
+        }
+    }
+
+    /// Whether a request answered at `finished` belongs to the steady window.
+    fn in_window(self, finished: Instant, steady_from: Instant) -> bool {
+        match self {
+            Stop::At(end) => finished >= steady_from && finished <= end,
+            Stop::AfterItems(_) => finished >= steady_from,
+        }
+    }
 }
 
 async fn client_loop(
@@ -102,7 +141,7 @@ async fn client_loop(
     next_id: Arc<AtomicU64>,
     items: usize,
     steady_from: Instant,
-    end: Instant,
+    stop: Stop,
 ) -> anyhow::Result<ClientResult> {
     let mut result = ClientResult {
         requests: 0,
@@ -112,9 +151,12 @@ async fn client_loop(
         steady_accepted: 0,
         latency_us: latency_histogram()?,
     };
-    while Instant::now() < end {
+    loop {
         let first_id = next_id.fetch_add(items as u64, Ordering::Relaxed);
-        let body = order::body(first_id, items, order::now_ns());
+        let Some(count) = stop.next_count(first_id, items, Instant::now()) else {
+            break;
+        };
+        let body = order::body(first_id, count, order::now_ns());
         let started = Instant::now();
         let outcome = send(&client, &url, body).await;
         let finished = Instant::now();
@@ -127,7 +169,7 @@ async fn client_loop(
                         .unwrap_or(u64::MAX);
                     result.latency_us.saturating_record(micros);
                 }
-                if finished >= steady_from && finished <= end {
+                if stop.in_window(finished, steady_from) {
                     result.steady_accepted += accepted;
                 }
             }
@@ -168,4 +210,28 @@ async fn send(client: &reqwest::Client, url: &str, body: String) -> Result<u64, 
         .and_then(|ids| ids.as_array())
         .map(|ids| ids.len() as u64)
         .ok_or_else(|| format!("answer without taskIds: {text}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fixed_item_count_is_split_into_requests_and_then_stops() {
+        let now = Instant::now();
+        let stop = Stop::AfterItems(250);
+        assert_eq!(stop.next_count(1, 100, now), Some(100));
+        assert_eq!(stop.next_count(201, 100, now), Some(50));
+        assert_eq!(stop.next_count(251, 100, now), None);
+        assert_eq!(Stop::AfterItems(3).next_count(3, 1, now), Some(1));
+        assert_eq!(Stop::AfterItems(3).next_count(4, 1, now), None);
+    }
+
+    #[test]
+    fn a_time_limit_stops_at_its_instant() {
+        let now = Instant::now();
+        let stop = Stop::At(now + Duration::from_secs(1));
+        assert_eq!(stop.next_count(1_000_000, 7, now), Some(7));
+        assert_eq!(stop.next_count(1, 7, now + Duration::from_secs(2)), None);
+    }
 }

@@ -40,9 +40,15 @@ pub struct Args {
     #[arg(long, default_value_t = 64)]
     clients: usize,
 
-    /// Seconds of load per scenario.
+    /// Seconds of load per scenario (unless `--items` is given).
     #[arg(long, default_value_t = 10)]
     duration: u64,
+
+    /// Stop each scenario's load after this many items (shared by the clients) instead of
+    /// after `--duration`; the end-to-end scenarios then wait until all are done. A fixed
+    /// amount of work, for instruction counts that do not depend on the machine's speed.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    items: Option<u64>,
 
     /// Seconds at the start of the load left out of the rates and latencies.
     #[arg(long, default_value_t = 1)]
@@ -131,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
         "--runners above 1 needs --backend postgres (a SQLite queue belongs to one runner)"
     );
     anyhow::ensure!(
-        args.duration > args.warmup,
+        args.items.is_some() || args.duration > args.warmup,
         "--duration must be longer than --warmup"
     );
     let runner_bin = match &args.runner {
@@ -150,6 +156,7 @@ async fn main() -> anyhow::Result<()> {
                     batch_size: if kind.is_batch() { args.batch_size } else { 1 },
                     duration: Duration::from_secs(args.duration),
                     warmup: Duration::from_secs(args.warmup),
+                    items: args.items,
                     drain_timeout: Duration::from_secs(args.drain_timeout),
                     max_concurrency: args.max_concurrency,
                     outgoing_batch: args.outgoing_batch,

@@ -67,6 +67,8 @@ pub struct Scenario {
     pub batch_size: usize,
     pub duration: Duration,
     pub warmup: Duration,
+    /// A fixed number of items instead of `duration`.
+    pub items: Option<u64>,
     pub drain_timeout: Duration,
     pub max_concurrency: u32,
     /// Items per outgoing request (`outgoing.http.batch.maxItems`); 0: one per item.
@@ -100,7 +102,8 @@ pub struct Latency {
 
 #[derive(Debug)]
 pub struct Delivered {
-    /// First deliveries per second during the steady window of the load.
+    /// First deliveries per second during the steady window of the load (from the end
+    /// of the warm-up until the last client stopped).
     pub steady_rate: f64,
     /// All accepted items over load + drain time.
     pub overall_rate: f64,
@@ -225,13 +228,18 @@ async fn measure(
         items_per_request: scenario.batch_size,
         duration: scenario.duration,
         warmup: scenario.warmup,
+        items: scenario.items,
     };
-    let (load, window) = tokio::join!(
-        load::run(&load),
-        delivered_in_window(&deliveries, scenario.warmup, scenario.duration)
-    );
-    let load = load?;
+    let window_start = tokio::spawn(delivered_after(deliveries.clone(), scenario.warmup));
+    let load = load::run(&load).await;
     let load_end = Instant::now();
+    let delivered_at_end = deliveries.unique.load(Ordering::Relaxed);
+    window_start.abort();
+    // A load shorter than its warm-up has no steady window.
+    let window = window_start
+        .await
+        .map_or(0, |at_start| delivered_at_end.saturating_sub(at_start));
+    let load = load?;
     let mut problems = Vec::new();
     if load.errors > 0 {
         problems.push(format!(
@@ -261,7 +269,6 @@ async fn measure(
         if malformed > 0 {
             problems.push(format!("{malformed} deliveries without key or sentAtNs"));
         }
-        let steady = scenario.duration.saturating_sub(scenario.warmup);
         let total = load_end.duration_since(wall_start) + drain.elapsed;
         let latency = deliveries
             .latency_us
@@ -269,7 +276,7 @@ async fn measure(
             .map(|h| percentiles(&h))
             .unwrap_or_default();
         Some(Delivered {
-            steady_rate: per_second(window, steady),
+            steady_rate: per_second(window, load.steady),
             overall_rate: per_second(load.accepted, total),
             latency,
             drain: drain.elapsed,
@@ -325,19 +332,10 @@ fn peak_rss_kib(runners: &[Runner]) -> anyhow::Result<u64> {
         .try_fold(0, |max, rss| rss.map(|rss| max.max(rss)))
 }
 
-/// First deliveries between the end of the warm-up and the end of the load.
-async fn delivered_in_window(
-    deliveries: &Arc<Deliveries>,
-    warmup: Duration,
-    duration: Duration,
-) -> u64 {
+/// First deliveries so far, once the warm-up is over: the start of the steady window.
+async fn delivered_after(deliveries: Arc<Deliveries>, warmup: Duration) -> u64 {
     tokio::time::sleep(warmup).await;
-    let at_start = deliveries.unique.load(Ordering::Relaxed);
-    tokio::time::sleep(duration.saturating_sub(warmup)).await;
-    deliveries
-        .unique
-        .load(Ordering::Relaxed)
-        .saturating_sub(at_start)
+    deliveries.unique.load(Ordering::Relaxed)
 }
 
 struct Drained {

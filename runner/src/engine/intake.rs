@@ -233,9 +233,9 @@ impl Engine {
             } else {
                 let came_in = Received::Item(&item);
                 let keep = route.compiled.processing.keep_steps;
-                let mut capture =
-                    (keep != KeepSteps::Never).then(|| StepCapture::new(came_in.budget_left()));
                 let mut kept = provenance::record(came_in, None, keep, None);
+                let mut capture =
+                    (keep != KeepSteps::Never).then(|| StepCapture::new(kept.budget_left()));
                 let (outputs, summary) = route
                     .incoming
                     .run_sync_from(vec![item], 0, capture.as_mut())
@@ -308,9 +308,8 @@ impl Engine {
         let received = items.len();
         let context = Context::new(route.key.namespace.clone(), self.storage.clone());
         let keep = route.compiled.processing.keep_steps;
-        let mut capture = (keep != KeepSteps::Never)
-            .then(|| StepCapture::new(Received::Batch(&items).budget_left()));
         let mut kept = provenance::record(Received::Batch(&items), None, keep, None);
+        let mut capture = (keep != KeepSteps::Never).then(|| StepCapture::new(kept.budget_left()));
         let (outputs, summary) = route
             .incoming
             .run_batch_from(items, &context, 0, capture.as_mut())

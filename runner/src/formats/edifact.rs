@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use super::segments::{Syntax, segments};
+use super::segments::{SegmentsError, Syntax, segments};
 use super::{FormatError, error_at, split_released, unrelease};
 
 struct Separators {
@@ -111,7 +111,7 @@ const DEFAULT_SYNTAX: Syntax = Syntax {
 };
 
 /// Writes segments (as [`parse`] reads them) with the default separators.
-pub fn render(value: &Value) -> Result<String, String> {
+pub fn render(value: &Value) -> Result<String, SegmentsError> {
     DEFAULT_SYNTAX.write(&segments(value)?)
 }
 
@@ -141,7 +141,7 @@ mod tests {
         );
         assert!(
             render(&json!([{"tag": "BGM", "elements": [{"a": 1}]}]))
-                .is_err_and(|e| e.contains("segment 1 (BGM): element 1"))
+                .is_err_and(|e| e.to_string().contains("segment 1 (BGM): element 1"))
         );
         assert!(render(&json!({"nope": 1})).is_err());
     }

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::envelope::{
-    EnvelopeError, Group, Interchange, Message, Party, Problem, Within, component, element,
-    kind_name, message_parts, messages_of, segment, tag, text,
+    Closed, EnvelopeError, Group, Interchange, Message, Party, Problem, RenderError, Trailer,
+    Within, component, element, kind_name, message_parts, messages_of, segment, tag, text,
 };
 
 const FORMAT: &str = "EDIFACT";
@@ -23,15 +23,32 @@ pub struct Header<'a> {
 }
 
 fn fail(segment: &str, position: usize, problem: Problem, message: String) -> EnvelopeError {
-    EnvelopeError {
-        format: FORMAT,
-        segment: segment.to_owned(),
-        position,
-        problem,
-        message,
-        within: None,
-    }
+    EnvelopeError::new(FORMAT, segment, position, problem, message)
 }
+
+const UNT: Trailer = Trailer {
+    format: FORMAT,
+    tag: "UNT",
+    count: "segment count",
+    reference: "message reference",
+    header: "its UNH's",
+};
+
+const UNE: Trailer = Trailer {
+    format: FORMAT,
+    tag: "UNE",
+    count: "message count",
+    reference: "group reference",
+    header: "its UNG's",
+};
+
+const UNZ: Trailer = Trailer {
+    format: FORMAT,
+    tag: "UNZ",
+    count: "interchange control count",
+    reference: "interchange control reference",
+    header: "UNB's",
+};
 
 fn party(segment: &Value, index: usize) -> Party {
     let qualifier = component(segment, index, 1);
@@ -74,7 +91,7 @@ fn walk(segments: &[Value], interchange: &mut Interchange) -> Result<(), Envelop
         if let Some((open, start)) = message.as_mut() {
             if name != "UNT" {
                 if matches!(name, "UNB" | "UNZ" | "UNG" | "UNE" | "UNH") {
-                    let mut error = fail(
+                    return Err(fail(
                         name,
                         position,
                         Problem::Missing,
@@ -82,12 +99,11 @@ fn walk(segments: &[Value], interchange: &mut Interchange) -> Result<(), Envelop
                             "message {} (UNH at segment {start}) has no UNT before this {name}",
                             open.reference
                         ),
-                    );
-                    error.within = Some(Box::new(Within {
+                    )
+                    .within(Within {
                         kind: open.kind.clone(),
                         reference: open.reference.clone(),
                     }));
-                    return Err(error);
                 }
                 open.segments.push(segment.clone());
                 continue;
@@ -97,32 +113,13 @@ fn walk(segments: &[Value], interchange: &mut Interchange) -> Result<(), Envelop
                 kind: open.kind.clone(),
                 reference: open.reference.clone(),
             };
-            let count = open.segments.len() + 2;
-            let mismatch = |problem, message| {
-                let mut error = fail("UNT", position, problem, message);
-                error.within = Some(Box::new(within.clone()));
-                error
+            let body = Closed {
+                holder: &format!("message {}", open.reference),
+                count: open.segments.len() + 2,
+                unit: "segments (UNH to UNT)",
+                reference: &open.reference,
             };
-            if text(segment, 0) != count.to_string() {
-                return Err(mismatch(
-                    Problem::CountMismatch,
-                    format!(
-                        "segment count `{}`, but message {} has {count} segments (UNH to UNT)",
-                        text(segment, 0),
-                        open.reference
-                    ),
-                ));
-            }
-            if text(segment, 1) != open.reference {
-                return Err(mismatch(
-                    Problem::ReferenceMismatch,
-                    format!(
-                        "message reference `{}` differs from its UNH's `{}`",
-                        text(segment, 1),
-                        open.reference
-                    ),
-                ));
-            }
+            UNT.check(segment, position, &body, Some(&within))?;
             interchange.messages.push(open);
             continue;
         }
@@ -149,28 +146,14 @@ fn walk(segments: &[Value], interchange: &mut Interchange) -> Result<(), Envelop
             "UNE" if group.is_some() => {
                 let (reference, first) = group.take().unwrap_or_else(|| unreachable!());
                 let count = interchange.messages.len() - first;
-                if text(segment, 0) != count.to_string() {
-                    return Err(fail(
-                        "UNE",
-                        position,
-                        Problem::CountMismatch,
-                        format!(
-                            "message count `{}`, but group {reference} has {count}",
-                            text(segment, 0)
-                        ),
-                    ));
-                }
-                if text(segment, 1) != reference {
-                    return Err(fail(
-                        "UNE",
-                        position,
-                        Problem::ReferenceMismatch,
-                        format!(
-                            "group reference `{}` differs from its UNG's `{reference}`",
-                            text(segment, 1)
-                        ),
-                    ));
-                }
+                let holder = format!("group {reference}");
+                let group = Closed {
+                    holder: &holder,
+                    count,
+                    unit: "",
+                    reference: &reference,
+                };
+                UNE.check(segment, position, &group, None)?;
                 closed += 1;
             }
             "UNZ" => {
@@ -187,42 +170,19 @@ fn walk(segments: &[Value], interchange: &mut Interchange) -> Result<(), Envelop
                 } else {
                     closed
                 };
-                let what = if interchange.groups.is_empty() {
+                let unit = if interchange.groups.is_empty() {
                     "messages"
                 } else {
                     "groups"
                 };
-                if text(segment, 0) != count.to_string() {
-                    return Err(fail(
-                        "UNZ",
-                        position,
-                        Problem::CountMismatch,
-                        format!(
-                            "interchange control count `{}`, but the interchange has {count} {what}",
-                            text(segment, 0)
-                        ),
-                    ));
-                }
-                if text(segment, 1) != interchange.control {
-                    return Err(fail(
-                        "UNZ",
-                        position,
-                        Problem::ReferenceMismatch,
-                        format!(
-                            "interchange control reference `{}` differs from UNB's `{}`",
-                            text(segment, 1),
-                            interchange.control
-                        ),
-                    ));
-                }
-                if let Some(extra) = segments.get(index + 1) {
-                    return Err(fail(
-                        tag(extra),
-                        position + 1,
-                        Problem::Unexpected,
-                        "follows UNZ, which ends the interchange".into(),
-                    ));
-                }
+                let all = Closed {
+                    holder: "the interchange",
+                    count,
+                    unit,
+                    reference: &interchange.control,
+                };
+                UNZ.check(segment, position, &all, None)?;
+                UNZ.last(segments, index)?;
                 return Ok(());
             }
             other => {
@@ -251,10 +211,10 @@ fn id(party: &Party) -> Value {
 
 /// Writes the messages of `value` (`{messages: [{type, segments}]}`) as a complete
 /// interchange.
-pub fn write(value: &Value, header: &Header<'_>) -> Result<String, String> {
+pub fn write(value: &Value, header: &Header<'_>) -> Result<String, RenderError> {
     let messages = messages_of(value)?;
     if messages.is_empty() {
-        return Err("no messages to send".into());
+        return Err(RenderError::NoMessages);
     }
     let date = header.now.format("%y%m%d").to_string();
     let time = header.now.format("%H%M").to_string();
@@ -295,7 +255,7 @@ pub fn write(value: &Value, header: &Header<'_>) -> Result<String, String> {
         let kind = group_kind.unwrap_or(&Value::Null);
         let version = match kind {
             Value::Array(c) if c.len() >= 3 => json!([c[1], c[2]]),
-            _ => return Err("a group needs a message type with a version, e.g. [\"ORDERS\", \"D\", \"96A\", \"UN\"]".into()),
+            _ => return Err(RenderError::NoGroupVersion),
         };
         let agency = match kind {
             Value::Array(c) => c.get(3).cloned().unwrap_or(json!("UN")),

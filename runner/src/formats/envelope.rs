@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
+use super::segments::SegmentsError;
+
 /// What is wrong with an envelope segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Problem {
@@ -38,6 +40,197 @@ pub struct EnvelopeError {
     pub message: String,
     /// The message the fault is in, if any.
     pub within: Option<Box<Within>>,
+}
+
+impl EnvelopeError {
+    /// A fault of `segment` (its tag) at `position`, outside any message.
+    pub(crate) fn new(
+        format: &'static str,
+        segment: &str,
+        position: usize,
+        problem: Problem,
+        message: String,
+    ) -> Self {
+        Self {
+            format,
+            segment: segment.to_owned(),
+            position,
+            problem,
+            message,
+            within: None,
+        }
+    }
+
+    /// The same fault, inside the message `within`.
+    pub(crate) fn within(mut self, within: Within) -> Self {
+        self.within = Some(Box::new(within));
+        self
+    }
+
+    /// A static label for metrics.
+    pub fn category(&self) -> &'static str {
+        match self.problem {
+            Problem::Missing => "missing",
+            Problem::ReferenceMismatch => "reference_mismatch",
+            Problem::CountMismatch => "count_mismatch",
+            Problem::Unexpected => "unexpected",
+        }
+    }
+}
+
+/// A trailer (EDIFACT `UNT`/`UNE`/`UNZ`, X12 `SE`/`GE`/`IEA`): a count (element 1) and
+/// the reference of its header (element 2), with the names its errors use.
+pub(crate) struct Trailer {
+    pub format: &'static str,
+    pub tag: &'static str,
+    /// Element 1, e.g. `segment count`.
+    pub count: &'static str,
+    /// Element 2, e.g. `message reference`.
+    pub reference: &'static str,
+    /// Whose reference it repeats, e.g. `its UNH's`.
+    pub header: &'static str,
+}
+
+/// What a trailer closes: `holder` (e.g. `message 1`) has `count` `unit` (e.g.
+/// `segments (UNH to UNT)`, or empty) and the header's `reference`.
+pub(crate) struct Closed<'a> {
+    pub holder: &'a str,
+    pub count: usize,
+    pub unit: &'a str,
+    pub reference: &'a str,
+}
+
+impl Trailer {
+    /// Checks the trailer `segment` at `position` against what it closes; a fault in a
+    /// message names it (`within`).
+    pub(crate) fn check(
+        &self,
+        segment: &Value,
+        position: usize,
+        closed: &Closed<'_>,
+        within: Option<&Within>,
+    ) -> Result<(), EnvelopeError> {
+        let fail = |problem, message| {
+            let error = EnvelopeError::new(self.format, self.tag, position, problem, message);
+            match within {
+                Some(within) => error.within(within.clone()),
+                None => error,
+            }
+        };
+        let unit = if closed.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", closed.unit)
+        };
+        if text(segment, 0) != closed.count.to_string() {
+            return Err(fail(
+                Problem::CountMismatch,
+                format!(
+                    "{} `{}`, but {} has {}{unit}",
+                    self.count,
+                    text(segment, 0),
+                    closed.holder,
+                    closed.count
+                ),
+            ));
+        }
+        if text(segment, 1) != closed.reference {
+            return Err(fail(
+                Problem::ReferenceMismatch,
+                format!(
+                    "{} `{}` differs from {} `{}`",
+                    self.reference,
+                    text(segment, 1),
+                    self.header,
+                    closed.reference
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The interchange trailer must be the last segment: the fault if one follows it.
+    pub(crate) fn last(&self, segments: &[Value], index: usize) -> Result<(), EnvelopeError> {
+        match segments.get(index + 1) {
+            Some(extra) => Err(EnvelopeError::new(
+                self.format,
+                tag(extra),
+                index + 2,
+                Problem::Unexpected,
+                format!("follows {}, which ends the interchange", self.tag),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Why messages could not be written as an interchange.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    /// The value is neither `{messages: [...]}` nor an array of messages.
+    #[error("expected {{\"messages\": [{{\"type\", \"segments\"}}]}} or an array of messages")]
+    NotMessages,
+    /// An empty list of messages: an interchange holds at least one.
+    #[error("no messages to send")]
+    NoMessages,
+    /// A message (1-based) without its type.
+    #[error("message {message}: no `type` (e.g. [\"ORDERS\", \"D\", \"96A\", \"UN\"] or \"850\")")]
+    NoType { message: usize },
+    /// A message without its `segments` array.
+    #[error("message {message}: no `segments` array")]
+    NoSegments { message: usize },
+    /// A message body holding an envelope segment.
+    #[error(
+        "message {message}: segment {segment} is {tag}: give the message body, render writes the envelope"
+    )]
+    Reserved {
+        message: usize,
+        segment: usize,
+        tag: String,
+    },
+    /// EDIFACT `group: true` with a message type without version.
+    #[error(
+        "a group needs a message type with a version, e.g. [\"ORDERS\", \"D\", \"96A\", \"UN\"]"
+    )]
+    NoGroupVersion,
+    /// X12: the control number does not fit ISA13.
+    #[error("control number {control} does not fit ISA13's nine digits; reset the counter")]
+    ControlOverflow { control: i64 },
+    /// X12: a value longer than its fixed-width ISA field.
+    #[error("{field} `{text}` is longer than its {width} characters")]
+    TooWide {
+        field: &'static str,
+        text: String,
+        width: usize,
+    },
+    /// X12: a transaction set whose GS01 code is not known.
+    #[error(
+        "message {message}: no functional identifier code known for `{kind}`; give `functionalId`"
+    )]
+    NoFunctionalId { message: usize, kind: String },
+    /// X12: sets of different functional groups in one interchange.
+    #[error(
+        "message {message}: functional group {id} differs from the first message's {first}; send each functional group in its own interchange"
+    )]
+    MixedGroups {
+        message: usize,
+        id: String,
+        first: String,
+    },
+    /// The segments cannot be written.
+    #[error(transparent)]
+    Segments(#[from] SegmentsError),
+}
+
+impl RenderError {
+    /// A static label for metrics.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Segments(error) => error.category(),
+            Self::ControlOverflow { .. } => "control_overflow",
+            _ => "messages",
+        }
+    }
 }
 
 /// One party of the interchange: its id and the id's qualifier.
@@ -159,16 +352,14 @@ pub(crate) fn segment(tag: &str, elements: Vec<Value>) -> Value {
 }
 
 /// The messages to wrap, read from the value to render: `{messages: [...]}` or an array.
-pub(crate) fn messages_of(value: &Value) -> Result<&[Value], String> {
+pub(crate) fn messages_of(value: &Value) -> Result<&[Value], RenderError> {
     match value {
         Value::Object(object) => object.get("messages").and_then(Value::as_array),
         Value::Array(list) => Some(list),
         _ => None,
     }
     .map(Vec::as_slice)
-    .ok_or_else(|| {
-        "expected {\"messages\": [{\"type\", \"segments\"}]} or an array of messages".into()
-    })
+    .ok_or(RenderError::NotMessages)
 }
 
 /// One message to wrap: its type (UNH S009 / ST01) and body segments. `reserved` are
@@ -177,8 +368,8 @@ pub(crate) fn message_parts<'a>(
     index: usize,
     message: &'a Value,
     reserved: &[&str],
-) -> Result<(&'a Value, &'a [Value]), String> {
-    let at = |what: String| format!("message {}: {what}", index + 1);
+) -> Result<(&'a Value, &'a [Value]), RenderError> {
+    let number = index + 1;
     let kind = message
         .get("type")
         .filter(|t| match t {
@@ -186,20 +377,18 @@ pub(crate) fn message_parts<'a>(
             Value::Array(c) => !c.is_empty(),
             _ => false,
         })
-        .ok_or_else(|| {
-            at("no `type` (e.g. [\"ORDERS\", \"D\", \"96A\", \"UN\"] or \"850\")".into())
-        })?;
+        .ok_or(RenderError::NoType { message: number })?;
     let segments = message
         .get("segments")
         .and_then(Value::as_array)
-        .ok_or_else(|| at("no `segments` array".into()))?;
+        .ok_or(RenderError::NoSegments { message: number })?;
     for (n, segment) in segments.iter().enumerate() {
         if reserved.contains(&tag(segment)) {
-            return Err(at(format!(
-                "segment {} is {}: give the message body, render writes the envelope",
-                n + 1,
-                tag(segment)
-            )));
+            return Err(RenderError::Reserved {
+                message: number,
+                segment: n + 1,
+                tag: tag(segment).to_owned(),
+            });
         }
     }
     Ok((kind, segments))

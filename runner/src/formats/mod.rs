@@ -9,12 +9,13 @@ pub mod acks;
 pub mod csv;
 pub mod cxml;
 mod cxml_schema;
+pub mod dictionary;
 pub mod edifact;
 pub mod edifact_envelope;
 pub mod envelope;
 pub mod json;
 pub mod jsonl;
-mod segments;
+pub mod segments;
 #[cfg(test)]
 mod tests;
 pub mod x12;
@@ -151,8 +152,10 @@ impl Format {
             Self::Xml => xml::encode(value, options.root.as_deref()).map(String::into_bytes),
             Self::Edifact => edifact::render(value)
                 .map(String::into_bytes)
-                .map_err(encode),
-            Self::X12 => x12::render(value).map(String::into_bytes).map_err(encode),
+                .map_err(|e| encode(e.to_string())),
+            Self::X12 => x12::render(value)
+                .map(String::into_bytes)
+                .map_err(|e| encode(e.to_string())),
             Self::Cxml => cxml::encode(value).map(String::into_bytes),
         }
     }

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use super::segments::{Syntax, segments};
+use super::segments::{SegmentsError, Syntax, segments};
 use super::{FormatError, error_at};
 
 /// Length of the ISA segment up to and including its terminator.
@@ -89,7 +89,7 @@ fn syntax(component: char) -> Syntax {
 }
 
 /// Writes segments (as [`parse`] reads them).
-pub fn render(value: &Value) -> Result<String, String> {
+pub fn render(value: &Value) -> Result<String, SegmentsError> {
     let segments = segments(value)?;
     let (header, rest) = match segments.split_first() {
         Some((isa, rest)) if isa.tag == "ISA" => (Some(isa), rest),
@@ -102,10 +102,10 @@ pub fn render(value: &Value) -> Result<String, String> {
         None => String::new(),
     };
     if header.is_some() && out.len() != ISA_LENGTH {
-        return Err(format!(
-            "the ISA segment is {} characters, not {ISA_LENGTH}: pad its elements to their fixed widths",
-            out.len()
-        ));
+        return Err(SegmentsError::IsaWidth {
+            length: out.len(),
+            expected: ISA_LENGTH,
+        });
     }
     let component = header
         .and_then(|isa| isa.elements.get(15))
@@ -134,11 +134,11 @@ mod tests {
         assert_eq!(written, source);
         assert!(
             render(&json!([{"tag": "N1", "elements": ["ST", "Smith*Sons"]}]))
-                .is_err_and(|e| e.contains("cannot escape"))
+                .is_err_and(|e| e.to_string().contains("cannot escape"))
         );
         assert!(
             render(&json!([{"tag": "ISA", "elements": ["00", "short"]}]))
-                .is_err_and(|e| e.contains("not 106"))
+                .is_err_and(|e| e.to_string().contains("not 106"))
         );
     }
 

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::envelope::{
-    EnvelopeError, Group, Interchange, Message, Party, Problem, Within, kind_name, message_parts,
-    messages_of, segment, tag, text,
+    Closed, EnvelopeError, Group, Interchange, Message, Party, Problem, RenderError, Trailer,
+    Within, kind_name, message_parts, messages_of, segment, tag, text,
 };
 
 const FORMAT: &str = "X12";
@@ -25,15 +25,32 @@ pub struct Header<'a> {
 const MAX_CONTROL: i64 = 999_999_999;
 
 fn fail(segment: &str, position: usize, problem: Problem, message: String) -> EnvelopeError {
-    EnvelopeError {
-        format: FORMAT,
-        segment: segment.to_owned(),
-        position,
-        problem,
-        message,
-        within: None,
-    }
+    EnvelopeError::new(FORMAT, segment, position, problem, message)
 }
+
+const SE: Trailer = Trailer {
+    format: FORMAT,
+    tag: "SE",
+    count: "segment count",
+    reference: "control number",
+    header: "its ST's",
+};
+
+const GE: Trailer = Trailer {
+    format: FORMAT,
+    tag: "GE",
+    count: "transaction set count",
+    reference: "group control number",
+    header: "its GS's",
+};
+
+const IEA: Trailer = Trailer {
+    format: FORMAT,
+    tag: "IEA",
+    count: "group count",
+    reference: "interchange control number",
+    header: "ISA13",
+};
 
 /// Reads the envelopes of parsed segments (as [`super::x12::parse`] gives them): the
 /// interchange as far as it could be read, and the first fault if any.
@@ -73,7 +90,7 @@ fn walk(segments: &[Value], interchange: &mut Interchange) -> Result<(), Envelop
             };
             if name != "SE" {
                 if matches!(name, "ISA" | "IEA" | "GS" | "GE" | "ST") {
-                    let mut error = fail(
+                    return Err(fail(
                         name,
                         position,
                         Problem::Missing,
@@ -81,40 +98,19 @@ fn walk(segments: &[Value], interchange: &mut Interchange) -> Result<(), Envelop
                             "transaction set {} has no SE before this {name}",
                             open.reference
                         ),
-                    );
-                    error.within = Some(Box::new(within));
-                    return Err(error);
+                    )
+                    .within(within));
                 }
                 open.segments.push(segment.clone());
                 continue;
             }
-            let count = open.segments.len() + 2;
-            let problem = if text(segment, 0) != count.to_string() {
-                Some((
-                    Problem::CountMismatch,
-                    format!(
-                        "segment count `{}`, but transaction set {} has {count} segments (ST to SE)",
-                        text(segment, 0),
-                        open.reference
-                    ),
-                ))
-            } else if text(segment, 1) != open.reference {
-                Some((
-                    Problem::ReferenceMismatch,
-                    format!(
-                        "control number `{}` differs from its ST's `{}`",
-                        text(segment, 1),
-                        open.reference
-                    ),
-                ))
-            } else {
-                None
+            let body = Closed {
+                holder: &format!("transaction set {}", open.reference),
+                count: open.segments.len() + 2,
+                unit: "segments (ST to SE)",
+                reference: &open.reference,
             };
-            if let Some((problem, message)) = problem {
-                let mut error = fail("SE", position, problem, message);
-                error.within = Some(Box::new(within));
-                return Err(error);
-            }
+            SE.check(segment, position, &body, Some(&within))?;
             interchange.messages.extend(message.take());
             continue;
         }
@@ -137,63 +133,25 @@ fn walk(segments: &[Value], interchange: &mut Interchange) -> Result<(), Envelop
             }
             "GE" if group.is_some() => {
                 let (reference, first) = group.take().unwrap_or_else(|| unreachable!());
-                let count = interchange.messages.len() - first;
-                if text(segment, 0) != count.to_string() {
-                    return Err(fail(
-                        "GE",
-                        position,
-                        Problem::CountMismatch,
-                        format!(
-                            "transaction set count `{}`, but group {reference} has {count}",
-                            text(segment, 0)
-                        ),
-                    ));
-                }
-                if text(segment, 1) != reference {
-                    return Err(fail(
-                        "GE",
-                        position,
-                        Problem::ReferenceMismatch,
-                        format!(
-                            "group control number `{}` differs from its GS's `{reference}`",
-                            text(segment, 1)
-                        ),
-                    ));
-                }
+                let holder = format!("group {reference}");
+                let closed = Closed {
+                    holder: &holder,
+                    count: interchange.messages.len() - first,
+                    unit: "",
+                    reference: &reference,
+                };
+                GE.check(segment, position, &closed, None)?;
                 groups += 1;
             }
             "IEA" if group.is_none() => {
-                if text(segment, 0) != groups.to_string() {
-                    return Err(fail(
-                        "IEA",
-                        position,
-                        Problem::CountMismatch,
-                        format!(
-                            "group count `{}`, but the interchange has {groups}",
-                            text(segment, 0)
-                        ),
-                    ));
-                }
-                if text(segment, 1) != interchange.control {
-                    return Err(fail(
-                        "IEA",
-                        position,
-                        Problem::ReferenceMismatch,
-                        format!(
-                            "interchange control number `{}` differs from ISA13 `{}`",
-                            text(segment, 1),
-                            interchange.control
-                        ),
-                    ));
-                }
-                if let Some(extra) = segments.get(index + 1) {
-                    return Err(fail(
-                        tag(extra),
-                        position + 1,
-                        Problem::Unexpected,
-                        "follows IEA, which ends the interchange".into(),
-                    ));
-                }
+                let all = Closed {
+                    holder: "the interchange",
+                    count: groups,
+                    unit: "",
+                    reference: &interchange.control,
+                };
+                IEA.check(segment, position, &all, None)?;
+                IEA.last(segments, index)?;
                 return Ok(());
             }
             other => {
@@ -239,11 +197,13 @@ fn functional_id(kind: &str) -> Option<&'static str> {
     })
 }
 
-fn pad(text: &str, width: usize, field: &str) -> Result<String, String> {
+fn pad(text: &str, width: usize, field: &'static str) -> Result<String, RenderError> {
     if text.chars().count() > width {
-        return Err(format!(
-            "{field} `{text}` is longer than its {width} characters"
-        ));
+        return Err(RenderError::TooWide {
+            field,
+            text: text.to_owned(),
+            width,
+        });
     }
     Ok(format!("{text:<width$}"))
 }
@@ -251,16 +211,15 @@ fn pad(text: &str, width: usize, field: &str) -> Result<String, String> {
 /// Writes the transaction sets of `value` (`{messages: [{type, segments}]}`, `type` the
 /// set id such as `850`; an optional `functionalId` for sets not known here) as a
 /// complete interchange: all in one GS group (one functional id per interchange).
-pub fn write(value: &Value, header: &Header<'_>) -> Result<String, String> {
+pub fn write(value: &Value, header: &Header<'_>) -> Result<String, RenderError> {
     let messages = messages_of(value)?;
     if messages.is_empty() {
-        return Err("no transaction sets to send".into());
+        return Err(RenderError::NoMessages);
     }
     if !(1..=MAX_CONTROL).contains(&header.control) {
-        return Err(format!(
-            "control number {} does not fit ISA13's nine digits; reset the counter",
-            header.control
-        ));
+        return Err(RenderError::ControlOverflow {
+            control: header.control,
+        });
     }
     let control = format!("{:09}", header.control);
     let qualifier = |party: &Party| party.qualifier.clone().unwrap_or_else(|| "ZZ".into());
@@ -290,20 +249,17 @@ pub fn write(value: &Value, header: &Header<'_>) -> Result<String, String> {
         let (kind, segments) = message_parts(index, message, &reserved)?;
         let id = match message.get("functionalId").and_then(Value::as_str) {
             Some(id) => id,
-            None => functional_id(kind_name(kind)).ok_or_else(|| {
-                format!(
-                    "message {}: no functional identifier code known for `{}`; give `functionalId`",
-                    index + 1,
-                    kind_name(kind)
-                )
+            None => functional_id(kind_name(kind)).ok_or_else(|| RenderError::NoFunctionalId {
+                message: index + 1,
+                kind: kind_name(kind).to_owned(),
             })?,
         };
         if let Some(first) = group_id.filter(|first| *first != id) {
-            return Err(format!(
-                "message {}: functional group {id} differs from the first message's {first}; \
-                 send each functional group in its own interchange",
-                index + 1
-            ));
+            return Err(RenderError::MixedGroups {
+                message: index + 1,
+                id: id.to_owned(),
+                first: first.to_owned(),
+            });
         }
         group_id = Some(id);
         sets.push((kind, segments));
@@ -337,5 +293,5 @@ pub fn write(value: &Value, header: &Header<'_>) -> Result<String, String> {
     }
     out.push(segment("GE", vec![json!(sets.len()), json!(group_control)]));
     out.push(segment("IEA", vec![json!(1), json!(control)]));
-    super::x12::render(&Value::Array(out))
+    Ok(super::x12::render(&Value::Array(out))?)
 }

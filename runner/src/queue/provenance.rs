@@ -186,20 +186,6 @@ pub enum Received<'a> {
     Batch(&'a [Value]),
 }
 
-impl Received<'_> {
-    fn bytes(self) -> usize {
-        match self {
-            Self::Item(item) => json_len(item),
-            Self::Batch(items) => json_len(items),
-        }
-    }
-
-    /// What is left of the per-task budget once this is kept.
-    pub fn budget_left(self) -> usize {
-        MAX_KEPT_BYTES.saturating_sub(self.bytes())
-    }
-}
-
 /// Builds the record of `received` and of the steps captured while it ran, for a route
 /// that keeps steps as `keep` says. `capture`: `None` when steps were not captured.
 pub fn record(
@@ -208,11 +194,11 @@ pub fn record(
     keep: KeepSteps,
     replay_of: Option<ReplayOf>,
 ) -> Arc<KeptRecord> {
-    let received_bytes = received.bytes();
-    let text = (received_bytes <= MAX_KEPT_BYTES).then(|| match received {
-        Received::Item(item) => item.to_string(),
-        Received::Batch(items) => Value::from(items.to_vec()).to_string(),
-    });
+    // Serialized once: the text is kept when it fits the budget, else only its size.
+    let (text, received_bytes) = match received {
+        Received::Item(item) => json_text(item, MAX_KEPT_BYTES),
+        Received::Batch(items) => json_text(items, MAX_KEPT_BYTES),
+    };
     let steps = capture.and_then(steps_json);
     Arc::new(KeptRecord {
         received: text,
@@ -222,6 +208,48 @@ pub fn record(
         keep_steps: keep,
         replay_of,
     })
+}
+
+impl KeptRecord {
+    /// What is left of the per-task budget for the steps, once the item as received
+    /// is kept.
+    pub fn budget_left(&self) -> usize {
+        MAX_KEPT_BYTES.saturating_sub(usize::try_from(self.received_bytes).unwrap_or(usize::MAX))
+    }
+}
+
+/// `value` as JSON text if it is at most `cap` bytes long, and its length in bytes
+/// either way: one serialization, and no text built past the cap.
+fn json_text<T: Serialize + ?Sized>(value: &T, cap: usize) -> (Option<String>, usize) {
+    struct Capped {
+        text: Option<Vec<u8>>,
+        len: usize,
+        cap: usize,
+    }
+    impl std::io::Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.len += buf.len();
+            if self.len > self.cap {
+                self.text = None;
+            } else if let Some(text) = &mut self.text {
+                text.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Capped {
+        text: Some(Vec::new()),
+        len: 0,
+        cap,
+    };
+    // Writing JSON values to memory cannot fail.
+    let _ = serde_json::to_writer(&mut out, value);
+    // serde_json writes valid UTF-8.
+    let text = out.text.and_then(|bytes| String::from_utf8(bytes).ok());
+    (text, out.len)
 }
 
 /// Bytes of `value` as JSON, without building the text.
@@ -285,5 +313,29 @@ mod tests {
         let big = record(Received::Item(&big), None, KeepSteps::Never, None);
         assert_eq!(big.received, None);
         assert_eq!(big.received_bytes, MAX_KEPT_BYTES as u64 + 2);
+        assert_eq!(big.budget_left(), 0);
+    }
+
+    #[test]
+    fn the_received_text_is_the_json_of_the_item_or_batch() {
+        let item = json!({"id": 7, "name": "a\"b", "lines": [1.5, null]});
+        let one = record(Received::Item(&item), None, KeepSteps::Failed, None);
+        assert_eq!(one.received.as_deref(), Some(item.to_string().as_str()));
+        assert_eq!(one.received_bytes, item.to_string().len() as u64);
+        assert_eq!(one.budget_left(), MAX_KEPT_BYTES - item.to_string().len());
+        let items = [item.clone(), json!(2)];
+        let batch = record(Received::Batch(&items), None, KeepSteps::Failed, None);
+        let expected = Value::from(items.to_vec()).to_string();
+        assert_eq!(batch.received.as_deref(), Some(expected.as_str()));
+        assert!(batch.batch);
+        // Exactly at the cap it is kept; one byte over, only its size.
+        assert_eq!(
+            json_text(&item, item.to_string().len()).0,
+            Some(item.to_string())
+        );
+        assert_eq!(
+            json_text(&item, item.to_string().len() - 1),
+            (None, item.to_string().len())
+        );
     }
 }

@@ -125,7 +125,7 @@ impl AsyncTransform for RenderInterchange {
                 },
             ),
         }
-        .map_err(fail)?;
+        .map_err(|e| fail(e.to_string()))?;
         paths::set(&mut item, &self.into, Value::String(text))?;
         out.push(item);
         Ok(())
