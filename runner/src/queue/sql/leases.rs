@@ -117,3 +117,45 @@ impl SqlQueue {
         Ok(tasks)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sqlx::Row;
+
+    use super::*;
+
+    /// Taking back expired leases runs before every lease: it must walk the small
+    /// partial index of leased tasks, not the table (the migration spells the state as
+    /// `states.rs` does, or the planner could not use it).
+    #[tokio::test]
+    async fn expired_leases_are_found_through_the_index_of_leased_tasks() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
+            .await
+            .expect("queue");
+        let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", *TAKE_BACK))
+            .bind(0_i64)
+            .fetch_all(&queue.writer)
+            .await
+            .expect("query plan")
+            .iter()
+            .map(|row| row.try_get::<String, _>("detail").expect("plan detail"))
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("USING INDEX tasks_leases")),
+            "{plan:?}"
+        );
+        let index: String =
+            sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'tasks_leases'")
+                .fetch_one(&queue.writer)
+                .await
+                .expect("index");
+        assert!(
+            index.ends_with(&format!("WHERE state = {PROCESSING}")),
+            "{index}"
+        );
+    }
+}
