@@ -86,6 +86,9 @@ fn a_conforming_orders_is_acknowledged_and_faults_get_ucm_ucs_ucd() {
         contrl(&both),
         format!("{UCI}+4'{ucm}'UCS+19'UCD+13+1:2'UCS+21'UCD+37+1'")
     );
+    // A tag the directory lacks: not supported in this position.
+    let unknown = orders.replace("FTX+DEL", "XYZ+DEL");
+    assert_eq!(contrl(&unknown), format!("{UCI}+4'{ucm}'UCS+5+15'"));
     // A directory version the dictionary lacks: value not supported in UNH's S009.
     let d01b = orders.replace("ORDERS:D:96A", "ORDERS:D:01B");
     let (answer, written) = acknowledge(Standard::Edifact, &d01b, X12Acknowledgement::Functional);
@@ -152,6 +155,14 @@ fn a_conforming_850_is_accepted_and_faults_get_ak3_ak4() {
     assert_eq!(
         x997(&missing),
         rejected("AK3*N1*7*N1*8~AK4*1*98*1~AK3*N4*9*N1*8~AK4*2*156*4*O~")
+    );
+    // Not a date (BEG05, DT), and a tag the directory lacks.
+    let odd = po
+        .replace("**20261202~", "**20261340~")
+        .replace("CUR*BY*USD~", "ZZZ*BY*USD~");
+    assert_eq!(
+        x997(&odd),
+        rejected("AK3*BEG*2**8~AK4*5*373*8*20261340~AK3*ZZZ*3**1~")
     );
     // The mandatory PO1 loop missing.
     let no_lines = po
