@@ -15,6 +15,16 @@ pub enum PathError {
     EmptySegment(String),
 }
 
+impl PathError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Empty => "path_empty",
+            Self::EmptySegment(_) => "path_empty_segment",
+        }
+    }
+}
+
 impl FieldPath {
     pub fn parse(text: &str) -> Result<Self, PathError> {
         let text = text.strip_prefix('.').unwrap_or(text);

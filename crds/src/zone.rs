@@ -26,6 +26,16 @@ pub enum ZoneError {
     Name(String),
 }
 
+impl ZoneError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Offset(_) => "zone_offset",
+            Self::Name(_) => "zone_name",
+        }
+    }
+}
+
 impl Zone {
     pub const UTC: Zone = Zone::Named(Tz::UTC);
 
@@ -69,5 +79,12 @@ mod tests {
         for bad in ["Mars/Base", "+25:00", "europe/amsterdam", ""] {
             assert!(Zone::parse(Some(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_bad_zone_has_a_static_category() {
+        let category = |text| Zone::parse(Some(text)).err().map(|e| e.category());
+        assert_eq!(category("+25:00"), Some("zone_offset"));
+        assert_eq!(category("Mars/Base"), Some("zone_name"));
     }
 }

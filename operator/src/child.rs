@@ -23,6 +23,16 @@ pub enum ChildError {
     UnknownKind { kind: String },
 }
 
+impl ChildError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Serialize { .. } => "child_serialize",
+            Self::UnknownKind { .. } => "child_unknown_kind",
+        }
+    }
+}
+
 /// The kinds of object the operator creates, in apply order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ChildKind {
@@ -160,6 +170,19 @@ mod tests {
             &desired,
             &json!({"spec": {"replicas": 2, "ports": [{"port": 8080}, {"port": 9090}]}})
         ));
+    }
+
+    #[test]
+    fn child_errors_have_static_categories() {
+        let unknown = ChildError::UnknownKind {
+            kind: "CronJob".into(),
+        };
+        assert_eq!(unknown.category(), "child_unknown_kind");
+        let serialize = ChildError::Serialize {
+            kind: "Service".into(),
+            source: serde_json::Error::io(std::io::Error::other("broken")),
+        };
+        assert_eq!(serialize.category(), "child_serialize");
     }
 
     #[test]

@@ -47,6 +47,16 @@ pub enum SecretError {
     },
 }
 
+impl SecretError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "secret_not_found",
+            Self::Empty { .. } => "secret_empty",
+        }
+    }
+}
+
 impl SecretSource {
     pub fn env_var(name: &str, key: &str) -> String {
         let clean = |s: &str| -> String {

@@ -30,6 +30,17 @@ pub enum WaitingError {
     Outcome(String),
 }
 
+impl WaitingError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Program { .. } => "waiting_program",
+            Self::NoValue { .. } => "waiting_no_value",
+            Self::Outcome(_) => "waiting_outcome",
+        }
+    }
+}
+
 /// A route's `outgoing.await`, compiled.
 pub struct Awaiting {
     correlation: JqProgram,

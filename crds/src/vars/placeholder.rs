@@ -31,6 +31,17 @@ pub enum PlaceholderError {
     BadName { name: String, at: usize },
 }
 
+impl PlaceholderError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Unterminated { .. } => "placeholder_unterminated",
+            Self::NotAVariable { .. } => "placeholder_not_a_variable",
+            Self::BadName { .. } => "placeholder_bad_name",
+        }
+    }
+}
+
 /// Whether `name` is a variable name: `[A-Za-z_][A-Za-z0-9_]*`.
 pub fn is_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -151,6 +162,19 @@ mod tests {
             parse("${{ vars. }}"),
             Err(PlaceholderError::BadName { .. })
         ));
+    }
+
+    #[test]
+    fn bad_placeholders_have_static_categories() {
+        let category = |text| parse(text).err().map(|e| e.category());
+        assert_eq!(category("${{ vars.X"), Some("placeholder_unterminated"));
+        assert_eq!(category("${{ env.X }}"), Some("placeholder_not_a_variable"));
+        assert_eq!(category("${{ vars.9 }}"), Some("placeholder_bad_name"));
+        let wrapped = crate::vars::VarError::from(PlaceholderError::BadName {
+            name: "9".into(),
+            at: 0,
+        });
+        assert_eq!(wrapped.category(), "placeholder_bad_name");
     }
 
     #[test]

@@ -25,6 +25,17 @@ pub enum VarError {
     TooLarge,
 }
 
+impl VarError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Placeholder(error) => error.category(),
+            Self::Undefined { .. } => "var_undefined",
+            Self::TooLarge => "var_too_large",
+        }
+    }
+}
+
 /// A placeholder problem and the field (`spec.http.baseUrl`) it is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {

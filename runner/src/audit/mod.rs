@@ -143,6 +143,14 @@ pub enum AuditError {
 }
 
 impl AuditError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Database { .. } => "audit_database",
+            Self::Corrupt { .. } => "audit_corrupt",
+        }
+    }
+
     fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
         move |source| Self::Database { operation, source }
     }

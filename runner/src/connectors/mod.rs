@@ -165,6 +165,15 @@ pub enum DeliveryError {
 }
 
 impl DeliveryError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Rejected(_) => "delivery_rejected",
+            Self::Unavailable { .. } => "delivery_unavailable",
+            Self::Request(_) => "delivery_request",
+        }
+    }
+
     /// Whether another attempt may succeed.
     pub fn is_retriable(&self) -> bool {
         matches!(self, Self::Unavailable { .. })

@@ -42,6 +42,18 @@ pub enum IntakeError {
 }
 
 impl IntakeError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Transform { .. } => "intake_transform",
+            Self::Queue(_) => "intake_queue",
+            Self::Suspended(_) => "intake_suspended",
+            Self::Poll(_) => "intake_poll",
+            Self::Refused(refusal) => refusal.category(),
+            Self::Follower { .. } => self.root().category(),
+        }
+    }
+
     /// The error itself, past the follower that reported it.
     pub fn root(&self) -> &IntakeError {
         match self {
@@ -401,5 +413,27 @@ pub(crate) fn redact_lines(mut lines: Vec<LogLine>) -> Vec<LogLine> {
 fn with_steps(record: &mut Arc<KeptRecord>, capture: Option<StepCapture>) {
     if let (Some(capture), Some(record)) = (capture, Arc::get_mut(record)) {
         record.steps = provenance::steps_json(capture);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_follower_refusal_is_categorized_by_its_root() {
+        let refused = IntakeError::Refused(Refusal::DiskFloor {
+            free_mib: 10,
+            floor_mib: 100,
+        });
+        assert_eq!(refused.category(), "disk_floor");
+        let follower = IntakeError::Follower {
+            route: "audit".into(),
+            source: Box::new(IntakeError::Follower {
+                route: "archive".into(),
+                source: Box::new(IntakeError::Suspended("default/archive".into())),
+            }),
+        };
+        assert_eq!(follower.category(), "intake_suspended");
     }
 }

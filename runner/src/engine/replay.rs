@@ -52,6 +52,23 @@ pub enum ReplayError {
     Commit(#[source] Arc<QueueError>),
 }
 
+impl ReplayError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::NoTask { .. } => "replay_no_task",
+            Self::NoProvenance { .. } => "replay_no_provenance",
+            Self::RouteGone { .. } => "replay_route_gone",
+            Self::Proxy { .. } => "replay_proxy",
+            Self::StepOutOfRange { .. } => "replay_step_out_of_range",
+            Self::Missing { .. } => "replay_missing_input",
+            Self::Transform { .. } => "replay_transform",
+            Self::Queue(_) => "replay_queue",
+            Self::Commit(_) => "replay_commit",
+        }
+    }
+}
+
 impl Engine {
     /// Runs the incoming steps of task `id`'s route (as configured now) from step
     /// `from_step` (1-based; 1: from the item as received) on the items that went into

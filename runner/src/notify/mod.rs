@@ -59,6 +59,17 @@ pub enum NotifyError {
     },
 }
 
+impl NotifyError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Config { .. } => "notify_config",
+            Self::Secret { .. } => "notify_secret",
+            Self::Send { .. } => "notify_send",
+        }
+    }
+}
+
 impl From<NotifyError> for FieldProblem {
     fn from(error: NotifyError) -> Self {
         match error {

@@ -107,6 +107,20 @@ pub enum TraceConfigError {
     Exporter(#[source] opentelemetry_otlp::ExporterBuildError),
 }
 
+impl TraceConfigError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Protocol { .. } => "trace_protocol",
+            Self::Sampler(_) => "trace_sampler",
+            Self::SamplerArg(_) => "trace_sampler_arg",
+            Self::Endpoint { .. } => "trace_endpoint",
+            Self::Timeout(_) => "trace_timeout",
+            Self::Exporter(_) => "trace_exporter",
+        }
+    }
+}
+
 impl TraceConfig {
     /// The settings from the process environment; `None`: tracing is off.
     pub fn from_env() -> Result<Option<Self>, TraceConfigError> {

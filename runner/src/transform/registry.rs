@@ -364,7 +364,7 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use switchyard_crds::v1alpha1::{RenameStep, SetStep, SplitStep};
+    use switchyard_crds::v1alpha1::{OnInvalid, RenameStep, SetStep, SplitStep, ValidateStep};
 
     use super::*;
 
@@ -419,5 +419,28 @@ mod tests {
             "incoming step (split) failed: `lines`: expected an array, found a number"
         );
         Ok(())
+    }
+
+    #[test]
+    fn a_step_that_does_not_build_has_a_static_category() {
+        let category = |step: Step| {
+            build_pipeline(&[labeled(step)])
+                .err()
+                .map(|e| e.category())
+                .unwrap_or("built")
+        };
+        assert_eq!(category(Step::Jq(".a |".into())), "jq");
+        let schema = |schema: Option<serde_json::Value>| {
+            Step::Validate(ValidateStep {
+                schema,
+                entity: None,
+                on_invalid: OnInvalid::Fail,
+            })
+        };
+        assert_eq!(
+            category(schema(Some(json!({"type": "no-such-type"})))),
+            "schema_invalid"
+        );
+        assert_eq!(category(schema(None)), "schema_missing");
     }
 }

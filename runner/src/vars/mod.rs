@@ -57,6 +57,20 @@ pub enum VarsError {
     EmptySecret(String),
 }
 
+impl VarsError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Read(_) => "vars_read",
+            Self::TooLarge => "vars_too_large",
+            Self::Parse { .. } => "vars_parse",
+            Self::BadName(_) => "vars_bad_name",
+            Self::NotAScalar(_) => "vars_not_a_scalar",
+            Self::EmptySecret(_) => "vars_empty_secret",
+        }
+    }
+}
+
 impl VarFiles {
     /// The variables from the files and the environment, every secret one registered
     /// with the redactor. Problems name the file (or the environment variable).

@@ -142,6 +142,18 @@ pub enum AuthError {
     Oidc(#[from] OidcError),
 }
 
+impl AuthError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Missing => "auth_missing",
+            Self::UnknownToken => "auth_unknown_token",
+            Self::NoOidc => "auth_no_oidc",
+            Self::Oidc(error) => error.category(),
+        }
+    }
+}
+
 /// Every way this runner authenticates callers.
 #[derive(Default)]
 pub struct Authenticator {

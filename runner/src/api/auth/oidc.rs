@@ -74,6 +74,22 @@ pub enum OidcError {
     Fetch { url: String, message: String },
 }
 
+impl OidcError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Expired => "oidc_expired",
+            Self::WrongAudience => "oidc_wrong_audience",
+            Self::WrongIssuer => "oidc_wrong_issuer",
+            Self::BadSignature => "oidc_bad_signature",
+            Self::Algorithm(_) => "oidc_algorithm",
+            Self::UnknownKey => "oidc_unknown_key",
+            Self::Invalid(_) => "oidc_invalid",
+            Self::Fetch { .. } => "oidc_fetch",
+        }
+    }
+}
+
 struct CachedKeys {
     keys: JwkSet,
     fetched: Instant,

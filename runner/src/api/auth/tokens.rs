@@ -39,6 +39,18 @@ pub enum TokensFileError {
     },
 }
 
+impl TokensFileError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Read { .. } => "tokens_read",
+            Self::Parse { .. } => "tokens_parse",
+            Self::EmptyToken { .. } => "tokens_empty_token",
+            Self::SharedToken { .. } => "tokens_shared_token",
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Entry {

@@ -26,6 +26,16 @@ pub enum PoolError {
     Url(String),
 }
 
+impl PoolError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Secret(error) => error.category(),
+            Self::Url(_) => "database_url",
+        }
+    }
+}
+
 /// A pool for one of the supported backends.
 #[derive(Clone)]
 pub enum DatabasePool {

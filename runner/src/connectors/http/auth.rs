@@ -30,6 +30,15 @@ pub enum AuthError {
     Token { url: String, message: String },
 }
 
+impl AuthError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Token { .. } => "oauth2_token",
+        }
+    }
+}
+
 impl Authenticator {
     pub fn basic(username: String, password: Secret) -> Self {
         redact::register_basic(&username, password.expose());

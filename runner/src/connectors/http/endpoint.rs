@@ -40,6 +40,16 @@ pub enum EndpointError {
     Invalid { field: String, message: String },
 }
 
+impl EndpointError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Secret { source, .. } => source.category(),
+            Self::Invalid { .. } => "endpoint_invalid",
+        }
+    }
+}
+
 pub struct HttpEndpoint {
     base_url: String,
     headers: HeaderMap,

@@ -73,6 +73,15 @@ pub enum SendError {
 }
 
 impl SendError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Request(_) => "http_request",
+            Self::Refused { .. } => "http_redirect_refused",
+            Self::TooMany { .. } => "http_too_many_redirects",
+        }
+    }
+
     /// Whether another attempt cannot succeed (a refused redirect, a redirect loop).
     pub fn is_permanent(&self) -> bool {
         !matches!(self, Self::Request(_))

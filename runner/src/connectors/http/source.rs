@@ -54,6 +54,20 @@ pub enum PollError {
     TooManyItems { page: u32, max: usize },
 }
 
+impl PollError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Request { .. } => "poll_request",
+            Self::Status { .. } => "poll_status",
+            Self::Json { .. } => "poll_json",
+            Self::Pointer { .. } => "poll_pointer",
+            Self::TooLarge { .. } => "poll_too_large",
+            Self::TooManyItems { .. } => "poll_too_many_items",
+        }
+    }
+}
+
 /// What to fetch next.
 enum Next {
     Query(Vec<(String, String)>),

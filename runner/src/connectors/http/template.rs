@@ -44,6 +44,16 @@ pub enum TemplateError {
     Render { expression: String, reason: String },
 }
 
+impl TemplateError {
+    /// A static label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Parse(_) => "template_parse",
+            Self::Render { .. } => "template_render",
+        }
+    }
+}
+
 impl UrlTemplate {
     pub fn parse(text: &str) -> Result<Self, TemplateError> {
         let parts = template::parse(text)
