@@ -85,6 +85,13 @@ pub(crate) struct LabeledStage {
     pub timer: StepTimer,
 }
 
+/// A step under way: its span, when its timer started, and the items it got.
+struct Running {
+    span: tracing::Span,
+    started: Option<std::time::Instant>,
+    before: usize,
+}
+
 /// The ordered steps of one side of a route.
 #[derive(Default)]
 pub struct Pipeline {
@@ -147,9 +154,8 @@ impl Pipeline {
         // One buffer for the log line: it is built for every item on the hot path.
         let mut summary = String::with_capacity(24 * self.steps.len());
         for (index, step) in self.steps.iter().enumerate().skip(from) {
-            let before = items.len();
-            let span = spans::step(&step.label, step.stage.kind(), before);
-            let started = step.timer.start();
+            let running = step.start(items.len());
+            let before = running.before;
             let result = match &step.stage {
                 Stage::Item(t) => apply_items(t.as_ref(), items),
                 Stage::Batch(t) => t.apply_batch(items),
@@ -171,15 +177,8 @@ impl Pipeline {
                     }
                     failed.map_or(Ok(out), Err)
                 }
-            }
-            .map_err(|(item, error)| step.failed(item, error));
-            step.timer.stop(started);
-            spans::step_done(&span, result.as_ref().map(Vec::len).map_err(|_| ()));
-            items = result?;
-            step.summarize(&mut summary, before, items.len());
-            if let Some(capture) = capture.as_deref_mut() {
-                capture.record(index, &step.label, step.stage.kind(), &items);
-            }
+            };
+            items = step.finish(running, index, result, &mut summary, capture.as_deref_mut())?;
             if items.is_empty() {
                 break;
             }
@@ -210,9 +209,8 @@ impl Pipeline {
             let mut items = items;
             let mut summary = String::with_capacity(24 * self.steps.len());
             for (index, step) in self.steps.iter().enumerate().skip(from) {
-                let before = items.len();
-                let span = spans::step(&step.label, step.stage.kind(), before);
-                let started = step.timer.start();
+                let running = step.start(items.len());
+                let before = running.before;
                 let result = match &step.stage {
                     Stage::Item(t) => apply_items(t.as_ref(), items),
                     Stage::Batch(t) => t.apply_batch(items),
@@ -248,15 +246,9 @@ impl Pipeline {
                         }
                         failed.map_or(Ok(out), Err)
                     }
-                }
-                .map_err(|(item, error)| step.failed(item, error));
-                step.timer.stop(started);
-                spans::step_done(&span, result.as_ref().map(Vec::len).map_err(|_| ()));
-                items = result?;
-                step.summarize(&mut summary, before, items.len());
-                if let Some(capture) = capture.as_deref_mut() {
-                    capture.record(index, &step.label, step.stage.kind(), &items);
-                }
+                };
+                let capture = capture.as_deref_mut();
+                items = step.finish(running, index, result, &mut summary, capture)?;
                 if items.is_empty() {
                     break;
                 }
@@ -278,6 +270,36 @@ impl When {
 }
 
 impl LabeledStage {
+    /// Starts the step on `before` items: its span and its timer.
+    fn start(&self, before: usize) -> Running {
+        Running {
+            span: spans::step(&self.label, self.stage.kind(), before),
+            started: self.timer.start(),
+            before,
+        }
+    }
+
+    /// Ends the step: stops its timer and span, adds it to the summary and the capture
+    /// (the step's `index`), and returns the items it left, or its failure.
+    fn finish(
+        &self,
+        running: Running,
+        index: usize,
+        result: Result<Vec<Value>, (usize, TransformError)>,
+        summary: &mut String,
+        capture: Option<&mut StepCapture>,
+    ) -> Result<Vec<Value>, StepFailed> {
+        let result = result.map_err(|(item, error)| self.failed(item, error));
+        self.timer.stop(running.started);
+        spans::step_done(&running.span, result.as_ref().map(Vec::len).map_err(|_| ()));
+        let items = result?;
+        self.summarize(summary, running.before, items.len());
+        if let Some(capture) = capture {
+            capture.record(index, &self.label, self.stage.kind(), &items);
+        }
+        Ok(items)
+    }
+
     fn failed(&self, item: usize, error: TransformError) -> StepFailed {
         StepFailed {
             label: self.label.clone(),
