@@ -71,6 +71,18 @@ pub fn manifest_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// A runner secrets directory as a mounted Secret would fill it: `(dir, key, value)`
+/// writes `<root>/<dir>/<key>`, where `dir` is `<namespace>/<secret>` or `<secret>`.
+pub fn secrets_dir(files: &[(&str, &str, &str)]) -> tempfile::TempDir {
+    let root = tempfile::tempdir().expect("secrets dir");
+    for (dir, key, value) in files {
+        let secret = root.path().join(dir);
+        std::fs::create_dir_all(&secret).expect("secret dir");
+        std::fs::write(secret.join(key), value).expect("secret file");
+    }
+    root
+}
+
 /// Whether tests must not skip for a missing server.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")

@@ -10,6 +10,7 @@ use switchyard_e2e::servers::mariadb::MariaDb;
 use switchyard_e2e::servers::sftp::SftpServer;
 use switchyard_e2e::{
     Receiver, ReceiverMode, Runner, RunnerOptions, eventually, manifest_dir, runner_bin,
+    secrets_dir,
 };
 
 #[tokio::test]
@@ -29,10 +30,7 @@ async fn a_csv_file_on_sftp_becomes_upserted_mariadb_rows_and_moves_to_processed
         .execute(&mut conn)
         .await
         .expect("seed");
-    let secrets = tempfile::tempdir().expect("secrets dir");
-    let key_dir = secrets.path().join("default/sftp/privateKey");
-    std::fs::create_dir_all(key_dir.parent().expect("parent")).expect("secret dir");
-    std::fs::write(&key_dir, &sftp.private_key).expect("key secret");
+    let secrets = secrets_dir(&[("default/sftp", "privateKey", &sftp.private_key)]);
     let inbox = sftp.root.join("inbox");
     std::fs::create_dir_all(&inbox).expect("inbox");
     let manifests = format!(

@@ -9,16 +9,8 @@ use serde_json::{Value, json};
 use switchyard_e2e::servers::ftp::FtpServer;
 use switchyard_e2e::{
     Receiver, ReceiverMode, Runner, RunnerOptions, eventually, manifest_dir, runner_bin,
+    secrets_dir,
 };
-
-/// A runner secrets directory (`<dir>/<namespace>/<secret>/<key>`) holding `password`.
-fn ftp_secrets(password: &str) -> tempfile::TempDir {
-    let secrets = tempfile::tempdir().expect("secrets dir");
-    let dir = secrets.path().join("default/ftp");
-    std::fs::create_dir_all(&dir).expect("secret dir");
-    std::fs::write(dir.join("password"), password).expect("secret");
-    secrets
-}
 
 /// The `files` Connection on `ftp`; FTPS (trusting the server's CA) when it has one.
 fn ftp_connection(ftp: &FtpServer) -> String {
@@ -89,7 +81,7 @@ async fn start_runner(
     receiver: &Receiver,
     password: &str,
 ) -> (Runner, [tempfile::TempDir; 2]) {
-    let secrets = ftp_secrets(password);
+    let secrets = secrets_dir(&[("default/ftp", "password", password)]);
     let dir = manifest_dir(&[("manifests.yaml", &manifests(ftp, receiver, "* * * * * *"))]);
     let options = RunnerOptions {
         secrets_dir: Some(secrets.path().to_owned()),

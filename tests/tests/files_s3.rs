@@ -8,17 +8,16 @@ use serde_json::{Value, json};
 use switchyard_e2e::servers::s3::S3Server;
 use switchyard_e2e::{
     Receiver, ReceiverMode, Runner, RunnerOptions, eventually, manifest_dir, runner_bin,
+    secrets_dir,
 };
 
 /// Secrets for the S3 Connection in a runner secrets directory
 /// (`<dir>/<namespace>/<secret>/<key>`).
 fn s3_secrets(s3: &S3Server) -> tempfile::TempDir {
-    let secrets = tempfile::tempdir().expect("secrets dir");
-    let dir = secrets.path().join("default/s3");
-    std::fs::create_dir_all(&dir).expect("secret dir");
-    std::fs::write(dir.join("accessKeyId"), s3.access_key_id).expect("secret");
-    std::fs::write(dir.join("secretAccessKey"), s3.secret_access_key).expect("secret");
-    secrets
+    secrets_dir(&[
+        ("default/s3", "accessKeyId", s3.access_key_id),
+        ("default/s3", "secretAccessKey", s3.secret_access_key),
+    ])
 }
 
 fn s3_connection(s3: &S3Server) -> String {

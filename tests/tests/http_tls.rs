@@ -213,12 +213,10 @@ const CLIENT_IDENTITY: &str = "      clientCertificate: {secretKeyRef: {name: pa
 
 /// A secrets directory holding the client certificate and key as a mounted Secret would.
 fn secrets(pki: &Pki) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("secrets dir");
-    let secret = dir.path().join("partner-tls");
-    std::fs::create_dir_all(&secret).expect("secret dir");
-    std::fs::write(secret.join("tls.crt"), &pki.client_pem).expect("tls.crt");
-    std::fs::write(secret.join("tls.key"), &pki.client_key_pem).expect("tls.key");
-    dir
+    switchyard_e2e::secrets_dir(&[
+        ("partner-tls", "tls.crt", &pki.client_pem),
+        ("partner-tls", "tls.key", &pki.client_key_pem),
+    ])
 }
 
 async fn task_when(runner: &Runner, id: &str, state: &str) -> Value {

@@ -112,10 +112,7 @@ spec:
 }
 
 fn secrets_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("secrets dir");
-    std::fs::create_dir(dir.path().join("smtp")).expect("secret dir");
-    std::fs::write(dir.path().join("smtp/password"), format!("{PASSWORD}\n")).expect("secret");
-    dir
+    switchyard_e2e::secrets_dir(&[("smtp", "password", &format!("{PASSWORD}\n"))])
 }
 
 fn hooks_at(hooks: &Receiver, path: &str) -> Vec<Received> {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchyard_e2e::{
     Receiver, ReceiverMode, Runner, RunnerOptions, eventually, manifest_dir, runner_bin,
+    secrets_dir,
 };
 
 const TOKEN: &str = "sk_live_TOPSECRET_4242";
@@ -74,16 +75,12 @@ async fn secret_values_appear_in_no_log_task_log_or_api_answer() {
     .await;
     let unreachable = format!("http://127.0.0.1:{}", switchyard_e2e::free_port());
     let dir = manifest_dir(&[("all.yaml", &manifests(&receiver.base_url(), &unreachable))]);
-    let secrets = tempfile::tempdir().expect("secrets dir");
-    for (secret, key, value) in [
-        ("partner", "token", TOKEN),
-        ("partner", "api-key", API_KEY),
-        ("hooks", "token", WEBHOOK_TOKEN),
-    ] {
-        std::fs::create_dir_all(secrets.path().join(secret)).expect("secret dir");
-        std::fs::write(secrets.path().join(secret).join(key), format!("{value}\n"))
-            .expect("secret file");
-    }
+    // Mounted Secrets often end in a newline, which is not part of the value.
+    let secrets = secrets_dir(&[
+        ("partner", "token", &format!("{TOKEN}\n")),
+        ("partner", "api-key", &format!("{API_KEY}\n")),
+        ("hooks", "token", &format!("{WEBHOOK_TOKEN}\n")),
+    ]);
     let options = RunnerOptions {
         secrets_dir: Some(secrets.path().to_owned()),
         ..Default::default()
@@ -230,16 +227,12 @@ spec:
     password: {secretKeyRef: {name: erp, key: password}}
 "#;
     let dir = manifest_dir(&[("all.yaml", manifests)]);
-    let secrets = tempfile::tempdir().expect("secrets dir");
-    for (secret, key, value) in [
+    let secrets = secrets_dir(&[
         ("hooks", "token", ""),
         ("hooks", "hmac", "\n"),
         ("partner", "password", "  \t\n"),
         ("erp", "password", " "),
-    ] {
-        std::fs::create_dir_all(secrets.path().join(secret)).expect("secret dir");
-        std::fs::write(secrets.path().join(secret).join(key), value).expect("secret file");
-    }
+    ]);
     for command in ["validate", "run"] {
         let data = tempfile::tempdir().expect("data dir");
         let output = std::process::Command::new(runner_bin!())

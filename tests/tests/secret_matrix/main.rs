@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::any;
 use serde_json::{Value, json};
-use switchyard_e2e::{Runner, RunnerOptions, eventually, manifest_dir, runner_bin};
+use switchyard_e2e::{Runner, RunnerOptions, eventually, manifest_dir, runner_bin, secrets_dir};
 
 use hostile::{Partner, Seen, other_origin, partner, serve};
 use manifests::{ROWS, manifests};
@@ -44,9 +44,7 @@ async fn no_encoding_of_a_secret_leaves_through_any_error_path() {
     .await;
     let base = format!("http://127.0.0.1:{partner_port}");
 
-    let secrets = tempfile::tempdir().expect("secrets dir");
-    std::fs::create_dir_all(secrets.path().join("marker")).expect("secret dir");
-    std::fs::write(secrets.path().join("marker").join("value"), &marker).expect("secret");
+    let secrets = secrets_dir(&[("marker", "value", &marker)]);
     let dir = manifest_dir(&[("matrix.yaml", &manifests(&base))]);
     let options = RunnerOptions {
         secrets_dir: Some(secrets.path().to_owned()),
