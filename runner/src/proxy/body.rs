@@ -17,16 +17,6 @@ pub enum ReadError<E: std::error::Error + 'static> {
     Broken(#[source] E),
 }
 
-impl<E: std::error::Error + 'static> ReadError<E> {
-    /// A static label for metrics and logs.
-    pub fn category(&self) -> &'static str {
-        match self {
-            Self::TooLarge { .. } => "body_too_large",
-            Self::Broken(_) => "body_broken",
-        }
-    }
-}
-
 /// Reads a body stream whole, refusing more than `limit` bytes.
 pub async fn read_limited<S, E>(mut stream: S, limit: usize) -> Result<Bytes, ReadError<E>>
 where
@@ -56,15 +46,6 @@ pub enum StepsError {
 }
 
 impl StepsError {
-    /// A static label for metrics and logs.
-    pub fn category(&self) -> &'static str {
-        match self {
-            Self::NotJson(_) => "proxy_not_json",
-            Self::Failed(failed) => failed.error.category(),
-            Self::Filtered => "proxy_filtered",
-        }
-    }
-
     /// Whether the same body may pass later (a lookup service that is down).
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Failed(failed) if failed.is_transient())

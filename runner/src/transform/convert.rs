@@ -43,17 +43,6 @@ pub enum ConvertError {
     Value(String),
 }
 
-impl ConvertError {
-    /// A static label for metrics and logs.
-    pub fn category(&self) -> &'static str {
-        match self {
-            Self::Format(_) => "convert_format",
-            Self::Zone(error) => error.category(),
-            Self::Value(_) => "convert_value",
-        }
-    }
-}
-
 /// A value that cannot be converted, and why.
 fn invalid(reason: String) -> ConvertError {
     ConvertError::Value(reason)
