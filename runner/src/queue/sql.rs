@@ -5,8 +5,8 @@
 //! One file per concern: [`schema`] (connecting, durability settings, migrations),
 //! [`dialect`] and [`states`] (what statements are made of), [`commit`] (the group
 //! commit's transaction) with [`intake`] (new tasks and log rows) and [`completions`]
-//! (delivery outcomes), [`leases`] (committed without waiting for the disk, see
-//! [`unflushed`]), [`waiting`], [`claims`] (poll claims, heartbeats),
+//! (delivery outcomes), [`leases`], [`writer`] (the writer connection; leases and completions
+//! commit without waiting for the disk), [`waiting`], [`claims`] (poll claims, heartbeats),
 //! [`provenance`], [`api`] and [`actions`] (reads and operators' writes for the API),
 //! [`gauges`] (metrics) and [`retention`].
 
@@ -24,8 +24,8 @@ mod retention;
 mod rows;
 mod schema;
 pub(crate) mod states;
-mod unflushed;
 mod waiting;
+mod writer;
 
 use std::path::Path;
 use std::time::Duration;

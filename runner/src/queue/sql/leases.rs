@@ -10,7 +10,7 @@ use super::SqlQueue;
 use super::rows::parse_item;
 use super::dialect::Dialect;
 use super::states::{PENDING, PROCESSING};
-use super::unflushed::Unflushed;
+use super::writer::{Durability, Writer};
 use crate::metrics::events::{self, TakeBack};
 use crate::queue::{LeasedTask, QueueError, RouteKey};
 
@@ -68,10 +68,10 @@ impl SqlQueue {
         let token = uuid::Uuid::now_v7().to_string();
         let lease_until =
             now_ms + i64::try_from(self.lease_duration.as_millis()).unwrap_or(i64::MAX / 2);
-        // The lease's commit does not wait for the disk (see `unflushed`): losing it
-        // costs a redelivery, never an item.
-        let mut conn = Unflushed::acquire(self.dialect, &self.writer).await?;
-        let mut tx = conn.begin().await?;
+        // The lease's commit does not wait for the disk (see `writer`): losing it costs
+        // a redelivery, never an item.
+        let mut conn = Writer::acquire(self.dialect, &self.writer, Durability::Unflushed).await?;
+        let mut tx = conn.begin().await.map_err(QueueError::db("begin lease"))?;
         // Leases that ran out (a runner died, or stalled) make their tasks due again.
         // Through `tasks_leases` this finds nothing, cheaply, almost every time.
         let taken_back = sqlx::query(&TAKE_BACK)
@@ -91,7 +91,7 @@ impl SqlQueue {
             .await
             .map_err(QueueError::db("lease tasks"))?;
         tx.commit().await.map_err(QueueError::db("commit lease"))?;
-        conn.release().await?;
+        conn.release().await;
         events::leases_taken_back(TakeBack::Expired, taken_back);
         let mut tasks = rows
             .iter()
