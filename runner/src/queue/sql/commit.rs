@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::any::AnyPoolOptions;
 use sqlx::Connection;
+use sqlx::any::AnyPoolOptions;
 
 use super::SqlQueue;
 use super::dialect::Dialect;
@@ -239,7 +239,12 @@ mod tests {
         assert_eq!(durability(&outcomes), Durability::Unflushed);
 
         let with_task = WriteBatch {
-            new_tasks: vec![NewTask::proxied(route(), serde_json::json!({}), None, Vec::new())],
+            new_tasks: vec![NewTask::proxied(
+                route(),
+                serde_json::json!({}),
+                None,
+                Vec::new(),
+            )],
             completions: vec![completion()],
             ..WriteBatch::default()
         };

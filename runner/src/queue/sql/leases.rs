@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 use sqlx::Row;
 
 use super::SqlQueue;
-use super::rows::parse_item;
 use super::dialect::Dialect;
+use super::rows::parse_item;
 use super::states::{PENDING, PROCESSING};
 use super::writer::{Durability, Writer};
 use crate::metrics::events::{self, TakeBack};
