@@ -1,6 +1,10 @@
 //! The senders: `clients` concurrent loops, each with one webhook request in flight,
-//! for a fixed time or a fixed number of items. Closed loop: a client sends its next
-//! request when the previous one was answered, so the rate is what the runner sustains.
+//! for a fixed time or a fixed number of items. Closed loop by default: a client sends
+//! its next request when the previous one was answered, so the rate is what the runner
+//! sustains. With a `rate`, open loop: each client sends on a fixed schedule (the
+//! clients' schedules interleaved), and a request's latency counts from when it was
+//! due, not from when it went out, so a stall is charged to every request it delayed
+//! (no coordinated omission).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +33,8 @@ pub struct Load {
     /// after `duration`: a fixed amount of work, for counts that must not depend on
     /// how fast the machine is.
     pub items: Option<u64>,
+    /// Open loop: items per second for all clients together; `None`: closed loop.
+    pub rate: Option<f64>,
 }
 
 #[derive(Default)]
@@ -77,8 +83,11 @@ pub async fn run(load: &Load) -> anyhow::Result<LoadResult> {
         let url = load.urls[index % load.urls.len()].clone();
         let next_id = next_id.clone();
         let items = load.items_per_request;
+        let pace = load
+            .rate
+            .map(|rate| Pace::of_client(rate, items, load.clients, index, start));
         handles.push(tokio::spawn(async move {
-            client_loop(client, url, next_id, items, steady_from, stop).await
+            client_loop(client, url, next_id, items, steady_from, stop, pace).await
         }));
     }
     let mut result = LoadResult {
@@ -135,6 +144,39 @@ impl Stop {
     }
 }
 
+/// One client's schedule in an open-loop load.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Pace {
+    /// When its first request is due.
+    first: Instant,
+    /// Between two of its requests.
+    every: Duration,
+}
+
+impl Pace {
+    /// Client `index` of `clients` sharing `rate` items/s, `per_request` items each:
+    /// every client sends every `clients × per_request / rate` seconds, client `i`
+    /// offset by `i / clients` of that, so requests leave evenly spread.
+    fn of_client(
+        rate: f64,
+        per_request: usize,
+        clients: usize,
+        index: usize,
+        start: Instant,
+    ) -> Self {
+        let every = Duration::from_secs_f64(clients as f64 * per_request as f64 / rate);
+        Self {
+            first: start + every.mul_f64(index as f64 / clients as f64),
+            every,
+        }
+    }
+
+    /// When request `n` (from 0) is due.
+    fn due(self, n: u32) -> Instant {
+        self.first + self.every * n
+    }
+}
+
 async fn client_loop(
     client: reqwest::Client,
     url: String,
@@ -142,6 +184,7 @@ async fn client_loop(
     items: usize,
     steady_from: Instant,
     stop: Stop,
+    pace: Option<Pace>,
 ) -> anyhow::Result<ClientResult> {
     let mut result = ClientResult {
         requests: 0,
@@ -151,13 +194,21 @@ async fn client_loop(
         steady_accepted: 0,
         latency_us: latency_histogram()?,
     };
+    let mut sent: u32 = 0;
     loop {
+        // Open loop: wait until this request is due (a late one goes at once), and
+        // count its latency from then.
+        let due = pace.map(|pace| pace.due(sent));
+        if let Some(due) = due {
+            tokio::time::sleep_until(due.into()).await;
+        }
+        sent = sent.saturating_add(1);
         let first_id = next_id.fetch_add(items as u64, Ordering::Relaxed);
         let Some(count) = stop.next_count(first_id, items, Instant::now()) else {
             break;
         };
         let body = order::body(first_id, count, order::now_ns());
-        let started = Instant::now();
+        let started = due.unwrap_or_else(Instant::now);
         let outcome = send(&client, &url, body).await;
         let finished = Instant::now();
         result.requests += 1;
@@ -225,6 +276,24 @@ mod tests {
         assert_eq!(stop.next_count(251, 100, now), None);
         assert_eq!(Stop::AfterItems(3).next_count(3, 1, now), Some(1));
         assert_eq!(Stop::AfterItems(3).next_count(4, 1, now), None);
+    }
+
+    #[test]
+    fn an_open_loop_spreads_the_clients_requests_evenly() {
+        let start = Instant::now();
+        // 1,000 items/s over 4 clients, 1 item per request: each client every 4 ms,
+        // client 1 one millisecond after client 0.
+        let first = Pace::of_client(1000.0, 1, 4, 0, start);
+        let second = Pace::of_client(1000.0, 1, 4, 1, start);
+        assert_eq!(first.every, Duration::from_millis(4));
+        assert_eq!(first.due(0), start);
+        assert_eq!(second.due(0), start + Duration::from_millis(1));
+        assert_eq!(second.due(2), start + Duration::from_millis(9));
+        // 100 items per request: ten times fewer requests.
+        assert_eq!(
+            Pace::of_client(1000.0, 100, 4, 0, start).every,
+            Duration::from_millis(400)
+        );
     }
 
     #[test]

@@ -50,6 +50,13 @@ pub struct Args {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     items: Option<u64>,
 
+    /// Open loop: send this many items per second in all (spread evenly over the
+    /// clients, each on a fixed schedule) instead of as fast as answers come back.
+    /// Latencies then count from when a request was due, so they show queueing at a
+    /// given rate, e.g. half the closed-loop maximum.
+    #[arg(long, value_parser = positive_rate)]
+    rate: Option<f64>,
+
     /// Seconds at the start of the load left out of the rates and latencies.
     #[arg(long, default_value_t = 1)]
     warmup: u64,
@@ -93,6 +100,13 @@ pub struct Args {
     /// Also write the markdown table to this file.
     #[arg(long)]
     output: Option<PathBuf>,
+}
+
+/// `--rate`: a finite number of items per second above zero.
+fn positive_rate(text: &str) -> anyhow::Result<f64> {
+    let rate: f64 = text.parse()?;
+    anyhow::ensure!(rate.is_finite() && rate > 0.0, "must be a number above 0");
+    Ok(rate)
 }
 
 /// A queue backend of the runner.
@@ -157,6 +171,7 @@ async fn main() -> anyhow::Result<()> {
                     duration: Duration::from_secs(args.duration),
                     warmup: Duration::from_secs(args.warmup),
                     items: args.items,
+                    rate: args.rate,
                     drain_timeout: Duration::from_secs(args.drain_timeout),
                     max_concurrency: args.max_concurrency,
                     outgoing_batch: args.outgoing_batch,

@@ -69,6 +69,8 @@ pub struct Scenario {
     pub warmup: Duration,
     /// A fixed number of items instead of `duration`.
     pub items: Option<u64>,
+    /// Open-loop load at this many items/s; `None`: closed loop.
+    pub rate: Option<f64>,
     pub drain_timeout: Duration,
     pub max_concurrency: u32,
     /// Items per outgoing request (`outgoing.http.batch.maxItems`); 0: one per item.
@@ -229,6 +231,7 @@ async fn measure(
         duration: scenario.duration,
         warmup: scenario.warmup,
         items: scenario.items,
+        rate: scenario.rate,
     };
     let window_start = tokio::spawn(delivered_after(deliveries.clone(), scenario.warmup));
     let load = load::run(&load).await;

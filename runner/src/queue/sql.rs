@@ -5,7 +5,8 @@
 //! One file per concern: [`schema`] (connecting, durability settings, migrations),
 //! [`dialect`] and [`states`] (what statements are made of), [`commit`] (the group
 //! commit's transaction) with [`intake`] (new tasks and log rows) and [`completions`]
-//! (delivery outcomes), [`leases`], [`waiting`], [`claims`] (poll claims, heartbeats),
+//! (delivery outcomes), [`leases`], [`writer`] (the writer connection; leases and completions
+//! commit without waiting for the disk), [`waiting`], [`claims`] (poll claims, heartbeats),
 //! [`provenance`], [`api`] and [`actions`] (reads and operators' writes for the API),
 //! [`gauges`] (metrics) and [`retention`].
 
@@ -24,6 +25,7 @@ mod rows;
 mod schema;
 pub(crate) mod states;
 mod waiting;
+mod writer;
 
 use std::path::Path;
 use std::time::Duration;
@@ -58,6 +60,8 @@ pub struct SqlQueue {
     /// Reads for the API. On SQLite, WAL lets them run beside the writer.
     reader: AnyPool,
     lease_duration: Duration,
+    /// The lease statement, built once for the dialect.
+    lease_sql: String,
 }
 
 impl SqlQueue {

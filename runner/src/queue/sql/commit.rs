@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use sqlx::Connection;
 use sqlx::any::AnyPoolOptions;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, Connection};
 
 use super::SqlQueue;
 use super::dialect::Dialect;
+use super::writer::{Durability, Writer};
 use crate::queue::{LogLine, QueueError, WriteBatch, now_ms};
 
 /// How long PostgreSQL is asked about a commit whose answer was lost before the outcome
@@ -42,35 +42,43 @@ impl Failed {
     }
 }
 
+/// How a batch commits: new tasks (answered 202 once committed), a poll's cursor and
+/// its claim are flushed to disk; a batch of delivery outcomes alone is not (see
+/// [`super::writer`]: a lost completion costs a redelivery).
+fn durability(batch: &WriteBatch) -> Durability {
+    if batch.new_tasks.is_empty() && batch.storage.is_empty() && batch.claim.is_none() {
+        Durability::Unflushed
+    } else {
+        Durability::Flushed
+    }
+}
+
 impl SqlQueue {
     /// Commits `batch` in one transaction; `Ok` only once the database confirmed it.
     pub(super) async fn write_durably(&self, batch: &WriteBatch) -> Result<(), QueueError> {
-        let mut conn = self
-            .writer
-            .acquire()
-            .await
-            .map_err(QueueError::db("acquire the queue writer"))?;
-        let Err(failed) = self.write_on(&mut conn, batch).await else {
-            return Ok(());
-        };
-        // Whatever the error, this connection's transaction state cannot be trusted
-        // (see `untrusted_connections_closed`): close it; the pool opens a fresh one.
-        if let Err(error) = conn.close().await {
-            tracing::debug!(error = %error, "Closing a failed queue writer connection failed");
-        }
-        match failed {
-            Failed::NotCommitted(error) => Err(error),
-            Failed::Unanswered { xid, error } => self.recheck(xid, error).await,
+        let mut conn = Writer::acquire(self.dialect, &self.writer, durability(batch)).await?;
+        match self.write_on(&mut conn, batch).await {
+            Ok(()) => {
+                conn.release().await;
+                Ok(())
+            }
+            Err(failed) => {
+                // Whatever the error, this connection's transaction state cannot be
+                // trusted (see `untrusted_connections_closed`): close it; the pool opens
+                // a fresh one.
+                conn.close().await;
+                match failed {
+                    Failed::NotCommitted(error) => Err(error),
+                    Failed::Unanswered { xid, error } => self.recheck(xid, error).await,
+                }
+            }
         }
     }
 
-    async fn write_on(
-        &self,
-        conn: &mut PoolConnection<Any>,
-        batch: &WriteBatch,
-    ) -> Result<(), Failed> {
+    async fn write_on(&self, conn: &mut Writer, batch: &WriteBatch) -> Result<(), Failed> {
         let now = now_ms();
-        let mut tx = Connection::begin(&mut **conn)
+        let mut tx = conn
+            .begin()
             .await
             .map_err(Failed::before_commit("begin write"))?;
         // PostgreSQL: the transaction's id, to ask about its outcome if the answer to
@@ -195,5 +203,72 @@ impl SqlQueue {
         result
             .map(|_| ())
             .map_err(QueueError::db("probe the queue with a write"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::{Completion, NewTask, Outcome, PollClaim, RouteKey, StoragePut};
+    use crate::storage::StorageScope;
+
+    fn route() -> RouteKey {
+        RouteKey {
+            namespace: "shop".into(),
+            route: "orders".into(),
+        }
+    }
+
+    fn completion() -> Completion {
+        Completion {
+            id: "t1".into(),
+            lease_token: "l1".into(),
+            outcome: Outcome::Done,
+            log: Vec::new(),
+        }
+    }
+
+    /// Only a batch of delivery outcomes may skip the flush: whatever a sender, a poll
+    /// or a claim relies on is flushed, also when outcomes ride along.
+    #[test]
+    fn only_delivery_outcomes_commit_unflushed() {
+        let outcomes = WriteBatch {
+            completions: vec![completion()],
+            ..WriteBatch::default()
+        };
+        assert_eq!(durability(&outcomes), Durability::Unflushed);
+
+        let with_task = WriteBatch {
+            new_tasks: vec![NewTask::proxied(
+                route(),
+                serde_json::json!({}),
+                None,
+                Vec::new(),
+            )],
+            completions: vec![completion()],
+            ..WriteBatch::default()
+        };
+        assert_eq!(durability(&with_task), Durability::Flushed);
+
+        let with_cursor = WriteBatch {
+            completions: vec![completion()],
+            storage: vec![StoragePut {
+                scope: StorageScope::new("shop", "cursors"),
+                key: "orders".into(),
+                value: serde_json::json!(1),
+            }],
+            ..WriteBatch::default()
+        };
+        assert_eq!(durability(&with_cursor), Durability::Flushed);
+
+        let claimed = WriteBatch {
+            claim: Some(PollClaim {
+                route: route(),
+                tick_ms: 1,
+                holder: "r1".into(),
+            }),
+            ..WriteBatch::default()
+        };
+        assert_eq!(durability(&claimed), Durability::Flushed);
     }
 }

@@ -7,8 +7,10 @@ use std::sync::LazyLock;
 use sqlx::Row;
 
 use super::SqlQueue;
+use super::dialect::Dialect;
 use super::rows::parse_item;
 use super::states::{PENDING, PROCESSING};
+use super::writer::{Durability, Writer};
 use crate::metrics::events::{self, TakeBack};
 use crate::queue::{LeasedTask, QueueError, RouteKey};
 
@@ -26,6 +28,17 @@ static TAKE_BACK: LazyLock<String> = LazyLock::new(|| {
          WHERE state = {PROCESSING} AND lease_until < $1"
     )
 });
+
+/// Leases up to `$6` of a route's due tasks, oldest first.
+pub(super) fn lease_sql(dialect: Dialect) -> String {
+    format!(
+        "UPDATE tasks SET state = {PROCESSING}, attempts = attempts + 1, lease_until = $1, lease_token = $2, updated_at = $3 \
+         WHERE id IN (SELECT id FROM tasks WHERE namespace = $4 AND route = $5 AND state = {PENDING} \
+         AND next_attempt_at <= $3 ORDER BY next_attempt_at, id LIMIT $6{lock}) \
+         RETURNING id, item, attempts, created_at, trace_context",
+        lock = dialect.lock_clause()
+    )
+}
 
 impl SqlQueue {
     /// Makes every leased task due again. Only for a queue no other runner uses: the
@@ -55,11 +68,10 @@ impl SqlQueue {
         let token = uuid::Uuid::now_v7().to_string();
         let lease_until =
             now_ms + i64::try_from(self.lease_duration.as_millis()).unwrap_or(i64::MAX / 2);
-        let mut tx = self
-            .writer
-            .begin()
-            .await
-            .map_err(QueueError::db("begin lease"))?;
+        // The lease's commit does not wait for the disk (see `writer`): losing it costs
+        // a redelivery, never an item.
+        let mut conn = Writer::acquire(self.dialect, &self.writer, Durability::Unflushed).await?;
+        let mut tx = conn.begin().await.map_err(QueueError::db("begin lease"))?;
         // Leases that ran out (a runner died, or stalled) make their tasks due again.
         // Through `tasks_leases` this finds nothing, cheaply, almost every time.
         let taken_back = sqlx::query(&TAKE_BACK)
@@ -68,14 +80,7 @@ impl SqlQueue {
             .await
             .map_err(QueueError::db("take back expired leases"))?
             .rows_affected();
-        let sql = format!(
-            "UPDATE tasks SET state = {PROCESSING}, attempts = attempts + 1, lease_until = $1, lease_token = $2, updated_at = $3 \
-             WHERE id IN (SELECT id FROM tasks WHERE namespace = $4 AND route = $5 AND state = {PENDING} \
-             AND next_attempt_at <= $3 ORDER BY next_attempt_at, id LIMIT $6{lock}) \
-             RETURNING id, item, attempts, created_at, trace_context",
-            lock = self.dialect.lock_clause()
-        );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&self.lease_sql)
             .bind(lease_until)
             .bind(token.clone())
             .bind(now_ms)
@@ -86,6 +91,7 @@ impl SqlQueue {
             .await
             .map_err(QueueError::db("lease tasks"))?;
         tx.commit().await.map_err(QueueError::db("commit lease"))?;
+        conn.release().await;
         events::leases_taken_back(TakeBack::Expired, taken_back);
         let mut tasks = rows
             .iter()

@@ -82,6 +82,7 @@ impl SqlQueue {
             writer,
             reader,
             lease_duration,
+            lease_sql: super::leases::lease_sql(dialect),
         };
         match dialect {
             Dialect::Sqlite => queue.reclaim_leases().await?,
