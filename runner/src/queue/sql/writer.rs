@@ -64,9 +64,11 @@ impl Writer {
             durability,
             conn: Some(conn),
         };
-        if writer.relaxes_connection() {
+        if writer.relaxes_connection()
+            && let Some(conn) = writer.conn.as_mut()
+        {
             sqlx::query("PRAGMA synchronous=NORMAL")
-                .execute(&mut **writer.conn_mut())
+                .execute(&mut **conn)
                 .await
                 .map_err(QueueError::db("relax commit durability"))?;
         }
@@ -78,16 +80,15 @@ impl Writer {
         self.dialect == Dialect::Sqlite && self.durability == Durability::Unflushed
     }
 
-    pub(super) fn conn_mut(&mut self) -> &mut PoolConnection<Any> {
-        self.conn
-            .as_mut()
-            .expect("the writer connection is used until released")
+    /// The connection; `None` only after `release` or `close`, which consume the writer.
+    fn conn_mut(&mut self) -> Result<&mut PoolConnection<Any>, sqlx::Error> {
+        self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)
     }
 
     /// A transaction on the connection, committed at this writer's durability.
     pub(super) async fn begin(&mut self) -> Result<Transaction<'_, Any>, sqlx::Error> {
         let relax = self.dialect == Dialect::Postgres && self.durability == Durability::Unflushed;
-        let mut tx = Connection::begin(&mut **self.conn_mut()).await?;
+        let mut tx = Connection::begin(&mut **self.conn_mut()?).await?;
         if relax {
             sqlx::query("SET LOCAL synchronous_commit = off")
                 .execute(&mut *tx)
@@ -101,8 +102,9 @@ impl Writer {
     /// closed instead (by `drop`).
     pub(super) async fn release(mut self) {
         if self.relaxes_connection()
+            && let Some(conn) = self.conn.as_mut()
             && let Err(error) = sqlx::query("PRAGMA synchronous=FULL")
-                .execute(&mut **self.conn_mut())
+                .execute(&mut **conn)
                 .await
         {
             tracing::debug!(error = %error, "Restoring the queue writer's durability failed; closing it");
@@ -161,7 +163,7 @@ mod tests {
             .await
             .expect("acquire");
         let relaxed: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut **unflushed.conn_mut())
+            .fetch_one(&mut **unflushed.conn_mut().expect("connection"))
             .await
             .expect("read synchronous");
         assert_eq!(relaxed, 1);
