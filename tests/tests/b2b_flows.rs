@@ -103,12 +103,14 @@ async fn failed(runner: &Runner, route: &str, n: usize) -> Vec<Value> {
     .await
 }
 
-async fn trigger(runner: &Runner, route: &str) {
+/// Polls `route` now; its status and answer.
+async fn trigger(runner: &Runner, route: &str) -> (u16, String) {
     let url = runner.url(&format!(
         "/api/v1/namespaces/default/routes/{route}/trigger"
     ));
     let response = runner.client.post(url).send().await.expect("trigger");
-    assert!(response.status().is_success(), "{}", response.status());
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
 }
 
 #[tokio::test]
@@ -163,7 +165,8 @@ async fn an_edifact_orders_file_on_the_sftp_drop_reaches_the_erp_as_the_canonica
     };
     let mut runner = Runner::start(runner_bin!(), manifests.path(), &options).await;
     // The example polls every five minutes; poll now.
-    trigger(&runner, "buyer-co-orders").await;
+    let (status, answer) = trigger(&runner, "buyer-co-orders").await;
+    assert_eq!(status, 202, "{answer}\nthe runner's log:\n{}", runner.log());
 
     let order = eventually(WAIT, "the canonical order at the ERP", || {
         let received = erp.received();
@@ -190,15 +193,29 @@ async fn an_edifact_orders_file_on_the_sftp_drop_reaches_the_erp_as_the_canonica
     })
     .await;
 
-    // A broken interchange: no order, one failed task naming the segment, the file in
-    // orders/failed/.
+    // A broken interchange: no order; the poll's answer and one failed task name the
+    // file and the segment; the file goes to orders/failed/.
     std::fs::write(drop.join("PO-77813.edi"), &broken).expect("drop the broken file");
-    trigger(&runner, "buyer-co-orders").await;
+    let (status, answer) = trigger(&runner, "buyer-co-orders").await;
+    assert_eq!(status, 502, "{answer}");
+    assert!(
+        answer.contains("orders/PO-77813.edi")
+            && answer.contains(
+                "edifact-orders-to-canonical step 1 (parse) failed: EDIFACT UNT (segment 8)"
+            ),
+        "{answer}"
+    );
     let tasks = failed(&runner, "buyer-co-orders", 1).await;
     let error = tasks[0]["lastError"].as_str().unwrap_or_default();
-    assert!(
-        error.contains("orders/PO-77813.edi") && error.contains("EDIFACT UNT (segment 8)"),
-        "{error}"
+    assert!(error.contains("EDIFACT UNT (segment 8)"), "{error}");
+    let id = tasks[0]["id"].as_str().expect("task id");
+    let task = runner
+        .get_json(&format!("/api/v1/namespaces/default/tasks/{id}"))
+        .await;
+    assert_eq!(task["item"]["file"], "orders/PO-77813.edi", "{task}");
+    assert_eq!(
+        task["item"]["movedTo"], "orders/failed/PO-77813.edi",
+        "{task}"
     );
     assert!(drop.join("failed/PO-77813.edi").exists());
     assert_eq!(
@@ -375,9 +392,9 @@ async fn an_x12_850_posted_to_the_webhook_reaches_the_erp_and_a_997_goes_back() 
         "{sent}"
     );
     assert_eq!(
-        sent.split('~').next().map(str::len),
-        Some(106),
-        "ISA at its width"
+        sent.find('~'),
+        Some(105),
+        "ISA at its width: 106 with its terminator"
     );
 
     // A broken 850 is queued too: the partner gets a rejecting 997 with the next
@@ -473,5 +490,9 @@ fn the_worked_flows_of_the_docs_show_the_example_files_and_the_tested_997() {
         "x12-850-997",
         "an accepted 850 gets a 997 with its envelope",
     );
-    assert_eq!(shown, [interchange_of(&accepted[0])], "the 997 the docs show");
+    assert_eq!(
+        shown,
+        [interchange_of(&accepted[0])],
+        "the 997 the docs show"
+    );
 }
