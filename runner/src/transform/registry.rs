@@ -273,6 +273,7 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
                 root: None,
             },
             interchange: parse.interchange,
+            dictionary: parse.dictionary,
         })),
         Step::Render(render) if render.envelope.is_some() => {
             asynchronous(Box::new(RenderInterchange {
@@ -287,6 +288,7 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
             x12: acknowledge.x12_acknowledgement.unwrap_or_default(),
             path: path(&acknowledge.path)?,
             into: path(&acknowledge.into)?,
+            dictionary: acknowledge.dictionary,
         })),
         Step::Render(render) => item(Box::new(Render {
             format: render.format,
