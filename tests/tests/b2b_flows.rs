@@ -306,11 +306,6 @@ async fn an_x12_850_posted_to_the_webhook_reaches_the_erp_and_a_997_goes_back() 
         "x12-850-997",
         "an accepted 850 gets a 997 with its envelope",
     );
-    let (broken, rejected) = case(
-        &documents,
-        "x12-850-997",
-        "an 850 whose SE count is wrong gets a rejecting 997",
-    );
     let api = format!("{}/api", erp.base_url());
     set(
         document(&mut documents, "Connection", "erp-purchase-orders"),
@@ -397,27 +392,44 @@ async fn an_x12_850_posted_to_the_webhook_reaches_the_erp_and_a_997_goes_back() 
         "ISA at its width: 106 with its terminator"
     );
 
-    // A broken 850 is queued too: the partner gets a rejecting 997 with the next
-    // control number, and the ERP's task fails naming the segment.
-    let (status, answer) = post(broken).await;
-    assert_eq!(status, 202, "{answer}");
-    let ack = eventually(WAIT, "the rejecting 997 at the partner", || {
-        let received = partner.received();
-        async move { received.get(1).cloned() }
-    })
-    .await;
-    let sent = interchange_of(&ack.body);
-    let docs = renumbered(interchange_of(&rejected[0]), 2);
-    assert_eq!(undated(sent), undated(&docs), "{sent}");
-    assert!(sent.contains("~AK5*R*4~AK9*R*1*1*0~"), "{sent}");
-    let tasks = failed(&runner, "buyer-co-850", 1).await;
-    let error = tasks[0]["lastError"].as_str().unwrap_or_default();
-    assert!(
-        error.contains("X12 SE (segment 6): segment count `9`"),
-        "{error}"
-    );
-    assert_eq!(erp.count(), 1, "nothing of the broken 850 reached the ERP");
-    assert_eq!(partner.count(), 2);
+    // Broken 850s are queued too: the partner gets a rejecting 997 with the next
+    // control number each, and the ERP's task fails naming the segment.
+    let broken = [
+        (
+            "an 850 whose SE count is wrong gets a rejecting 997",
+            "X12 SE (segment 6): segment count `9`",
+        ),
+        (
+            "an 850 without its mandatory BEG gets a 997 naming the segment",
+            "X12 message 0001 (850): segment 2 (BEG): a mandatory segment is missing here",
+        ),
+    ];
+    for (n, (name, error)) in broken.into_iter().enumerate() {
+        let (interchange, rejected) = case(&documents, "x12-850-997", name);
+        let (status, answer) = post(interchange).await;
+        assert_eq!(status, 202, "{answer}");
+        let ack = eventually(
+            WAIT,
+            &format!("997 number {} at the partner", n + 2),
+            || {
+                let received = partner.received();
+                async move { received.get(n + 1).cloned() }
+            },
+        )
+        .await;
+        let sent = interchange_of(&ack.body);
+        let docs = renumbered(interchange_of(&rejected[0]), n as u32 + 2);
+        assert_eq!(undated(sent), undated(&docs), "{sent}");
+        let tasks = failed(&runner, "buyer-co-850", n + 1).await;
+        assert!(
+            tasks
+                .iter()
+                .any(|t| t["lastError"].as_str().is_some_and(|e| e.contains(error))),
+            "no failed task names `{error}`: {tasks:?}"
+        );
+    }
+    assert_eq!(erp.count(), 1, "nothing of the broken 850s reached the ERP");
+    assert_eq!(partner.count(), 3);
     runner.terminate();
 }
 
