@@ -1,12 +1,14 @@
 //! Acknowledgements of received interchanges: CONTRL (EDIFACT) and 997 or 999 (X12), as
 //! messages ready for `render` with an envelope, sent back to the interchange's sender.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 
 use switchyard_crds::v1alpha1::X12Acknowledgement;
 
 use super::ack_details;
-use super::dictionary::Rejections;
+use super::dictionary::{Rejection, Rejections};
 use super::envelope::{EnvelopeError, Interchange, Message, Party, Problem, segment};
 
 /// The acknowledgement object: `{accepted, reason, sender, recipient, messages}`, the
@@ -178,6 +180,7 @@ pub fn x12_ack(
     )];
     let in_group =
         |(_, m): &(usize, &Message)| m.group.as_deref() == group.map(|g| g.reference.as_str());
+    let rejected: HashMap<usize, &Rejection> = rejections.0.iter().map(|r| (r.index, r)).collect();
     let (mut received, mut accepted) = (0, 0);
     for (index, message) in interchange.messages.iter().enumerate().filter(in_group) {
         received += 1;
@@ -185,7 +188,7 @@ pub fn x12_ack(
             "AK2",
             vec![message.kind.clone(), json!(message.reference)],
         ));
-        match rejections.0.iter().find(|r| r.index == index) {
+        match rejected.get(&index) {
             None => {
                 accepted += 1;
                 segments.push(segment(response, vec![json!("A")]));

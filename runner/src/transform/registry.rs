@@ -70,6 +70,20 @@ pub enum BuildError {
     },
 }
 
+impl BuildError {
+    /// A static label for metrics and reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Jq { .. } => "jq",
+            Self::Path { .. } => "path",
+            Self::UnexpandedCall { .. } => "unexpanded_call",
+            Self::Config { .. } => "config",
+            Self::Lookup { source, .. } => source.category(),
+            Self::Schema { source, .. } => source.category(),
+        }
+    }
+}
+
 /// What steps may use beyond themselves: the route's namespace, its Connections
 /// (lookups) and ValueTables (value maps). A step naming one that is not here does not
 /// build.
