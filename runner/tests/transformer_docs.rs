@@ -191,8 +191,9 @@ fn runner_test_fails_with_a_diff_on_a_wrong_expectation() {
     );
 }
 
-/// The worked mappings of docs/entities.md (examples/b2b): every case passes, the
-/// negative ones by failing with the error they name.
+/// The worked mappings of docs/entities.md and the worked flows of docs/b2b.md
+/// (examples/b2b): every case passes, the negative ones by failing with the error they
+/// name; the 997 cases fix the clock (`now`) and expect the rendered interchange exactly.
 #[test]
 fn the_b2b_example_mappings_pass_their_transformer_tests() {
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/b2b");
@@ -202,7 +203,30 @@ fn the_b2b_example_mappings_pass_their_transformer_tests() {
         .unwrap_or_else(|e| panic!("{e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("13 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("22 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn a_case_whose_now_is_not_an_rfc_3339_time_is_named() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("t.yaml"),
+        "apiVersion: test.switchyard.dev/v1alpha1\nkind: TransformerTest\nmetadata: {name: t}\nspec:\n  steps: [{set: {path: a, value: 1}}]\n  cases:\n    - {name: c, now: 2026-12-03 09:30, input: [{}], expected: [{a: 1}]}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["test", "-f"])
+        .arg(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("test `t`")
+            && text.contains(r#"`now`: "2026-12-03 09:30" is not an RFC 3339 time"#),
+        "{text}"
+    );
 }
 
 #[test]

@@ -58,6 +58,10 @@ pub enum FileFormat {
     JsonLines,
     /// An XML document, converted to JSON (docs/transformers.md, "XML and JSON").
     Xml,
+    /// The file's text as it is, one item per file: `{body: "<the text>"}`, for a
+    /// `parse` step to read (an EDIFACT or X12 interchange, a cXML document). The file
+    /// must be UTF-8.
+    Text,
 }
 
 /// How a polled file becomes tasks.

@@ -43,6 +43,8 @@ pub enum Format {
     X12,
     /// cXML documents, by the typed layer of [`cxml`] over [`xml`].
     Cxml,
+    /// Text as it is: a JSON string.
+    Text,
 }
 
 /// The options of every format; each format reads its own.
@@ -107,12 +109,13 @@ impl Format {
             Self::Edifact => "EDIFACT",
             Self::X12 => "X12",
             Self::Cxml => "cXML",
+            Self::Text => "text",
         }
     }
 
     /// Reads a document: CSV an array of rows, JSON Lines an array of values, XML an
     /// object with one key (the root element), EDIFACT and X12 `{segments}`, cXML the
-    /// shape of [`cxml`].
+    /// shape of [`cxml`], text a string.
     pub fn decode(self, bytes: &[u8], options: &Options) -> Result<Value, FormatError> {
         if self == Self::Json {
             return json::decode(bytes);
@@ -135,12 +138,13 @@ impl Format {
             Self::Edifact => edifact::parse(text),
             Self::X12 => x12::parse(text),
             Self::Cxml => cxml::decode(text),
+            Self::Text => Ok(Value::String(text.to_owned())),
         }
     }
 
     /// Writes `value`: JSON pretty-printed; JSON Lines and CSV a line or row per array
     /// element (a single value or object: one); XML see [`xml::encode`]; EDIFACT and
-    /// X12 the segments as [`Format::decode`] reads them.
+    /// X12 the segments as [`Format::decode`] reads them; text a string as it is.
     pub fn encode(self, value: &Value, options: &Options) -> Result<Vec<u8>, FormatError> {
         let encode = |message: String| FormatError::Encode {
             format: self.name(),
@@ -158,6 +162,10 @@ impl Format {
                 .map(String::into_bytes)
                 .map_err(|e| encode(e.to_string())),
             Self::Cxml => cxml::encode(value).map(String::into_bytes),
+            Self::Text => match value {
+                Value::String(text) => Ok(text.clone().into_bytes()),
+                _ => Err(encode("the value to write as text must be a string".into())),
+            },
         }
     }
 
@@ -200,6 +208,7 @@ impl From<crd::FileFormat> for Format {
             crd::FileFormat::Json => Self::Json,
             crd::FileFormat::JsonLines => Self::JsonLines,
             crd::FileFormat::Xml => Self::Xml,
+            crd::FileFormat::Text => Self::Text,
         }
     }
 }

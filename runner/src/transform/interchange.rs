@@ -135,7 +135,7 @@ impl AsyncTransform for RenderInterchange {
             .storage
             .next_number(&context.scope(&options.control_numbers), &key)
             .await?;
-        let now = chrono::Utc::now();
+        let now = context.now();
         let text = match self.format {
             Format::X12 => x12_envelope::write(
                 &value,

@@ -175,6 +175,9 @@ pub struct Context {
     triggered: Mutex<Vec<Triggered>>,
     /// Stored values as they were when this run first read them.
     bases: Mutex<std::collections::HashMap<(StorageScope, String), Option<Value>>>,
+    /// The time steps write (an envelope's date), when fixed: a `TransformerTest` case's
+    /// `now`. Absent: the clock.
+    now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Context {
@@ -185,7 +188,19 @@ impl Context {
             deferred: Mutex::default(),
             triggered: Mutex::default(),
             bases: Mutex::default(),
+            now: None,
         }
+    }
+
+    /// This context with the time fixed at `now` (tests).
+    pub fn at(mut self, now: Option<chrono::DateTime<chrono::Utc>>) -> Self {
+        self.now = now;
+        self
+    }
+
+    /// The time steps write: the fixed one, else the clock's.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.now.unwrap_or_else(chrono::Utc::now)
     }
 
     /// The stored value under `key` as it was when this run first asked: steps that

@@ -60,6 +60,24 @@ pub struct TestCase {
     /// naming its field, say). `expected` must then be empty.
     #[serde(default)]
     pub error: Option<String>,
+    /// The time the steps write (an envelope's date and time), RFC 3339, so a case can
+    /// expect a rendered interchange exactly. Absent: the clock.
+    #[serde(default, deserialize_with = "rfc3339")]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// An RFC 3339 time (`2026-12-03T09:30:00Z`).
+fn rfc3339<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    chrono::DateTime::parse_from_rfc3339(&text)
+        .map(|time| Some(time.to_utc()))
+        .map_err(|e| {
+            serde::de::Error::custom(format!(
+                "`now`: {text:?} is not an RFC 3339 time ({e}), e.g. 2026-12-03T09:30:00Z"
+            ))
+        })
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,13 +131,23 @@ pub async fn run_labeled_with(
     input: Vec<Value>,
     resources: &Resources<'_>,
 ) -> Result<Vec<Value>, RunError> {
+    run_labeled_at(steps, input, resources, None).await
+}
+
+/// [`run_labeled_with`] with the time the steps write fixed at `now` (else the clock).
+pub async fn run_labeled_at(
+    steps: &[LabeledStep],
+    input: Vec<Value>,
+    resources: &Resources<'_>,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Vec<Value>, RunError> {
     let pipeline = build_pipeline_with(steps, resources)?;
     let namespace = if resources.namespace.is_empty() {
         "default"
     } else {
         resources.namespace
     };
-    let context = Context::new(namespace, Arc::new(MemoryStorage::default()));
+    let context = Context::new(namespace, Arc::new(MemoryStorage::default())).at(now);
     pipeline
         .run_batch(input, &context)
         .await
@@ -392,7 +420,7 @@ pub async fn run_all(
                 .map_err(|m| test.error(m))?,
         };
         for case in &test.spec.cases {
-            let actual = run_labeled_with(&steps, case.input.clone(), &resources).await;
+            let actual = run_labeled_at(&steps, case.input.clone(), &resources, case.now).await;
             let expected = Value::Array(case.expected.clone());
             match (actual, &case.error) {
                 (Err(error), Some(wanted)) if error.to_string().contains(wanted.as_str()) => {

@@ -113,9 +113,12 @@ impl FileSource {
                     path: path.to_owned(),
                     source,
                 })?;
-            // Per record: CSV rows, JSON array elements, JSON lines (an XML document is
-            // an object: one item either way). Per file: the document.
-            Ok(if self.per_record {
+            // Text: one item per file, the text in `body`. Per record: CSV rows, JSON
+            // array elements, JSON lines (an XML document is an object: one item either
+            // way). Per file: the document.
+            Ok(if self.format == Format::Text {
+                vec![serde_json::json!({ "body": document })]
+            } else if self.per_record {
                 formats::records(document)
             } else {
                 vec![document]

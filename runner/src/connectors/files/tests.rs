@@ -116,6 +116,39 @@ async fn a_poll_reads_with_the_codecs_and_its_errors_name_file_and_line() {
 }
 
 #[tokio::test]
+async fn a_text_file_is_one_item_with_the_text_in_body_even_split_by_record() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let inbox = dir.path().join("drop");
+    std::fs::create_dir_all(&inbox).unwrap_or_else(|e| panic!("{e}"));
+    let interchange = "UNB+UNOC:3+A+B+261202:0930+1'\nUNH+1+ORDERS:D:96A:UN'\n";
+    std::fs::write(inbox.join("a.edi"), interchange).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(inbox.join("b.edi"), b"UNB+UNOC:3+\xe9'").unwrap_or_else(|e| panic!("{e}"));
+    let source = FileSource::new(
+        store(dir.path()),
+        &PollFiles {
+            path: "drop".into(),
+            glob: Some("*.edi".into()),
+            format: FileFormat::Text,
+            split: Some(FileSplit::Record),
+            delimiter: None,
+            xml: None,
+            after_read: None,
+            processed_path: None,
+            failed_path: None,
+            max_file_bytes: None,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let batches = source.read_all().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(batches[0].items, [json!({"body": interchange})]);
+    let error = batches[1].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("drop/b.edi") && error.contains("not UTF-8 text (byte 11)"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn the_sink_writes_atomically_and_keeps_items_inside_the_root() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let sink = FileSink::new(
