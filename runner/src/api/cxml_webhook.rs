@@ -235,8 +235,16 @@ mod tests {
             (StatusCode::UNAUTHORIZED, 401, "Unauthorized"),
             (StatusCode::UNPROCESSABLE_ENTITY, 406, "Not Acceptable"),
             (StatusCode::TOO_MANY_REQUESTS, 560, "Temporary Server Error"),
-            (StatusCode::SERVICE_UNAVAILABLE, 560, "Temporary Server Error"),
-            (StatusCode::INTERNAL_SERVER_ERROR, 500, "Internal Server Error"),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                560,
+                "Temporary Server Error",
+            ),
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                500,
+                "Internal Server Error",
+            ),
         ];
         for (http, code, text) in cases {
             let status = CxmlStatus::of(http);
@@ -250,8 +258,11 @@ mod tests {
             r#"<cXML payloadID="p-9@buyer.example" timestamp="2026-12-03T01:00:00+01:00" version="1.2.011"><Header><From><Credential domain="NetworkID"><Identity>A</Identity></Credential></From><To><Credential domain="DUNS"><Identity>1</Identity></Credential></To><Sender><Credential domain="NetworkID"><Identity>A</Identity></Credential><UserAgent>P</UserAgent></Sender></Header><Request><OrderRequest><OrderRequestHeader orderID="PO-1" orderDate="2026-12-02"/><ItemOut quantity="1" lineNumber="1"><ItemID><SupplierPartID>A</SupplierPartID></ItemID></ItemOut></OrderRequest></Request></cXML>"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "nothing was queued: <down>")
-            .retry_after(5);
+        let error = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "nothing was queued: <down>",
+        )
+        .retry_after(5);
         let response = CxmlAnswer::refused(error, Some(&document)).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(

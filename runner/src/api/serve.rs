@@ -125,16 +125,22 @@ pub async fn read_body(State(state): State<AppState>, request: Request, next: Ne
         Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {
             refuse(&state, parts.uri.path(), too_large(limits.max_body_bytes))
         }
-        Ok(Err(error)) => refuse(&state, parts.uri.path(), ApiError::bad_request(format!(
-            "the request body could not be read: {error}"
-        ))),
-        Err(_) => refuse(&state, parts.uri.path(), ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            format!(
-                "the request body did not arrive within {} s (the runner's --body-read-timeout-seconds)",
-                timeout.as_secs()
+        Ok(Err(error)) => refuse(
+            &state,
+            parts.uri.path(),
+            ApiError::bad_request(format!("the request body could not be read: {error}")),
+        ),
+        Err(_) => refuse(
+            &state,
+            parts.uri.path(),
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s (the runner's --body-read-timeout-seconds)",
+                    timeout.as_secs()
+                ),
             ),
-        )),
+        ),
     }
 }
 

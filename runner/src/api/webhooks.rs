@@ -10,8 +10,8 @@ use super::{ApiError, AppState};
 use crate::connectors::webhook::items_of_body;
 use crate::engine::IntakeError;
 use crate::limits;
-use crate::runtime::RouteRuntime;
 use crate::metrics::events::{self, IntakeKind, RejectReason};
+use crate::runtime::RouteRuntime;
 use crate::telemetry::spans;
 use tracing::Instrument;
 
@@ -70,7 +70,11 @@ pub async fn receive(
             let answer = super::cxml_webhook::accept(&state, route, intake, headers, body)
                 .instrument(span.clone())
                 .await;
-            (answer.status(), answer.queued_tasks(), answer.into_response())
+            (
+                answer.status(),
+                answer.queued_tasks(),
+                answer.into_response(),
+            )
         }
         None => match accept(&state, route, headers, body)
             .instrument(span.clone())

@@ -60,9 +60,9 @@ impl CxmlIntake {
             .cxml
             .as_ref()
             .map(|options| {
-                secrets.resolve(namespace, &options.shared_secret).map_err(|e| {
-                    FieldProblem::new("spec.incoming.webhook.cxml.sharedSecret", e)
-                })
+                secrets
+                    .resolve(namespace, &options.shared_secret)
+                    .map_err(|e| FieldProblem::new("spec.incoming.webhook.cxml.sharedSecret", e))
             })
             .transpose()?;
         Ok(Some(Self { shared_secret }))
@@ -102,9 +102,7 @@ impl CxmlIntake {
         let Some(expected) = &self.shared_secret else {
             return Ok(());
         };
-        let presented = document
-            .sender_secret()
-            .ok_or(CxmlRefusal::MissingSecret)?;
+        let presented = document.sender_secret().ok_or(CxmlRefusal::MissingSecret)?;
         // Fail closed: an empty expected secret (resolving refuses one) matches nothing.
         let matches = !expected.expose().is_empty()
             && bool::from(
@@ -176,14 +174,20 @@ mod tests {
         );
         let error = intake(None).read(&headers, b"<cXML><Header>").err();
         assert!(
-            matches!(&error, Some(CxmlRefusal::Malformed(FormatError::Parse { .. }))),
+            matches!(
+                &error,
+                Some(CxmlRefusal::Malformed(FormatError::Parse { .. }))
+            ),
             "{error:?}"
         );
         let error = intake(None).read(&headers, b"<cXML>\xff</cXML>").err();
         assert!(
             matches!(
                 &error,
-                Some(CxmlRefusal::Malformed(FormatError::NotUtf8 { offset: 6, .. }))
+                Some(CxmlRefusal::Malformed(FormatError::NotUtf8 {
+                    offset: 6,
+                    ..
+                }))
             ),
             "{error:?}"
         );
