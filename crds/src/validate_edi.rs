@@ -1,20 +1,27 @@
 //! Validation of the EDI options: `parse.interchange`, `render.envelope` and the
-//! `acknowledge` step only apply to EDIFACT and X12, and X12's fixed-width header
-//! bounds its ids.
+//! `acknowledge` step only apply to EDIFACT and X12, `parse.dictionary` needs
+//! `interchange: true`, and X12's fixed-width header bounds its ids.
 
-use crate::v1alpha1::{AcknowledgeStep, EnvelopeOptions, Format};
+use crate::v1alpha1::{AcknowledgeStep, EnvelopeOptions, Format, ParseStep};
 
 /// Whether `format` is one of the EDI syntaxes.
 fn edi(format: Format) -> bool {
     matches!(format, Format::Edifact | Format::X12)
 }
 
-/// Problems of `parse.interchange`.
-pub(crate) fn parse(format: Format, interchange: bool) -> Vec<(String, String)> {
-    if interchange && !edi(format) {
+/// Problems of `parse.interchange` and `parse.dictionary`.
+pub(crate) fn parse(step: &ParseStep) -> Vec<(String, String)> {
+    if step.interchange && !edi(step.format) {
         return vec![(
             "parse.interchange".into(),
             "applies only to the formats edifact and x12".into(),
+        )];
+    }
+    if step.dictionary.is_some() && !step.interchange {
+        return vec![(
+            "parse.dictionary".into(),
+            "checks the messages of an interchange: set `interchange: true` (edifact or x12)"
+                .into(),
         )];
     }
     Vec::new()
@@ -85,7 +92,7 @@ pub(crate) fn acknowledge(step: &AcknowledgeStep) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::v1alpha1::X12Acknowledgement;
+    use crate::v1alpha1::{DictionaryCheck, X12Acknowledgement};
 
     fn options() -> EnvelopeOptions {
         EnvelopeOptions {
@@ -118,6 +125,7 @@ mod tests {
             path: "edi".into(),
             into: "ack".into(),
             x12_acknowledgement,
+            dictionary: None,
         };
         assert_eq!(
             acknowledge(&step(Format::Xml, None))[0].0,
@@ -129,6 +137,28 @@ mod tests {
             acknowledge(&step(Format::Edifact, ack999))[0].0,
             "acknowledge.x12Acknowledgement"
         );
-        assert_eq!(parse(Format::Csv, true)[0].0, "parse.interchange");
+    }
+
+    #[test]
+    fn parse_checks_interchanges_of_edi_formats_only() {
+        let step = |format, interchange, dictionary| ParseStep {
+            format,
+            path: "edi".into(),
+            into: None,
+            base64_encoding: None,
+            csv: None,
+            xml: None,
+            interchange,
+            dictionary,
+        };
+        let strict = Some(DictionaryCheck::Strict);
+        assert_eq!(parse(&step(Format::Edifact, true, strict)), []);
+        assert_eq!(
+            parse(&step(Format::Csv, true, None))[0].0,
+            "parse.interchange"
+        );
+        let found = parse(&step(Format::X12, false, strict));
+        assert_eq!(found[0].0, "parse.dictionary");
+        assert!(found[0].1.contains("set `interchange: true`"), "{found:?}");
     }
 }

@@ -97,7 +97,7 @@ pub(crate) fn check(step: &Step, nested: &mut dyn FnMut(&Step, String)) -> Vec<(
                 path("parse.into", into);
             }
             csv(&mut found, "parse.csv", parse.csv.as_ref());
-            found.extend(validate_edi::parse(parse.format, parse.interchange));
+            found.extend(validate_edi::parse(parse));
         }
         Step::Render(render) => {
             path("render.path", &render.path);

@@ -1,7 +1,7 @@
 //! Commits that fail, at the queue's own level: a SQLite database locked past its busy
 //! time-out, and a PostgreSQL `COMMIT` whose answer is lost (the connection is cut while
 //! the server commits). The end-to-end faults (full disk, read-only files, terminated
-//! connections under load) are in `tests/tests/storage_faults.rs`.
+//! connections under load) are in `tests/tests/storage_faults/`.
 
 // A test reports failure by panicking with a message.
 #![allow(clippy::expect_used, clippy::unwrap_used)]

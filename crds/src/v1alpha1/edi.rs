@@ -1,5 +1,6 @@
 //! Configuration of EDI interchanges (EDIFACT, X12): the envelope `render` writes around
-//! messages, and the `acknowledge` step (CONTRL, 997).
+//! messages, the `acknowledge` step (CONTRL, 997) and the check of received messages
+//! against the bundled message dictionary.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,22 @@ pub enum X12Acknowledgement {
     Implementation,
 }
 
+/// Check each message of a received interchange against the bundled message dictionary
+/// (EDIFACT D.96A ORDERS, DESADV, INVOIC; X12 004010 850, 856, 810): mandatory segments
+/// and groups, their order and repetitions, element lengths, character types and
+/// mandatory elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum DictionaryCheck {
+    /// Every message must be of a type the dictionary holds, and conform to it: a
+    /// message of another type (or directory version) fails `parse` and is rejected by
+    /// `acknowledge`.
+    Strict,
+    /// Messages of a type the dictionary holds must conform to it; messages of other
+    /// types pass unchecked.
+    KnownTypes,
+}
+
 /// Acknowledge a received interchange: checks its envelopes (counts, control
 /// references) and writes `{accepted, reason, sender, recipient, messages}` to `into`,
 /// the messages being one CONTRL (EDIFACT) or 997/999 (X12) ready for `render` with an
@@ -75,4 +92,10 @@ pub struct AcknowledgeStep {
     pub path: String,
     /// Dotted path of the acknowledgement.
     pub into: String,
+    /// Also check each message against the bundled dictionary (`strict` or
+    /// `knownTypes`): a message that breaks it is rejected with the detail segments
+    /// (CONTRL `UCM`/`UCS`/`UCD`, 997 `AK3`/`AK4`, 999 `IK3`/`IK4`). Default: envelopes
+    /// only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dictionary: Option<DictionaryCheck>,
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::Step;
+use super::{DictionaryCheck, Step};
 
 /// Build the item from field mappings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -323,6 +323,12 @@ pub struct ParseStep {
     /// segments. Default: false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interchange: bool,
+    /// With `interchange: true`: also check each message against the bundled dictionary
+    /// (`strict`: a message of a type it lacks fails too; `knownTypes`: such messages
+    /// pass unchecked); a message that breaks it fails naming its reference, the
+    /// segment, its position and the element. Default: envelopes only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dictionary: Option<DictionaryCheck>,
 }
 
 /// Render JSON as text.

@@ -8,14 +8,15 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::Engine;
-use super::intake::{Prepared, redact_lines};
+use super::intake::{IntakeError, Prepared, redact_lines};
 use crate::circuit::{Pass, Verdict};
 use crate::connectors::{DeliveryError, DeliveryReport};
 use crate::metrics::events;
 use crate::queue::{Completion, LeasedTask, LogLine, Outcome, backoff_delay, now_ms};
 use crate::runtime::RouteRuntime;
+use crate::storage::StorageError;
 use crate::telemetry::spans;
-use crate::transform::{Context, Triggered, apply_deferred};
+use crate::transform::{Context, StepFailed, Triggered, apply_deferred};
 use tracing::Instrument;
 
 /// What a delivery attempt leaves to commit.
@@ -348,6 +349,24 @@ fn log_reports(task: &LeasedTask, reports: &[DeliveryReport], log: &mut Vec<LogL
     }
 }
 
+/// Why the work after a delivery (its steps, their storage writes and triggers) failed;
+/// the items are delivered either way.
+#[derive(Debug, thiserror::Error)]
+enum AfterDeliveryError {
+    #[error("the after-delivery steps failed: {0}")]
+    Steps(#[source] StepFailed),
+    #[error("the after-delivery storage writes failed: {0}")]
+    Storage(#[source] StorageError),
+    #[error("trigger: Route `{route}` does not run on this runner (another region?)")]
+    TriggerElsewhere { route: String },
+    #[error("trigger: Route `{route}`: {source}")]
+    Trigger {
+        route: String,
+        #[source]
+        source: IntakeError,
+    },
+}
+
 /// Runs the after-delivery steps on `{item, response}` for each delivered item, applies
 /// their storage writes, and prepares the tasks their `trigger` steps asked for (through
 /// each target route's incoming pipeline; the caller commits them with this task).
@@ -356,7 +375,7 @@ async fn after_delivery(
     route: &RouteRuntime,
     delivered: Vec<(Value, Value)>,
     log: &mut Vec<LogLine>,
-) -> Result<Vec<FollowUp>, String> {
+) -> Result<Vec<FollowUp>, AfterDeliveryError> {
     let context = Context::new(route.key.namespace.clone(), engine.storage().clone());
     let inputs = delivered
         .into_iter()
@@ -367,24 +386,25 @@ async fn after_delivery(
         .run_batch(inputs, &context)
         .instrument(spans::after_delivery())
         .await
-        .map_err(|e| format!("the after-delivery steps failed: {e}"))?;
+        .map_err(AfterDeliveryError::Steps)?;
     log.push(LogLine::now(format!("After delivery: {summary}")));
     // The item is delivered: writes meant for "once it is safe" are due now.
     apply_deferred(engine.storage().as_ref(), context.take_deferred())
         .await
-        .map_err(|e| format!("the after-delivery storage writes failed: {e}"))?;
+        .map_err(AfterDeliveryError::Storage)?;
     let runtime = engine.runtime();
     let mut follow_ups = Vec::new();
     for Triggered { route: name, item } in context.take_triggered() {
         let Some(target) = runtime.route(&route.key.namespace, &name) else {
-            return Err(format!(
-                "trigger: Route `{name}` does not run on this runner (another region?)"
-            ));
+            return Err(AfterDeliveryError::TriggerElsewhere { route: name });
         };
         let prepared = engine
             .prepare(target, vec![item], "trigger")
             .await
-            .map_err(|e| format!("trigger: Route `{name}`: {e}"))?;
+            .map_err(|source| AfterDeliveryError::Trigger {
+                route: name.clone(),
+                source,
+            })?;
         let ids: Vec<&str> = prepared.tasks.iter().map(|t| t.id.as_str()).collect();
         log.push(LogLine::now(format!(
             "After delivery: queued task(s) {} for route {name}",

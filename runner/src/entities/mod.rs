@@ -53,20 +53,21 @@ const SOURCES: [(Entity, &str); 10] = [
 ];
 
 /// The parsed schemas (a unit test proves each file parses and compiles).
-static SCHEMAS: LazyLock<Vec<(Entity, Result<Value, String>)>> = LazyLock::new(|| {
+static SCHEMAS: LazyLock<Vec<(Entity, Result<Value, EntityError>)>> = LazyLock::new(|| {
     SOURCES
         .iter()
         .map(|(entity, text)| {
-            (
-                *entity,
-                serde_json::from_str(text).map_err(|e| e.to_string()),
-            )
+            let parsed = serde_json::from_str(text).map_err(|e| EntityError::Unreadable {
+                entity: entity.name(),
+                message: e.to_string(),
+            });
+            (*entity, parsed)
         })
         .collect()
 });
 
 /// A bundled schema that cannot be used, or a reference outside the bundle.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntityError {
     #[error("the bundled schema of entity `{entity}` is not valid JSON: {message}")]
     Unreadable {
@@ -79,15 +80,22 @@ pub enum EntityError {
     NotBundled { uri: String },
 }
 
+impl EntityError {
+    /// A static label for metrics and reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Unreadable { .. } => "entity_unreadable",
+            Self::NotBundled { .. } => "entity_not_bundled",
+        }
+    }
+}
+
 /// The JSON Schema of `entity`.
 pub fn schema(entity: Entity) -> Result<&'static Value, EntityError> {
     let found = SCHEMAS.iter().find(|(e, _)| *e == entity).map(|(_, s)| s);
     match found {
         Some(Ok(schema)) => Ok(schema),
-        Some(Err(message)) => Err(EntityError::Unreadable {
-            entity: entity.name(),
-            message: message.clone(),
-        }),
+        Some(Err(error)) => Err(error.clone()),
         None => Err(EntityError::NotBundled { uri: entity.id() }),
     }
 }

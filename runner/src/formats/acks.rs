@@ -1,20 +1,38 @@
 //! Acknowledgements of received interchanges: CONTRL (EDIFACT) and 997 or 999 (X12), as
 //! messages ready for `render` with an envelope, sent back to the interchange's sender.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 
 use switchyard_crds::v1alpha1::X12Acknowledgement;
 
-use super::envelope::{EnvelopeError, Interchange, Party, Problem, segment};
+use super::ack_details;
+use super::dictionary::{Rejection, Rejections};
+use super::envelope::{EnvelopeError, Interchange, Message, Party, Problem, segment};
 
 /// The acknowledgement object: `{accepted, reason, sender, recipient, messages}`, the
-/// parties swapped (we answer the sender).
-fn answer(interchange: &Interchange, error: Option<&EnvelopeError>, message: Value) -> Value {
+/// parties swapped (we answer the sender). `accepted` is true when the envelopes add up
+/// and no message breaks the dictionary; `reason` names what does not.
+fn answer(
+    interchange: &Interchange,
+    error: Option<&EnvelopeError>,
+    rejections: &Rejections,
+    message: Value,
+) -> Value {
     let mut out = Map::new();
-    out.insert("accepted".into(), json!(error.is_none()));
+    let mut reasons: Vec<String> = rejections.0.iter().map(ToString::to_string).collect();
+    if let Some(error) = error {
+        reasons.push(error.to_string());
+    }
+    out.insert("accepted".into(), json!(reasons.is_empty()));
     out.insert(
         "reason".into(),
-        error.map_or(Value::Null, |e| json!(e.to_string())),
+        if reasons.is_empty() {
+            Value::Null
+        } else {
+            json!(reasons.join("; "))
+        },
     );
     let mut party = |name: &str, party: &Party| {
         out.insert(name.into(), json!(party.id));
@@ -46,17 +64,27 @@ fn syntax_error(problem: Problem) -> &'static str {
 }
 
 /// A CONTRL (D:3) for an EDIFACT interchange: `UCI` action 7 (acknowledged) or 4
-/// (rejected, with the syntax error code and the service segment at fault), and a
-/// `UCM` for the message the fault is in.
-pub fn contrl(interchange: &Interchange, error: Option<&EnvelopeError>) -> Value {
+/// (rejected, with the syntax error code and the service segment at fault), a `UCM`
+/// for the message an envelope fault is in, and per message the dictionary rejects a
+/// `UCM` with its `UCS`/`UCD` detail. The `UCI` says 7 while some message conforms
+/// (the others rejected by their `UCM`), 4 when none does.
+pub fn contrl(
+    interchange: &Interchange,
+    error: Option<&EnvelopeError>,
+    rejections: &Rejections,
+) -> Value {
     let mut uci = vec![
         json!(interchange.control),
         party_id(&interchange.sender),
         party_id(&interchange.recipient),
     ];
-    let mut segments = Vec::new();
+    let mut segments: Vec<Value> = rejections.0.iter().flat_map(ack_details::edifact).collect();
     match error {
-        None => uci.push(json!("7")),
+        None => {
+            let none_conform =
+                !rejections.0.is_empty() && rejections.0.len() >= interchange.messages.len();
+            uci.push(json!(if none_conform { "4" } else { "7" }));
+        }
         Some(error) => {
             let code = syntax_error(error.problem);
             match &error.within {
@@ -82,6 +110,7 @@ pub fn contrl(interchange: &Interchange, error: Option<&EnvelopeError>) -> Value
     answer(
         interchange,
         error,
+        rejections,
         json!({"type": ["CONTRL", "D", "3", "UN"], "segments": segments}),
     )
 }
@@ -98,22 +127,43 @@ fn x12_code(problem: Problem, in_set: bool) -> &'static str {
 }
 
 /// A 997 functional acknowledgement for the (first) group of an X12 interchange:
-/// `AK1`, an `AK2`/`AK5` per transaction set (accepted, or rejected with the code), and
-/// `AK9` for the group (accepted, partially accepted or rejected).
-pub fn x997(interchange: &Interchange, error: Option<&EnvelopeError>) -> Value {
-    x12_ack(interchange, error, X12Acknowledgement::Functional)
+/// `AK1`, an `AK2`/`AK5` per transaction set (accepted, or rejected with the code and,
+/// for a set the dictionary rejects, its `AK3`/`AK4` detail), and `AK9` for the group
+/// (accepted, partially accepted or rejected).
+pub fn x997(
+    interchange: &Interchange,
+    error: Option<&EnvelopeError>,
+    rejections: &Rejections,
+) -> Value {
+    x12_ack(
+        interchange,
+        error,
+        rejections,
+        X12Acknowledgement::Functional,
+    )
 }
 
-/// A 999 implementation acknowledgement: the 997's structure with `IK5` (the
-/// implementation transaction set response, same codes) in place of `AK5`.
-pub fn x999(interchange: &Interchange, error: Option<&EnvelopeError>) -> Value {
-    x12_ack(interchange, error, X12Acknowledgement::Implementation)
+/// A 999 implementation acknowledgement: the 997's structure with `IK3`/`IK4`/`IK5`
+/// (the implementation segment, element and transaction set responses, same codes) in
+/// place of `AK3`/`AK4`/`AK5`.
+pub fn x999(
+    interchange: &Interchange,
+    error: Option<&EnvelopeError>,
+    rejections: &Rejections,
+) -> Value {
+    x12_ack(
+        interchange,
+        error,
+        rejections,
+        X12Acknowledgement::Implementation,
+    )
 }
 
 /// The 997 or the 999.
 pub fn x12_ack(
     interchange: &Interchange,
     error: Option<&EnvelopeError>,
+    rejections: &Rejections,
     kind: X12Acknowledgement,
 ) -> Value {
     let (set_type, response) = match kind {
@@ -129,20 +179,32 @@ pub fn x12_ack(
         ],
     )];
     let in_group =
-        |m: &&super::envelope::Message| m.group.as_deref() == group.map(|g| g.reference.as_str());
-    let accepted = interchange.messages.iter().filter(in_group).count();
-    for message in interchange.messages.iter().filter(in_group) {
+        |(_, m): &(usize, &Message)| m.group.as_deref() == group.map(|g| g.reference.as_str());
+    let rejected: HashMap<usize, &Rejection> = rejections.0.iter().map(|r| (r.index, r)).collect();
+    let (mut received, mut accepted) = (0, 0);
+    for (index, message) in interchange.messages.iter().enumerate().filter(in_group) {
+        received += 1;
         segments.push(segment(
             "AK2",
             vec![message.kind.clone(), json!(message.reference)],
         ));
-        segments.push(segment(response, vec![json!("A")]));
+        match rejected.get(&index) {
+            None => {
+                accepted += 1;
+                segments.push(segment(response, vec![json!("A")]));
+            }
+            Some(rejection) => {
+                segments.extend(ack_details::x12(rejection, kind));
+                segments.push(segment(
+                    response,
+                    vec![json!("R"), json!(rejection.reason.x12_code())],
+                ));
+            }
+        }
     }
-    let mut received = accepted;
-    let mut ak9 = Vec::new();
-    match error {
-        None => ak9.push(json!("A")),
-        Some(error) => match &error.within {
+    let mut group_rejected = false;
+    if let Some(error) = error {
+        match &error.within {
             Some(within) => {
                 received += 1;
                 segments.push(segment(
@@ -153,12 +215,25 @@ pub fn x12_ack(
                     response,
                     vec![json!("R"), json!(x12_code(error.problem, true))],
                 ));
-                ak9.push(json!(if accepted > 0 { "P" } else { "R" }));
             }
-            None => ak9.push(json!("R")),
-        },
+            None => group_rejected = true,
+        }
     }
-    ak9.extend([json!(received), json!(received), json!(accepted)]);
+    let code = if group_rejected {
+        "R"
+    } else if accepted == received {
+        "A"
+    } else if accepted > 0 {
+        "P"
+    } else {
+        "R"
+    };
+    let mut ak9 = vec![
+        json!(code),
+        json!(received),
+        json!(received),
+        json!(accepted),
+    ];
     if let Some(error) = error.filter(|e| e.within.is_none()) {
         ak9.push(json!(x12_code(error.problem, false)));
     }
@@ -166,6 +241,7 @@ pub fn x12_ack(
     answer(
         interchange,
         error,
+        rejections,
         json!({"type": set_type, "segments": segments}),
     )
 }

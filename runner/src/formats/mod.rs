@@ -5,6 +5,7 @@
 //! `decode` bytes into a JSON document, `encode` a JSON value into bytes. Parse errors
 //! carry a line and a column (1-based) so a human can find the fault in the source.
 
+mod ack_details;
 pub mod acks;
 pub mod csv;
 pub mod cxml;

@@ -1,13 +1,15 @@
 //! EDI interchanges in steps: `render` with an `envelope` (control numbers from
 //! storage, so this is an asynchronous step), `parse` with `interchange: true`, and the
-//! `acknowledge` step (CONTRL, 997).
+//! `acknowledge` step (CONTRL, 997, 999); both may check the messages against the
+//! bundled dictionary.
 
 use async_trait::async_trait;
 use serde_json::Value;
 use switchyard_crds::path::FieldPath;
-use switchyard_crds::v1alpha1::{EnvelopeOptions, Format, X12Acknowledgement};
+use switchyard_crds::v1alpha1::{DictionaryCheck, EnvelopeOptions, Format, X12Acknowledgement};
 
 use super::{AsyncTransform, Context, Transform, TransformError, paths};
+use crate::formats::dictionary::{self, Reason, Rejections, Standard};
 use crate::formats::envelope::{EnvelopeError, Interchange, Party};
 use crate::formats::{acks, edifact, edifact_envelope, x12, x12_envelope};
 
@@ -23,11 +25,44 @@ fn read(format: Format, parsed: &Value) -> (Interchange, Option<EnvelopeError>) 
     }
 }
 
-/// The checked interchange of parsed segments, as JSON; a mismatch names the segment.
-pub(crate) fn checked(format: Format, parsed: &Value) -> Result<Value, TransformError> {
+/// The messages of `interchange` that break the bundled dictionary under `check` (none
+/// without a check; `knownTypes` leaves the types it lacks unchecked).
+fn nonconforming(
+    format: Format,
+    interchange: &Interchange,
+    check: Option<DictionaryCheck>,
+) -> Result<Rejections, TransformError> {
+    let Some(check) = check else {
+        return Ok(Rejections(Vec::new()));
+    };
+    let standard = match format {
+        Format::X12 => Standard::X12,
+        _ => Standard::Edifact,
+    };
+    let mut found = dictionary::check(standard, interchange)?;
+    if check == DictionaryCheck::KnownTypes {
+        found.0.retain(|r| r.reason != Reason::NoDictionary);
+    }
+    Ok(found)
+}
+
+/// The checked interchange of parsed segments, as JSON: a mismatch names the envelope
+/// segment, a message breaking the dictionary (under `check`) its segment and element.
+pub(crate) fn checked(
+    format: Format,
+    parsed: &Value,
+    check: Option<DictionaryCheck>,
+) -> Result<Value, TransformError> {
     match read(format, parsed) {
         (_, Some(error)) => Err(TransformError::Envelope(Box::new(error))),
-        (interchange, None) => Ok(interchange.to_json()),
+        (interchange, None) => {
+            let rejections = nonconforming(format, &interchange, check)?;
+            if rejections.0.is_empty() {
+                Ok(interchange.to_json())
+            } else {
+                Err(TransformError::Dictionary(Box::new(rejections)))
+            }
+        }
     }
 }
 
@@ -138,6 +173,8 @@ pub struct Acknowledge {
     pub x12: X12Acknowledgement,
     pub path: FieldPath,
     pub into: FieldPath,
+    /// Also reject the messages that break the bundled dictionary.
+    pub dictionary: Option<DictionaryCheck>,
 }
 
 impl Transform for Acknowledge {
@@ -167,9 +204,10 @@ impl Transform for Acknowledge {
             _ => edifact::parse(&text)?,
         };
         let (interchange, error) = read(self.format, &parsed);
+        let rejections = nonconforming(self.format, &interchange, self.dictionary)?;
         let ack = match self.format {
-            Format::X12 => acks::x12_ack(&interchange, error.as_ref(), self.x12),
-            _ => acks::contrl(&interchange, error.as_ref()),
+            Format::X12 => acks::x12_ack(&interchange, error.as_ref(), &rejections, self.x12),
+            _ => acks::contrl(&interchange, error.as_ref(), &rejections),
         };
         paths::set(&mut item, &self.into, ack)?;
         out.push(item);
@@ -184,3 +222,7 @@ mod tests;
 #[cfg(test)]
 #[path = "interchange_x12_tests.rs"]
 mod x12_tests;
+
+#[cfg(test)]
+#[path = "interchange_dictionary_tests.rs"]
+mod dictionary_tests;

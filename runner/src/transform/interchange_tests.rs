@@ -137,6 +137,7 @@ async fn groups_are_written_and_checked() {
     let parsed = super::checked(
         switchyard_crds::v1alpha1::Format::Edifact,
         &crate::formats::edifact::parse(&edi).unwrap_or_else(|e| panic!("{e}")),
+        None,
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
@@ -160,7 +161,7 @@ LIN+2++4000862141411:SRS'\nQTY+21:12'\nUNS+S'\nUNT+12+1'\nUNZ+1+00000417'\n";
 
 fn checked_edifact(text: &str) -> Result<Value, crate::transform::TransformError> {
     let parsed = crate::formats::edifact::parse(text)?;
-    super::checked(switchyard_crds::v1alpha1::Format::Edifact, &parsed)
+    super::checked(switchyard_crds::v1alpha1::Format::Edifact, &parsed, None)
 }
 
 #[test]

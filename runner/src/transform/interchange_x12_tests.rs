@@ -28,7 +28,7 @@ fn received() -> String {
 
 fn checked_x12(text: &str) -> Result<Value, crate::transform::TransformError> {
     let parsed = crate::formats::x12::parse(text)?;
-    super::checked(switchyard_crds::v1alpha1::Format::X12, &parsed)
+    super::checked(switchyard_crds::v1alpha1::Format::X12, &parsed, None)
 }
 
 #[tokio::test]

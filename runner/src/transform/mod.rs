@@ -60,6 +60,13 @@ pub enum TransformError {
     /// A received EDI interchange whose envelopes do not add up.
     #[error("{0}")]
     Envelope(Box<crate::formats::envelope::EnvelopeError>),
+    /// Messages of a received EDI interchange that break the bundled dictionary, each
+    /// naming its reference, the segment, its position and the element at fault.
+    #[error("{0}")]
+    Dictionary(Box<crate::formats::dictionary::Rejections>),
+    /// The bundled dictionary cannot be read: a fault of the build, not of the item.
+    #[error(transparent)]
+    DictionaryData(#[from] crate::formats::dictionary::DataError),
     #[error("storage: {0}")]
     Storage(String),
     #[error("this step needs storage, which is not available here")]
@@ -95,6 +102,8 @@ impl TransformError {
             Self::Invalid { .. } => "invalid",
             Self::Format(error) => error.category(),
             Self::Envelope(_) => "envelope",
+            Self::Dictionary(rejections) => rejections.category(),
+            Self::DictionaryData(error) => error.category(),
             Self::Storage(_) => "storage",
             Self::NoContext => "no_context",
             Self::Lookup { .. } => "lookup",

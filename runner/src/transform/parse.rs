@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use serde_json::Value;
 use switchyard_crds::path::FieldPath;
-use switchyard_crds::v1alpha1::{Format, TextEncoding};
+use switchyard_crds::v1alpha1::{DictionaryCheck, Format, TextEncoding};
 
 use super::{Transform, TransformError, paths};
 use crate::formats;
@@ -17,6 +17,8 @@ pub struct Parse {
     pub options: formats::Options,
     /// EDIFACT, X12: check the envelopes and give the interchange, not the segments.
     pub interchange: bool,
+    /// With `interchange`: check the messages against the bundled dictionary.
+    pub dictionary: Option<DictionaryCheck>,
 }
 
 impl Parse {
@@ -56,7 +58,7 @@ impl Transform for Parse {
         let text = self.text(value)?;
         let parsed = formats::Format::from(self.format).decode_str(&text, &self.options)?;
         let parsed = if self.interchange {
-            super::interchange::checked(self.format, &parsed)?
+            super::interchange::checked(self.format, &parsed, self.dictionary)?
         } else {
             parsed
         };

@@ -70,6 +70,20 @@ pub enum BuildError {
     },
 }
 
+impl BuildError {
+    /// A static label for metrics and reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Jq { .. } => "jq",
+            Self::Path { .. } => "path",
+            Self::UnexpandedCall { .. } => "unexpanded_call",
+            Self::Config { .. } => "config",
+            Self::Lookup { source, .. } => source.category(),
+            Self::Schema { source, .. } => source.category(),
+        }
+    }
+}
+
 /// What steps may use beyond themselves: the route's namespace, its Connections
 /// (lookups) and ValueTables (value maps). A step naming one that is not here does not
 /// build.
@@ -273,6 +287,7 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
                 root: None,
             },
             interchange: parse.interchange,
+            dictionary: parse.dictionary,
         })),
         Step::Render(render) if render.envelope.is_some() => {
             asynchronous(Box::new(RenderInterchange {
@@ -287,6 +302,7 @@ fn build_stage(label: &str, step: &Step, resources: &Resources<'_>) -> Result<St
             x12: acknowledge.x12_acknowledgement.unwrap_or_default(),
             path: path(&acknowledge.path)?,
             into: path(&acknowledge.into)?,
+            dictionary: acknowledge.dictionary,
         })),
         Step::Render(render) => item(Box::new(Render {
             format: render.format,

@@ -10,7 +10,8 @@ use serde_json::Value;
 use switchyard_crds::catalog::LabeledStep;
 use switchyard_crds::v1alpha1::Step;
 
-use super::{Context, Resources, build_pipeline_with};
+use super::registry::BuildError;
+use super::{Context, Resources, StepFailed, build_pipeline_with};
 use crate::connectors::registry::Connections;
 use crate::secrets::SecretSource;
 use crate::storage::MemoryStorage;
@@ -79,12 +80,12 @@ pub struct LoadedTest {
 }
 
 /// Runs `steps` on a batch with a fresh in-memory storage.
-pub async fn run_steps(steps: &[Step], input: Vec<Value>) -> Result<Vec<Value>, String> {
+pub async fn run_steps(steps: &[Step], input: Vec<Value>) -> Result<Vec<Value>, RunError> {
     run_steps_with(steps, input, &Resources::default()).await
 }
 
 /// Runs compiled steps on a batch with a fresh in-memory storage.
-pub async fn run_labeled(steps: &[LabeledStep], input: Vec<Value>) -> Result<Vec<Value>, String> {
+pub async fn run_labeled(steps: &[LabeledStep], input: Vec<Value>) -> Result<Vec<Value>, RunError> {
     run_labeled_with(steps, input, &Resources::default()).await
 }
 
@@ -94,7 +95,7 @@ pub async fn run_steps_with(
     steps: &[Step],
     input: Vec<Value>,
     resources: &Resources<'_>,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>, RunError> {
     let labeled: Vec<LabeledStep> = steps
         .iter()
         .enumerate()
@@ -111,8 +112,8 @@ pub async fn run_labeled_with(
     steps: &[LabeledStep],
     input: Vec<Value>,
     resources: &Resources<'_>,
-) -> Result<Vec<Value>, String> {
-    let pipeline = build_pipeline_with(steps, resources).map_err(|e| e.to_string())?;
+) -> Result<Vec<Value>, RunError> {
+    let pipeline = build_pipeline_with(steps, resources)?;
     let namespace = if resources.namespace.is_empty() {
         "default"
     } else {
@@ -123,7 +124,28 @@ pub async fn run_labeled_with(
         .run_batch(input, &context)
         .await
         .map(|(items, _)| items)
-        .map_err(|e| e.to_string())
+        .map_err(RunError::from)
+}
+
+/// Why a batch did not run through the steps of a test.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The steps do not build (a JSON Schema that does not compile, say).
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// A step failed on the batch.
+    #[error(transparent)]
+    Step(#[from] StepFailed),
+}
+
+impl RunError {
+    /// A static label for reports.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Build(error) => error.category(),
+            Self::Step(failed) => failed.error.category(),
+        }
+    }
 }
 
 /// Why `runner test` could not run the tests.
@@ -373,7 +395,7 @@ pub async fn run_all(
             let actual = run_labeled_with(&steps, case.input.clone(), &resources).await;
             let expected = Value::Array(case.expected.clone());
             match (actual, &case.error) {
-                (Err(error), Some(wanted)) if error.contains(wanted.as_str()) => {
+                (Err(error), Some(wanted)) if error.to_string().contains(wanted.as_str()) => {
                     report.passed += 1;
                     println!("ok    {} / {}", test.name, case.name);
                 }

@@ -29,6 +29,17 @@ pub enum SchemaError {
     Missing,
 }
 
+impl SchemaError {
+    /// A static label for metrics and reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Entity(error) => error.category(),
+            Self::Invalid { .. } => "schema_invalid",
+            Self::Missing => "schema_missing",
+        }
+    }
+}
+
 impl Validate {
     /// Compiles the step's schema (inline, or the named entity's); `$ref`s resolve to the
     /// bundled entities only.

@@ -12,7 +12,7 @@ use switchyard_crds::v1alpha1::{
 };
 
 use super::endpoint::EndpointError;
-use crate::transform::JqProgram;
+use crate::transform::{JqProgram, TransformError};
 
 /// What each item adds to a body besides itself: a comma or a newline.
 const SEPARATOR_BYTES: usize = 1;
@@ -103,24 +103,39 @@ pub(super) enum ItemResult {
     Failed { message: String, retry: bool },
 }
 
+/// What is wrong with the output of a batch's `results` program (`position`: 1-based).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(super) enum ResultsError {
+    #[error("the batch `results` program failed: {0}")]
+    Program(#[source] TransformError),
+    #[error("the batch `results` program did not yield an array")]
+    NotArray,
+    #[error("the batch `results` program yielded {found} results for {count} items")]
+    Count { found: usize, count: usize },
+    #[error("result {position} has no boolean `ok`: {result}")]
+    NoOk { position: usize, result: Value },
+    #[error("result {position} is neither a boolean nor an object: {result}")]
+    NotAResult { position: usize, result: Value },
+}
+
 /// Runs `program` on `response` and reads one result per item: `true`, `false` or
 /// `{ok, message, retry}`. The error says what was wrong with the program's output.
 pub(super) fn item_results(
     program: &JqProgram,
     response: &Value,
     count: usize,
-) -> Result<Vec<ItemResult>, String> {
+) -> Result<Vec<ItemResult>, ResultsError> {
     let output = program
         .first(response.clone())
-        .map_err(|e| format!("the batch `results` program failed: {e}"))?;
+        .map_err(ResultsError::Program)?;
     let Some(Value::Array(results)) = output else {
-        return Err("the batch `results` program did not yield an array".into());
+        return Err(ResultsError::NotArray);
     };
     if results.len() != count {
-        return Err(format!(
-            "the batch `results` program yielded {} results for {count} items",
-            results.len()
-        ));
+        return Err(ResultsError::Count {
+            found: results.len(),
+            count,
+        });
     }
     results
         .iter()
@@ -141,15 +156,15 @@ pub(super) fn item_results(
                     },
                     retry: fields.get("retry") == Some(&Value::Bool(true)),
                 }),
-                _ => Err(format!(
-                    "result {} has no boolean `ok`: {result}",
-                    index + 1
-                )),
+                _ => Err(ResultsError::NoOk {
+                    position: index + 1,
+                    result: result.clone(),
+                }),
             },
-            other => Err(format!(
-                "result {} is neither a boolean nor an object: {other}",
-                index + 1
-            )),
+            other => Err(ResultsError::NotAResult {
+                position: index + 1,
+                result: other.clone(),
+            }),
         })
         .collect()
 }
@@ -232,14 +247,30 @@ mod tests {
             ])
         );
         let wrong = item_results(&program, &response, 2).unwrap_err();
-        assert!(wrong.contains("3 results for 2 items"), "{wrong}");
+        assert_eq!(wrong, ResultsError::Count { found: 3, count: 2 });
+        assert!(
+            wrong.to_string().contains("3 results for 2 items"),
+            "{wrong}"
+        );
         let booleans = JqProgram::compile("[true, false]").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             item_results(&booleans, &Value::Null, 2).map(|r| r.len()),
             Ok(2)
         );
         let broken = JqProgram::compile("[1]").unwrap_or_else(|e| panic!("{e}"));
-        assert!(item_results(&broken, &Value::Null, 1).is_err());
+        assert_eq!(
+            item_results(&broken, &Value::Null, 1),
+            Err(ResultsError::NotAResult {
+                position: 1,
+                result: json!(1)
+            })
+        );
+        let no_ok = JqProgram::compile("[{message: \"x\"}]").unwrap_or_else(|e| panic!("{e}"));
+        let error = item_results(&no_ok, &Value::Null, 1).unwrap_err();
+        assert!(
+            error.to_string().contains("result 1 has no boolean `ok`"),
+            "{error}"
+        );
     }
 
     #[test]

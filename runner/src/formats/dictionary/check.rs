@@ -18,7 +18,8 @@ pub fn check(
     let rejections = interchange
         .messages
         .iter()
-        .filter_map(|message| {
+        .enumerate()
+        .filter_map(|(index, message)| {
             let reason = match table(dictionary, message) {
                 None => Reason::NoDictionary,
                 Some(entries) => {
@@ -30,6 +31,7 @@ pub fn check(
                 }
             };
             Some(Rejection {
+                index,
                 standard: standard.name(),
                 reference: message.reference.clone(),
                 kind: message.kind.clone(),

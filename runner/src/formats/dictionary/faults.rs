@@ -71,7 +71,8 @@ pub struct Fault {
 /// Why a message is rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
-    /// The bundled dictionary has no such message type (X12 AK5 code 1, EDIFACT 2).
+    /// The bundled dictionary has no such message type (X12 AK5 code 1, EDIFACT UCM 14
+    /// on UNH's S009).
     NoDictionary,
     /// The message breaks its definition.
     Faults(Vec<Fault>),
@@ -85,6 +86,8 @@ pub enum Reason {
     describe(reason, standard, kind)
 )]
 pub struct Rejection {
+    /// The message's place in the interchange (0-based, as `Interchange::messages`).
+    pub index: usize,
     pub standard: &'static str,
     /// UNH 0062 / ST02.
     pub reference: String,
@@ -93,10 +96,30 @@ pub struct Rejection {
     pub reason: Reason,
 }
 
-/// The messages of an interchange that break the dictionary (none: all conform).
+/// The messages of an interchange that break the dictionary (none: all conform). An
+/// error names the first few; the acknowledgement details every one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", self.0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+#[error("{}", shown_rejections(&self.0))]
 pub struct Rejections(pub Vec<Rejection>);
+
+/// How many rejected messages an error names.
+const SHOWN_MESSAGES: usize = 5;
+
+fn shown_rejections(rejections: &[Rejection]) -> String {
+    let mut text = rejections
+        .iter()
+        .take(SHOWN_MESSAGES)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if rejections.len() > SHOWN_MESSAGES {
+        text.push_str(&format!(
+            "; and {} more messages",
+            rejections.len() - SHOWN_MESSAGES
+        ));
+    }
+    text
+}
 
 impl Rejections {
     /// A static label for metrics.
@@ -115,12 +138,35 @@ fn describe(reason: &Reason, standard: &str, kind: &Value) -> String {
                 _ => "ORDERS, DESADV and INVOIC of D:96A",
             }
         ),
-        Reason::Faults(faults) => faults
-            .iter()
-            .map(Fault::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
+        Reason::Faults(faults) => {
+            let mut text = faults
+                .iter()
+                .take(SHOWN_FAULTS)
+                .map(Fault::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            if faults.len() > SHOWN_FAULTS {
+                text.push_str(&format!(" and {} more", faults.len() - SHOWN_FAULTS));
+            }
+            text
+        }
     }
+}
+
+/// How many faults of a message an error names (the acknowledgement lists more).
+const SHOWN_FAULTS: usize = 10;
+
+/// How much of a received value an error shows.
+const SHOWN_CHARACTERS: usize = 35;
+
+/// A received value as errors show it: at most [`SHOWN_CHARACTERS`], cut with `…`.
+fn shown(value: &str) -> String {
+    if value.chars().count() <= SHOWN_CHARACTERS {
+        return value.to_owned();
+    }
+    let mut cut: String = value.chars().take(SHOWN_CHARACTERS).collect();
+    cut.push('…');
+    cut
 }
 
 fn version_name(kind: &Value) -> String {
@@ -163,32 +209,45 @@ impl std::fmt::Display for Fault {
                     }
                     match &element.problem {
                         ElementProblem::Missing => write!(f, " is mandatory and empty")?,
-                        ElementProblem::TooMany { defined } => {
-                            write!(f, " `{}` is beyond the {defined} defined", element.value)?
-                        }
+                        ElementProblem::TooMany { defined } => write!(
+                            f,
+                            " `{}` is beyond the {defined} defined",
+                            shown(&element.value)
+                        )?,
                         ElementProblem::TooShort { min } => write!(
                             f,
                             " `{}` is shorter than its {min} characters",
-                            element.value
+                            shown(&element.value)
                         )?,
                         ElementProblem::TooLong { max } => write!(
                             f,
                             " `{}` is longer than its {max} characters",
-                            element.value
+                            shown(&element.value)
                         )?,
                         ElementProblem::InvalidCharacters { kind } => {
-                            write!(f, " `{}` is not {kind:?}", element.value)?
+                            write!(f, " `{}` is not {}", shown(&element.value), kind.noun())?
                         }
                         ElementProblem::InvalidDate => {
-                            write!(f, " `{}` is not a date", element.value)?
+                            write!(f, " `{}` is not a date", shown(&element.value))?
                         }
                         ElementProblem::InvalidTime => {
-                            write!(f, " `{}` is not a time", element.value)?
+                            write!(f, " `{}` is not a time", shown(&element.value))?
                         }
                     }
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+impl Reason {
+    /// X12 AK502 / IK502 transaction set syntax error code: 1 not supported, 5 one or
+    /// more segments in error.
+    pub fn x12_code(&self) -> &'static str {
+        match self {
+            Self::NoDictionary => "1",
+            Self::Faults(_) => "5",
         }
     }
 }

@@ -60,6 +60,20 @@ pub enum CharType {
     Time,
 }
 
+impl CharType {
+    /// What a value of this type is, as errors name it.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Alpha => "alphabetic",
+            Self::Integer => "an integer",
+            Self::Decimal => "numeric",
+            Self::Text => "text",
+            Self::Date => "a date",
+            Self::Time => "a time",
+        }
+    }
+}
+
 /// A simple element (or a component of a composite).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ElementDef {
