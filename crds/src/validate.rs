@@ -9,7 +9,7 @@ use crate::problem::{Origin, Problem, ResourceId};
 use crate::template::{self, Segment};
 use crate::v1alpha1::{
     ConnectionSpec, HeaderValue, Headers, Incoming, Pagination, ProcessingMode, RouteSpec, Step,
-    WebhookAuth,
+    WebhookAuth, WebhookBody,
 };
 
 /// Header names whose values are credentials: they must come from a Secret.
@@ -263,8 +263,20 @@ pub(crate) fn route(spec: &RouteSpec, origin: &Origin, id: &ResourceId) -> Vec<P
     if let Some(when) = when {
         check.jq("spec.incoming.when", when);
     }
-    if webhook.as_ref().is_some_and(|w| w.max_items == Some(0)) {
-        check.report("spec.incoming.webhook.maxItems", "must be at least 1");
+    if let Some(webhook) = webhook {
+        if webhook.max_items == Some(0) {
+            check.report("spec.incoming.webhook.maxItems", "must be at least 1");
+        }
+        let cxml = webhook.format == Some(WebhookBody::Cxml);
+        if webhook.cxml.is_some() && !cxml {
+            check.report("spec.incoming.webhook.cxml", "goes with `format: cxml`");
+        }
+        if cxml && webhook.max_items.is_some() {
+            check.report(
+                "spec.incoming.webhook.maxItems",
+                "does not apply to `format: cxml` (a cXML document is one item)",
+            );
+        }
     }
     if let Some(auth) = webhook.as_ref().and_then(|w| w.auth.as_ref()) {
         let WebhookAuth { token, hmac } = auth;

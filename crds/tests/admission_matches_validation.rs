@@ -178,6 +178,18 @@ fn broken() -> Vec<(&'static str, String)> {
             )),
         ),
         (
+            "cxml options on a JSON webhook",
+            route(&format!(
+                "  incoming: {{webhook: {{cxml: {{sharedSecret: {KEY}}}}}}}\n{to_api}"
+            )),
+        ),
+        (
+            "maxItems on a cXML webhook",
+            route(&format!(
+                "  incoming: {{webhook: {{format: cxml, maxItems: 2}}}}\n{to_api}"
+            )),
+        ),
+        (
             "a webhook and a proxy",
             route(&format!(
                 "  incoming: {{webhook: {{}}, proxy: {{}}}}\n{to_api}"

@@ -75,7 +75,9 @@ pub fn register_url_password(url: &str) {
     }
 }
 
-fn wire_forms(secret: &str) -> Vec<String> {
+/// Every form of `secret` the redactor masks (raw, percent-encoded, JSON- and
+/// XML-escaped, base64): what a test looks for to prove a secret did not leak.
+pub fn wire_forms(secret: &str) -> Vec<String> {
     let strict = percent_encoding::utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string();
     let unreserved = percent_encoding::utf8_percent_encode(secret, UNRESERVED).to_string();
     let json = serde_json::to_string(secret).unwrap_or_default();

@@ -10,7 +10,7 @@ use switchyard_crds::catalog::{Catalog, CompiledRoute, CompiledValueTable, Key};
 use switchyard_crds::problem::{FieldProblem, Problem, Problems};
 
 use crate::connectors::registry::Connections;
-use crate::connectors::webhook::WebhookAuthenticator;
+use crate::connectors::webhook::{CxmlIntake, WebhookAuthenticator};
 use crate::connectors::{Sink, Source};
 use crate::queue::RouteKey;
 use crate::secrets::SecretSource;
@@ -30,6 +30,8 @@ pub struct RouteRuntime {
     pub after_delivery: Pipeline,
     /// Set for webhook routes with authentication.
     pub webhook_auth: Option<WebhookAuthenticator>,
+    /// Set for webhook routes with `format: cxml`.
+    pub cxml: Option<CxmlIntake>,
     /// Set for polling routes.
     pub source: Option<Box<dyn Source>>,
     pub poll_schedule: Option<croner::Cron>,
@@ -249,6 +251,10 @@ fn build_route(
         Some(auth) => WebhookAuthenticator::new(auth, namespace, secrets)?,
         None => None,
     };
+    let cxml = match &incoming.webhook {
+        Some(webhook) => CxmlIntake::new(webhook, namespace, secrets)?,
+        None => None,
+    };
     let resources = Resources {
         namespace,
         connections: Some(connections),
@@ -281,6 +287,7 @@ fn build_route(
         source: connections.source(route, secrets)?,
         sink: connections.sink(route, secrets)?,
         webhook_auth,
+        cxml,
         poll_schedule,
         delivery_schedule,
         proxy: crate::proxy::ProxyRuntime::build(route, connections, &resources, secrets)?,

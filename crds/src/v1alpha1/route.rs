@@ -137,9 +137,17 @@ pub struct Incoming {
 }
 
 /// A webhook endpoint. A JSON object body is one item; a JSON array is one item per
-/// element.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// element; with `format: cxml` the body is one cXML document, answered in cXML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = crate::v1alpha1::rules::rule(
+    "!has(self.cxml) || (has(self.format) && self.format == 'cxml')",
+    "`cxml` goes with `format: cxml`"
+))]
+#[x_kube(validation = crate::v1alpha1::rules::rule(
+    "!has(self.format) || self.format != 'cxml' || !has(self.maxItems)",
+    "`maxItems` does not apply to `format: cxml` (a cXML document is one item)"
+))]
 pub struct Webhook {
     /// How senders authenticate. Absent: anyone who can reach the port may post.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,6 +159,35 @@ pub struct Webhook {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_items: Option<u32>,
+    /// What a request body is. Absent: `json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<WebhookBody>,
+    /// For `format: cxml`: the SharedSecret a document's Sender must present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cxml: Option<CxmlWebhook>,
+}
+
+/// The body a webhook takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum WebhookBody {
+    /// A JSON object (one item) or an array of objects (one item each), answered `202`
+    /// with the task ids once they are committed.
+    #[default]
+    Json,
+    /// One cXML request document (`Content-Type: text/xml` or `application/xml`) as one
+    /// item, the JSON `parse: {format: cxml}` gives (credential secrets masked); every
+    /// answer is a cXML `Response` whose `Status` says what happened (docs/b2b.md, "cXML").
+    Cxml,
+}
+
+/// How a `format: cxml` webhook checks the Sender.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CxmlWebhook {
+    /// The SharedSecret the document's `Header/Sender/Credential` must carry; a document
+    /// without it or with another is answered `401` and nothing is queued.
+    pub shared_secret: SecretValue,
 }
 
 /// Webhook authentication. Exactly one method is set.

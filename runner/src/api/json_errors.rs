@@ -9,6 +9,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
 
+/// Marks an error answer whose body is already in the format its caller speaks (a cXML
+/// `Response`): [`as_json`] leaves it as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnFormat;
+
 /// The largest plain-text error message kept.
 const MAX_MESSAGE_BYTES: usize = 4_096;
 
@@ -20,11 +25,10 @@ pub async fn not_found(request: Request) -> ApiError {
 /// Rewrites error answers that are not JSON into the API's error body.
 pub async fn as_json(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
-    // A proxied receiver's answer goes back as it is.
-    if response
-        .extensions()
-        .get::<crate::proxy::ReceiverAnswer>()
-        .is_some()
+    // A proxied receiver's answer and a cXML answer go back as they are.
+    let extensions = response.extensions();
+    if extensions.get::<crate::proxy::ReceiverAnswer>().is_some()
+        || extensions.get::<OwnFormat>().is_some()
     {
         return response;
     }

@@ -11,6 +11,7 @@ mod audit;
 pub mod auth;
 mod callbacks;
 mod connections;
+mod cxml_webhook;
 pub mod declare;
 mod error;
 mod health;
@@ -199,7 +200,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(openapi::document))
         .fallback(json_errors::not_found)
-        .layer(middleware::from_fn(serve::read_body))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            serve::read_body,
+        ))
         .layer(middleware::from_fn(json_errors::as_json))
         .layer(DefaultBodyLimit::max(crate::limits::get().max_body_bytes()))
         .with_state(state)

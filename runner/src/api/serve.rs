@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::ApiError;
+use super::{ApiError, AppState};
 use crate::limits;
 
 /// Pause after a failed `accept` (out of file descriptors…) before trying again.
@@ -103,8 +103,8 @@ fn log_end(peer: SocketAddr, result: Result<(), hyper::Error>) {
 /// Reads the whole request body within the body read time-out and the size bound before
 /// the handler runs: a body that arrives too slowly gets `408` and the connection is
 /// closed; one that is too large gets `413`. Extractors then take the buffered body
-/// without copying it.
-pub async fn read_body(request: Request, next: Next) -> Response {
+/// without copying it. A cXML webhook's refusals are cXML `Response`s.
+pub async fn read_body(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let limits = limits::get();
     let max = limits.max_body_bytes();
     let (parts, body) = request.into_parts();
@@ -114,7 +114,7 @@ pub async fn read_body(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limits.max_body_bytes) {
-        return too_large(limits.max_body_bytes);
+        return refuse(&state, parts.uri.path(), too_large(limits.max_body_bytes));
     }
     let timeout = limits.body_read_timeout();
     match tokio::time::timeout(timeout, Limited::new(body, max).collect()).await {
@@ -123,33 +123,46 @@ pub async fn read_body(request: Request, next: Next) -> Response {
             next.run(request).await
         }
         Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            too_large(limits.max_body_bytes)
+            refuse(&state, parts.uri.path(), too_large(limits.max_body_bytes))
         }
-        Ok(Err(error)) => closing(ApiError::bad_request(format!(
-            "the request body could not be read: {error}"
-        ))),
-        Err(_) => closing(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            format!(
-                "the request body did not arrive within {} s (the runner's --body-read-timeout-seconds)",
-                timeout.as_secs()
+        Ok(Err(error)) => refuse(
+            &state,
+            parts.uri.path(),
+            ApiError::bad_request(format!("the request body could not be read: {error}")),
+        ),
+        Err(_) => refuse(
+            &state,
+            parts.uri.path(),
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s (the runner's --body-read-timeout-seconds)",
+                    timeout.as_secs()
+                ),
             ),
-        )),
+        ),
     }
 }
 
-fn too_large(max: u64) -> Response {
-    closing(ApiError::new(
+fn too_large(max: u64) -> ApiError {
+    ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         format!(
             "the request body is larger than {max} bytes, the most the runner accepts (its --max-body-bytes); nothing was queued"
         ),
-    ))
+    )
+}
+
+/// `error` as the answer to a request for `path`, after which the connection is closed.
+fn refuse(state: &AppState, path: &str, error: ApiError) -> Response {
+    closing(
+        super::cxml_webhook::layer_refusal(state, path, error)
+            .unwrap_or_else(IntoResponse::into_response),
+    )
 }
 
 /// An answer after which the connection is closed: the rest of the body is not read.
-fn closing(error: ApiError) -> Response {
-    let mut response = error.into_response();
+fn closing(mut response: Response) -> Response {
     response.headers_mut().insert(
         header::CONNECTION,
         header::HeaderValue::from_static("close"),
