@@ -5,28 +5,14 @@
 use serde_json::{Value, json};
 use switchyard_crds::v1alpha1::X12Acknowledgement;
 
+use crate::formats::dictionary::samples::{fixture, interchange};
 use crate::formats::dictionary::{Standard, check};
-use crate::formats::{acks, edifact, edifact_envelope, x12, x12_envelope};
-
-fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/edi/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+use crate::formats::{acks, edifact, x12};
 
 /// The acknowledgement of `text` (envelopes and dictionary checked): the answer, and
 /// its message's segments as written (without envelope).
 fn acknowledge(standard: Standard, text: &str, kind: X12Acknowledgement) -> (Value, String) {
-    let parsed = match standard {
-        Standard::Edifact => edifact::parse(text),
-        Standard::X12 => x12::parse(text),
-    }
-    .unwrap_or_else(|e| panic!("{e}"));
-    let segments = parsed["segments"].as_array().cloned().unwrap_or_default();
-    let (interchange, error) = match standard {
-        Standard::Edifact => edifact_envelope::read(&segments),
-        Standard::X12 => x12_envelope::read(&segments),
-    };
-    assert_eq!(error, None, "{text}");
+    let interchange = interchange(standard, text);
     let rejections = check(standard, &interchange).unwrap_or_else(|e| panic!("{e}"));
     let answer = match standard {
         Standard::Edifact => acks::contrl(&interchange, None, &rejections),

@@ -7,13 +7,9 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::tests::{pipeline, run, text};
+use crate::formats::dictionary::samples::fixture;
 use crate::storage::{MemoryStorage, StorageStore};
 use crate::transform::TransformError;
-
-fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/edi/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
 /// `parse` with `interchange: true` and `dictionary` (if any) on `text`.
 fn parse(format: &str, dictionary: Option<&str>, text: &str) -> Result<Value, TransformError> {

@@ -15,6 +15,8 @@ mod check;
 mod faults;
 mod load;
 #[cfg(test)]
+pub(crate) mod samples;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;

@@ -3,28 +3,13 @@
 
 use serde_json::Value;
 
+use super::samples::{fixture, interchange};
 use super::{ElementProblem, Reason, SegmentProblem};
 use super::{Rejections, Standard, bundled, check};
-use crate::formats::{edifact, edifact_envelope, x12, x12_envelope};
-
-fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/edi/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+use crate::formats::{edifact, x12};
 
 fn rejections(standard: Standard, text: &str) -> Rejections {
-    let parsed = match standard {
-        Standard::Edifact => edifact::parse(text),
-        Standard::X12 => x12::parse(text),
-    }
-    .unwrap_or_else(|e| panic!("{e}"));
-    let segments = parsed["segments"].as_array().cloned().unwrap_or_default();
-    let (interchange, error) = match standard {
-        Standard::Edifact => edifact_envelope::read(&segments),
-        Standard::X12 => x12_envelope::read(&segments),
-    };
-    assert_eq!(error, None, "{text}");
-    check(standard, &interchange).unwrap_or_else(|e| panic!("{e}"))
+    check(standard, &interchange(standard, text)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 const EDIFACT: [&str; 3] = ["orders_d96a.edi", "desadv_d96a.edi", "invoic_d96a.edi"];
