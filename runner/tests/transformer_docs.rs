@@ -169,19 +169,23 @@ async fn serve(answers: BTreeMap<String, Value>) -> (tokio::task::JoinHandle<()>
     (server, format!("http://{addr}"))
 }
 
-#[test]
-fn runner_test_fails_with_a_diff_on_a_wrong_expectation() {
+/// `runner <subcommand> -f <dir>` on a directory holding `yaml` as `t.yaml`.
+fn runner_on_file(subcommand: &str, yaml: &str) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(
-        dir.path().join("t.yaml"),
-        "apiVersion: test.switchyard.dev/v1alpha1\nkind: TransformerTest\nmetadata: {name: t}\nspec:\n  steps: [{set: {path: a, value: 1}}]\n  cases:\n    - {name: wrong, input: [{}], expected: [{a: 2}]}\n",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["test", "-f"])
+    std::fs::write(dir.path().join("t.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"));
+    std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args([subcommand, "-f"])
         .arg(dir.path())
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn runner_test_fails_with_a_diff_on_a_wrong_expectation() {
+    let output = runner_on_file(
+        "test",
+        "apiVersion: test.switchyard.dev/v1alpha1\nkind: TransformerTest\nmetadata: {name: t}\nspec:\n  steps: [{set: {path: a, value: 1}}]\n  cases:\n    - {name: wrong, input: [{}], expected: [{a: 2}]}\n",
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains(" - ") && stdout.contains(" + "), "{stdout}");
@@ -208,17 +212,10 @@ fn the_b2b_example_mappings_pass_their_transformer_tests() {
 
 #[test]
 fn a_case_whose_now_is_not_an_rfc_3339_time_is_named() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(
-        dir.path().join("t.yaml"),
+    let output = runner_on_file(
+        "test",
         "apiVersion: test.switchyard.dev/v1alpha1\nkind: TransformerTest\nmetadata: {name: t}\nspec:\n  steps: [{set: {path: a, value: 1}}]\n  cases:\n    - {name: c, now: 2026-12-03 09:30, input: [{}], expected: [{a: 1}]}\n",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["test", "-f"])
-        .arg(dir.path())
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    );
     let text = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
     assert_ne!(output.status.code(), Some(0), "{text}");
@@ -231,17 +228,10 @@ fn a_case_whose_now_is_not_an_rfc_3339_time_is_named() {
 
 #[test]
 fn an_unknown_entity_or_a_validate_step_without_schema_is_named() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(
-        dir.path().join("t.yaml"),
+    let output = runner_on_file(
+        "validate",
         "apiVersion: switchyard.dev/v1alpha1\nkind: Transformer\nmetadata: {name: t}\nspec:\n  steps: [{validate: {entity: orderz}}]\n---\napiVersion: switchyard.dev/v1alpha1\nkind: Transformer\nmetadata: {name: u}\nspec:\n  steps: [{validate: {}}]\n",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["validate", "-f"])
-        .arg(dir.path())
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    );
     let stderr = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
