@@ -275,6 +275,16 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Whether a sender presented this secret, compared in constant time. Fails closed:
+    /// an empty secret (resolving refuses one) matches nothing, not an empty value.
+    pub fn matches(&self, presented: &str) -> bool {
+        !self.0.is_empty()
+            && bool::from(subtle::ConstantTimeEq::ct_eq(
+                presented.as_bytes(),
+                self.0.as_bytes(),
+            ))
+    }
 }
 
 impl std::fmt::Debug for Secret {
@@ -286,6 +296,18 @@ impl std::fmt::Debug for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_matches_only_itself_and_an_empty_one_nothing() {
+        let secret = Secret("matches-marker-1".to_owned());
+        assert!(secret.matches("matches-marker-1"));
+        assert!(!secret.matches("matches-marker-"));
+        assert!(!secret.matches("matches-marker-12"));
+        assert!(!secret.matches(""));
+        let empty = Secret(String::new());
+        assert!(!empty.matches(""));
+        assert!(!empty.matches("x"));
+    }
 
     #[test]
     fn masks_registered_values_and_their_encodings() {

@@ -4,7 +4,6 @@
 use axum::http::{HeaderMap, HeaderName};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 use switchyard_crds::problem::FieldProblem;
 use switchyard_crds::v1alpha1::WebhookAuth;
 
@@ -106,11 +105,7 @@ impl WebhookAuthenticator {
                     .and_then(|v| v.strip_prefix("Bearer "))
                     .or_else(|| headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()))
                     .ok_or(WebhookAuthError::MissingToken)?;
-                // Fail closed: an empty expected token (resolving refuses one) matches
-                // nothing, not an empty presented token.
-                if !expected.expose().is_empty()
-                    && bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes()))
-                {
+                if expected.matches(presented) {
                     Ok(())
                 } else {
                     Err(WebhookAuthError::InvalidToken)

@@ -4,7 +4,6 @@
 //! configured (`incoming.webhook.cxml.sharedSecret`). The comparison is constant-time.
 
 use axum::http::{HeaderMap, header};
-use subtle::ConstantTimeEq;
 use switchyard_crds::problem::FieldProblem;
 use switchyard_crds::v1alpha1::{Webhook, WebhookBody};
 
@@ -103,15 +102,7 @@ impl CxmlIntake {
             return Ok(());
         };
         let presented = document.sender_secret().ok_or(CxmlRefusal::MissingSecret)?;
-        // Fail closed: an empty expected secret (resolving refuses one) matches nothing.
-        let matches = !expected.expose().is_empty()
-            && bool::from(
-                presented
-                    .expose()
-                    .as_bytes()
-                    .ct_eq(expected.expose().as_bytes()),
-            );
-        if matches {
+        if expected.matches(presented.expose()) {
             Ok(())
         } else {
             Err(CxmlRefusal::WrongSecret)
