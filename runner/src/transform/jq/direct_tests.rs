@@ -78,7 +78,6 @@ fn programs_outside_the_subset_run_on_jaq() {
         "tostring",
         "{(.k): 1}",
         "..",
-        "$__loc__",
         ".[.i]",
         "map(.a?)",
     ] {
@@ -114,11 +113,15 @@ fn what_the_direct_evaluation_does_not_answer_is_jaqs() {
     assert_eq!(direct(&objects, &json!(null)), None);
     assert_eq!(objects.outputs(json!(null)), Ok(vec![json!(true)]));
     // Numbers jaq keeps as text: a u64 beyond isize, floats read back from their text.
+    // The direct evaluation copies them as they are, which is what jaq outputs as long
+    // as serde_json parses floats exactly (its `float_roundtrip` feature, on in this
+    // build; without it 42218.294799999996 would come back as 42218.2948).
     let identity = program("[., .x, (.x + 0), (.f * 1)]");
     for input in [
         json!({"x": u64::MAX, "f": 0.1}),
         json!({"x": 0.30000000000000004, "f": 1e300}),
         json!({"x": 2.0, "f": -0.0}),
+        json!({"x": 42218.294799999996, "f": 97418.13510000001}),
     ] {
         assert_eq!(
             direct(&identity, &input),
@@ -135,6 +138,51 @@ fn what_the_direct_evaluation_does_not_answer_is_jaqs() {
         direct(&program("[([] | add), .missing, null]"), &json!({})),
         Some(vec![json!([null, null, null])])
     );
+}
+
+/// Each program on its item is answered directly, with jaq's outputs: the order of
+/// outputs of products and objects, every operator on mixed number kinds, jaq's order
+/// of types, object fields in insertion order.
+#[test]
+fn operators_and_output_order_are_jaqs() {
+    let mixed = json!({
+        "xs": [null, false, true, 0, -1, 1.5, 18446744073709551615_u64, "", "a", [], [0], {}],
+        "ys": [null, true, 1, 1.0, 2.5, "a", "b", [0], [0, 1], {}],
+        "ns": [3, -7, 2.5, 0.1, -0.0, 1_000_000_007_i64],
+        "ms": [2, -3, 0.5, 1e300],
+        "s": ["", "ab"], "t": ["c", ""],
+        "big": 18446744073709551615_u64, "a": false, "b": null
+    });
+    let cases = [
+        "[.xs[] < .ys[]], [.xs[] <= .ys[]], [.xs[] > .ys[]], [.xs[] >= .ys[]]",
+        "[.xs[] == .ys[]], [.xs[] != .ys[]]",
+        "[.ns[] + .ms[]], [.ns[] - .ms[]], [.ns[] * .ms[]], [.ns[] / .ms[]]",
+        "[.ns[] % (2, -3, 0.5)]",
+        "[.s[] + .t[]], [.xs[] + null], [null + .ys[]], ([1] + [2, 3]), ({a: 1} + {b: 2, a: 3})",
+        "{x: (1, 2), y: (3, 4), z: 5}",
+        "[(.ns[0], .ns[1]) - (.ms[0], .ms[1])]",
+        "{a: 1, b: 2, a: 3} | [.[]], add",
+        "({b: \"x\"} + {a: \"y\", b: \"z\"}) | add, [.[]]",
+        ".a // .b // 3, (.a // (4, 5)), ((.b, 6, .a, 7) // 8)",
+        "[(true, false) and (true, false)], [(false, true) or (false, true)]",
+        "[.ns[] | select(. > 1)], map(1), [.ns[], .s[], .ys[7], {a: 1}, null | length], [.xs[] | not]",
+        "[.ns[] | -.], -.big",
+        "if .a then 1 elif .b then 2 else 3 end, (if (true, false) then 4 else 5 end)",
+        "[.ys[-1], .ys[-10], .ys[-11], .ys[10], .ys[0]], .ys[7][1]",
+        "(.s | add), ([[1], [2]] | add), ([{a: 1}, {b: 2}] | add), ([] | add)",
+        "[1e3, 1.0, 9223372036854775808, -2, 0.1 + 0.2, 1.5e-7, 100000000000000000000]",
+        "[.big + 1, .big * 1, .big == 18446744073709551614, .big > 9223372036854775807]",
+        "{(\"k\"): 1, \"a b\": 2, \"\\n\": 3, big, a}",
+        "[.xs, .ys, .s, .big | length]",
+    ];
+    for code in cases {
+        let jq = program(code);
+        assert!(jq.is_direct(), "{code} is evaluated directly");
+        let expected = jq
+            .jaq_outputs(mixed.clone())
+            .unwrap_or_else(|e| panic!("{code}: {e}"));
+        assert_eq!(direct(&jq, &mixed), Some(expected), "{code}");
+    }
 }
 
 /// Programs of the subset, written as text the way users would.
@@ -210,40 +258,67 @@ fn program_text() -> impl Strategy<Value = String> {
     })
 }
 
-/// Items with the fields the programs read, and every kind of number.
+/// Items with the fields the programs read, mostly of the types a map expects (so
+/// that most programs run to the end), sometimes missing, `null` or of another type,
+/// and every kind of number.
 fn item() -> impl Strategy<Value = Value> {
     let number = prop_oneof![
-        (-3_i64..4).prop_map(Value::from),
-        Just(Value::from(i64::MAX)),
-        Just(Value::from(i64::MIN)),
-        Just(Value::from(u64::MAX)),
-        Just(Value::from(9_223_372_036_854_775_808_u64)),
-        Just(json!(0.30000000000000004)),
-        Just(json!(-0.0)),
-        Just(json!(2.0)),
-        Just(json!(1e300)),
-        any::<f64>()
+        4 => (-3_i64..4).prop_map(Value::from),
+        1 => Just(Value::from(i64::MAX)),
+        1 => Just(Value::from(i64::MIN)),
+        1 => Just(Value::from(u64::MAX)),
+        1 => Just(Value::from(9_223_372_036_854_775_808_u64)),
+        1 => Just(json!(0.30000000000000004)),
+        1 => Just(json!(-0.0)),
+        1 => Just(json!(2.0)),
+        1 => Just(json!(1e300)),
+        2 => any::<f64>()
             .prop_filter("finite", |f| f.is_finite())
             .prop_map(Value::from),
-        (-1000_i32..1000).prop_map(|i| Value::from(f64::from(i) / 8.0)),
+        2 => (-1000_i32..1000).prop_map(|i| Value::from(f64::from(i) / 8.0)),
     ];
+    let text = prop::sample::select(vec!["", "s", "a", "b", "é"]).prop_map(Value::from);
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
-        number,
-        prop::sample::select(vec!["", "s", "a", "b", "é"]).prop_map(Value::from),
+        number.clone(),
+        text.clone(),
     ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
+    let any_value = leaf.clone().prop_recursive(2, 12, 3, |inner| {
         prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
             prop::collection::btree_map(
-                prop::sample::select(vec!["a", "b", "n", "f", "s", "xs"]).prop_map(str::to_owned),
+                prop::sample::select(vec!["a", "b", "n", "xs"]).prop_map(str::to_owned),
                 inner,
-                0..5
+                0..3
             )
             .prop_map(|fields| Value::Object(fields.into_iter().collect())),
         ]
-    })
+    });
+    let record = (number.clone(), leaf.clone(), text.clone())
+        .prop_map(|(n, b, s)| json!({"n": n, "b": b, "s": s}));
+    let field = |usual: BoxedStrategy<Value>| prop_oneof![6 => usual.prop_map(Some), 1 => any_value.clone().prop_map(Some), 1 => Just(None)];
+    (
+        field(record.clone().boxed()),
+        field(leaf.boxed()),
+        field(number.clone().boxed()),
+        field(number.boxed()),
+        field(text.boxed()),
+        field(
+            prop::collection::vec(prop_oneof![record, any_value.clone()], 0..4)
+                .prop_map(Value::Array)
+                .boxed(),
+        ),
+    )
+        .prop_map(|(a, b, n, f, s, xs)| {
+            let fields = [("a", a), ("b", b), ("n", n), ("f", f), ("s", s), ("xs", xs)];
+            Value::Object(
+                fields
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k.to_owned(), v?)))
+                    .collect(),
+            )
+        })
 }
 
 /// Random programs of the subset on random items: the direct outputs are jaq's
@@ -282,8 +357,9 @@ fn direct_evaluation_agrees_with_jaq() {
     if let Err(failure) = result {
         panic!("{failure}");
     }
+    eprintln!("direct answers: {} of {}", answered.get(), total.get());
     assert!(
-        answered.get() * 4 >= total.get(),
+        answered.get() * 5 >= total.get(),
         "the direct evaluation answered {} of {} cases",
         answered.get(),
         total.get()
