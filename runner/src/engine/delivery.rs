@@ -2,20 +2,27 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Engine;
 use super::attempt::{Attempted, attempt, attempt_batch};
 use crate::circuit::{Gate, Outlook, Pass};
-use crate::queue::{Completion, LeasedTask, LogLine, Outcome, QueueError, now_ms};
+use crate::queue::{Completion, LeasedTask, LogLine, Outcome, now_ms};
 use crate::runtime::RouteRuntime;
 
-/// Most tasks leased at once; bounds the size of a lease transaction.
+/// Most tasks leased at once by the fewest rounds of deliveries (see [`Prefetch`]).
 const MAX_LEASE_BATCH: usize = 256;
+/// Most tasks buffered (and leased at once) when the slots take them fast; bounds the
+/// size of a lease transaction.
+const MAX_BUFFER: usize = 1024;
+/// A full buffer lasts about this long at the pace the slots take its tasks: far less
+/// than a lease, long enough to cover a lease that waits for a busy queue writer.
+const BUFFER_HORIZON: Duration = Duration::from_millis(250);
 /// How often an idle worker looks for due retries and, on a shared PostgreSQL queue,
 /// for tasks queued by other runners.
 const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -168,12 +175,23 @@ async fn next_step(
         Outlook::Go { trial } => trial,
         Outlook::Wait { until_ms } => return hold(engine, route, prefetch, until_ms).await,
     };
-    // A trial is one task: lease no more than that.
-    let wanted = if trial { 1 } else { prefetch.target };
-    if prefetch.refill(engine, route, wanted).await.is_err() {
+    let filled = if trial {
+        // A trial is one task: lease no more than that.
+        prefetch.fill(engine, route, 1).await
+    } else {
+        match prefetch.settle(false).await {
+            Ok(()) => {
+                prefetch.top_up(engine, route);
+                // Nothing buffered: wait for the lease under way.
+                prefetch.settle(prefetch.buffer.is_empty()).await
+            }
+            failed => failed,
+        }
+    };
+    if filled.is_err() {
         return Step::LeaseFailed;
     }
-    let Some(task) = prefetch.buffer.pop_front() else {
+    let Some(task) = prefetch.take() else {
         return Step::Empty;
     };
     match dispatch(engine, route, slots, tracker, cancel, task, prefetch).await {
@@ -206,15 +224,33 @@ async fn hold(
 }
 
 /// Tasks leased ahead of free delivery slots, so that leasing overlaps delivery instead
-/// of sitting between deliveries. About two rounds of tasks wait here, far less than a
-/// lease lasts, so a buffered lease does not run out before its task is sent.
+/// of sitting between deliveries: the next lease runs in the background while the
+/// buffer's tasks are dispatched. How many tasks it holds follows the pace at which the
+/// slots take them (see [`Prefetch::resize`]): a buffered task waits for a free slot
+/// while its lease runs, so the buffer must be dispatched in far less than a lease.
 struct Prefetch {
     buffer: VecDeque<LeasedTask>,
     /// Tasks to hold after a refill.
     target: usize,
+    /// The fewest: about two rounds of deliveries of every slot.
+    floor: usize,
     /// The last lease found fewer tasks than asked: do not ask again until woken.
     drained: bool,
+    /// The lease under way, if any.
+    leasing: Option<Leasing>,
+    /// Tasks taken from the buffer since `since`: the pace of the slots.
+    taken: usize,
+    since: Instant,
 }
+
+/// A lease running in the background; `None` when it failed (it logged why).
+struct Leasing {
+    handle: JoinHandle<Option<Vec<LeasedTask>>>,
+    wanted: usize,
+}
+
+/// The lease did not answer (logged where it failed).
+struct LeaseFailed;
 
 /// The worker is stopping.
 struct Stopping;
@@ -229,50 +265,107 @@ enum Halt {
 }
 
 impl Prefetch {
-    fn new(target: usize) -> Self {
+    fn new(floor: usize) -> Self {
         Self {
-            buffer: VecDeque::with_capacity(target),
-            target,
+            buffer: VecDeque::with_capacity(floor),
+            target: floor,
+            floor,
             drained: false,
+            leasing: None,
+            taken: 0,
+            since: Instant::now(),
         }
     }
 
-    /// Leases more tasks when the buffer is half empty (of `target`), unless the queue
-    /// was found drained since the last wake-up.
-    async fn refill(
-        &mut self,
-        engine: &Engine,
-        route: &RouteRuntime,
-        target: usize,
-    ) -> Result<(), QueueError> {
-        if self.drained || self.buffer.len() > target / 2 {
-            return Ok(());
+    /// The next task of the buffer.
+    fn take(&mut self) -> Option<LeasedTask> {
+        let task = self.buffer.pop_front()?;
+        self.taken += 1;
+        Some(task)
+    }
+
+    /// Sizes the next lease to what the slots take in [`BUFFER_HORIZON`] at the pace
+    /// seen since the last lease, between [`Prefetch::floor`] and [`MAX_BUFFER`]. A
+    /// backlog behind a busy queue writer (bulk intake on SQLite's single writer) then
+    /// comes in a few large leases instead of many small ones, each waiting for the
+    /// writer; a slow receiver keeps the buffer at two rounds.
+    fn resize(&mut self) {
+        let elapsed = self.since.elapsed().as_secs_f64();
+        let paced = (self.taken as f64 * BUFFER_HORIZON.as_secs_f64() / elapsed.max(1e-3)) as usize;
+        self.target = paced.clamp(self.floor, MAX_BUFFER.max(self.floor));
+        self.taken = 0;
+        self.since = Instant::now();
+    }
+
+    /// Starts a lease in the background when the buffer is down to half its target,
+    /// unless one is under way or the queue was found drained since the last wake-up.
+    fn top_up(&mut self, engine: &Engine, route: &RouteRuntime) {
+        if self.drained || self.leasing.is_some() || self.buffer.len() > self.target / 2 {
+            return;
         }
-        let wanted = target - self.buffer.len();
-        let leased = engine
-            .store
-            .lease(
-                &route.key,
-                u32::try_from(wanted).unwrap_or(u32::MAX),
-                now_ms(),
-            )
-            .await;
-        match leased {
-            Ok(tasks) => {
-                self.drained = tasks.len() < wanted;
+        self.resize();
+        self.start(engine, route, self.target - self.buffer.len());
+    }
+
+    fn start(&mut self, engine: &Engine, route: &RouteRuntime, wanted: usize) {
+        let store = engine.store.clone();
+        let key = route.key.clone();
+        let limit = u32::try_from(wanted).unwrap_or(u32::MAX);
+        let handle = tokio::spawn(async move {
+            match store.lease(&key, limit, now_ms()).await {
+                Ok(tasks) => Some(tasks),
+                Err(error) => {
+                    tracing::error!(namespace = %key.namespace, route = %key.route, error = %error, "Cannot lease tasks");
+                    None
+                }
+            }
+        });
+        self.leasing = Some(Leasing { handle, wanted });
+    }
+
+    /// Takes in the lease under way: once it is over, or (`wait`) waiting for it.
+    async fn settle(&mut self, wait: bool) -> Result<(), LeaseFailed> {
+        let Some(leasing) = self
+            .leasing
+            .take_if(|leasing| wait || leasing.handle.is_finished())
+        else {
+            return Ok(());
+        };
+        match leasing.handle.await {
+            Ok(Some(tasks)) => {
+                self.drained = tasks.len() < leasing.wanted;
                 self.buffer.extend(tasks);
                 Ok(())
             }
+            Ok(None) => Err(LeaseFailed),
             Err(error) => {
-                tracing::error!(namespace = %route.key.namespace, route = %route.key.route, error = %error, "Cannot lease tasks");
-                Err(error)
+                tracing::error!(error = %error, "A lease of tasks did not finish; they run again when their leases expire");
+                Err(LeaseFailed)
             }
         }
     }
 
-    /// Hands the buffered tasks back to the queue undelivered (the worker stops, or the
-    /// circuit opened), with `note` in their logs.
+    /// At least one task in the buffer if the queue has one due (up to `wanted` when it
+    /// has to lease now), waiting for the lease.
+    async fn fill(
+        &mut self,
+        engine: &Engine,
+        route: &RouteRuntime,
+        wanted: usize,
+    ) -> Result<(), LeaseFailed> {
+        self.settle(true).await?;
+        if self.buffer.is_empty() && !self.drained {
+            self.start(engine, route, wanted);
+            self.settle(true).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands the buffered tasks (and those of a lease under way) back to the queue
+    /// undelivered (the worker stops, or the circuit opened), with `note` in their logs.
     async fn release(&mut self, engine: &Engine, note: Option<&str>) {
+        // A failed lease leased nothing to hand back.
+        let _ = self.settle(true).await;
         if self.buffer.is_empty() {
             return;
         }
@@ -335,7 +428,7 @@ async fn dispatch(
         tracker.spawn(async move {
             let attempted = attempt_batch(&engine, &route, tasks, pass).await;
             drop(permit);
-            record(&engine, attempted).await;
+            record(&engine, &route, attempted).await;
         });
     } else {
         tracker.spawn(async move {
@@ -344,7 +437,7 @@ async fn dispatch(
             // with others in the next group commit. Until then the task stays
             // `processing` under our lease, so nobody else takes it.
             drop(permit);
-            record(&engine, vec![attempted]).await;
+            record(&engine, &route, vec![attempted]).await;
         });
     }
     Ok(())
@@ -364,7 +457,7 @@ async fn fill_batch(
     let deadline = tokio::time::Instant::now() + route.sink.batch_wait();
     let wakeup = engine.wakeup(&route.key);
     while tasks.len() < size {
-        if let Some(next) = prefetch.buffer.pop_front() {
+        if let Some(next) = prefetch.take() {
             tasks.push(next);
             continue;
         }
@@ -372,11 +465,8 @@ async fn fill_batch(
             return;
         }
         prefetch.drained = false;
-        if prefetch
-            .refill(engine, route, prefetch.target)
-            .await
-            .is_err()
-        {
+        prefetch.top_up(engine, route);
+        if prefetch.settle(true).await.is_err() {
             return;
         }
         if prefetch.buffer.is_empty() {
@@ -391,7 +481,17 @@ async fn fill_batch(
 
 /// Commits the outcomes of attempts. Tasks triggered for other routes are committed in
 /// the same transaction as the outcome of the task that triggered them: both or neither.
-async fn record(engine: &Engine, attempted: Vec<Attempted>) {
+/// The tasks that are no longer undelivered make room for paced intake at once.
+async fn record(engine: &Engine, route: &RouteRuntime, attempted: Vec<Attempted>) {
+    let finished = attempted
+        .iter()
+        .filter(|a| {
+            !matches!(
+                a.completion.outcome,
+                Outcome::Retry { .. } | Outcome::Released
+            )
+        })
+        .count();
     let mut completions = Vec::with_capacity(attempted.len());
     let mut new_tasks = Vec::new();
     let mut follow_ups = Vec::new();
@@ -408,6 +508,7 @@ async fn record(engine: &Engine, attempted: Vec<Attempted>) {
     }
     match engine.committer.submit(new_tasks, completions).await {
         Ok(()) => {
+            engine.admission.finished(&route.key, finished as u64);
             for follow_up in follow_ups {
                 follow_up.prepared.count(None);
                 engine

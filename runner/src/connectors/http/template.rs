@@ -69,6 +69,17 @@ impl UrlTemplate {
         Ok(Self { parts })
     }
 
+    /// The text, when it has no placeholders: the same for every item.
+    pub fn literal(&self) -> Option<String> {
+        self.parts
+            .iter()
+            .map(|part| match part {
+                Part::Literal(text) => Some(text.as_str()),
+                Part::Expression(_) => None,
+            })
+            .collect()
+    }
+
     /// The text with each placeholder's value encoded as a path segment.
     pub fn render(&self, item: &Value) -> Result<String, TemplateError> {
         self.render_encoded(item, SEGMENT)
@@ -129,6 +140,12 @@ mod tests {
             "/orders/7/lines/a%2Fb%20c"
         );
         assert!(template.render(&json!({"sku": "x"})).is_err());
+        assert_eq!(template.literal(), None);
+        assert_eq!(
+            UrlTemplate::parse("/orders/all")?.literal().as_deref(),
+            Some("/orders/all")
+        );
+        assert_eq!(UrlTemplate::parse("")?.literal().as_deref(), Some(""));
         let query = UrlTemplate::parse("{{ .q }}")?;
         assert_eq!(
             query.render_query_value(&json!({"q": "a&b=c d+e"}))?,
