@@ -290,9 +290,7 @@ impl Prefetch {
     /// comes in a few large leases instead of many small ones, each waiting for the
     /// writer; a slow receiver keeps the buffer at two rounds.
     fn resize(&mut self) {
-        let elapsed = self.since.elapsed().as_secs_f64();
-        let paced = (self.taken as f64 * BUFFER_HORIZON.as_secs_f64() / elapsed.max(1e-3)) as usize;
-        self.target = paced.clamp(self.floor, MAX_BUFFER.max(self.floor));
+        self.target = paced_target(self.taken, self.since.elapsed(), self.floor);
         self.taken = 0;
         self.since = Instant::now();
     }
@@ -304,7 +302,11 @@ impl Prefetch {
             return;
         }
         self.resize();
-        self.start(engine, route, self.target - self.buffer.len());
+        // The pace may have dropped below what is buffered.
+        let wanted = self.target.saturating_sub(self.buffer.len());
+        if wanted > 0 {
+            self.start(engine, route, wanted);
+        }
     }
 
     fn start(&mut self, engine: &Engine, route: &RouteRuntime, wanted: usize) {
@@ -383,6 +385,14 @@ impl Prefetch {
             tracing::warn!(error = %error, "Cannot hand back leased tasks; they run again when their leases expire");
         }
     }
+}
+
+/// Tasks to hold after a refill: what the slots take in [`BUFFER_HORIZON`] when they
+/// took `taken` tasks in `elapsed`, at least `floor`, at most [`MAX_BUFFER`] (or `floor`).
+fn paced_target(taken: usize, elapsed: Duration, floor: usize) -> usize {
+    let per_second = taken as f64 / elapsed.as_secs_f64().max(1e-3);
+    let paced = (per_second * BUFFER_HORIZON.as_secs_f64()) as usize;
+    paced.clamp(floor, MAX_BUFFER.max(floor))
 }
 
 /// Waits for a free slot and starts delivering `task` if the Connection's circuit lets
@@ -529,6 +539,25 @@ mod tests {
     use chrono::Timelike;
 
     use super::*;
+
+    #[test]
+    fn the_buffer_follows_the_pace_of_the_slots_within_its_bounds() {
+        let second = Duration::from_secs(1);
+        // A slow receiver: two rounds, as before.
+        assert_eq!(paced_target(10, second, 128), 128);
+        // 2,000 tasks a second: what they take in 250 ms.
+        assert_eq!(paced_target(2_000, second, 128), 500);
+        // Fast slots, or a burst taken at once: never more than MAX_BUFFER.
+        assert_eq!(paced_target(100_000, second, 128), MAX_BUFFER);
+        assert_eq!(paced_target(500, Duration::ZERO, 128), MAX_BUFFER);
+        // A batch sink whose two rounds exceed MAX_BUFFER keeps them.
+        assert_eq!(
+            paced_target(100_000, second, 2 * MAX_BUFFER),
+            2 * MAX_BUFFER
+        );
+        // Idle: no tasks taken.
+        assert_eq!(paced_target(0, Duration::ZERO, 32), 32);
+    }
 
     #[test]
     fn the_next_tick_falls_on_the_whole_second() {
