@@ -185,7 +185,7 @@ impl SqlQueue {
         route: &RouteKey,
         at_most: u64,
     ) -> Result<u64, QueueError> {
-        // A walk over `tasks_due` that stops at the limit.
+        // A walk over `tasks_listing` that stops at the limit.
         let row = sqlx::query(&UNDELIVERED)
             .bind(route.namespace.clone())
             .bind(route.route.clone())

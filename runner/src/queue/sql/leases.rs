@@ -132,36 +132,90 @@ mod tests {
 
     use super::*;
 
-    /// Taking back expired leases runs before every lease: it must walk the small
-    /// partial index of leased tasks, not the table (the migration spells the state as
-    /// `states.rs` does, or the planner could not use it).
-    #[tokio::test]
-    async fn expired_leases_are_found_through_the_index_of_leased_tasks() {
+    async fn queue() -> (tempfile::TempDir, SqlQueue) {
         let dir = tempfile::tempdir().expect("temp dir");
         let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
             .await
             .expect("queue");
-        let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", *TAKE_BACK))
-            .bind(0_i64)
+        (dir, queue)
+    }
+
+    /// SQLite's plan of `sql` with `params` integer parameters (the values do not matter
+    /// to the plan), one step per line.
+    async fn plan(queue: &SqlQueue, sql: &str, params: usize) -> Vec<String> {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query(&explain);
+        for _ in 0..params {
+            query = query.bind(0_i64);
+        }
+        query
             .fetch_all(&queue.writer)
             .await
             .expect("query plan")
             .iter()
             .map(|row| row.try_get::<String, _>("detail").expect("plan detail"))
-            .collect();
+            .collect()
+    }
+
+    /// The index's definition as SQLite keeps it.
+    async fn index_sql(queue: &SqlQueue, name: &str) -> String {
+        sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = $1")
+            .bind(name.to_owned())
+            .fetch_one(&queue.writer)
+            .await
+            .expect("index")
+    }
+
+    /// Taking back expired leases runs before every lease: it must walk the small
+    /// partial index of leased tasks, not the table (the migration spells the state as
+    /// `states.rs` does, or the planner could not use it).
+    #[tokio::test]
+    async fn expired_leases_are_found_through_the_index_of_leased_tasks() {
+        let (_dir, queue) = queue().await;
+        let plan = plan(&queue, &TAKE_BACK, 1).await;
         assert!(
             plan.iter()
                 .any(|step| step.contains("USING INDEX tasks_leases")),
             "{plan:?}"
         );
-        let index: String =
-            sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'tasks_leases'")
-                .fetch_one(&queue.writer)
-                .await
-                .expect("index");
+        let index = index_sql(&queue, "tasks_leases").await;
         assert!(
             index.ends_with(&format!("WHERE state = {PROCESSING}")),
             "{index}"
+        );
+    }
+
+    /// A lease reads a route's due pending tasks in order from the partial index of
+    /// pending tasks (no sort, no finished task walked over), and expiry finds waiting
+    /// tasks past their deadline through the partial index of waiting tasks.
+    #[tokio::test]
+    async fn leases_and_expiry_walk_the_partial_indexes_of_their_state() {
+        let (_dir, queue) = queue().await;
+        let lease = plan(&queue, &lease_sql(Dialect::Sqlite), 6).await;
+        assert!(
+            lease.iter().any(|step| step
+                .contains("INDEX tasks_pending (namespace=? AND route=? AND next_attempt_at<?)")),
+            "{lease:?}"
+        );
+        assert!(
+            !lease.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{lease:?}"
+        );
+        let expire = plan(&queue, &super::super::waiting::EXPIRE, 5).await;
+        assert!(
+            expire.iter().any(|step| step
+                .contains("INDEX tasks_waiting (namespace=? AND route=? AND next_attempt_at<?)")),
+            "{expire:?}"
+        );
+        assert!(
+            index_sql(&queue, "tasks_pending")
+                .await
+                .ends_with(&format!("WHERE state = {PENDING}"))
+        );
+        assert!(
+            index_sql(&queue, "tasks_waiting")
+                .await
+                .ends_with(&format!("WHERE state = {}", super::super::states::WAITING))
         );
     }
 }

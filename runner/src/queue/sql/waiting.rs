@@ -40,7 +40,7 @@ static ACK_CORRELATED: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The waiting tasks of a route past their deadline, pending again or failed.
-static EXPIRE: LazyLock<String> = LazyLock::new(|| {
+pub(super) static EXPIRE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE tasks SET state = CASE WHEN attempts < $1 THEN {PENDING} ELSE {FAILED} END, \
          updated_at = $2, next_attempt_at = $2, last_error = $3 \
