@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use sqlx::Row;
 
 use super::SqlQueue;
-use super::rows::{SUMMARY_COLUMNS, like_escape, parse_item, parse_state, summary};
+use super::rows::{SUMMARY_COLUMNS, like_escape, log_lines, parse_item, parse_state, summary};
 use super::states::{DONE, FAILED, PENDING, PROCESSING};
 use crate::queue::{
     LogLine, QueueError, RouteActivity, RouteCounts, RouteKey, StateCounts, TaskDetail, TaskFilter,
@@ -143,7 +143,7 @@ impl SqlQueue {
         id: &str,
     ) -> Result<Option<TaskDetail>, QueueError> {
         let Some(row) = sqlx::query(&format!(
-            "SELECT {SUMMARY_COLUMNS}, item FROM tasks WHERE namespace = $1 AND id = $2"
+            "SELECT {SUMMARY_COLUMNS}, item, log FROM tasks WHERE namespace = $1 AND id = $2"
         ))
         .bind(namespace.to_owned())
         .bind(id.to_owned())
@@ -154,7 +154,11 @@ impl SqlQueue {
             return Ok(None);
         };
         let item: String = row.try_get("item").map_err(QueueError::db("read task"))?;
-        let log =
+        let queued_with: Option<String> = row
+            .try_get("log")
+            .map_err(QueueError::db("read task log"))?;
+        let mut log = log_lines(id, queued_with.as_deref())?;
+        let later =
             sqlx::query("SELECT at, message FROM task_logs WHERE task_id = $1 ORDER BY at, seq")
                 .bind(id.to_owned())
                 .fetch_all(&self.reader)
@@ -172,6 +176,10 @@ impl SqlQueue {
                     })
                 })
                 .collect::<Result<Vec<_>, QueueError>>()?;
+        // The lines the task was queued with, then the later ones, in time order (a
+        // stable sort: lines of the same microsecond keep the order they were written in).
+        log.extend(later);
+        log.sort_by_key(|line| line.at_us);
         Ok(Some(TaskDetail {
             summary: summary(&row)?,
             item: parse_item(id, &item)?,

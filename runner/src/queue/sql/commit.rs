@@ -123,10 +123,8 @@ impl SqlQueue {
                 .await
                 .map_err(Failed::before_commit("save a storage entry with the tasks"))?;
         }
+        // New tasks carry their log lines in their rows (`insert_tasks`).
         let mut lines: Vec<(&str, &LogLine)> = Vec::new();
-        for task in &batch.new_tasks {
-            lines.extend(task.log.iter().map(|line| (task.id.as_str(), line)));
-        }
         for completion in &batch.completions {
             lines.extend(
                 completion

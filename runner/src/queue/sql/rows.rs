@@ -5,7 +5,7 @@ use std::str::FromStr;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::queue::{QueueError, TaskState, TaskSummary};
+use crate::queue::{LogLine, QueueError, TaskState, TaskSummary};
 
 pub(super) fn parse_state(id: &str, row: &AnyRow) -> Result<TaskState, QueueError> {
     let text: String = row
@@ -58,6 +58,20 @@ pub(super) fn parse_item(id: &str, text: &str) -> Result<serde_json::Value, Queu
         id: id.to_owned(),
         reason: e.to_string(),
     })
+}
+
+/// The lines of a task row's `log` column (see [`super::intake::log_text`]); none for
+/// `NULL`.
+pub(super) fn log_lines(id: &str, text: Option<&str>) -> Result<Vec<LogLine>, QueueError> {
+    text.unwrap_or_default()
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).map_err(|e| QueueError::Corrupt {
+                id: id.to_owned(),
+                reason: format!("task log line: {e}"),
+            })
+        })
+        .collect()
 }
 
 pub(super) const SUMMARY_COLUMNS: &str = "id, namespace, route, state, source, attempts, created_at, updated_at, next_attempt_at, last_error, correlation, trace_context";
