@@ -479,4 +479,52 @@ mod tests {
         let estimate = lock(&admission.estimates).get(&key).map(Estimate::value);
         assert_eq!(estimate, Some(2));
     }
+
+    /// A route at the pacing backlog whose deliveries go through holds a request until
+    /// a delivery makes room; one whose deliveries do not is not held at all.
+    #[tokio::test]
+    async fn a_flooded_route_waits_for_its_deliveries_only_while_they_go_through() {
+        let store = crate::queue::SqlQueue::connect("sqlite::memory:", Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let admission = Arc::new(Admission::new(Limits::default()));
+        let key = RouteKey {
+            namespace: "default".into(),
+            route: "items".into(),
+        };
+        // Not progressing (nothing delivered lately): answered at once, not held.
+        lock(&admission.estimates).insert(key.clone(), Estimate::new(PACE_BACKLOG));
+        let started = Instant::now();
+        let pending = admission.pace(&store, &key, PACE_BACKLOG).await;
+        assert_eq!(pending, PACE_BACKLOG);
+        assert!(started.elapsed() < Duration::from_millis(100), "not held");
+
+        // Progressing: held until a delivery lowers the backlog. (The estimate is
+        // fresh, so the store, which holds no tasks, is never counted: a recount
+        // would answer 0, not the value below.)
+        lock(&admission.estimates).insert(key.clone(), {
+            let mut estimate = Estimate::new(PACE_BACKLOG + 1);
+            estimate.last_finished = Some(Instant::now());
+            estimate
+        });
+        let started = Instant::now();
+        let held = {
+            let admission = admission.clone();
+            let key = key.clone();
+            tokio::spawn(async move {
+                let store = store;
+                admission.pace(&store, &key, PACE_BACKLOG).await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert!(!held.is_finished(), "held while the backlog is full");
+        admission.finished(&key, 2);
+        let pending = held.await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(pending, PACE_BACKLOG - 1);
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(30) && waited < PACE_WAIT,
+            "released by the delivery, not by the deadline: {waited:?}"
+        );
+    }
 }
