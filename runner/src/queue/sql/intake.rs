@@ -9,24 +9,18 @@ use crate::queue::{LogLine, NewTask, QueueError};
 
 /// `lines` as the `log` column of `tasks` holds them: one JSON object per line, each
 /// ended by a newline (JSON escapes a newline inside a string, so the split is
-/// unambiguous); `None` for no lines. Read back by [`super::rows::log_lines`].
-pub(super) fn log_text(lines: &[LogLine]) -> Option<String> {
-    use std::fmt::Write;
+/// unambiguous); `None` for no lines. Each line is the API's own form of a log line
+/// (`LogLine`'s serde, the codec [`super::rows::log_lines`] reads back with).
+pub(super) fn log_text(lines: &[LogLine]) -> Result<Option<String>, serde_json::Error> {
     if lines.is_empty() {
-        return None;
+        return Ok(None);
     }
     let mut text = String::with_capacity(lines.iter().map(|l| l.message.len() + 40).sum());
     for line in lines {
-        // `Value`'s Display writes the message as a JSON string (escaped, quoted);
-        // writing into a String cannot fail.
-        let _ = writeln!(
-            text,
-            "{{\"atUs\":{},\"message\":{}}}",
-            line.at_us,
-            serde_json::Value::String(line.message.clone())
-        );
+        text.push_str(&serde_json::to_string(line)?);
+        text.push('\n');
     }
-    Some(text)
+    Ok(Some(text))
 }
 
 impl SqlQueue {
@@ -57,7 +51,10 @@ impl SqlQueue {
                     .bind(now)
                     .bind(task.failure.clone())
                     .bind(task.trace.clone())
-                    .bind(log_text(&task.log));
+                    .bind(log_text(&task.log).map_err(|e| QueueError::Corrupt {
+                        id: task.id.clone(),
+                        reason: format!("task log line: {e}"),
+                    })?);
             }
             query
                 .execute(&mut **tx)
@@ -117,13 +114,13 @@ mod tests {
             line(2, "two\nlines \"quoted\" \\ back\tslash \u{1} é 🚚"),
             line(-3, ""),
         ];
-        let text = log_text(&lines).expect("text");
+        let text = log_text(&lines).expect("serialized").expect("text");
         assert_eq!(text.lines().count(), 3, "{text}");
         assert_eq!(
             super::super::rows::log_lines("t", Some(&text)).expect("lines"),
             lines
         );
-        assert_eq!(log_text(&[]), None);
+        assert_eq!(log_text(&[]).expect("serialized"), None);
         assert_eq!(
             super::super::rows::log_lines("t", None).expect("none"),
             Vec::new()
