@@ -12,6 +12,11 @@ fn repo() -> &'static Path {
         .expect("repository root")
 }
 
+/// The quickstart's Connection points at 127.0.0.1:8080, so a runner started by one test
+/// delivers into the runner another test keeps on that port. The tests of this file take
+/// this lock for their whole run, one at a time, so no test sees another's deliveries.
+static QUICKSTART: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn start_quickstart() -> Runner {
     let examples = repo().join("examples/quickstart");
     let options = RunnerOptions {
@@ -23,6 +28,7 @@ async fn start_quickstart() -> Runner {
 
 #[tokio::test]
 async fn a_posted_order_is_reshaped_queued_and_delivered_with_its_log() {
+    let _serial = QUICKSTART.lock().await;
     let runner = start_quickstart().await;
     // The quickstart's Connection points at 127.0.0.1:8080, where the README runs it.
     // Here the runner listens elsewhere, so only the first route is checked up to its
@@ -88,6 +94,7 @@ async fn a_posted_order_is_reshaped_queued_and_delivered_with_its_log() {
 
 #[tokio::test]
 async fn the_quickstart_runs_end_to_end_on_its_documented_port() {
+    let _serial = QUICKSTART.lock().await;
     // The README runs the quickstart on 127.0.0.1:8080; its Connection points there.
     if std::net::TcpListener::bind("127.0.0.1:8080").is_err() {
         assert!(
@@ -187,6 +194,7 @@ async fn the_quickstart_runs_end_to_end_on_its_documented_port() {
 
 #[tokio::test]
 async fn a_malformed_body_gets_a_400_that_says_why_and_queues_nothing() {
+    let _serial = QUICKSTART.lock().await;
     let runner = start_quickstart().await;
     let cases: [(&str, &str); 4] = [
         (
