@@ -9,9 +9,9 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p switchyard-runner -p switchyard-operator -p kubectl-switchyard \
+    cargo build --profile dist --locked -p switchyard-runner -p switchyard-operator -p kubectl-switchyard \
     && mkdir -p /out \
-    && cp target/release/runner target/release/switchyard-operator target/release/kubectl-switchyard /out/
+    && cp target/dist/runner target/dist/switchyard-operator target/dist/kubectl-switchyard /out/
 
 # The runner needs an `ssh` client for SFTP Connections (opendal drives OpenSSH), so it
 # is built on a slim Debian rather than distroless; still non-root and read-only.
