@@ -103,6 +103,9 @@ async fn accept(
     body: Bytes,
 ) -> Result<Accepted, ApiError> {
     authenticate(route, &headers, &body)?;
+    // Bounded memory in intake: the items of a body take many times its size until
+    // they are committed.
+    let _room = state.engine.intake_room(body.len()).await;
     let items = items_of_body(&body, limits::webhook_max_items(route)).map_err(|error| {
         events::intake_rejected(&route.key, IntakeKind::Webhook, RejectReason::Body);
         ApiError::from(error)

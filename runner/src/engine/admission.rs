@@ -20,6 +20,14 @@
 //! delay of every item grew for as long as the flood lasted. A route whose deliveries
 //! do not go through (receiver down, circuit open) is not paced: its queue absorbs the
 //! outage, and `maxPending` is what bounds it.
+//!
+//! Memory: the webhook bodies being parsed, transformed and committed at once hold at
+//! most [`INTAKE_BYTES`] of body between them ([`Engine::intake_room`]); a request past
+//! it waits for room before its body is parsed. The items a body turns into (parsed
+//! values, tasks, their provenance) take about 20 times its size until they are
+//! committed, so without the bound 64 senders of 100-item requests had 6,400 items in
+//! memory at once, most of them waiting for the queue writer, which commits at most
+//! 512 per transaction.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore, SemaphorePermit};
 
 use crate::metrics::RouteMetrics;
 use crate::metrics::events::{self, IntakeKind, RejectReason};
@@ -54,6 +62,10 @@ const PACE_BACKLOG: u64 = 10_000;
 const PACE_WAIT: Duration = Duration::from_secs(2);
 /// A route's deliveries go through when one finished within this long.
 const PROGRESS_WINDOW: Duration = Duration::from_secs(1);
+/// Request body bytes in intake at once (parsed, transformed, waiting for the commit):
+/// about 20 MiB of items in memory, and several full transactions of the queue writer
+/// for bodies of 100 small items (32 requests of 32 KiB). A larger body goes alone.
+const INTAKE_BYTES: usize = 1 << 20;
 
 /// The runner's back-pressure settings (from its flags; the operator sets them from the
 /// Tenant's `spec.backPressure`).
@@ -195,6 +207,8 @@ pub(crate) struct Admission {
     /// When the disk was last checked, and its free bytes then.
     disk: Mutex<Option<(Instant, u64)>>,
     skipped: Mutex<HashMap<RouteKey, Skipped>>,
+    /// Room for request bodies in intake, one permit per byte ([`INTAKE_BYTES`]).
+    intake: Semaphore,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -208,7 +222,18 @@ impl Admission {
             estimates: Mutex::default(),
             disk: Mutex::default(),
             skipped: Mutex::default(),
+            intake: Semaphore::new(INTAKE_BYTES),
         }
+    }
+
+    /// Waits until a body of `bytes` fits in [`INTAKE_BYTES`] beside the bodies in
+    /// intake (first come, first served; a body larger than the bound waits until it is
+    /// alone); the room is held until the permit is dropped.
+    async fn room(&self, bytes: usize) -> Option<SemaphorePermit<'_>> {
+        // At least one: an empty body waits its turn like the others.
+        let permits = u32::try_from(bytes.clamp(1, INTAKE_BYTES)).unwrap_or(u32::MAX);
+        // The semaphore is never closed.
+        self.intake.acquire_many(permits).await.ok()
     }
 
     /// The `maxPending` in force for `route`, and where it comes from.
@@ -420,6 +445,14 @@ impl Admission {
     }
 }
 
+impl super::Engine {
+    /// Room for a request body of `bytes` in intake (see [`INTAKE_BYTES`]): taken before
+    /// the body is parsed, held until its tasks are committed (or refused).
+    pub(crate) async fn intake_room(&self, bytes: usize) -> Option<SemaphorePermit<'_>> {
+        self.admission.room(bytes).await
+    }
+}
+
 /// Whether the route's intake is paced by its deliveries: it delivers in real time
 /// (a scheduled route's backlog is there by design; a proxy queues nothing).
 fn paces(route: &RouteRuntime) -> bool {
@@ -478,6 +511,44 @@ mod tests {
         admission.finished(&key, 6);
         let estimate = lock(&admission.estimates).get(&key).map(Estimate::value);
         assert_eq!(estimate, Some(2));
+    }
+
+    /// A body waits for room while others hold the intake's budget; one larger than the
+    /// budget goes in alone once the others are done, and the room comes back.
+    #[tokio::test]
+    async fn intake_bodies_wait_for_room_within_the_budget() {
+        let admission = Arc::new(Admission::new(Limits::default()));
+        let half = admission.room(INTAKE_BYTES / 2).await;
+        let quarter = admission.room(INTAKE_BYTES / 4).await;
+        assert!(half.is_some() && quarter.is_some());
+        assert_eq!(admission.intake.available_permits(), INTAKE_BYTES / 4);
+        // A body larger than what is left waits.
+        let (large_in, mut large_rx) = tokio::sync::oneshot::channel();
+        let (small_in, small_rx) = tokio::sync::oneshot::channel();
+        let waiting = {
+            let admission = admission.clone();
+            tokio::spawn(async move {
+                let large = admission.room(32 * INTAKE_BYTES).await;
+                let _ = large_in.send(large.is_some());
+                drop(large);
+                let small = admission.room(1).await;
+                let _ = small_in.send(small.is_some());
+            })
+        };
+        tokio::task::yield_now().await;
+        assert!(large_rx.try_recv().is_err(), "the large body waits");
+        drop(half);
+        tokio::task::yield_now().await;
+        assert!(large_rx.try_recv().is_err(), "not alone yet");
+        drop(quarter);
+        assert_eq!(large_rx.await, Ok(true), "alone, it goes in");
+        assert_eq!(small_rx.await, Ok(true), "then the next one");
+        waiting.await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(admission.intake.available_permits(), INTAKE_BYTES);
+        // An empty body takes room too.
+        let empty = admission.room(0).await;
+        assert_eq!(admission.intake.available_permits(), INTAKE_BYTES - 1);
+        drop(empty);
     }
 
     /// A route at the pacing backlog whose deliveries go through holds a request until

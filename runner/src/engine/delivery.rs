@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -20,6 +21,12 @@ const MAX_LEASE_BATCH: usize = 256;
 /// Most tasks buffered (and leased at once) when the slots take them fast; bounds the
 /// size of a lease transaction.
 const MAX_BUFFER: usize = 1024;
+/// Most memory the buffered tasks hold (as [`held_bytes`] estimates it): a lease asks
+/// for no more tasks than fit at the size of the largest recent item, so large items
+/// are buffered a few at a time, not [`MAX_BUFFER`] of them.
+const MAX_BUFFER_BYTES: usize = 8 << 20;
+/// Tasks of a worker's first lease, before any item's size is known.
+const SIZING_LEASE: usize = 16;
 /// A full buffer lasts about this long at the pace the slots take its tasks: far less
 /// than a lease, long enough to cover a lease that waits for a busy queue writer.
 const BUFFER_HORIZON: Duration = Duration::from_millis(250);
@@ -228,8 +235,15 @@ async fn hold(
 /// buffer's tasks are dispatched. How many tasks it holds follows the pace at which the
 /// slots take them (see [`Prefetch::resize`]): a buffered task waits for a free slot
 /// while its lease runs, so the buffer must be dispatched in far less than a lease.
+/// What it holds is also bounded by memory, [`MAX_BUFFER_BYTES`].
 struct Prefetch {
-    buffer: VecDeque<LeasedTask>,
+    /// The tasks, each with the memory it holds ([`task_bytes`]).
+    buffer: VecDeque<(LeasedTask, usize)>,
+    /// Memory the buffered tasks hold.
+    bytes: usize,
+    /// The largest task of the last lease, or half of the one before if that was larger
+    /// (`0`: no task leased yet): the size the next lease is planned with.
+    largest: usize,
     /// Tasks to hold after a refill.
     target: usize,
     /// The fewest: about two rounds of deliveries of every slot.
@@ -268,6 +282,8 @@ impl Prefetch {
     fn new(floor: usize) -> Self {
         Self {
             buffer: VecDeque::with_capacity(floor),
+            bytes: 0,
+            largest: 0,
             target: floor,
             floor,
             drained: false,
@@ -279,9 +295,45 @@ impl Prefetch {
 
     /// The next task of the buffer.
     fn take(&mut self) -> Option<LeasedTask> {
-        let task = self.buffer.pop_front()?;
+        let (task, bytes) = self.buffer.pop_front()?;
+        self.bytes -= bytes;
         self.taken += 1;
         Some(task)
+    }
+
+    /// Puts a task taken from the buffer back at its head.
+    fn put_back(&mut self, task: LeasedTask) {
+        let bytes = task_bytes(&task);
+        self.bytes += bytes;
+        self.buffer.push_front((task, bytes));
+    }
+
+    /// Tasks leased in: into the buffer, and the size the next lease is planned with.
+    fn extend(&mut self, tasks: Vec<LeasedTask>) {
+        if tasks.is_empty() {
+            return;
+        }
+        let mut largest = 0;
+        for task in tasks {
+            let bytes = task_bytes(&task);
+            largest = largest.max(bytes);
+            self.bytes += bytes;
+            self.buffer.push_back((task, bytes));
+        }
+        // One large item among small ones keeps the next leases small for a while.
+        self.largest = largest.max(self.largest / 2);
+    }
+
+    /// Tasks the next lease may bring: what is missing to `target`, as many as fit in
+    /// [`MAX_BUFFER_BYTES`] at the size of the largest recent task (at least one), and
+    /// [`SIZING_LEASE`] while no size is known.
+    fn wanted(&self, target: usize) -> usize {
+        let missing = target.saturating_sub(self.buffer.len());
+        let fit = match self.largest {
+            0 => SIZING_LEASE,
+            largest => (MAX_BUFFER_BYTES.saturating_sub(self.bytes) / largest).max(1),
+        };
+        missing.min(fit)
     }
 
     /// Sizes the next lease to what the slots take in [`BUFFER_HORIZON`] at the pace
@@ -295,15 +347,20 @@ impl Prefetch {
         self.since = Instant::now();
     }
 
-    /// Starts a lease in the background when the buffer is down to half its target,
-    /// unless one is under way or the queue was found drained since the last wake-up.
+    /// Starts a lease in the background when the buffer is down to half its target (in
+    /// tasks and in memory), unless one is under way or the queue was found drained
+    /// since the last wake-up.
     fn top_up(&mut self, engine: &Engine, route: &RouteRuntime) {
-        if self.drained || self.leasing.is_some() || self.buffer.len() > self.target / 2 {
+        if self.drained
+            || self.leasing.is_some()
+            || self.buffer.len() > self.target / 2
+            || self.bytes > MAX_BUFFER_BYTES / 2
+        {
             return;
         }
         self.resize();
         // The pace may have dropped below what is buffered.
-        let wanted = self.target.saturating_sub(self.buffer.len());
+        let wanted = self.wanted(self.target);
         if wanted > 0 {
             self.start(engine, route, wanted);
         }
@@ -336,7 +393,7 @@ impl Prefetch {
         match leasing.handle.await {
             Ok(Some(tasks)) => {
                 self.drained = tasks.len() < leasing.wanted;
-                self.buffer.extend(tasks);
+                self.extend(tasks);
                 Ok(())
             }
             Ok(None) => Err(LeaseFailed),
@@ -357,7 +414,7 @@ impl Prefetch {
     ) -> Result<(), LeaseFailed> {
         self.settle(true).await?;
         if self.buffer.is_empty() && !self.drained {
-            self.start(engine, route, wanted);
+            self.start(engine, route, self.wanted(wanted));
             self.settle(true).await?;
         }
         Ok(())
@@ -371,10 +428,11 @@ impl Prefetch {
         if self.buffer.is_empty() {
             return;
         }
+        self.bytes = 0;
         let released: Vec<Completion> = self
             .buffer
             .drain(..)
-            .map(|task| Completion {
+            .map(|(task, _)| Completion {
                 id: task.id,
                 lease_token: task.lease_token,
                 outcome: Outcome::Released,
@@ -395,6 +453,35 @@ fn paced_target(taken: usize, elapsed: Duration, floor: usize) -> usize {
     paced.clamp(floor, MAX_BUFFER.max(floor))
 }
 
+/// About the memory a leased task holds, in bytes: its item's nodes, strings and keys
+/// ([`held_bytes`]) and its identifiers.
+fn task_bytes(task: &LeasedTask) -> usize {
+    size_of::<LeasedTask>()
+        + held_bytes(&task.item)
+        + task.id.len()
+        + task.lease_token.len()
+        + task.trace.as_ref().map_or(0, String::len)
+}
+
+/// About the memory `value` holds, in bytes: a [`Value`] per node, the text of its
+/// strings, a `String` and the text of every key. An estimate (a map's own nodes are
+/// left out), far cheaper than serializing the item, linear in its nodes; items come
+/// from serde_json's parser, whose depth limit bounds the recursion.
+fn held_bytes(value: &Value) -> usize {
+    const NODE: usize = size_of::<Value>();
+    match value {
+        Value::Null | Value::Bool(_) | Value::Number(_) => NODE,
+        Value::String(text) => NODE + text.len(),
+        Value::Array(items) => NODE + items.iter().map(held_bytes).sum::<usize>(),
+        Value::Object(map) => {
+            NODE + map
+                .iter()
+                .map(|(key, value)| size_of::<String>() + key.len() + held_bytes(value))
+                .sum::<usize>()
+        }
+    }
+}
+
 /// Waits for a free slot and starts delivering `task` if the Connection's circuit lets
 /// it. When the worker stops meanwhile, the task and the rest of the buffer go back to
 /// the queue.
@@ -412,7 +499,7 @@ async fn dispatch(
         permit = slots.clone().acquire_owned() => permit.ok(),
     };
     let Some(permit) = permit else {
-        prefetch.buffer.push_front(task);
+        prefetch.put_back(task);
         prefetch.release(engine, None).await;
         return Err(Halt::Stopping);
     };
@@ -420,7 +507,7 @@ async fn dispatch(
     let pass = match admit(route) {
         Gate::Go(pass) => pass,
         Gate::Wait { until_ms } => {
-            prefetch.buffer.push_front(task);
+            prefetch.put_back(task);
             return Err(Halt::Held(until_ms));
         }
     };
@@ -557,6 +644,84 @@ mod tests {
         );
         // Idle: no tasks taken.
         assert_eq!(paced_target(0, Duration::ZERO, 32), 32);
+    }
+
+    fn task(index: usize, item: Value) -> LeasedTask {
+        LeasedTask {
+            id: format!("task-{index}"),
+            route: crate::queue::RouteKey {
+                namespace: "default".into(),
+                route: "items".into(),
+            },
+            item,
+            attempts: 1,
+            lease_token: "token".into(),
+            created_at_ms: 0,
+            trace: None,
+        }
+    }
+
+    /// Items of about `bytes` each.
+    fn tasks(count: usize, bytes: usize) -> Vec<LeasedTask> {
+        (0..count)
+            .map(|i| task(i, serde_json::json!({"id": i, "text": "x".repeat(bytes)})))
+            .collect()
+    }
+
+    #[test]
+    fn leases_of_large_items_fit_in_the_memory_bound() {
+        let mut prefetch = Prefetch::new(128);
+        // No size known yet: a small first lease.
+        assert_eq!(prefetch.wanted(MAX_BUFFER), SIZING_LEASE);
+        // Small items (the bench's orders): the task count is what bounds the lease.
+        prefetch.extend(tasks(SIZING_LEASE, 300));
+        assert_eq!(prefetch.wanted(MAX_BUFFER), MAX_BUFFER - SIZING_LEASE);
+        // Items of 1 MiB: a lease brings what fits in the rest of MAX_BUFFER_BYTES,
+        // however many the pace would take.
+        let mib = 1 << 20;
+        while prefetch.take().is_some() {}
+        assert_eq!(prefetch.bytes, 0);
+        prefetch.extend(tasks(2, mib));
+        let wanted = prefetch.wanted(MAX_BUFFER);
+        assert!(wanted >= 1 && wanted <= MAX_BUFFER_BYTES / mib, "{wanted}");
+        prefetch.extend(tasks(wanted, mib));
+        assert!(
+            prefetch.bytes <= MAX_BUFFER_BYTES + 2 * task_bytes(&tasks(1, mib)[0]),
+            "{} bytes buffered",
+            prefetch.bytes
+        );
+        // Full: no more than one task at a time (a lease is never for nothing).
+        assert_eq!(prefetch.wanted(MAX_BUFFER), 1);
+        // An item as large as the whole bound still goes through, one at a time.
+        while prefetch.take().is_some() {}
+        prefetch.extend(tasks(1, MAX_BUFFER_BYTES));
+        assert_eq!(prefetch.wanted(MAX_BUFFER), 1);
+        // Back to small items: the large one's weight halves with every lease.
+        prefetch.take();
+        let mut leases = 0;
+        while prefetch.wanted(MAX_BUFFER) < MAX_BUFFER {
+            let wanted = prefetch.wanted(MAX_BUFFER);
+            prefetch.extend(tasks(1, 300));
+            while prefetch.take().is_some() {}
+            leases += 1;
+            assert!(leases < 32, "still {wanted} after {leases} leases");
+        }
+        // Taking and putting back keeps the count of bytes.
+        prefetch.extend(tasks(3, 1_000));
+        let held = prefetch.bytes;
+        let first = prefetch.take().unwrap_or_else(|| panic!("a task"));
+        assert!(prefetch.bytes < held);
+        prefetch.put_back(first);
+        assert_eq!(prefetch.bytes, held);
+    }
+
+    #[test]
+    fn the_held_bytes_of_an_item_grow_with_its_text() {
+        let small = held_bytes(&serde_json::json!({"a": "x"}));
+        let large = held_bytes(&serde_json::json!({"a": "x".repeat(10_000)}));
+        assert!(large >= small + 9_999, "{small} {large}");
+        let nested = held_bytes(&serde_json::json!([[1, 2], {"k": [null, true]}]));
+        assert_eq!(nested, 8 * size_of::<Value>() + size_of::<String>() + 1);
     }
 
     #[test]
