@@ -1,8 +1,11 @@
 //! The queue against a trivial in-memory model: random sequences of enqueue, lease,
 //! complete (with current or stale leases, `waiting` included), clock jumps past lease
 //! expiry and wait deadlines, acknowledgements (by id and by correlation value), wait
-//! timeouts, operator actions and restarts. After every step the queue's counts equal the model's, no task
-//! is lost, and every lease hands out only tasks the model says are ready.
+//! timeouts, operator actions (one task, or every failed task of the route), retention
+//! and restarts. After every step the queue's counts (kept by the queue per route and
+//! state, read by the API, the gauges and the admission check) equal the model's, no task
+//! is lost, and every lease hands out only tasks the model says are ready. On SQLite and,
+//! when it is reachable, PostgreSQL.
 
 // A test reports failure by panicking with a message.
 #![allow(clippy::expect_used)]
@@ -16,6 +19,8 @@ use switchyard_runner::queue::{
     Ack, AckOutcome, Completion, LeasedTask, NewTask, OnTimeout, Outcome, QueueStore, RouteKey,
     SqlQueue, StateCounts, TaskAction, TaskState, WriteBatch,
 };
+
+mod common;
 
 const LEASE: Duration = Duration::from_secs(60);
 /// The test clock runs a day ahead of the wall clock, so tasks the queue stamps with the
@@ -43,6 +48,9 @@ enum Op {
     Expire {
         retry: bool,
     },
+    RetryFailed,
+    /// Retention of the finished states picked by the bits of the mask.
+    Purge(u8),
 }
 
 /// How long a task waits for its acknowledgement in these runs.
@@ -61,6 +69,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..32).prop_map(Op::Discard),
         2 => (0usize..32, proptest::bool::ANY, proptest::bool::ANY).prop_map(|(pick, done, by_correlation)| Op::Ack { pick, done, by_correlation }),
         1 => proptest::bool::ANY.prop_map(|retry| Op::Expire { retry }),
+        1 => Just(Op::RetryFailed),
+        1 => (1u8..8).prop_map(Op::Purge),
     ]
 }
 
@@ -83,6 +93,8 @@ fn route() -> RouteKey {
 
 struct Harness {
     url: String,
+    /// An embedded (SQLite) queue takes every lease back when it is opened.
+    reclaims_at_start: bool,
     store: Arc<SqlQueue>,
     model: BTreeMap<String, ModelTask>,
     leased: Vec<LeasedTask>,
@@ -256,7 +268,7 @@ impl Harness {
                 );
                 // The embedded queue takes every lease back at start-up.
                 for task in self.model.values_mut() {
-                    if task.state == TaskState::Processing {
+                    if self.reclaims_at_start && task.state == TaskState::Processing {
                         task.state = TaskState::Pending;
                         task.lease_token = None;
                     }
@@ -316,10 +328,70 @@ impl Harness {
                 by_correlation,
             } => self.ack(pick, done, by_correlation).await,
             Op::Expire { retry } => self.expire(retry).await,
+            Op::RetryFailed => self.retry_failed().await,
+            Op::Purge(mask) => self.purge(mask).await,
         }
+        let expected = self.counts();
         let counts = self.store.counts("default").await.expect("counts");
         let actual = counts.first().map(|c| c.counts.clone()).unwrap_or_default();
-        assert_eq!(actual, self.counts(), "counts after {op:?}");
+        assert_eq!(actual, expected, "counts after {op:?}");
+        let gauges = self.store.gauges(&[route()]).await.expect("gauges");
+        assert_eq!(gauges[0].counts, expected, "gauges after {op:?}");
+        assert_eq!(
+            gauges[0].oldest_pending_ms.is_some(),
+            expected.pending > 0,
+            "oldest pending task after {op:?}"
+        );
+        let undelivered = self
+            .store
+            .undelivered(&route(), u64::MAX)
+            .await
+            .expect("undelivered");
+        assert_eq!(
+            undelivered,
+            (expected.pending + expected.processing) as u64,
+            "undelivered after {op:?}"
+        );
+    }
+
+    /// Every failed task of the route is pending again, attempts reset.
+    async fn retry_failed(&mut self) {
+        let mut expected = 0;
+        for task in self.model.values_mut() {
+            if task.state == TaskState::Failed {
+                task.state = TaskState::Pending;
+                task.attempts = 0;
+                task.next_at = 0;
+                expected += 1;
+            }
+        }
+        let retried = self
+            .store
+            .retry_failed(&route(), "t")
+            .await
+            .expect("retry failed");
+        assert_eq!(retried, expected, "retried tasks");
+    }
+
+    /// Deletes every task in the finished states of `mask` (all were last changed
+    /// before the test clock).
+    async fn purge(&mut self, mask: u8) {
+        let states: Vec<TaskState> = [TaskState::Done, TaskState::Failed, TaskState::Skipped]
+            .into_iter()
+            .enumerate()
+            .filter(|(bit, _)| mask & (1 << bit) != 0)
+            .map(|(_, state)| state)
+            .collect();
+        let before = self.model.len();
+        self.model.retain(|_, task| !states.contains(&task.state));
+        let model = &self.model;
+        self.leased.retain(|task| model.contains_key(&task.id));
+        let purged = self
+            .store
+            .purge(&states, self.clock + 1)
+            .await
+            .expect("purge");
+        assert_eq!(purged, (before - self.model.len()) as u64, "purged tasks");
     }
 
     /// Acknowledges a task by id or by its correlation value; only a waiting task may
@@ -421,10 +493,28 @@ proptest! {
             let url = SqlQueue::default_url(dir.path());
             let store = Arc::new(SqlQueue::connect(&url, LEASE).await.expect("connect"));
             let clock = switchyard_runner::queue::now_ms() + CLOCK_START_OFFSET_MS;
-            let mut harness = Harness { url, store, model: BTreeMap::new(), leased: Vec::new(), clock };
+            let mut harness = Harness { url, reclaims_at_start: true, store, model: BTreeMap::new(), leased: Vec::new(), clock };
             for op in ops {
                 harness.apply(op).await;
             }
+        });
+    }
+
+    #[test]
+    fn postgres_queue_matches_the_model(ops in proptest::collection::vec(op(), 1..60)) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let Some(url) = common::fresh_database().await else {
+                return;
+            };
+            let store = Arc::new(SqlQueue::connect(&url, LEASE).await.expect("connect"));
+            let clock = switchyard_runner::queue::now_ms() + CLOCK_START_OFFSET_MS;
+            let mut harness = Harness { url: url.clone(), reclaims_at_start: false, store, model: BTreeMap::new(), leased: Vec::new(), clock };
+            for op in ops {
+                harness.apply(op).await;
+            }
+            drop(harness);
+            common::drop_database(&url).await;
         });
     }
 }

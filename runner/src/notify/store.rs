@@ -1,29 +1,61 @@
 //! The Notification tables and the task counts its rules read, in the queue database
-//! (SQLite or PostgreSQL through `sqlx::Any`).
+//! (SQLite or PostgreSQL through `sqlx::Any`). The tasks a rule reads are in the
+//! partial index of their state: a walk over a route's failed, pending or processing
+//! tasks, never over its done ones.
 
-use std::sync::LazyLock;
+use std::sync::Arc;
 
 use sqlx::{AnyPool, Row};
 
 use super::state::RuleState;
-use crate::queue::RouteKey;
-use crate::queue::sql_states::FAILED;
+use crate::queue::sql_states::{literal, partial_index};
+use crate::queue::{RouteKey, SqlDialect, TaskState};
 
-/// How many tasks of a route ended failed since `$3`.
-static FAILED_SINCE: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT COUNT(*) AS n FROM tasks WHERE namespace = $1 AND route = $2 \
-         AND state = {FAILED} AND updated_at >= $3"
-    )
-});
+/// `FROM …` of the tasks in `state` (through the state's partial index).
+fn tasks_in(dialect: SqlDialect, state: TaskState) -> String {
+    match partial_index(state) {
+        Some(index) => dialect.tasks_through(index),
+        None => "tasks".to_owned(),
+    }
+}
 
-/// The last error of the latest task of a route that ended failed since `$3`.
-static LAST_FAILED: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT last_error FROM tasks WHERE namespace = $1 AND route = $2 \
-         AND state = {FAILED} AND updated_at >= $3 ORDER BY updated_at DESC LIMIT 1"
-    )
-});
+/// The statements, built once for the dialect.
+#[derive(Debug)]
+struct Statements {
+    /// How many tasks of a route ended failed since `$3`.
+    failed_since: String,
+    /// The last error of the latest task of a route that ended failed since `$3`.
+    last_failed: String,
+    /// When the oldest `pending` task of a route, then the oldest `processing` one, was
+    /// queued (ids are UUIDv7: the smallest is the oldest).
+    oldest: [String; 2],
+}
+
+impl Statements {
+    fn new(dialect: SqlDialect) -> Self {
+        let failed = literal(TaskState::Failed);
+        let failed_tasks = tasks_in(dialect, TaskState::Failed);
+        let oldest = |state| {
+            format!(
+                "SELECT created_at FROM tasks WHERE id = (SELECT MIN(id) FROM {} \
+                 WHERE namespace = $1 AND route = $2 AND state = {})",
+                tasks_in(dialect, state),
+                literal(state)
+            )
+        };
+        Self {
+            failed_since: format!(
+                "SELECT COUNT(*) AS n FROM {failed_tasks} WHERE namespace = $1 AND route = $2 \
+                 AND state = {failed} AND updated_at >= $3"
+            ),
+            last_failed: format!(
+                "SELECT last_error FROM {failed_tasks} WHERE namespace = $1 AND route = $2 \
+                 AND state = {failed} AND updated_at >= $3 ORDER BY updated_at DESC LIMIT 1"
+            ),
+            oldest: [oldest(TaskState::Pending), oldest(TaskState::Processing)],
+        }
+    }
+}
 
 /// Why the queue database could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -52,11 +84,16 @@ pub struct Stored {
 pub struct SqlNotifications {
     writer: AnyPool,
     reader: AnyPool,
+    statements: Arc<Statements>,
 }
 
 impl SqlNotifications {
-    pub fn new(writer: AnyPool, reader: AnyPool) -> Self {
-        Self { writer, reader }
+    pub(crate) fn new(dialect: SqlDialect, writer: AnyPool, reader: AnyPool) -> Self {
+        Self {
+            writer,
+            reader,
+            statements: Arc::new(Statements::new(dialect)),
+        }
     }
 
     /// The stored state of Notification `key`.
@@ -143,7 +180,7 @@ impl SqlNotifications {
         route: &RouteKey,
         since_ms: i64,
     ) -> Result<(u64, Option<String>), StoreError> {
-        let count: i64 = sqlx::query(&FAILED_SINCE)
+        let count: i64 = sqlx::query(&self.statements.failed_since)
             .bind(route.namespace.clone())
             .bind(route.route.clone())
             .bind(since_ms)
@@ -154,7 +191,7 @@ impl SqlNotifications {
         if count == 0 {
             return Ok((0, None));
         }
-        let last_error: Option<String> = sqlx::query(&LAST_FAILED)
+        let last_error: Option<String> = sqlx::query(&self.statements.last_failed)
             .bind(route.namespace.clone())
             .bind(route.route.clone())
             .bind(since_ms)
@@ -169,18 +206,13 @@ impl SqlNotifications {
     }
 
     /// When the oldest `pending` or `processing` task of `route` was queued (ms since
-    /// the epoch): one seek per state in the `tasks_listing` index (ids are UUIDv7, so
-    /// the smallest is the oldest).
+    /// the epoch): per state, the smallest id among the entries of its partial index.
     pub async fn oldest_active(&self, route: &RouteKey) -> Result<Option<i64>, StoreError> {
         let mut oldest: Option<i64> = None;
-        for state in ["pending", "processing"] {
-            let created: Option<i64> = sqlx::query(
-                "SELECT created_at FROM tasks WHERE namespace = $1 AND route = $2 \
-                 AND state = $3 ORDER BY id LIMIT 1",
-            )
+        for sql in &self.statements.oldest {
+            let created: Option<i64> = sqlx::query(sql)
             .bind(route.namespace.clone())
             .bind(route.route.clone())
-            .bind(state)
             .fetch_optional(&self.reader)
             .await
             .map_err(db("read the oldest waiting task"))?

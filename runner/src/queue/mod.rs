@@ -44,6 +44,7 @@ mod types;
 pub use backoff::backoff_delay;
 pub use committer::{CommitFailure, Committer};
 pub use fault::StorageFault;
+pub(crate) use sql::dialect::Dialect as SqlDialect;
 pub(crate) use sql::states as sql_states;
 pub use sql::{DEFAULT_BUSY_TIMEOUT, QueueUrlError, SqlQueue};
 pub use types::*;

@@ -5,7 +5,7 @@
 //! One file per concern: [`schema`] (connecting, durability settings, migrations),
 //! [`dialect`] and [`states`] (what statements are made of), [`commit`] (the group
 //! commit's transaction) with [`intake`] (new tasks and log rows) and [`completions`]
-//! (delivery outcomes), [`leases`], [`writer`] (the writer connection; leases and completions
+//! (delivery outcomes), [`counts`] (task counts kept per route and state), [`leases`], [`writer`] (the writer connection; leases and completions
 //! commit without waiting for the disk), [`waiting`], [`claims`] (poll claims, heartbeats),
 //! [`provenance`], [`api`] and [`actions`] (reads and operators' writes for the API),
 //! [`gauges`] (metrics) and [`retention`].
@@ -15,7 +15,8 @@ mod api;
 mod claims;
 mod commit;
 mod completions;
-mod dialect;
+mod counts;
+pub(crate) mod dialect;
 mod gauges;
 mod intake;
 mod leases;
@@ -83,7 +84,7 @@ impl SqlQueue {
 
     /// The Notification state in the same database, sharing this queue's pools.
     pub fn notifications(&self) -> crate::notify::SqlNotifications {
-        crate::notify::SqlNotifications::new(self.writer.clone(), self.reader.clone())
+        crate::notify::SqlNotifications::new(self.dialect, self.writer.clone(), self.reader.clone())
     }
 }
 

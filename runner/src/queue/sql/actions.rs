@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use sqlx::Row;
 
 use super::SqlQueue;
+use super::counts::{CountChanges, CountWriter};
 use super::states::{FAILED, PENDING};
 use crate::queue::{
     LogLine, PROXY_SOURCE, QueueError, RouteKey, TaskAction, TaskState, UNREADABLE_SOURCE, now_ms,
@@ -17,7 +18,7 @@ static ACT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE tasks SET state = $1, updated_at = $2, next_attempt_at = $2, \
          attempts = CASE WHEN $1 = {PENDING} THEN 0 ELSE attempts END \
-         WHERE namespace = $3 AND id = $4 AND state = $5"
+         WHERE namespace = $3 AND id = $4 AND state = $5 RETURNING namespace, route"
     )
 });
 
@@ -86,11 +87,10 @@ impl SqlQueue {
             .bind(namespace.to_owned())
             .bind(id.to_owned())
             .bind(state.as_str())
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(QueueError::db("apply task action"))?
-            .rows_affected();
-        if updated == 0 {
+            .map_err(QueueError::db("apply task action"))?;
+        let Some(updated) = updated else {
             // The task moved on between our read and our write (a runner leased it).
             let current = self
                 .state_of(namespace, id)
@@ -101,12 +101,17 @@ impl SqlQueue {
                 state: current,
                 action: verb,
             });
-        }
+        };
+        let mut counts = CountChanges::default();
+        counts.moved_rows(&[updated], state, target)?;
         let line = LogLine {
             at_us: now_us(),
             message,
         };
         Self::insert_logs(self.dialect, &mut tx, &[(id, &line)]).await?;
+        counts
+            .apply(self.dialect, CountWriter::Other, &mut tx)
+            .await?;
         tx.commit()
             .await
             .map_err(QueueError::db("commit task action"))?;
@@ -145,6 +150,11 @@ impl SqlQueue {
         };
         let lines: Vec<(&str, &LogLine)> = ids.iter().map(|id| (id.as_str(), &line)).collect();
         Self::insert_logs(self.dialect, &mut tx, &lines).await?;
+        let mut counts = CountChanges::default();
+        counts.moved(route, TaskState::Failed, TaskState::Pending, ids.len() as u64);
+        counts
+            .apply(self.dialect, CountWriter::Other, &mut tx)
+            .await?;
         tx.commit()
             .await
             .map_err(QueueError::db("commit retry-failed"))?;

@@ -1,41 +1,57 @@
-//! Reads for the API and the admission check: counts, listings, one task with its log,
-//! a route's activity, the undelivered backlog.
+//! Reads for the API and the admission check: counts (kept in `task_counts`, see
+//! [`super::counts`]), listings, one task with its log, a route's activity, the
+//! undelivered backlog.
 
-use std::sync::LazyLock;
-
-use sqlx::Row;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, Row};
 
 use super::SqlQueue;
+use super::counts::CountScope;
 use super::rows::{SUMMARY_COLUMNS, like_escape, log_lines, parse_item, parse_state, summary};
-use super::states::{DONE, FAILED, PENDING, PROCESSING};
+use super::states::{DONE, FAILED, PENDING, literal, partial_index};
 use crate::queue::{
-    LogLine, QueueError, RouteActivity, RouteCounts, RouteKey, StateCounts, TaskDetail, TaskFilter,
-    TaskState, TaskSummary,
+    LogLine, QueueError, RouteActivity, RouteCounts, RouteKey, TaskDetail, TaskFilter, TaskState,
+    TaskSummary,
 };
 
-/// Undelivered tasks of a route, counted up to `$3`.
-static UNDELIVERED: LazyLock<String> = LazyLock::new(|| {
+/// The id of a route's oldest pending task (ids are UUIDv7: the smallest is the oldest),
+/// from the entries of `tasks_pending` alone (the index holds `id`): a walk over the
+/// route's pending tasks, not over its finished ones.
+pub(super) fn oldest_pending_sql(dialect: super::Dialect) -> String {
     format!(
-        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM tasks WHERE namespace = $1 AND route = $2 \
-         AND state IN ({PENDING}, {PROCESSING}) LIMIT $3) AS undelivered"
+        "SELECT created_at FROM tasks WHERE id = (SELECT MIN(id) FROM {tasks} \
+         WHERE namespace = $1 AND route = $2 AND state = {PENDING})",
+        tasks = dialect.tasks_through("tasks_pending")
     )
-});
+}
 
 /// A route's oldest pending task and last delivery.
-static ACTIVITY_TIMES: LazyLock<String> = LazyLock::new(|| {
+fn activity_times_sql(dialect: super::Dialect) -> String {
     format!(
-        "SELECT (SELECT MIN(created_at) FROM tasks WHERE namespace = $1 AND route = $2 AND state = {PENDING}) AS oldest, \
-         (SELECT MAX(updated_at) FROM tasks WHERE namespace = $1 AND route = $2 AND state = {DONE}) AS last_done"
+        "SELECT ({oldest}) AS oldest, \
+         (SELECT MAX(updated_at) FROM tasks WHERE namespace = $1 AND route = $2 AND state = {DONE}) AS last_done",
+        oldest = oldest_pending_sql(dialect)
     )
-});
+}
 
-/// A route's latest error of a task still pending or failed.
-static ACTIVITY_ERROR: LazyLock<String> = LazyLock::new(|| {
+/// A route's latest error of a task still pending or failed, through the partial index
+/// of each state.
+fn activity_error_sql(dialect: super::Dialect) -> String {
+    let of = |state: &str, index: &str| {
+        format!(
+            "SELECT id, updated_at, last_error FROM {tasks} WHERE namespace = $1 AND route = $2 \
+             AND state = {state} AND last_error IS NOT NULL",
+            tasks = dialect.tasks_through(index)
+        )
+    };
     format!(
-        "SELECT id, updated_at, last_error FROM tasks WHERE namespace = $1 AND route = $2 \
-         AND state IN ({PENDING}, {FAILED}) AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT 1"
+        "SELECT id, updated_at, last_error FROM ({} UNION ALL {}) AS errors \
+         ORDER BY updated_at DESC LIMIT 1",
+        of(PENDING, "tasks_pending"),
+        of(FAILED, "tasks_failed")
     )
-});
+}
 
 impl SqlQueue {
     /// The task's state and source.
@@ -63,30 +79,15 @@ impl SqlQueue {
         &self,
         namespace: &str,
     ) -> Result<Vec<RouteCounts>, QueueError> {
-        let rows = sqlx::query(
-            "SELECT route, state, COUNT(*) AS n FROM tasks WHERE namespace = $1 GROUP BY route, state ORDER BY route",
-        )
-        .bind(namespace.to_owned())
-        .fetch_all(&self.reader)
-        .await
-        .map_err(QueueError::db("count tasks"))?;
-        let mut out: Vec<RouteCounts> = Vec::new();
-        for row in rows {
-            let route: String = row
-                .try_get("route")
-                .map_err(QueueError::db("count tasks"))?;
-            let state = parse_state(&route, &row)?;
-            let n: i64 = row.try_get("n").map_err(QueueError::db("count tasks"))?;
-            match out.last_mut() {
-                Some(last) if last.route == route => last.counts.add(state, n),
-                _ => {
-                    let mut counts = StateCounts::default();
-                    counts.add(state, n);
-                    out.push(RouteCounts { route, counts });
-                }
-            }
-        }
-        Ok(out)
+        Ok(self
+            .read_counts(CountScope::Namespace(namespace))
+            .await?
+            .into_iter()
+            .map(|(key, counts)| RouteCounts {
+                route: key.route,
+                counts,
+            })
+            .collect())
     }
 
     pub(super) async fn list_tasks(
@@ -94,17 +95,36 @@ impl SqlQueue {
         namespace: &str,
         filter: &TaskFilter,
     ) -> Result<Vec<TaskSummary>, QueueError> {
-        let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM tasks WHERE namespace = $1");
+        let (sql, binds) = self.listing_sql(namespace, filter);
+        let mut query = sqlx::query(&sql);
+        for value in binds {
+            query = query.bind(value);
+        }
+        let rows = query
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(QueueError::db("list tasks"))?;
+        rows.iter().map(summary).collect()
+    }
+
+    /// The statement listing `filter`'s tasks, and its text parameters (the limit comes
+    /// after them).
+    fn listing_sql(&self, namespace: &str, filter: &TaskFilter) -> (String, Vec<String>) {
+        // A state is written as its literal, so that the planner may use the state's
+        // partial index; a route's tasks of any state are in `tasks_by_route`.
+        let tasks = match filter.state.and_then(partial_index) {
+            Some(index) => self.dialect.tasks_through(index),
+            None => "tasks".to_owned(),
+        };
+        let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM {tasks} WHERE namespace = $1");
         let mut binds = vec![namespace.to_owned()];
-        let conditions = [
-            ("route", filter.route.clone()),
-            ("state", filter.state.map(|s| s.as_str().to_owned())),
-        ];
-        for (column, value) in conditions {
-            if let Some(value) = value {
-                binds.push(value);
-                sql.push_str(&format!(" AND {column} = ${}", binds.len()));
-            }
+        if let Some(route) = &filter.route {
+            binds.push(route.clone());
+            sql.push_str(&format!(" AND route = ${}", binds.len()));
+        }
+        if let Some(state) = filter.state {
+            sql.push_str(&format!(" AND state = {}", literal(state)));
         }
         if let Some(cursor) = &filter.cursor {
             binds.push(cursor.clone());
@@ -125,16 +145,7 @@ impl SqlQueue {
             sql.push_str(&format!(" AND created_at < {before}"));
         }
         sql.push_str(&format!(" ORDER BY id LIMIT ${}", binds.len() + 1));
-        let mut query = sqlx::query(&sql);
-        for value in binds {
-            query = query.bind(value);
-        }
-        let rows = query
-            .bind(i64::from(filter.limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(QueueError::db("list tasks"))?;
-        rows.iter().map(summary).collect()
+        (sql, binds)
     }
 
     pub(super) async fn get_task(
@@ -193,18 +204,13 @@ impl SqlQueue {
         route: &RouteKey,
         at_most: u64,
     ) -> Result<u64, QueueError> {
-        // A walk over `tasks_listing` that stops at the limit.
-        let row = sqlx::query(&UNDELIVERED)
-            .bind(route.namespace.clone())
-            .bind(route.route.clone())
-            .bind(i64::try_from(at_most).unwrap_or(i64::MAX))
-            .fetch_one(&self.reader)
-            .await
-            .map_err(QueueError::db("count undelivered tasks"))?;
-        let n: i64 = row
-            .try_get("n")
-            .map_err(QueueError::db("count undelivered tasks"))?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        let counts = self
+            .read_counts(CountScope::Route(route))
+            .await?
+            .remove(route)
+            .unwrap_or_default();
+        let undelivered = counts.get(TaskState::Pending) + counts.get(TaskState::Processing);
+        Ok(u64::try_from(undelivered).unwrap_or(0).min(at_most))
     }
 
     pub(super) async fn route_activity(
@@ -212,25 +218,19 @@ impl SqlQueue {
         route: &RouteKey,
     ) -> Result<RouteActivity, QueueError> {
         let read = QueueError::db("read route activity");
-        let bind = |sql: &'static str| {
-            sqlx::query(sql)
-                .bind(route.namespace.clone())
-                .bind(route.route.clone())
+        let (times_sql, error_sql) = (
+            activity_times_sql(self.dialect),
+            activity_error_sql(self.dialect),
+        );
+        let mut activity = RouteActivity {
+            counts: self
+                .read_counts(CountScope::Route(route))
+                .await?
+                .remove(route)
+                .unwrap_or_default(),
+            ..RouteActivity::default()
         };
-        let mut activity = RouteActivity::default();
-        let counts = bind(
-            "SELECT state, COUNT(*) AS n FROM tasks WHERE namespace = $1 AND route = $2 GROUP BY state",
-        )
-        .fetch_all(&self.reader)
-        .await
-        .map_err(QueueError::db("read route activity"))?;
-        for row in counts {
-            let n: i64 = row
-                .try_get("n")
-                .map_err(QueueError::db("read route activity"))?;
-            activity.counts.add(parse_state(&route.route, &row)?, n);
-        }
-        let times = bind(&ACTIVITY_TIMES)
+        let times = of_route(&times_sql, route)
             .fetch_one(&self.reader)
             .await
             .map_err(QueueError::db("read route activity"))?;
@@ -240,7 +240,7 @@ impl SqlQueue {
         activity.last_done_ms = times
             .try_get("last_done")
             .map_err(QueueError::db("read route activity"))?;
-        let error = bind(&ACTIVITY_ERROR)
+        let error = of_route(&error_sql, route)
             .fetch_optional(&self.reader)
             .await
             .map_err(QueueError::db("read route activity"))?;
@@ -254,5 +254,143 @@ impl SqlQueue {
             ));
         }
         Ok(activity)
+    }
+}
+
+/// `sql` with the route bound to `$1` (namespace) and `$2` (route).
+fn of_route<'q>(sql: &'q str, route: &RouteKey) -> Query<'q, Any, AnyArguments<'q>> {
+    sqlx::query(sql)
+        .bind(route.namespace.clone())
+        .bind(route.route.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::counts::READ_ROUTE;
+    use super::super::dialect::Dialect;
+    use super::*;
+
+    async fn queue() -> (tempfile::TempDir, SqlQueue) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
+            .await
+            .expect("queue");
+        (dir, queue)
+    }
+
+    /// SQLite's plan of `sql` with `params` integer parameters, steps joined.
+    async fn plan(queue: &SqlQueue, sql: &str, params: usize) -> String {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query(&explain);
+        for _ in 0..params {
+            query = query.bind(0_i64);
+        }
+        query
+            .fetch_all(&queue.reader)
+            .await
+            .unwrap_or_else(|e| panic!("query plan of {sql}: {e}"))
+            .iter()
+            .map(|row| row.try_get::<String, _>("detail").expect("plan detail"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn filter(state: Option<TaskState>) -> TaskFilter {
+        TaskFilter {
+            route: Some("orders".into()),
+            state,
+            cursor: Some("0".into()),
+            limit: 50,
+            ..TaskFilter::default()
+        }
+    }
+
+    /// A state change rewrites no index entry of the tasks outside the small partial
+    /// indexes: no index over all tasks holds `state`, and each state's partial index
+    /// holds the tasks in that state alone (spelled as `states.rs` does, or the planner
+    /// could not use it).
+    #[tokio::test]
+    async fn no_index_over_every_task_holds_its_state() {
+        let (_dir, queue) = queue().await;
+        let indexes: Vec<(String, String)> = sqlx::query(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' \
+             AND sql IS NOT NULL",
+        )
+        .fetch_all(&queue.reader)
+        .await
+        .expect("indexes")
+        .iter()
+        .map(|row| (row.get("name"), row.get("sql")))
+        .collect();
+        for (name, sql) in &indexes {
+            let columns: Vec<String> = sqlx::query(&format!("PRAGMA index_info({name})"))
+                .fetch_all(&queue.reader)
+                .await
+                .expect("index columns")
+                .iter()
+                .map(|row| row.get("name"))
+                .collect();
+            assert!(!columns.iter().any(|c| c == "state"), "{sql}");
+        }
+        for state in TaskState::ALL {
+            let Some(index) = partial_index(state) else {
+                continue;
+            };
+            let (_, sql) = indexes
+                .iter()
+                .find(|(name, _)| name == index)
+                .unwrap_or_else(|| panic!("index {index}"));
+            assert!(
+                sql.ends_with(&format!("WHERE state = {}", literal(state))),
+                "{sql}"
+            );
+        }
+    }
+
+    /// Listings walk `tasks_by_route`, or the partial index of the state they filter on
+    /// (a route's failed tasks are a seek, not a walk over its done ones); counts read
+    /// `task_counts`; the oldest pending task is read from the entries of
+    /// `tasks_pending` alone.
+    #[tokio::test]
+    async fn listings_and_counts_read_through_their_indexes() {
+        let (_dir, queue) = queue().await;
+        let (all, binds) = queue.listing_sql("shop", &filter(None));
+        let all = plan(&queue, &all, binds.len() + 1).await;
+        assert!(
+            all.contains("USING INDEX tasks_by_route (namespace=? AND route=? AND id>?)"),
+            "{all}"
+        );
+        assert!(!all.contains("TEMP B-TREE"), "{all}");
+        for state in TaskState::ALL {
+            let (sql, binds) = queue.listing_sql("shop", &filter(Some(state)));
+            let plan = plan(&queue, &sql, binds.len() + 1).await;
+            let index = partial_index(state).unwrap_or("tasks_by_route");
+            assert!(plan.contains(&format!("INDEX {index}")), "{state}: {plan}");
+        }
+        for state in [TaskState::Failed, TaskState::Skipped] {
+            let (sql, binds) = queue.listing_sql("shop", &filter(Some(state)));
+            let plan = plan(&queue, &sql, binds.len() + 1).await;
+            assert!(
+                plan.contains("(namespace=? AND route=? AND id>?)") && !plan.contains("TEMP B-TREE"),
+                "{state}: {plan}"
+            );
+        }
+        let counts = plan(&queue, READ_ROUTE, 2).await;
+        assert!(
+            counts.contains("SEARCH task_counts USING INDEX sqlite_autoindex_task_counts_1 (namespace=? AND route=?)"),
+            "{counts}"
+        );
+        let oldest = plan(&queue, &oldest_pending_sql(Dialect::Sqlite), 2).await;
+        assert!(
+            oldest.contains("USING COVERING INDEX tasks_pending (namespace=? AND route=?)"),
+            "{oldest}"
+        );
+        let errors = plan(&queue, &activity_error_sql(Dialect::Sqlite), 2).await;
+        assert!(
+            errors.contains("INDEX tasks_pending") && errors.contains("INDEX tasks_failed"),
+            "{errors}"
+        );
     }
 }

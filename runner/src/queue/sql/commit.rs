@@ -7,6 +7,7 @@ use sqlx::Connection;
 use sqlx::any::AnyPoolOptions;
 
 use super::SqlQueue;
+use super::counts::{CountChanges, CountWriter};
 use super::dialect::Dialect;
 use super::writer::{Durability, Writer};
 use crate::queue::{LogLine, QueueError, WriteBatch, now_ms};
@@ -107,13 +108,14 @@ impl SqlQueue {
                 }));
             }
         }
-        Self::insert_tasks(self.dialect, &mut tx, &batch.new_tasks, now)
+        let mut counts = CountChanges::default();
+        Self::insert_tasks(self.dialect, &mut tx, &batch.new_tasks, now, &mut counts)
             .await
             .map_err(Failed::NotCommitted)?;
         Self::insert_provenance(self.dialect, &mut tx, &batch.new_tasks)
             .await
             .map_err(Failed::NotCommitted)?;
-        Self::apply_completions(self.dialect, &mut tx, &batch.completions, now)
+        Self::apply_completions(self.dialect, &mut tx, &batch.completions, now, &mut counts)
             .await
             .map_err(Failed::NotCommitted)?;
         // A poll's cursor commits with the tasks it covers: a crash can neither leave
@@ -134,6 +136,10 @@ impl SqlQueue {
             );
         }
         Self::insert_logs(self.dialect, &mut tx, &lines)
+            .await
+            .map_err(Failed::NotCommitted)?;
+        counts
+            .apply(self.dialect, CountWriter::GroupCommit, &mut tx)
             .await
             .map_err(Failed::NotCommitted)?;
         tx.commit().await.map_err(|error| match xid {

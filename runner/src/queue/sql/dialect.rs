@@ -4,7 +4,7 @@
 pub(super) const INSERT_CHUNK: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Dialect {
+pub(crate) enum Dialect {
     Sqlite,
     Postgres,
 }
@@ -40,6 +40,17 @@ impl Dialect {
             .map(|row| format!("({})", self.params(row * cols + 1, cols)))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// `FROM tasks` read through the partial index `index` (of the tasks in one state).
+    /// SQLite plans without statistics: it cannot know that the partial index is small,
+    /// and would rather walk a route's every task in `tasks_by_route`. PostgreSQL's
+    /// statistics know; it takes no hint.
+    pub(crate) fn tasks_through(self, index: &str) -> String {
+        match self {
+            Self::Sqlite => format!("tasks INDEXED BY {index}"),
+            Self::Postgres => "tasks".to_owned(),
+        }
     }
 
     /// Row locking for concurrent leasing. SQLite has one writer at a time, so it needs

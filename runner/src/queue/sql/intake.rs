@@ -4,6 +4,7 @@
 use sqlx::Any;
 
 use super::SqlQueue;
+use super::counts::CountChanges;
 use super::dialect::{Dialect, INSERT_CHUNK};
 use crate::queue::{LogLine, NewTask, QueueError};
 
@@ -29,6 +30,7 @@ impl SqlQueue {
         tx: &mut sqlx::Transaction<'_, Any>,
         tasks: &[NewTask],
         now: i64,
+        counts: &mut CountChanges,
     ) -> Result<(), QueueError> {
         for chunk in tasks.chunks(INSERT_CHUNK) {
             let sql = format!(
@@ -38,6 +40,7 @@ impl SqlQueue {
             let mut query = sqlx::query(&sql);
             for task in chunk {
                 let (state, attempts) = task.initial_state();
+                counts.add(&task.route.namespace, &task.route.route, state, 1);
                 query = query
                     .bind(task.id.clone())
                     .bind(task.route.namespace.clone())

@@ -22,6 +22,20 @@ pub(crate) const DONE: &str = literal(TaskState::Done);
 pub(crate) const FAILED: &str = literal(TaskState::Failed);
 pub(crate) const WAITING: &str = literal(TaskState::Waiting);
 
+/// The partial index holding the tasks in `state` alone (the migrations define them with
+/// `WHERE state = ` [`literal`]); done tasks, the bulk, are in none. A task enters one
+/// when it reaches the state and leaves it when it moves on.
+pub(crate) const fn partial_index(state: TaskState) -> Option<&'static str> {
+    match state {
+        TaskState::Pending => Some("tasks_pending"),
+        TaskState::Processing => Some("tasks_leases"),
+        TaskState::Waiting => Some("tasks_waiting"),
+        TaskState::Failed => Some("tasks_failed"),
+        TaskState::Skipped => Some("tasks_skipped"),
+        TaskState::Done => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,9 +6,11 @@
 
 use std::sync::LazyLock;
 
+use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
 
 use super::SqlQueue;
+use super::counts::{CountChanges, CountWriter};
 use super::rows::parse_state;
 use super::states::{FAILED, PENDING, WAITING};
 use crate::queue::{Ack, Completion, LogLine, OnTimeout, QueueError, RouteKey, TaskState, now_ms};
@@ -18,7 +20,7 @@ static WAIT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE tasks SET state = {WAITING}, updated_at = $1, next_attempt_at = $2, \
          correlation = $3, last_error = NULL, lease_until = NULL, lease_token = NULL \
-         WHERE id = $4 AND lease_token = $5"
+         WHERE id = $4 AND lease_token = $5 RETURNING namespace, route"
     )
 });
 
@@ -26,7 +28,7 @@ static WAIT: LazyLock<String> = LazyLock::new(|| {
 static ACK_ONE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE tasks SET state = $1, updated_at = $2, last_error = $3 \
-         WHERE namespace = $4 AND id = $5 AND state = {WAITING}"
+         WHERE namespace = $4 AND id = $5 AND state = {WAITING} RETURNING namespace, route"
     )
 });
 
@@ -50,24 +52,24 @@ pub(super) static EXPIRE: LazyLock<String> = LazyLock::new(|| {
 });
 
 impl SqlQueue {
-    /// Records a delivered task as `waiting` (under its lease).
+    /// Records a delivered task as `waiting` (under its lease); its row (namespace,
+    /// route) if the lease was still held.
     pub(super) async fn wait_one(
         tx: &mut sqlx::Transaction<'_, Any>,
         completion: &Completion,
         correlation: &str,
         until_ms: i64,
         now: i64,
-    ) -> Result<(), QueueError> {
+    ) -> Result<Option<AnyRow>, QueueError> {
         sqlx::query(&WAIT)
             .bind(now)
             .bind(until_ms)
             .bind(correlation.to_owned())
             .bind(completion.id.clone())
             .bind(completion.lease_token.clone())
-            .execute(&mut **tx)
+            .fetch_optional(&mut **tx)
             .await
-            .map_err(QueueError::db("record waiting task"))?;
-        Ok(())
+            .map_err(QueueError::db("record waiting task"))
     }
 
     /// Acknowledges one waiting task by id. `Ok(None)`: no such task.
@@ -101,20 +103,24 @@ impl SqlQueue {
             .bind(failure(ack))
             .bind(namespace.to_owned())
             .bind(id.to_owned())
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(QueueError::db("acknowledge task"))?
-            .rows_affected();
-        if updated == 0 {
+            .map_err(QueueError::db("acknowledge task"))?;
+        let Some(updated) = updated else {
             // Acknowledged or timed out between our read and our write.
             let current = self
                 .state_of(namespace, id)
                 .await?
                 .map_or(state, |(current, _)| current);
             return Err(invalid(current));
-        }
+        };
+        let mut counts = CountChanges::default();
+        counts.moved_rows(&[updated], TaskState::Waiting, target)?;
         let line = LogLine::now(ack.log_line());
         Self::insert_logs(self.dialect, &mut tx, &[(id, &line)]).await?;
+        counts
+            .apply(self.dialect, CountWriter::Other, &mut tx)
+            .await?;
         tx.commit()
             .await
             .map_err(QueueError::db("commit acknowledgement"))?;
@@ -154,6 +160,11 @@ impl SqlQueue {
         let line = LogLine::now(ack.log_line());
         let lines: Vec<(&str, &LogLine)> = ids.iter().map(|id| (id.as_str(), &line)).collect();
         Self::insert_logs(self.dialect, &mut tx, &lines).await?;
+        let mut counts = CountChanges::default();
+        counts.moved(route, TaskState::Waiting, ack.target(), ids.len() as u64);
+        counts
+            .apply(self.dialect, CountWriter::Other, &mut tx)
+            .await?;
         tx.commit()
             .await
             .map_err(QueueError::db("commit acknowledgement"))?;
@@ -188,11 +199,13 @@ impl SqlQueue {
             .await
             .map_err(QueueError::db("expire waiting tasks"))?;
         let mut expired = Vec::with_capacity(rows.len());
+        let mut counts = CountChanges::default();
         for row in &rows {
             let id: String = row
                 .try_get("id")
                 .map_err(QueueError::db("expire waiting tasks"))?;
             let state = parse_state(&id, row)?;
+            counts.moved(route, TaskState::Waiting, state, 1);
             expired.push((id, state));
         }
         let lines: Vec<LogLine> = expired
@@ -210,6 +223,9 @@ impl SqlQueue {
             .map(|((id, _), line)| (id.as_str(), line))
             .collect();
         Self::insert_logs(self.dialect, &mut tx, &pairs).await?;
+        counts
+            .apply(self.dialect, CountWriter::Other, &mut tx)
+            .await?;
         tx.commit().await.map_err(QueueError::db("commit expiry"))?;
         Ok(expired)
     }
