@@ -6,8 +6,10 @@
 --
 -- Counts per (namespace, route, state) are kept in task_counts by the transactions that
 -- change states (`queue/sql/counts.rs`): each adds what it changed, aggregated per
--- (namespace, route, state), in the same transaction. A route's count of a state is the
--- sum over its rows: `slot` spreads the writers of a PostgreSQL queue shared by several
+-- (namespace, route, state), in the same transaction. `state` is `undelivered` for the
+-- tasks pending or processing together (a lease changes no count: the processing tasks
+-- are counted, when read, from tasks_leases, which holds them alone), else the task
+-- state. A route's count is the sum over its rows: `slot` spreads the writers of a PostgreSQL queue shared by several
 -- runners (and a runner's group commit and its leases) over rows of their own, so that
 -- they do not wait for each other's row locks; a slot's `n` may be negative. SQLite has
 -- one writer and uses slots 0 and 1.
@@ -20,7 +22,12 @@ CREATE TABLE task_counts (
     PRIMARY KEY (namespace, route, state, slot)
 );
 INSERT INTO task_counts (namespace, route, state, slot, n)
-    SELECT namespace, route, state, 0, COUNT(*) FROM tasks GROUP BY namespace, route, state;
+    SELECT namespace, route, counted, 0, COUNT(*) FROM (
+        SELECT namespace, route,
+               CASE WHEN state IN ('pending', 'processing') THEN 'undelivered' ELSE state END AS counted
+        FROM tasks
+    ) AS classified
+    GROUP BY namespace, route, counted;
 
 -- Listing a route's tasks in id (creation) order; a task enters it once, when queued.
 DROP INDEX tasks_listing;

@@ -268,7 +268,7 @@ fn of_route<'q>(sql: &'q str, route: &RouteKey) -> Query<'q, Any, AnyArguments<'
 mod tests {
     use std::time::Duration;
 
-    use super::super::counts::READ_ROUTE;
+    use super::super::counts::reads;
     use super::super::dialect::Dialect;
     use super::*;
 
@@ -377,9 +377,10 @@ mod tests {
                 "{state}: {plan}"
             );
         }
-        let counts = plan(&queue, READ_ROUTE, 2).await;
+        let counts = plan(&queue, &reads(Dialect::Sqlite).route, 2).await;
         assert!(
-            counts.contains("SEARCH task_counts USING INDEX sqlite_autoindex_task_counts_1 (namespace=? AND route=?)"),
+            counts.contains("SEARCH task_counts USING INDEX sqlite_autoindex_task_counts_1 (namespace=? AND route=?)")
+                && counts.contains("INDEX tasks_leases"),
             "{counts}"
         );
         let oldest = plan(&queue, &oldest_pending_sql(Dialect::Sqlite), 2).await;

@@ -9,6 +9,12 @@
 //! in one statement before it commits. The counts commit with the changes or not at
 //! all, so they are exact through crashes, retries, expiry, take-backs and retention.
 //!
+//! Pending and processing tasks are kept as one count, `undelivered`: a lease, a
+//! take-back, a release or a retry after a failed attempt changes no count and writes
+//! nothing to `task_counts` (leases are as frequent as tasks). The processing tasks are
+//! counted when read, from `tasks_leases` (it holds them alone: the tasks in flight), in
+//! the same statement, so both come from one snapshot.
+//!
 //! A count is the sum of the rows of its (namespace, route, state) over `slot`s. On
 //! PostgreSQL each runner process writes the slots of its own (picked at random; two
 //! runners that pick the same slots only wait for each other), and in them the group
@@ -26,6 +32,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::SqlQueue;
 use super::dialect::{Dialect, INSERT_CHUNK};
+use super::states::PROCESSING;
 use crate::queue::{QueueError, RouteKey, StateCounts, TaskState};
 
 /// Slots per runner process: one for its group commit, one for its other writers.
@@ -35,6 +42,17 @@ const RUNNER_SLOTS: i64 = 16;
 
 /// This process's runner slot on PostgreSQL.
 static RUNNER_SLOT: LazyLock<i64> = LazyLock::new(|| rand::random_range(0..RUNNER_SLOTS));
+
+/// How `task_counts` names the count a task in `state` is in.
+fn counted_as(state: TaskState) -> &'static str {
+    match state {
+        TaskState::Pending | TaskState::Processing => UNDELIVERED,
+        other => other.as_str(),
+    }
+}
+
+/// The count of the tasks pending or processing.
+const UNDELIVERED: &str = "undelivered";
 
 /// Which writer of a runner adds to the counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,21 +77,22 @@ impl CountWriter {
     }
 }
 
-/// What one transaction changed, per (namespace, route, state). Few distinct keys per
+/// What one transaction changed, per (namespace, route, count). Few distinct keys per
 /// transaction (usually one route): a list, searched without allocating.
 #[derive(Debug, Default)]
 pub(super) struct CountChanges {
-    changes: Vec<(RouteKey, TaskState, i64)>,
+    changes: Vec<(RouteKey, &'static str, i64)>,
 }
 
 impl CountChanges {
     /// `n` more tasks of `route` in `state` (fewer for a negative `n`).
     pub(super) fn add(&mut self, namespace: &str, route: &str, state: TaskState, n: i64) {
+        let counted = counted_as(state);
         if n == 0 {
             return;
         }
-        let found = self.changes.iter_mut().find(|(key, s, _)| {
-            *s == state && key.route == route && key.namespace == namespace
+        let found = self.changes.iter_mut().find(|(key, c, _)| {
+            *c == counted && key.route == route && key.namespace == namespace
         });
         match found {
             Some((_, _, count)) => *count += n,
@@ -82,7 +101,7 @@ impl CountChanges {
                     namespace: namespace.to_owned(),
                     route: route.to_owned(),
                 },
-                state,
+                counted,
                 n,
             )),
         }
@@ -120,10 +139,11 @@ impl CountChanges {
         conn: &mut AnyConnection,
     ) -> Result<(), QueueError> {
         self.changes.retain(|(_, _, n)| *n != 0);
+        if self.changes.is_empty() {
+            return Ok(());
+        }
         // One order for every transaction: row locks taken in it cannot deadlock.
-        self.changes.sort_by(|(a, sa, _), (b, sb, _)| {
-            (a, sa.as_str()).cmp(&(b, sb.as_str()))
-        });
+        self.changes.sort();
         let slot = writer.slot(dialect);
         for chunk in self.changes.chunks(INSERT_CHUNK / 5) {
             let sql = format!(
@@ -132,11 +152,11 @@ impl CountChanges {
                 dialect.rows(chunk.len(), 5)
             );
             let mut query = sqlx::query(&sql);
-            for (route, state, n) in chunk {
+            for (route, counted, n) in chunk {
                 query = query
                     .bind(route.namespace.clone())
                     .bind(route.route.clone())
-                    .bind(state.as_str())
+                    .bind(*counted)
                     .bind(slot)
                     .bind(*n);
             }
@@ -167,15 +187,47 @@ pub(super) enum CountScope<'a> {
     Route(&'a RouteKey),
 }
 
-/// The sums of the slots, per (namespace, route, state); routes whose tasks are all gone
-/// are left out.
-const READ_ALL: &str = "SELECT namespace, route, state, CAST(SUM(n) AS BIGINT) AS n \
-     FROM task_counts GROUP BY namespace, route, state HAVING SUM(n) <> 0";
-const READ_NAMESPACE: &str = "SELECT namespace, route, state, CAST(SUM(n) AS BIGINT) AS n \
-     FROM task_counts WHERE namespace = $1 GROUP BY namespace, route, state HAVING SUM(n) <> 0";
-pub(super) const READ_ROUTE: &str = "SELECT namespace, route, state, CAST(SUM(n) AS BIGINT) AS n \
-     FROM task_counts WHERE namespace = $1 AND route = $2 GROUP BY namespace, route, state \
-     HAVING SUM(n) <> 0";
+/// The sums of the slots, per (namespace, route, count), and the processing tasks
+/// counted, in one statement (one snapshot); `$1`, `$2`: the scope's namespace and route.
+fn read_sql(dialect: Dialect, scope: &str) -> String {
+    format!(
+        "SELECT namespace, route, state, CAST(SUM(n) AS BIGINT) AS n FROM (\
+         SELECT namespace, route, state, n FROM task_counts WHERE {scope} \
+         UNION ALL SELECT namespace, route, {PROCESSING} AS state, 1 AS n FROM {leased} \
+         WHERE state = {PROCESSING} AND {scope}) AS counted \
+         GROUP BY namespace, route, state HAVING SUM(n) <> 0",
+        leased = dialect.tasks_through("tasks_leases")
+    )
+}
+
+/// The statements reading the counts of each [`CountScope`], built once per dialect.
+#[derive(Debug)]
+pub(super) struct CountReads {
+    all: String,
+    namespace: String,
+    pub(super) route: String,
+}
+
+impl CountReads {
+    pub(super) fn new(dialect: Dialect) -> Self {
+        Self {
+            all: read_sql(dialect, "1 = 1"),
+            namespace: read_sql(dialect, "namespace = $1"),
+            route: read_sql(dialect, "namespace = $1 AND route = $2"),
+        }
+    }
+}
+
+static SQLITE_READS: LazyLock<CountReads> = LazyLock::new(|| CountReads::new(Dialect::Sqlite));
+static POSTGRES_READS: LazyLock<CountReads> =
+    LazyLock::new(|| CountReads::new(Dialect::Postgres));
+
+pub(super) fn reads(dialect: Dialect) -> &'static CountReads {
+    match dialect {
+        Dialect::Sqlite => &SQLITE_READS,
+        Dialect::Postgres => &POSTGRES_READS,
+    }
+}
 
 impl SqlQueue {
     /// The task counts of the routes in `scope`, in (namespace, route) order.
@@ -184,12 +236,13 @@ impl SqlQueue {
         scope: CountScope<'_>,
     ) -> Result<BTreeMap<RouteKey, StateCounts>, QueueError> {
         let failed = QueueError::db;
+        let reads = reads(self.dialect);
         let query = match scope {
-            CountScope::All => sqlx::query(READ_ALL),
+            CountScope::All => sqlx::query(&reads.all),
             CountScope::Namespace(namespace) => {
-                sqlx::query(READ_NAMESPACE).bind(namespace.to_owned())
+                sqlx::query(&reads.namespace).bind(namespace.to_owned())
             }
-            CountScope::Route(route) => sqlx::query(READ_ROUTE)
+            CountScope::Route(route) => sqlx::query(&reads.route)
                 .bind(route.namespace.clone())
                 .bind(route.route.clone()),
         };
@@ -200,15 +253,24 @@ impl SqlQueue {
         let mut counts: BTreeMap<RouteKey, StateCounts> = BTreeMap::new();
         for row in &rows {
             let (namespace, route) = route_of(row)?;
-            let state = super::rows::parse_state(route, row)?;
+            let counted: &str = row.try_get("state").map_err(failed("count tasks"))?;
             let n: i64 = row.try_get("n").map_err(failed("count tasks"))?;
-            counts
+            let entry = counts
                 .entry(RouteKey {
                     namespace: namespace.to_owned(),
                     route: route.to_owned(),
                 })
-                .or_default()
-                .add(state, n);
+                .or_default();
+            if counted == UNDELIVERED {
+                entry.add(TaskState::Pending, n);
+            } else {
+                let state = super::rows::parse_state(route, row)?;
+                entry.add(state, n);
+                // The processing tasks are among the undelivered ones.
+                if state == TaskState::Processing {
+                    entry.add(TaskState::Pending, -n);
+                }
+            }
         }
         Ok(counts)
     }
@@ -422,6 +484,35 @@ mod tests {
         assert_exact(&queue, "a restart (leases taken back)").await;
         let orders_counts = queue.read_counts(CountScope::Route(&orders)).await.expect("counts");
         assert_eq!(orders_counts[&orders].processing, 0);
+    }
+
+    /// A lease, and the take-back of an expired one, write nothing to `task_counts`.
+    #[tokio::test]
+    async fn leases_write_no_counts() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), LEASE)
+            .await
+            .expect("queue");
+        let orders = route("orders");
+        write(&queue, (0..3).map(|_| task(&orders)).collect(), Vec::new()).await;
+        let rows = || async {
+            sqlx::query("SELECT namespace, route, state, slot, n FROM task_counts ORDER BY 1, 2, 3, 4")
+                .fetch_all(&queue.writer)
+                .await
+                .expect("count rows")
+                .iter()
+                .map(|row| (row.get::<String, _>("state"), row.get::<i64, _>("slot"), row.get::<i64, _>("n")))
+                .collect::<Vec<_>>()
+        };
+        let before = rows().await;
+        assert_eq!(before, vec![("undelivered".to_owned(), 0, 3)]);
+        let now = now_ms();
+        assert_eq!(queue.lease(&orders, 2, now).await.expect("lease").len(), 2);
+        let later = now + 2 * LEASE.as_millis() as i64;
+        assert_eq!(queue.lease(&orders, 3, later).await.expect("lease").len(), 3);
+        assert_eq!(rows().await, before);
+        let counts = queue.read_counts(CountScope::Route(&orders)).await.expect("counts");
+        assert_eq!((counts[&orders].pending, counts[&orders].processing), (0, 3));
     }
 
     /// The migration fills the counts from the tasks already queued.
