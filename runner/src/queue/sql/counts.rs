@@ -146,12 +146,15 @@ impl CountChanges {
         self.changes.sort();
         let slot = writer.slot(dialect);
         for chunk in self.changes.chunks(INSERT_CHUNK / 5) {
-            let sql = format!(
-                "INSERT INTO task_counts (namespace, route, state, slot, n) VALUES {} \
-                 ON CONFLICT (namespace, route, state, slot) DO UPDATE SET n = task_counts.n + excluded.n",
-                dialect.rows(chunk.len(), 5)
-            );
-            let mut query = sqlx::query(&sql);
+            let built;
+            let sql = match upserts(dialect).get(chunk.len()) {
+                Some(sql) => sql.as_str(),
+                None => {
+                    built = upsert_sql(dialect, chunk.len());
+                    built.as_str()
+                }
+            };
+            let mut query = sqlx::query(sql);
             for (route, counted, n) in chunk {
                 query = query
                     .bind(route.namespace.clone())
@@ -166,6 +169,29 @@ impl CountChanges {
                 .map_err(QueueError::db("count tasks"))?;
         }
         Ok(())
+    }
+}
+
+/// Adds `rows` changes to their rows of `task_counts`.
+fn upsert_sql(dialect: Dialect, rows: usize) -> String {
+    format!(
+        "INSERT INTO task_counts (namespace, route, state, slot, n) VALUES {} \
+         ON CONFLICT (namespace, route, state, slot) DO UPDATE SET n = task_counts.n + excluded.n",
+        dialect.rows(rows, 5)
+    )
+}
+
+/// [`upsert_sql`] for the usual numbers of changes per transaction (index: rows), built
+/// once: commits are as frequent as requests.
+fn upserts(dialect: Dialect) -> &'static [String] {
+    const CACHED: usize = 9;
+    static SQLITE: LazyLock<Vec<String>> =
+        LazyLock::new(|| (0..CACHED).map(|n| upsert_sql(Dialect::Sqlite, n)).collect());
+    static POSTGRES: LazyLock<Vec<String>> =
+        LazyLock::new(|| (0..CACHED).map(|n| upsert_sql(Dialect::Postgres, n)).collect());
+    match dialect {
+        Dialect::Sqlite => &SQLITE,
+        Dialect::Postgres => &POSTGRES,
     }
 }
 
