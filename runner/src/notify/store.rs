@@ -211,14 +211,14 @@ impl SqlNotifications {
         let mut oldest: Option<i64> = None;
         for sql in &self.statements.oldest {
             let created: Option<i64> = sqlx::query(sql)
-            .bind(route.namespace.clone())
-            .bind(route.route.clone())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db("read the oldest waiting task"))?
-            .map(|row| row.try_get("created_at"))
-            .transpose()
-            .map_err(db("read the oldest waiting task"))?;
+                .bind(route.namespace.clone())
+                .bind(route.route.clone())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db("read the oldest waiting task"))?
+                .map(|row| row.try_get("created_at"))
+                .transpose()
+                .map_err(db("read the oldest waiting task"))?;
             oldest = match (oldest, created) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),

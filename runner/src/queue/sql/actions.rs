@@ -151,7 +151,12 @@ impl SqlQueue {
         let lines: Vec<(&str, &LogLine)> = ids.iter().map(|id| (id.as_str(), &line)).collect();
         Self::insert_logs(self.dialect, &mut tx, &lines).await?;
         let mut counts = CountChanges::default();
-        counts.moved(route, TaskState::Failed, TaskState::Pending, ids.len() as u64);
+        counts.moved(
+            route,
+            TaskState::Failed,
+            TaskState::Pending,
+            ids.len() as u64,
+        );
         counts
             .apply(self.dialect, CountWriter::Other, &mut tx)
             .await?;

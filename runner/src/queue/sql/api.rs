@@ -373,7 +373,8 @@ mod tests {
             let (sql, binds) = queue.listing_sql("shop", &filter(Some(state)));
             let plan = plan(&queue, &sql, binds.len() + 1).await;
             assert!(
-                plan.contains("(namespace=? AND route=? AND id>?)") && !plan.contains("TEMP B-TREE"),
+                plan.contains("(namespace=? AND route=? AND id>?)")
+                    && !plan.contains("TEMP B-TREE"),
                 "{state}: {plan}"
             );
         }

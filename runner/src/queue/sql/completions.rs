@@ -47,9 +47,8 @@ impl SqlQueue {
                     .or_default()
                     .push(completion.id.as_str()),
                 Outcome::Skipped => {
-                    let row =
-                        Self::finish_one(tx, completion, TaskState::Skipped, now, None, None)
-                            .await?;
+                    let row = Self::finish_one(tx, completion, TaskState::Skipped, now, None, None)
+                        .await?;
                     counts.moved_rows(row.as_slice(), ended, TaskState::Skipped)?;
                 }
                 Outcome::Released => {
@@ -63,15 +62,9 @@ impl SqlQueue {
                     counts.moved_rows(row.as_slice(), ended, TaskState::Pending)?;
                 }
                 Outcome::Failed { error } => {
-                    let row = Self::finish_one(
-                        tx,
-                        completion,
-                        TaskState::Failed,
-                        now,
-                        None,
-                        Some(error),
-                    )
-                    .await?;
+                    let row =
+                        Self::finish_one(tx, completion, TaskState::Failed, now, None, Some(error))
+                            .await?;
                     counts.moved_rows(row.as_slice(), ended, TaskState::Failed)?;
                 }
                 Outcome::Waiting {
@@ -130,14 +123,14 @@ impl SqlQueue {
         error: Option<&String>,
     ) -> Result<Option<AnyRow>, QueueError> {
         sqlx::query(FINISH)
-        .bind(state.as_str())
-        .bind(now)
-        .bind(next_attempt_at)
-        .bind(error.cloned())
-        .bind(completion.id.clone())
-        .bind(completion.lease_token.clone())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(QueueError::db("complete task"))
+            .bind(state.as_str())
+            .bind(now)
+            .bind(next_attempt_at)
+            .bind(error.cloned())
+            .bind(completion.id.clone())
+            .bind(completion.lease_token.clone())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(QueueError::db("complete task"))
     }
 }

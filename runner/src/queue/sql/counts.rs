@@ -91,9 +91,10 @@ impl CountChanges {
         if n == 0 {
             return;
         }
-        let found = self.changes.iter_mut().find(|(key, c, _)| {
-            *c == counted && key.route == route && key.namespace == namespace
-        });
+        let found = self
+            .changes
+            .iter_mut()
+            .find(|(key, c, _)| *c == counted && key.route == route && key.namespace == namespace);
         match found {
             Some((_, _, count)) => *count += n,
             None => self.changes.push((
@@ -185,10 +186,16 @@ fn upsert_sql(dialect: Dialect, rows: usize) -> String {
 /// once: commits are as frequent as requests.
 fn upserts(dialect: Dialect) -> &'static [String] {
     const CACHED: usize = 9;
-    static SQLITE: LazyLock<Vec<String>> =
-        LazyLock::new(|| (0..CACHED).map(|n| upsert_sql(Dialect::Sqlite, n)).collect());
-    static POSTGRES: LazyLock<Vec<String>> =
-        LazyLock::new(|| (0..CACHED).map(|n| upsert_sql(Dialect::Postgres, n)).collect());
+    static SQLITE: LazyLock<Vec<String>> = LazyLock::new(|| {
+        (0..CACHED)
+            .map(|n| upsert_sql(Dialect::Sqlite, n))
+            .collect()
+    });
+    static POSTGRES: LazyLock<Vec<String>> = LazyLock::new(|| {
+        (0..CACHED)
+            .map(|n| upsert_sql(Dialect::Postgres, n))
+            .collect()
+    });
     match dialect {
         Dialect::Sqlite => &SQLITE,
         Dialect::Postgres => &POSTGRES,
@@ -245,8 +252,7 @@ impl CountReads {
 }
 
 static SQLITE_READS: LazyLock<CountReads> = LazyLock::new(|| CountReads::new(Dialect::Sqlite));
-static POSTGRES_READS: LazyLock<CountReads> =
-    LazyLock::new(|| CountReads::new(Dialect::Postgres));
+static POSTGRES_READS: LazyLock<CountReads> = LazyLock::new(|| CountReads::new(Dialect::Postgres));
 
 pub(super) fn reads(dialect: Dialect) -> &'static CountReads {
     match dialect {
@@ -484,7 +490,10 @@ mod tests {
         let retry = TaskAction::Retry {
             actor: "test".into(),
         };
-        queue.act("shop", &leased[2].id, &retry).await.expect("retry");
+        queue
+            .act("shop", &leased[2].id, &retry)
+            .await
+            .expect("retry");
         let discard = TaskAction::Discard {
             actor: "test".into(),
             reason: "r".into(),
@@ -494,7 +503,13 @@ mod tests {
             .await
             .expect("discard");
         assert_exact(&queue, "operators' actions").await;
-        assert!(queue.retry_failed(&orders, "test").await.expect("retry failed") > 0);
+        assert!(
+            queue
+                .retry_failed(&orders, "test")
+                .await
+                .expect("retry failed")
+                > 0
+        );
         assert_exact(&queue, "retry of the failed tasks").await;
 
         let purged = queue
@@ -508,7 +523,10 @@ mod tests {
         drop(queue);
         let queue = SqlQueue::connect(&url, LEASE).await.expect("reopen");
         assert_exact(&queue, "a restart (leases taken back)").await;
-        let orders_counts = queue.read_counts(CountScope::Route(&orders)).await.expect("counts");
+        let orders_counts = queue
+            .read_counts(CountScope::Route(&orders))
+            .await
+            .expect("counts");
         assert_eq!(orders_counts[&orders].processing, 0);
     }
 
@@ -522,23 +540,40 @@ mod tests {
         let orders = route("orders");
         write(&queue, (0..3).map(|_| task(&orders)).collect(), Vec::new()).await;
         let rows = || async {
-            sqlx::query("SELECT namespace, route, state, slot, n FROM task_counts ORDER BY 1, 2, 3, 4")
-                .fetch_all(&queue.writer)
-                .await
-                .expect("count rows")
-                .iter()
-                .map(|row| (row.get::<String, _>("state"), row.get::<i64, _>("slot"), row.get::<i64, _>("n")))
-                .collect::<Vec<_>>()
+            sqlx::query(
+                "SELECT namespace, route, state, slot, n FROM task_counts ORDER BY 1, 2, 3, 4",
+            )
+            .fetch_all(&queue.writer)
+            .await
+            .expect("count rows")
+            .iter()
+            .map(|row| {
+                (
+                    row.get::<String, _>("state"),
+                    row.get::<i64, _>("slot"),
+                    row.get::<i64, _>("n"),
+                )
+            })
+            .collect::<Vec<_>>()
         };
         let before = rows().await;
         assert_eq!(before, vec![("undelivered".to_owned(), 0, 3)]);
         let now = now_ms();
         assert_eq!(queue.lease(&orders, 2, now).await.expect("lease").len(), 2);
         let later = now + 2 * LEASE.as_millis() as i64;
-        assert_eq!(queue.lease(&orders, 3, later).await.expect("lease").len(), 3);
+        assert_eq!(
+            queue.lease(&orders, 3, later).await.expect("lease").len(),
+            3
+        );
         assert_eq!(rows().await, before);
-        let counts = queue.read_counts(CountScope::Route(&orders)).await.expect("counts");
-        assert_eq!((counts[&orders].pending, counts[&orders].processing), (0, 3));
+        let counts = queue
+            .read_counts(CountScope::Route(&orders))
+            .await
+            .expect("counts");
+        assert_eq!(
+            (counts[&orders].pending, counts[&orders].processing),
+            (0, 3)
+        );
     }
 
     /// The migration fills the counts from the tasks already queued.
@@ -566,6 +601,9 @@ mod tests {
             .expect("fill the counts");
         assert_exact(&queue, "the migration").await;
         let counts = queue.read_counts(CountScope::All).await.expect("counts");
-        assert_eq!((counts[&orders].pending, counts[&orders].processing), (2, 1));
+        assert_eq!(
+            (counts[&orders].pending, counts[&orders].processing),
+            (2, 1)
+        );
     }
 }
