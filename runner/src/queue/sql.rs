@@ -63,6 +63,9 @@ pub struct SqlQueue {
     lease_duration: Duration,
     /// The lease statement, built once for the dialect.
     lease_sql: String,
+    /// When a lease last took expired leases back (ms since the epoch; see
+    /// `leases::TAKE_BACK_EVERY`).
+    taken_back_at: std::sync::atomic::AtomicI64,
 }
 
 impl SqlQueue {

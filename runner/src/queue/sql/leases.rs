@@ -3,6 +3,8 @@
 //! start-up.
 
 use std::sync::LazyLock;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use sqlx::Row;
 
@@ -22,6 +24,12 @@ static RECLAIM: LazyLock<String> = LazyLock::new(|| {
          RETURNING namespace, route"
     )
 });
+
+/// How often leasing looks for leases that ran out, at most: every lease used to, with a
+/// statement of its own, although it finds nothing almost every time. A task whose
+/// lease ran out is due again at most this much later (or a quarter of the lease, when
+/// leases are shorter).
+const TAKE_BACK_EVERY: Duration = Duration::from_secs(1);
 
 /// Tasks whose lease ran out due again.
 static TAKE_BACK: LazyLock<String> = LazyLock::new(|| {
@@ -73,6 +81,19 @@ impl SqlQueue {
         Ok(())
     }
 
+    /// Whether this lease should look for leases that ran out: the first one does, then
+    /// one per `TAKE_BACK_EVERY` (or per quarter of the lease duration, if shorter).
+    fn take_back_due(&self, now_ms: i64) -> bool {
+        let every = TAKE_BACK_EVERY.min(self.lease_duration / 4);
+        let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
+        let last = self.taken_back_at.load(Ordering::Relaxed);
+        now_ms.saturating_sub(last) >= every_ms
+            && self
+                .taken_back_at
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
     pub(super) async fn lease_tasks(
         &self,
         route: &RouteKey,
@@ -87,12 +108,17 @@ impl SqlQueue {
         let mut conn = Writer::acquire(self.dialect, &self.writer, Durability::Unflushed).await?;
         let mut tx = conn.begin().await.map_err(QueueError::db("begin lease"))?;
         // Leases that ran out (a runner died, or stalled) make their tasks due again.
-        // Through `tasks_leases` this finds nothing, cheaply, almost every time.
-        let taken_back = sqlx::query(&TAKE_BACK)
-            .bind(now_ms)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(QueueError::db("take back expired leases"))?;
+        // Through `tasks_leases` this finds nothing, cheaply, almost every time: it runs
+        // once per `TAKE_BACK_EVERY`.
+        let taken_back = if self.take_back_due(now_ms) {
+            sqlx::query(&TAKE_BACK)
+                .bind(now_ms)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(QueueError::db("take back expired leases"))?
+        } else {
+            Vec::new()
+        };
         let mut counts = CountChanges::default();
         counts.moved_rows(&taken_back, TaskState::Processing, TaskState::Pending)?;
         let rows = sqlx::query(&self.lease_sql)
@@ -162,6 +188,35 @@ mod tests {
             .await
             .expect("queue");
         (dir, queue)
+    }
+
+    #[tokio::test]
+    async fn expired_leases_are_looked_for_once_per_interval_not_per_lease() {
+        let (_dir, queue) = queue().await;
+        let start = 1_000_000;
+        assert!(queue.take_back_due(start), "the first lease looks");
+        assert!(
+            !queue.take_back_due(start),
+            "a lease right after it does not"
+        );
+        assert!(!queue.take_back_due(start + 999));
+        assert!(
+            queue.take_back_due(start + 1_000),
+            "one second later it does"
+        );
+        assert!(!queue.take_back_due(start + 1_001));
+
+        // Leases shorter than four seconds are looked after four times per lease.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let short = SqlQueue::connect(
+            &SqlQueue::default_url(dir.path()),
+            Duration::from_millis(200),
+        )
+        .await
+        .expect("queue");
+        assert!(short.take_back_due(start));
+        assert!(!short.take_back_due(start + 49));
+        assert!(short.take_back_due(start + 50));
     }
 
     /// SQLite's plan of `sql` with `params` integer parameters (the values do not matter

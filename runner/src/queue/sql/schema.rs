@@ -51,8 +51,13 @@ impl SqlQueue {
                         })
                     })
                 };
+                // The one writer connection is local and never idles long: pinging it
+                // before every lease and commit (sqlx's default) is a round trip to its
+                // worker thread on the hot path and finds nothing. A connection a
+                // failed write left untrusted is closed instead (`writer`).
                 let writer = commit::untrusted_connections_closed(options())
                     .max_connections(1)
+                    .test_before_acquire(false)
                     .connect(url)
                     .await
                     .map_err(QueueUrlError::Connect)?;
@@ -83,6 +88,7 @@ impl SqlQueue {
             reader,
             lease_duration,
             lease_sql: super::leases::lease_sql(dialect),
+            taken_back_at: std::sync::atomic::AtomicI64::new(i64::MIN),
         };
         match dialect {
             Dialect::Sqlite => queue.reclaim_leases().await?,

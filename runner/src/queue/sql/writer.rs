@@ -16,8 +16,9 @@
 //! that need one.
 //!
 //! - SQLite: `PRAGMA synchronous = NORMAL` for the transaction (in WAL mode a commit is
-//!   then durable against a crash of the process, not of the machine), set back to
-//!   `FULL` before the connection returns to the pool. A connection whose setting could
+//!   then durable against a crash of the process, not of the machine), sent with its
+//!   `BEGIN` (one round trip to the connection's thread), and set back to `FULL` before
+//!   the connection returns to the pool. A connection whose setting could
 //!   not be restored (an error, or the future dropped half way) is detached from the
 //!   pool and closed, so no later commit runs unflushed.
 //! - PostgreSQL: `SET LOCAL synchronous_commit = off` inside the transaction; it ends
@@ -49,7 +50,8 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Takes the writer connection; with [`Durability::Unflushed`] on SQLite its commits
-    /// stop waiting for the disk until [`Writer::release`].
+    /// stop waiting for the disk from [`Writer::begin`] until [`Writer::release`]. From
+    /// here on the connection counts as relaxed: dropped unreleased, it is not reused.
     pub(super) async fn acquire(
         dialect: Dialect,
         pool: &AnyPool,
@@ -59,20 +61,11 @@ impl Writer {
             .acquire()
             .await
             .map_err(QueueError::db("acquire the queue writer"))?;
-        let mut writer = Self {
+        Ok(Self {
             dialect,
             durability,
             conn: Some(conn),
-        };
-        if writer.relaxes_connection()
-            && let Some(conn) = writer.conn.as_mut()
-        {
-            sqlx::query("PRAGMA synchronous=NORMAL")
-                .execute(&mut **conn)
-                .await
-                .map_err(QueueError::db("relax commit durability"))?;
-        }
-        Ok(writer)
+        })
     }
 
     /// SQLite's setting is the connection's, PostgreSQL's the transaction's.
@@ -88,7 +81,15 @@ impl Writer {
     /// A transaction on the connection, committed at this writer's durability.
     pub(super) async fn begin(&mut self) -> Result<Transaction<'_, Any>, sqlx::Error> {
         let relax = self.dialect == Dialect::Postgres && self.durability == Durability::Unflushed;
-        let mut tx = Connection::begin(&mut **self.conn_mut()?).await?;
+        let relax_connection = self.relaxes_connection();
+        let conn = &mut **self.conn_mut()?;
+        // SQLite's setting cannot change inside a transaction: it goes just before it,
+        // in the same statement text.
+        let mut tx = if relax_connection {
+            conn.begin_with("PRAGMA synchronous=NORMAL; BEGIN").await?
+        } else {
+            Connection::begin(conn).await?
+        };
         if relax {
             sqlx::query("SET LOCAL synchronous_commit = off")
                 .execute(&mut *tx)
@@ -162,11 +163,13 @@ mod tests {
         let mut unflushed = Writer::acquire(Dialect::Sqlite, &queue.writer, Durability::Unflushed)
             .await
             .expect("acquire");
+        let mut tx = unflushed.begin().await.expect("begin");
         let relaxed: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut **unflushed.conn_mut().expect("connection"))
+            .fetch_one(&mut *tx)
             .await
             .expect("read synchronous");
         assert_eq!(relaxed, 1);
+        tx.commit().await.expect("commit");
         unflushed.release().await;
         assert_eq!(synchronous(&queue.writer).await, 2);
     }
@@ -177,9 +180,16 @@ mod tests {
         let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
             .await
             .expect("queue");
-        let unflushed = Writer::acquire(Dialect::Sqlite, &queue.writer, Durability::Unflushed)
+        let mut unflushed = Writer::acquire(Dialect::Sqlite, &queue.writer, Durability::Unflushed)
             .await
             .expect("acquire");
+        unflushed
+            .begin()
+            .await
+            .expect("begin")
+            .commit()
+            .await
+            .expect("commit");
         drop(unflushed);
         // The single writer slot is free again, held by a fresh connection.
         assert_eq!(synchronous(&queue.writer).await, 2);
