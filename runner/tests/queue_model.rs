@@ -53,6 +53,9 @@ enum Op {
     Purge(u8),
 }
 
+/// How often a lease looks for expired leases, at most (the queue's `TAKE_BACK_EVERY`,
+/// shorter than a quarter of `LEASE`).
+const TAKE_BACK_EVERY_MS: i64 = 1_000;
 /// How long a task waits for its acknowledgement in these runs.
 const WAIT_MS: i64 = 10_000;
 /// Attempts a route allows, for timeouts that send again.
@@ -99,6 +102,9 @@ struct Harness {
     model: BTreeMap<String, ModelTask>,
     leased: Vec<LeasedTask>,
     clock: i64,
+    /// When a lease last looked for expired leases (`None` since the store opened): the
+    /// store looks at most once per `TAKE_BACK_EVERY`.
+    taken_back_at: Option<i64>,
 }
 
 impl Harness {
@@ -111,10 +117,9 @@ impl Harness {
     }
 
     fn ready(&self, id: &str) -> bool {
-        self.model.get(id).is_some_and(|t| {
-            (t.state == TaskState::Pending && t.next_at <= self.clock)
-                || (t.state == TaskState::Processing && t.lease_until < self.clock)
-        })
+        self.model
+            .get(id)
+            .is_some_and(|t| t.state == TaskState::Pending && t.next_at <= self.clock)
     }
 
     async fn apply(&mut self, op: Op) {
@@ -154,12 +159,19 @@ impl Harness {
                     .expect("enqueue");
             }
             Op::Lease(limit) => {
-                // Leasing first takes back every expired lease.
+                // Leasing first takes back every expired lease, if it has not looked
+                // in the last `TAKE_BACK_EVERY`.
                 let clock = self.clock;
-                for task in self.model.values_mut() {
-                    if task.state == TaskState::Processing && task.lease_until < clock {
-                        task.state = TaskState::Pending;
-                        task.lease_token = None;
+                if self
+                    .taken_back_at
+                    .is_none_or(|at| clock - at >= TAKE_BACK_EVERY_MS)
+                {
+                    self.taken_back_at = Some(clock);
+                    for task in self.model.values_mut() {
+                        if task.state == TaskState::Processing && task.lease_until < clock {
+                            task.state = TaskState::Pending;
+                            task.lease_token = None;
+                        }
                     }
                 }
                 let ready = self.model.keys().filter(|id| self.ready(id)).count();
@@ -266,6 +278,7 @@ impl Harness {
                         .await
                         .expect("reconnect"),
                 );
+                self.taken_back_at = None;
                 // The embedded queue takes every lease back at start-up.
                 for task in self.model.values_mut() {
                     if self.reclaims_at_start && task.state == TaskState::Processing {
@@ -493,7 +506,7 @@ proptest! {
             let url = SqlQueue::default_url(dir.path());
             let store = Arc::new(SqlQueue::connect(&url, LEASE).await.expect("connect"));
             let clock = switchyard_runner::queue::now_ms() + CLOCK_START_OFFSET_MS;
-            let mut harness = Harness { url, reclaims_at_start: true, store, model: BTreeMap::new(), leased: Vec::new(), clock };
+            let mut harness = Harness { url, reclaims_at_start: true, store, model: BTreeMap::new(), leased: Vec::new(), clock, taken_back_at: None };
             for op in ops {
                 harness.apply(op).await;
             }
@@ -509,7 +522,7 @@ proptest! {
             };
             let store = Arc::new(SqlQueue::connect(&url, LEASE).await.expect("connect"));
             let clock = switchyard_runner::queue::now_ms() + CLOCK_START_OFFSET_MS;
-            let mut harness = Harness { url: url.clone(), reclaims_at_start: false, store, model: BTreeMap::new(), leased: Vec::new(), clock };
+            let mut harness = Harness { url: url.clone(), reclaims_at_start: false, store, model: BTreeMap::new(), leased: Vec::new(), clock, taken_back_at: None };
             for op in ops {
                 harness.apply(op).await;
             }
