@@ -92,6 +92,11 @@ impl SqlQueue {
             .map_err(QueueError::db("apply task action"))?;
         let Some(updated) = updated else {
             // The task moved on between our read and our write (a runner leased it).
+            // The transaction ends first: on SQLite it holds the one writer connection,
+            // which the read below would otherwise wait for until the pool timed out.
+            tx.rollback()
+                .await
+                .map_err(QueueError::db("end task action"))?;
             let current = self
                 .state_of(namespace, id)
                 .await?

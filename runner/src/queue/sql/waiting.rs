@@ -107,7 +107,12 @@ impl SqlQueue {
             .await
             .map_err(QueueError::db("acknowledge task"))?;
         let Some(updated) = updated else {
-            // Acknowledged or timed out between our read and our write.
+            // Acknowledged or timed out between our read and our write. The
+            // transaction ends first: on SQLite it holds the one writer connection, which
+            // the read below would otherwise wait for until the pool timed out.
+            tx.rollback()
+                .await
+                .map_err(QueueError::db("end acknowledgement"))?;
             let current = self
                 .state_of(namespace, id)
                 .await?
