@@ -38,7 +38,7 @@ impl SqlQueue {
         id: &str,
         action: &TaskAction,
     ) -> Result<Option<TaskState>, QueueError> {
-        let Some((state, source)) = self.state_of(namespace, id).await? else {
+        let Some((state, source)) = Self::state_of(&self.writer, namespace, id).await? else {
             return Ok(None);
         };
         if matches!(action, TaskAction::Retry { .. }) && source == UNREADABLE_SOURCE {
@@ -91,14 +91,9 @@ impl SqlQueue {
             .await
             .map_err(QueueError::db("apply task action"))?;
         let Some(updated) = updated else {
-            // The task moved on between our read and our write (a runner leased it).
-            // The transaction ends first: on SQLite it holds the one writer connection,
-            // which the read below would otherwise wait for until the pool timed out.
-            tx.rollback()
-                .await
-                .map_err(QueueError::db("end task action"))?;
-            let current = self
-                .state_of(namespace, id)
+            // The task moved on between our read and our write (a runner leased it): its
+            // state now, as this transaction sees it.
+            let current = Self::state_of(&mut *tx, namespace, id)
                 .await?
                 .map_or(state, |(current, _)| current);
             return Err(QueueError::InvalidTransition {
@@ -169,5 +164,108 @@ impl SqlQueue {
             .await
             .map_err(QueueError::db("commit retry-failed"))?;
         Ok(ids.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::states::WAITING;
+    use super::*;
+    use crate::queue::{Ack, AckOutcome, NewTask, QueueStore, WriteBatch};
+
+    /// Lost races are staged with a trigger that skips every update of `tasks`: the
+    /// operator's update then finds no row in the state it read, as when a runner moved
+    /// the task on in between. The answer must come at once, not after the writer pool's
+    /// time-out (30 s).
+    async fn queue_that_loses_every_race(
+        state: Option<&str>,
+    ) -> (tempfile::TempDir, SqlQueue, String) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
+            .await
+            .expect("queue");
+        let task = NewTask {
+            id: uuid::Uuid::now_v7().to_string(),
+            route: RouteKey {
+                namespace: "shop".into(),
+                route: "orders".into(),
+            },
+            item: serde_json::json!({}),
+            source: "webhook",
+            log: Vec::new(),
+            failure: None,
+            provenance: None,
+            trace: None,
+        };
+        let id = task.id.clone();
+        queue
+            .write(WriteBatch {
+                new_tasks: vec![task],
+                ..WriteBatch::default()
+            })
+            .await
+            .expect("enqueue");
+        if let Some(state) = state {
+            sqlx::query(&format!("UPDATE tasks SET state = {state} WHERE id = $1"))
+                .bind(id.clone())
+                .execute(&queue.writer)
+                .await
+                .expect("set the state");
+        }
+        sqlx::query(
+            "CREATE TRIGGER lose_the_race BEFORE UPDATE ON tasks BEGIN SELECT RAISE(IGNORE); END",
+        )
+        .execute(&queue.writer)
+        .await
+        .expect("trigger");
+        (dir, queue, id)
+    }
+
+    #[tokio::test]
+    async fn an_action_that_lost_the_race_answers_at_once_with_the_state_it_found() {
+        let (_dir, queue, id) = queue_that_loses_every_race(None).await;
+        let discard = TaskAction::Discard {
+            actor: "test".into(),
+            reason: "stale".into(),
+        };
+        let answer = tokio::time::timeout(Duration::from_secs(5), queue.act("shop", &id, &discard))
+            .await
+            .expect("answered before the pool's time-out");
+        assert!(
+            matches!(
+                answer,
+                Err(QueueError::InvalidTransition {
+                    state: TaskState::Pending,
+                    action: "discarded",
+                    ..
+                })
+            ),
+            "{answer:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_acknowledgement_that_lost_the_race_answers_at_once_with_the_state_it_found() {
+        let (_dir, queue, id) = queue_that_loses_every_race(Some(WAITING)).await;
+        let ack = TaskAction::Ack(Ack {
+            actor: "API".into(),
+            outcome: AckOutcome::Done,
+            message: None,
+        });
+        let answer = tokio::time::timeout(Duration::from_secs(5), queue.act("shop", &id, &ack))
+            .await
+            .expect("answered before the pool's time-out");
+        assert!(
+            matches!(
+                answer,
+                Err(QueueError::InvalidTransition {
+                    state: TaskState::Waiting,
+                    ..
+                })
+            ),
+            "{answer:?}"
+        );
     }
 }

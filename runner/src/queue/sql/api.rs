@@ -54,16 +54,21 @@ fn activity_error_sql(dialect: super::Dialect) -> String {
 }
 
 impl SqlQueue {
-    /// The task's state and source.
-    pub(super) async fn state_of(
-        &self,
+    /// The task's state and source, read through `executor`: the writer pool, or the
+    /// writer's own open transaction (on SQLite that transaction holds the pool's one
+    /// connection, so a read through the pool would wait for it until the pool timed out).
+    pub(super) async fn state_of<'e, E>(
+        executor: E,
         namespace: &str,
         id: &str,
-    ) -> Result<Option<(TaskState, String)>, QueueError> {
+    ) -> Result<Option<(TaskState, String)>, QueueError>
+    where
+        E: sqlx::Executor<'e, Database = Any>,
+    {
         let row = sqlx::query("SELECT state, source FROM tasks WHERE namespace = $1 AND id = $2")
             .bind(namespace.to_owned())
             .bind(id.to_owned())
-            .fetch_optional(&self.writer)
+            .fetch_optional(executor)
             .await
             .map_err(QueueError::db("read task state"))?;
         row.map(|row| {

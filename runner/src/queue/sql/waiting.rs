@@ -84,7 +84,7 @@ impl SqlQueue {
             state,
             action: "acknowledged",
         };
-        let Some((state, _)) = self.state_of(namespace, id).await? else {
+        let Some((state, _)) = Self::state_of(&self.writer, namespace, id).await? else {
             return Ok(None);
         };
         if state != TaskState::Waiting {
@@ -107,14 +107,9 @@ impl SqlQueue {
             .await
             .map_err(QueueError::db("acknowledge task"))?;
         let Some(updated) = updated else {
-            // Acknowledged or timed out between our read and our write. The
-            // transaction ends first: on SQLite it holds the one writer connection, which
-            // the read below would otherwise wait for until the pool timed out.
-            tx.rollback()
-                .await
-                .map_err(QueueError::db("end acknowledgement"))?;
-            let current = self
-                .state_of(namespace, id)
+            // Acknowledged or timed out between our read and our write: its state now,
+            // as this transaction sees it.
+            let current = Self::state_of(&mut *tx, namespace, id)
                 .await?
                 .map_or(state, |(current, _)| current);
             return Err(invalid(current));
