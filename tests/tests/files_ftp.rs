@@ -76,13 +76,19 @@ spec:
 }
 
 /// The runner with its manifests and secrets directories (kept until the test ends).
+/// Polls every second, so files dropped before the start are picked up at once.
+const EVERY_SECOND: &str = "* * * * * *";
+/// Midnight on the first of January: never during a test, so only a trigger polls.
+const NEVER_ON_ITS_OWN: &str = "0 0 1 1 *";
+
 async fn start_runner(
     ftp: &FtpServer,
     receiver: &Receiver,
     password: &str,
+    schedule: &str,
 ) -> (Runner, [tempfile::TempDir; 2]) {
     let secrets = secrets_dir(&[("default/ftp", "password", password)]);
-    let dir = manifest_dir(&[("manifests.yaml", &manifests(ftp, receiver, "* * * * * *"))]);
+    let dir = manifest_dir(&[("manifests.yaml", &manifests(ftp, receiver, schedule))]);
     let options = RunnerOptions {
         secrets_dir: Some(secrets.path().to_owned()),
         ..RunnerOptions::default()
@@ -105,7 +111,7 @@ async fn polls_and_writes(ftp: &FtpServer) {
     // Record 3 has one field too many: not valid CSV, at line 3.
     std::fs::write(inbox.join("broken.csv"), "id,total\n3,30\n4,40,extra\n").expect("csv");
     std::fs::write(inbox.join("notes.txt"), "not matched by the glob").expect("txt");
-    let (mut runner, _dirs) = start_runner(ftp, &receiver, ftp.password).await;
+    let (mut runner, _dirs) = start_runner(ftp, &receiver, ftp.password, EVERY_SECOND).await;
 
     let files = eventually(
         Duration::from_secs(30),
@@ -223,7 +229,9 @@ async fn a_wrong_password_fails_clearly_and_is_never_shown() {
     std::fs::create_dir(ftp.root().join("inbox")).expect("inbox");
     std::fs::write(ftp.root().join("inbox/orders.csv"), "id\n1\n").expect("csv");
     let wrong = "not-the-password-51d2";
-    let (mut runner, _dirs) = start_runner(&ftp, &receiver, wrong).await;
+    // Polled only when triggered: a scheduled poll running at the same moment would
+    // make the trigger answer 503 (busy) instead of the login failure.
+    let (mut runner, _dirs) = start_runner(&ftp, &receiver, wrong, NEVER_ON_ITS_OWN).await;
 
     // Polling: the trigger answers 502 with the login failure.
     let response = reqwest::Client::new()
