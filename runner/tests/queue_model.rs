@@ -1,5 +1,6 @@
 //! The queue against a trivial in-memory model: random sequences of enqueue, lease,
-//! complete (with current or stale leases, `waiting` included), clock jumps past lease
+//! complete (with current or stale leases, `waiting` included), leases in the same
+//! transaction as new tasks or a completion (the group commit's), clock jumps past lease
 //! expiry and wait deadlines, acknowledgements (by id and by correlation value), wait
 //! timeouts, operator actions (one task, or every failed task of the route), retention
 //! and restarts. After every step the queue's counts (kept by the queue per route and
@@ -16,8 +17,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use switchyard_runner::queue::{
-    Ack, AckOutcome, Completion, LeasedTask, NewTask, OnTimeout, Outcome, QueueStore, RouteKey,
-    SqlQueue, StateCounts, TaskAction, TaskState, WriteBatch,
+    Ack, AckOutcome, Completion, LeaseAsk, LeasedTask, NewTask, OnTimeout, Outcome, QueueStore,
+    RouteKey, SqlQueue, StateCounts, TaskAction, TaskState, WriteBatch,
 };
 
 mod common;
@@ -30,11 +31,20 @@ const CLOCK_START_OFFSET_MS: i64 = 86_400_000;
 #[derive(Debug, Clone)]
 enum Op {
     Enqueue(usize),
-    Lease(u32),
+    /// Leases up to `limit` tasks; `with_new` tasks are queued first, in the lease's
+    /// transaction unless `alone` (then in one of their own, and the lease alone).
+    Lease {
+        limit: u32,
+        with_new: usize,
+        alone: bool,
+    },
+    /// Completes a leased task; with `lease`, in the transaction that then leases up to
+    /// that many tasks.
     Complete {
         pick: usize,
         outcome: u8,
         stale: bool,
+        lease: Option<u32>,
     },
     Advance(i64),
     Restart,
@@ -64,8 +74,8 @@ const MAX_ATTEMPTS: u32 = 2;
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (1usize..5).prop_map(Op::Enqueue),
-        3 => (1u32..5).prop_map(Op::Lease),
-        4 => (0usize..16, 0u8..6, proptest::bool::weighted(0.15)).prop_map(|(pick, outcome, stale)| Op::Complete { pick, outcome, stale }),
+        3 => (1u32..5, 0usize..3, proptest::bool::ANY).prop_map(|(limit, with_new, alone)| Op::Lease { limit, with_new, alone }),
+        4 => (0usize..16, 0u8..6, proptest::bool::weighted(0.15), proptest::option::weighted(0.3, 1u32..4)).prop_map(|(pick, outcome, stale, lease)| Op::Complete { pick, outcome, stale, lease }),
         1 => (0i64..130_000).prop_map(Op::Advance),
         1 => Just(Op::Restart),
         1 => (0usize..32).prop_map(Op::Retry),
@@ -122,32 +132,96 @@ impl Harness {
             .is_some_and(|t| t.state == TaskState::Pending && t.next_at <= self.clock)
     }
 
+    /// `n` new tasks, in the model as pending and due at `next_at` (0: stamped with the
+    /// wall clock, due by the test clock).
+    fn new_tasks(&mut self, n: usize, next_at: i64) -> Vec<NewTask> {
+        let tasks: Vec<NewTask> = (0..n)
+            .map(|i| NewTask {
+                id: uuid::Uuid::now_v7().to_string(),
+                route: route(),
+                item: serde_json::json!({"n": i}),
+                source: "webhook",
+                log: vec![],
+                failure: None,
+                provenance: None,
+                trace: None,
+            })
+            .collect();
+        for task in &tasks {
+            let model = ModelTask {
+                state: TaskState::Pending,
+                lease_until: 0,
+                lease_token: None,
+                next_at,
+                attempts: 0,
+                correlation: None,
+            };
+            self.model.insert(task.id.clone(), model);
+        }
+        tasks
+    }
+
+    /// What a lease does first: takes back every expired lease, if it has not looked
+    /// in the last `TAKE_BACK_EVERY`. Returns how many tasks are then ready.
+    fn take_back(&mut self) -> usize {
+        let clock = self.clock;
+        if self
+            .taken_back_at
+            .is_none_or(|at| clock - at >= TAKE_BACK_EVERY_MS)
+        {
+            self.taken_back_at = Some(clock);
+            for task in self.model.values_mut() {
+                if task.state == TaskState::Processing && task.lease_until < clock {
+                    task.state = TaskState::Pending;
+                    task.lease_token = None;
+                }
+            }
+        }
+        self.model.keys().filter(|id| self.ready(id)).count()
+    }
+
+    /// Commits `batch` (already applied to the model) and leases up to `limit` tasks
+    /// in its transaction, at the test clock; returns the leased tasks and how many
+    /// were ready.
+    async fn lease_in(&mut self, batch: WriteBatch, limit: u32) -> (Vec<LeasedTask>, usize) {
+        let ready = self.take_back();
+        let ask = LeaseAsk {
+            route: route(),
+            limit,
+        };
+        let mut answers = self
+            .store
+            .write_and_lease(batch, std::slice::from_ref(&ask), self.clock)
+            .await
+            .expect("write and lease");
+        assert_eq!(answers.len(), 1, "one answer per ask");
+        let leased = answers.pop().expect("answer").expect("leased tasks");
+        (leased, ready)
+    }
+
+    /// Checks a lease against the model (only ready tasks, as many as there were up
+    /// to `limit`) and records it.
+    fn leased_now(&mut self, (leased, ready): (Vec<LeasedTask>, usize), limit: u32) {
+        assert_eq!(leased.len(), ready.min(limit as usize), "lease size");
+        for task in &leased {
+            assert!(
+                self.ready(&task.id),
+                "leased a task that is not ready: {task:?}"
+            );
+            let model = self.model.get_mut(&task.id).expect("known task");
+            model.state = TaskState::Processing;
+            model.attempts += 1;
+            assert_eq!(task.attempts, model.attempts, "attempts");
+            model.lease_until = self.clock + LEASE.as_millis() as i64;
+            model.lease_token = Some(task.lease_token.clone());
+        }
+        self.leased.extend(leased);
+    }
+
     async fn apply(&mut self, op: Op) {
         match op {
             Op::Enqueue(n) => {
-                let tasks: Vec<NewTask> = (0..n)
-                    .map(|i| NewTask {
-                        id: uuid::Uuid::now_v7().to_string(),
-                        route: route(),
-                        item: serde_json::json!({"n": i}),
-                        source: "webhook",
-                        log: vec![],
-                        failure: None,
-                        provenance: None,
-                        trace: None,
-                    })
-                    .collect();
-                for task in &tasks {
-                    let model = ModelTask {
-                        state: TaskState::Pending,
-                        lease_until: 0,
-                        lease_token: None,
-                        next_at: 0,
-                        attempts: 0,
-                        correlation: None,
-                    };
-                    self.model.insert(task.id.clone(), model);
-                }
+                let tasks = self.new_tasks(n, 0);
                 self.store
                     .write(WriteBatch {
                         new_tasks: tasks,
@@ -158,47 +232,45 @@ impl Harness {
                     .await
                     .expect("enqueue");
             }
-            Op::Lease(limit) => {
-                // Leasing first takes back every expired lease, if it has not looked
-                // in the last `TAKE_BACK_EVERY`.
-                let clock = self.clock;
-                if self
-                    .taken_back_at
-                    .is_none_or(|at| clock - at >= TAKE_BACK_EVERY_MS)
-                {
-                    self.taken_back_at = Some(clock);
-                    for task in self.model.values_mut() {
-                        if task.state == TaskState::Processing && task.lease_until < clock {
-                            task.state = TaskState::Pending;
-                            task.lease_token = None;
-                        }
+            Op::Lease {
+                limit,
+                with_new,
+                alone,
+            } => {
+                let leased = if alone {
+                    if with_new > 0 {
+                        let tasks = self.new_tasks(with_new, 0);
+                        self.store
+                            .write(WriteBatch {
+                                new_tasks: tasks,
+                                ..WriteBatch::default()
+                            })
+                            .await
+                            .expect("enqueue");
                     }
-                }
-                let ready = self.model.keys().filter(|id| self.ready(id)).count();
-                let leased = self
-                    .store
-                    .lease(&route(), limit, self.clock)
-                    .await
-                    .expect("lease");
-                assert_eq!(leased.len(), ready.min(limit as usize), "lease size");
-                for task in &leased {
-                    assert!(
-                        self.ready(&task.id),
-                        "leased a task that is not ready: {task:?}"
-                    );
-                    let model = self.model.get_mut(&task.id).expect("known task");
-                    model.state = TaskState::Processing;
-                    model.attempts += 1;
-                    assert_eq!(task.attempts, model.attempts, "attempts");
-                    model.lease_until = self.clock + LEASE.as_millis() as i64;
-                    model.lease_token = Some(task.lease_token.clone());
-                }
-                self.leased.extend(leased);
+                    let ready = self.take_back();
+                    let leased = self
+                        .store
+                        .lease(&route(), limit, self.clock)
+                        .await
+                        .expect("lease");
+                    (leased, ready)
+                } else {
+                    // Stamped by the transaction's time, the test clock.
+                    let tasks = self.new_tasks(with_new, self.clock);
+                    let batch = WriteBatch {
+                        new_tasks: tasks,
+                        ..WriteBatch::default()
+                    };
+                    self.lease_in(batch, limit).await
+                };
+                self.leased_now(leased, limit);
             }
             Op::Complete {
                 pick,
                 outcome,
                 stale,
+                lease,
             } => {
                 if self.leased.is_empty() {
                     return;
@@ -261,15 +333,17 @@ impl Harness {
                     outcome,
                     log: vec![],
                 };
-                self.store
-                    .write(WriteBatch {
-                        new_tasks: vec![],
-                        completions: vec![completion],
-                        claim: None,
-                        storage: Vec::new(),
-                    })
-                    .await
-                    .expect("complete");
+                let batch = WriteBatch {
+                    completions: vec![completion],
+                    ..WriteBatch::default()
+                };
+                match lease {
+                    None => self.store.write(batch).await.expect("complete"),
+                    Some(limit) => {
+                        let leased = self.lease_in(batch, limit).await;
+                        self.leased_now(leased, limit);
+                    }
+                }
             }
             Op::Advance(ms) => self.clock += ms,
             Op::Restart => {

@@ -367,11 +367,12 @@ impl Prefetch {
     }
 
     fn start(&mut self, engine: &Engine, route: &RouteRuntime, wanted: usize) {
-        let store = engine.store.clone();
+        // Through the group commit: the lease runs in its next transaction.
+        let committer = engine.committer.clone();
         let key = route.key.clone();
         let limit = u32::try_from(wanted).unwrap_or(u32::MAX);
         let handle = tokio::spawn(async move {
-            match store.lease(&key, limit, now_ms()).await {
+            match committer.lease(key.clone(), limit).await {
                 Ok(tasks) => Some(tasks),
                 Err(error) => {
                     tracing::error!(namespace = %key.namespace, route = %key.route, error = %error, "Cannot lease tasks");

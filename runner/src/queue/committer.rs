@@ -5,6 +5,11 @@
 //! flushed, commits it as one transaction, and answers every caller. Under load, one
 //! fsync covers hundreds of items; when idle, an item is committed at once.
 //!
+//! Delivery workers lease through it too ([`Committer::lease`]): their leases run at
+//! the end of the same transaction, after its new tasks and completions. On SQLite's
+//! single writer connection a lease then costs no transaction of its own, and a worker
+//! waiting for work gets the tasks that the transaction queues.
+//!
 //! A failed transaction fails every caller waiting on it; nobody is told "committed"
 //! for anything the store did not confirm. From then on the committer counts as failing
 //! ([`Committer::failing`]: the runner's readiness, a metric and a log line say why)
@@ -18,7 +23,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Completion, NewTask, PollClaim, QueueError, QueueStore, StorageFault, StoragePut, WriteBatch,
+    Completion, LeaseAsk, LeasedTask, NewTask, PollClaim, QueueError, QueueStore, RouteKey,
+    StorageFault, StoragePut, WriteBatch,
 };
 use crate::metrics::events::{self, CommitFailureLog};
 
@@ -39,7 +45,34 @@ struct Request {
     claim: Option<PollClaim>,
     /// Storage entries committed with the tasks (a poll's cursor).
     storage: Vec<StoragePut>,
-    done: oneshot::Sender<Result<(), Arc<QueueError>>>,
+    /// A delivery worker's lease, run at the end of the transaction.
+    lease: Option<LeaseAsk>,
+    /// The outcome; the leased tasks when `lease` asked for some, else none.
+    done: oneshot::Sender<Result<Vec<LeasedTask>, Arc<QueueError>>>,
+}
+
+/// Where a request's outcome arrives.
+type Answer = oneshot::Receiver<Result<Vec<LeasedTask>, Arc<QueueError>>>;
+
+impl Request {
+    fn new(
+        new_tasks: Vec<NewTask>,
+        completions: Vec<Completion>,
+        claim: Option<PollClaim>,
+        storage: Vec<StoragePut>,
+        lease: Option<LeaseAsk>,
+    ) -> (Self, Answer) {
+        let (done, answer) = oneshot::channel();
+        let request = Self {
+            new_tasks,
+            completions,
+            claim,
+            storage,
+            lease,
+            done,
+        };
+        (request, answer)
+    }
 }
 
 /// Commits are failing: why, and since when.
@@ -145,7 +178,30 @@ impl Committer {
         new_tasks: Vec<NewTask>,
         completions: Vec<Completion>,
     ) -> Result<(), Arc<QueueError>> {
-        self.send(new_tasks, completions, None, Vec::new()).await
+        if new_tasks.is_empty() && completions.is_empty() {
+            return Ok(());
+        }
+        self.send(Request::new(new_tasks, completions, None, Vec::new(), None))
+            .await
+            .map(drop)
+    }
+
+    /// Leases up to `limit` of `route`'s due tasks in the next transaction (see the
+    /// module's documentation): they become `processing` with one more attempt.
+    pub async fn lease(
+        &self,
+        route: RouteKey,
+        limit: u32,
+    ) -> Result<Vec<LeasedTask>, Arc<QueueError>> {
+        let ask = LeaseAsk { route, limit };
+        self.send(Request::new(
+            Vec::new(),
+            Vec::new(),
+            None,
+            Vec::new(),
+            Some(ask),
+        ))
+        .await
     }
 
     /// Commits a poll's new tasks and `storage` (its advanced cursor) if, inside the
@@ -157,29 +213,27 @@ impl Committer {
         claim: Option<&PollClaim>,
         storage: Vec<StoragePut>,
     ) -> Result<(), Arc<QueueError>> {
-        self.send(new_tasks, Vec::new(), claim.cloned(), storage)
-            .await
-    }
-
-    async fn send(
-        &self,
-        new_tasks: Vec<NewTask>,
-        completions: Vec<Completion>,
-        claim: Option<PollClaim>,
-        storage: Vec<StoragePut>,
-    ) -> Result<(), Arc<QueueError>> {
-        if new_tasks.is_empty() && completions.is_empty() && storage.is_empty() {
+        if new_tasks.is_empty() && storage.is_empty() {
             return Ok(());
         }
-        let (done, answer) = oneshot::channel();
+        self.send(Request::new(
+            new_tasks,
+            Vec::new(),
+            claim.cloned(),
+            storage,
+            None,
+        ))
+        .await
+        .map(drop)
+    }
+
+    /// Sends a request built by [`Request::new`] and waits for its answer.
+    async fn send(
+        &self,
+        (request, answer): (Request, Answer),
+    ) -> Result<Vec<LeasedTask>, Arc<QueueError>> {
         self.requests
-            .send(Request {
-                new_tasks,
-                completions,
-                claim,
-                storage,
-                done,
-            })
+            .send(request)
             .await
             .map_err(|_| Arc::new(QueueError::WriterStopped))?;
         answer
@@ -193,6 +247,37 @@ impl Committer {
             .lock()
             .as_ref()
             .map(|(failure, _)| failure.clone())
+    }
+}
+
+/// The requests of one transaction.
+#[derive(Default)]
+struct Gathered {
+    batch: WriteBatch,
+    leases: Vec<LeaseAsk>,
+    /// Each caller, with the index of its lease in `leases` if it asked for one.
+    waiting: Vec<(
+        oneshot::Sender<Result<Vec<LeasedTask>, Arc<QueueError>>>,
+        Option<usize>,
+    )>,
+}
+
+impl Gathered {
+    fn add(&mut self, request: Request) {
+        self.batch.new_tasks.extend(request.new_tasks);
+        self.batch.completions.extend(request.completions);
+        self.batch.storage.extend(request.storage);
+        self.batch.claim = request.claim;
+        let lease = request.lease.map(|ask| {
+            self.leases.push(ask);
+            self.leases.len() - 1
+        });
+        self.waiting.push((request.done, lease));
+    }
+
+    /// Tasks written and leases asked for: what `MAX_BATCH_ITEMS` bounds.
+    fn items(&self) -> usize {
+        self.batch.new_tasks.len() + self.batch.completions.len() + self.leases.len()
     }
 }
 
@@ -225,37 +310,48 @@ async fn write_loop(
                 None => return,
             }
         };
-        let mut batch = WriteBatch::default();
-        let mut waiting = Vec::new();
-        let mut add = |request: Request, batch: &mut WriteBatch| {
-            batch.new_tasks.extend(request.new_tasks);
-            batch.completions.extend(request.completions);
-            batch.storage.extend(request.storage);
-            batch.claim = request.claim;
-            waiting.push(request.done);
-        };
-        add(first, &mut batch);
-        while batch.claim.is_none()
-            && batch.new_tasks.len() + batch.completions.len() < MAX_BATCH_ITEMS
-        {
+        let mut gathered = Gathered::default();
+        gathered.add(first);
+        while gathered.batch.claim.is_none() && gathered.items() < MAX_BATCH_ITEMS {
             match receiver.try_recv() {
                 Ok(request) if request.claim.is_some() => {
                     held = Some(request);
                     break;
                 }
-                Ok(request) => add(request, &mut batch),
+                Ok(request) => gathered.add(request),
                 Err(_) => break,
             }
         }
-        let result = store.write(batch).await.map_err(Arc::new);
+        let Gathered {
+            batch,
+            leases,
+            waiting,
+        } = gathered;
+        let result = store
+            .write_and_lease(batch, &leases, super::now_ms())
+            .await
+            .map_err(Arc::new);
         match &result {
-            Ok(()) => health.succeeded(),
+            Ok(_) => health.succeeded(),
             // Another runner owns the poll now: the store is fine.
             Err(error) if matches!(**error, QueueError::ClaimLost { .. }) => {}
             Err(error) => health.failed(error, waiting.len()),
         }
-        for done in waiting {
-            let _ = done.send(result.clone());
+        let mut leased: Vec<Option<Result<Vec<LeasedTask>, QueueError>>> = match result {
+            Ok(leased) => leased.into_iter().map(Some).collect(),
+            Err(error) => {
+                for (done, _) in waiting {
+                    let _ = done.send(Err(error.clone()));
+                }
+                continue;
+            }
+        };
+        for (done, lease) in waiting {
+            let answer = match lease.and_then(|index| leased.get_mut(index)?.take()) {
+                Some(tasks) => tasks.map_err(Arc::new),
+                None => Ok(Vec::new()),
+            };
+            let _ = done.send(answer);
         }
     }
 }

@@ -130,6 +130,18 @@ impl QueueError {
 pub trait QueueStore: Send + Sync + 'static {
     /// Commits new tasks and completions in one durable transaction.
     async fn write(&self, batch: WriteBatch) -> Result<(), QueueError>;
+    /// Commits `batch` and, in the same transaction, leases for each of `leases` after
+    /// the batch's tasks and completions are written (a task queued or handed back in
+    /// it can be leased at once), with `now_ms` as the time of every change. `Err`:
+    /// nothing was committed, nothing leased. `Ok`: one answer per ask, in order; an ask
+    /// whose leased rows cannot be read back fails alone (its tasks stay leased until
+    /// their lease runs out).
+    async fn write_and_lease(
+        &self,
+        batch: WriteBatch,
+        leases: &[LeaseAsk],
+        now_ms: i64,
+    ) -> Result<Vec<Result<Vec<LeasedTask>, QueueError>>, QueueError>;
     /// Leases up to `limit` ready tasks of a route (pending and due, or processing with
     /// an expired lease): they become `processing` with one more attempt.
     async fn lease(

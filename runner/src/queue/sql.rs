@@ -38,8 +38,9 @@ use dialect::Dialect;
 pub use schema::DEFAULT_BUSY_TIMEOUT;
 
 use super::{
-    Ack, LeasedTask, OnTimeout, PollClaim, QueueError, QueueStore, RouteActivity, RouteCounts,
-    RouteGauges, RouteKey, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary, WriteBatch,
+    Ack, LeaseAsk, LeasedTask, OnTimeout, PollClaim, QueueError, QueueStore, RouteActivity,
+    RouteCounts, RouteGauges, RouteKey, TaskAction, TaskDetail, TaskFilter, TaskState, TaskSummary,
+    WriteBatch, now_ms,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +95,16 @@ impl SqlQueue {
 #[async_trait]
 impl QueueStore for SqlQueue {
     async fn write(&self, batch: WriteBatch) -> Result<(), QueueError> {
-        self.write_durably(&batch).await
+        self.write_durably(&batch, &[], now_ms()).await.map(|_| ())
+    }
+
+    async fn write_and_lease(
+        &self,
+        batch: WriteBatch,
+        leases: &[LeaseAsk],
+        now_ms: i64,
+    ) -> Result<Vec<Result<Vec<LeasedTask>, QueueError>>, QueueError> {
+        self.write_durably(&batch, leases, now_ms).await
     }
 
     async fn probe(&self) -> Result<(), QueueError> {

@@ -187,6 +187,14 @@ pub struct LeasedTask {
     pub trace: Option<String>,
 }
 
+/// A delivery worker's request for up to `limit` of a route's due tasks, answered in
+/// the group commit's transaction (see [`crate::queue::QueueStore::write_and_lease`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseAsk {
+    pub route: RouteKey,
+    pub limit: u32,
+}
+
 /// How an attempt ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {

@@ -9,8 +9,10 @@ use sqlx::any::AnyPoolOptions;
 use super::SqlQueue;
 use super::counts::{CountChanges, CountWriter};
 use super::dialect::Dialect;
+use super::leases::LeasedRows;
 use super::writer::{Durability, Writer};
-use crate::queue::{LogLine, QueueError, WriteBatch, now_ms};
+use crate::metrics::events::{self, TakeBack};
+use crate::queue::{LeaseAsk, LeasedTask, LogLine, QueueError, WriteBatch, now_ms};
 
 /// How long PostgreSQL is asked about a commit whose answer was lost before the outcome
 /// counts as unknown (the caller then hears "not committed" and its sender retries).
@@ -55,13 +57,23 @@ fn durability(batch: &WriteBatch) -> Durability {
 }
 
 impl SqlQueue {
-    /// Commits `batch` in one transaction; `Ok` only once the database confirmed it.
-    pub(super) async fn write_durably(&self, batch: &WriteBatch) -> Result<(), QueueError> {
+    /// Commits `batch` in one transaction, and leases for `leases` in it (see
+    /// [`crate::queue::QueueStore::write_and_lease`]); `Ok` only once the database
+    /// confirmed it.
+    pub(super) async fn write_durably(
+        &self,
+        batch: &WriteBatch,
+        leases: &[LeaseAsk],
+        now: i64,
+    ) -> Result<Vec<Result<Vec<LeasedTask>, QueueError>>, QueueError> {
         let mut conn = Writer::acquire(self.dialect, &self.writer, durability(batch)).await?;
-        match self.write_on(&mut conn, batch).await {
-            Ok(()) => {
+        match self.write_on(&mut conn, batch, leases, now).await {
+            Ok((leased, taken_back)) => {
                 conn.release().await;
-                Ok(())
+                if !leases.is_empty() {
+                    events::leases_taken_back(TakeBack::Expired, taken_back);
+                }
+                Ok(leased.into_iter().map(LeasedRows::read).collect())
             }
             Err(failed) => {
                 // Whatever the error, this connection's transaction state cannot be
@@ -70,14 +82,27 @@ impl SqlQueue {
                 conn.close().await;
                 match failed {
                     Failed::NotCommitted(error) => Err(error),
-                    Failed::Unanswered { xid, error } => self.recheck(xid, error).await,
+                    // Committed after all: its leases were too, but their rows are
+                    // gone with the answer; those tasks run again once their leases
+                    // run out.
+                    Failed::Unanswered { xid, error } => self
+                        .recheck(xid, error)
+                        .await
+                        .map(|()| leases.iter().map(|_| Ok(Vec::new())).collect()),
                 }
             }
         }
     }
 
-    async fn write_on(&self, conn: &mut Writer, batch: &WriteBatch) -> Result<(), Failed> {
-        let now = now_ms();
+    /// The batch's transaction; on success the rows of each lease and how many expired
+    /// leases it took back.
+    async fn write_on(
+        &self,
+        conn: &mut Writer,
+        batch: &WriteBatch,
+        leases: &[LeaseAsk],
+        now: i64,
+    ) -> Result<(Vec<LeasedRows>, u64), Failed> {
         let mut tx = conn
             .begin()
             .await
@@ -138,6 +163,24 @@ impl SqlQueue {
         Self::insert_logs(self.dialect, &mut tx, &lines)
             .await
             .map_err(Failed::NotCommitted)?;
+        // Leases last: they see the tasks just queued and those just handed back. A
+        // delivery worker waiting for work gets new tasks in the transaction that
+        // commits them, without a transaction of its own.
+        let mut taken_back = 0;
+        let mut leased = Vec::with_capacity(leases.len());
+        if !leases.is_empty() {
+            taken_back = self
+                .take_back_on(&mut tx, now, &mut counts)
+                .await
+                .map_err(Failed::NotCommitted)?;
+            for ask in leases {
+                leased.push(
+                    self.lease_on(&mut tx, ask, now, &mut counts)
+                        .await
+                        .map_err(Failed::NotCommitted)?,
+                );
+            }
+        }
         counts
             .apply(self.dialect, CountWriter::GroupCommit, &mut tx)
             .await
@@ -151,7 +194,8 @@ impl SqlQueue {
                 operation: "commit write",
                 source: error,
             }),
-        })
+        })?;
+        Ok((leased, taken_back))
     }
 
     /// Asks PostgreSQL whether transaction `xid`, whose `COMMIT` went unanswered,

@@ -6,7 +6,8 @@ use std::sync::LazyLock;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use super::SqlQueue;
 use super::counts::{CountChanges, CountWriter};
@@ -15,7 +16,7 @@ use super::rows::parse_item;
 use super::states::{PENDING, PROCESSING};
 use super::writer::{Durability, Writer};
 use crate::metrics::events::{self, TakeBack};
-use crate::queue::{LeasedTask, QueueError, RouteKey, TaskState};
+use crate::queue::{LeaseAsk, LeasedTask, QueueError, RouteKey, TaskState};
 
 /// Every leased task due again (start-up of an embedded queue).
 static RECLAIM: LazyLock<String> = LazyLock::new(|| {
@@ -100,49 +101,97 @@ impl SqlQueue {
         limit: u32,
         now_ms: i64,
     ) -> Result<Vec<LeasedTask>, QueueError> {
-        let token = uuid::Uuid::now_v7().to_string();
-        let lease_until =
-            now_ms + i64::try_from(self.lease_duration.as_millis()).unwrap_or(i64::MAX / 2);
+        let ask = LeaseAsk {
+            route: route.clone(),
+            limit,
+        };
         // The lease's commit does not wait for the disk (see `writer`): losing it costs
         // a redelivery, never an item.
         let mut conn = Writer::acquire(self.dialect, &self.writer, Durability::Unflushed).await?;
         let mut tx = conn.begin().await.map_err(QueueError::db("begin lease"))?;
-        // Leases that ran out (a runner died, or stalled) make their tasks due again.
-        // Through `tasks_leases` this finds nothing, cheaply, almost every time: it runs
-        // once per `TAKE_BACK_EVERY`.
-        let taken_back = if self.take_back_due(now_ms) {
-            sqlx::query(&TAKE_BACK)
-                .bind(now_ms)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(QueueError::db("take back expired leases"))?
-        } else {
-            Vec::new()
-        };
         let mut counts = CountChanges::default();
-        counts.moved_rows(&taken_back, TaskState::Processing, TaskState::Pending)?;
-        let rows = sqlx::query(&self.lease_sql)
-            .bind(lease_until)
-            .bind(token.clone())
-            .bind(now_ms)
-            .bind(route.namespace.clone())
-            .bind(route.route.clone())
-            .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(QueueError::db("lease tasks"))?;
-        counts.moved(
-            route,
-            TaskState::Pending,
-            TaskState::Processing,
-            rows.len() as u64,
-        );
+        let taken_back = self.take_back_on(&mut tx, now_ms, &mut counts).await?;
+        let leased = self.lease_on(&mut tx, &ask, now_ms, &mut counts).await?;
         counts
             .apply(self.dialect, CountWriter::Other, &mut tx)
             .await?;
         tx.commit().await.map_err(QueueError::db("commit lease"))?;
         conn.release().await;
-        events::leases_taken_back(TakeBack::Expired, taken_back.len() as u64);
+        events::leases_taken_back(TakeBack::Expired, taken_back);
+        leased.read()
+    }
+
+    /// Leases that ran out (a runner died, or stalled) make their tasks due again, in
+    /// `tx`, once per `TAKE_BACK_EVERY` (else nothing is run): through `tasks_leases`
+    /// this finds nothing, cheaply, almost every time. Returns how many it took back
+    /// (for the event, once committed).
+    pub(super) async fn take_back_on(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        now_ms: i64,
+        counts: &mut CountChanges,
+    ) -> Result<u64, QueueError> {
+        if !self.take_back_due(now_ms) {
+            return Ok(0);
+        }
+        let taken_back = sqlx::query(&TAKE_BACK)
+            .bind(now_ms)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(QueueError::db("take back expired leases"))?;
+        counts.moved_rows(&taken_back, TaskState::Processing, TaskState::Pending)?;
+        Ok(taken_back.len() as u64)
+    }
+
+    /// Leases up to `ask.limit` of the route's due tasks in `tx`, under a token of
+    /// their own. The rows are read into tasks once the transaction is over
+    /// ([`LeasedRows::read`]): an item that cannot be read fails its own lease, not the
+    /// transaction (and the writes committed with it).
+    pub(super) async fn lease_on(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        ask: &LeaseAsk,
+        now_ms: i64,
+        counts: &mut CountChanges,
+    ) -> Result<LeasedRows, QueueError> {
+        let token = uuid::Uuid::now_v7().to_string();
+        let lease_until =
+            now_ms + i64::try_from(self.lease_duration.as_millis()).unwrap_or(i64::MAX / 2);
+        let rows = sqlx::query(&self.lease_sql)
+            .bind(lease_until)
+            .bind(token.clone())
+            .bind(now_ms)
+            .bind(ask.route.namespace.clone())
+            .bind(ask.route.route.clone())
+            .bind(i64::from(ask.limit))
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(QueueError::db("lease tasks"))?;
+        counts.moved(
+            &ask.route,
+            TaskState::Pending,
+            TaskState::Processing,
+            rows.len() as u64,
+        );
+        Ok(LeasedRows {
+            route: ask.route.clone(),
+            token,
+            rows,
+        })
+    }
+}
+
+/// The rows one lease updated, under its token.
+pub(super) struct LeasedRows {
+    route: RouteKey,
+    token: String,
+    rows: Vec<AnyRow>,
+}
+
+impl LeasedRows {
+    /// The leased tasks, in id order.
+    pub(super) fn read(self) -> Result<Vec<LeasedTask>, QueueError> {
+        let Self { route, token, rows } = self;
         let mut tasks = rows
             .iter()
             .map(|row| {
