@@ -48,11 +48,15 @@ struct Request {
     /// A delivery worker's lease, run at the end of the transaction.
     lease: Option<LeaseAsk>,
     /// The outcome; the leased tasks when `lease` asked for some, else none.
-    done: oneshot::Sender<Result<Vec<LeasedTask>, Arc<QueueError>>>,
+    done: Done,
 }
 
+/// What a request is answered with: the leased tasks when it asked for a lease, else none.
+type Reply = Result<Vec<LeasedTask>, Arc<QueueError>>;
+type Done = oneshot::Sender<Reply>;
+
 /// Where a request's outcome arrives.
-type Answer = oneshot::Receiver<Result<Vec<LeasedTask>, Arc<QueueError>>>;
+type Answer = oneshot::Receiver<Reply>;
 
 impl Request {
     fn new(
@@ -228,10 +232,7 @@ impl Committer {
     }
 
     /// Sends a request built by [`Request::new`] and waits for its answer.
-    async fn send(
-        &self,
-        (request, answer): (Request, Answer),
-    ) -> Result<Vec<LeasedTask>, Arc<QueueError>> {
+    async fn send(&self, (request, answer): (Request, Answer)) -> Reply {
         self.requests
             .send(request)
             .await
@@ -256,10 +257,7 @@ struct Gathered {
     batch: WriteBatch,
     leases: Vec<LeaseAsk>,
     /// Each caller, with the index of its lease in `leases` if it asked for one.
-    waiting: Vec<(
-        oneshot::Sender<Result<Vec<LeasedTask>, Arc<QueueError>>>,
-        Option<usize>,
-    )>,
+    waiting: Vec<(Done, Option<usize>)>,
 }
 
 impl Gathered {
@@ -353,5 +351,93 @@ async fn write_loop(
             };
             let _ = done.send(answer);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::queue::SqlQueue;
+
+    fn route() -> RouteKey {
+        RouteKey {
+            namespace: "shop".into(),
+            route: "orders".into(),
+        }
+    }
+
+    fn tasks(n: usize) -> Vec<NewTask> {
+        (0..n)
+            .map(|i| NewTask {
+                id: uuid::Uuid::now_v7().to_string(),
+                route: route(),
+                item: serde_json::json!({"n": i}),
+                source: "webhook",
+                log: Vec::new(),
+                failure: None,
+                provenance: None,
+                trace: None,
+            })
+            .collect()
+    }
+
+    async fn committer() -> (tempfile::TempDir, Committer) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
+            .await
+            .expect("queue");
+        (dir, Committer::start(Arc::new(queue)))
+    }
+
+    /// On this single-threaded runtime both requests are queued before the writer task
+    /// runs, so they share one transaction: the lease gets the tasks committed with it.
+    #[tokio::test]
+    async fn a_lease_sent_with_new_tasks_gets_them_from_the_same_commit() {
+        let (_dir, committer) = committer().await;
+        let new = tasks(3);
+        let mut ids: Vec<String> = new.iter().map(|task| task.id.clone()).collect();
+        ids.sort();
+        let (enqueued, leased) = tokio::join!(committer.enqueue(new), committer.lease(route(), 10));
+        enqueued.expect("enqueue");
+        let leased = leased.expect("lease");
+        let leased_ids: Vec<String> = leased.iter().map(|task| task.id.clone()).collect();
+        assert_eq!(leased_ids, ids);
+        assert!(leased.iter().all(|task| task.attempts == 1));
+        assert!(
+            committer
+                .lease(route(), 10)
+                .await
+                .expect("lease again")
+                .is_empty(),
+            "leased tasks are not handed out twice"
+        );
+    }
+
+    /// Two leases in one transaction split the due tasks between them, each under its
+    /// own token; a handed-back task is due again for a lease in the same transaction.
+    #[tokio::test]
+    async fn leases_in_one_transaction_share_out_the_tasks() {
+        let (_dir, committer) = committer().await;
+        committer.enqueue(tasks(3)).await.expect("enqueue");
+        let (first, second) =
+            tokio::join!(committer.lease(route(), 2), committer.lease(route(), 2));
+        let (first, second) = (first.expect("lease"), second.expect("lease"));
+        assert_eq!((first.len(), second.len()), (2, 1));
+        assert_ne!(first[0].lease_token, second[0].lease_token);
+        let back = Completion {
+            id: second[0].id.clone(),
+            lease_token: second[0].lease_token.clone(),
+            outcome: crate::queue::Outcome::Released,
+            log: Vec::new(),
+        };
+        let (released, again) =
+            tokio::join!(committer.complete(vec![back]), committer.lease(route(), 5));
+        released.expect("release");
+        let again = again.expect("lease");
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].id, second[0].id);
+        assert_eq!(again[0].attempts, 1, "a handed-back attempt does not count");
     }
 }
