@@ -8,7 +8,10 @@
 //! Delivery workers lease through it too ([`Committer::lease`]): their leases run at
 //! the end of the same transaction, after its new tasks and completions. On SQLite's
 //! single writer connection a lease then costs no transaction of its own, and a worker
-//! waiting for work gets the tasks that the transaction queues.
+//! waiting for work gets the tasks that the transaction queues. Leases come on a
+//! channel of their own and join the very next transaction: behind a backlog of bulk
+//! intake requests (several transactions' worth), a lease would otherwise wait for all
+//! of them, and delivery would fall behind.
 //!
 //! A failed transaction fails every caller waiting on it; nobody is told "committed"
 //! for anything the store did not confirm. From then on the committer counts as failing
@@ -152,6 +155,8 @@ impl Health {
 #[derive(Clone)]
 pub struct Committer {
     requests: mpsc::Sender<Request>,
+    /// Lease requests: ahead of `requests` (see the module's documentation).
+    leases: mpsc::Sender<Request>,
     health: Arc<Health>,
 }
 
@@ -160,9 +165,18 @@ impl Committer {
     /// committing what it was given.
     pub fn start(store: Arc<dyn QueueStore>) -> Self {
         let (requests, receiver) = mpsc::channel(8_192);
+        let (leases, lease_receiver) = mpsc::channel(1_024);
         let health = Arc::new(Health::default());
-        tokio::spawn(write_loop(store, receiver, health.clone()));
-        Self { requests, health }
+        let channels = Channels {
+            requests: receiver,
+            leases: lease_receiver,
+        };
+        tokio::spawn(write_loop(store, channels, health.clone()));
+        Self {
+            requests,
+            leases,
+            health,
+        }
     }
 
     /// Commits new tasks durably; returns once they are on disk.
@@ -198,14 +212,8 @@ impl Committer {
         limit: u32,
     ) -> Result<Vec<LeasedTask>, Arc<QueueError>> {
         let ask = LeaseAsk { route, limit };
-        self.send(Request::new(
-            Vec::new(),
-            Vec::new(),
-            None,
-            Vec::new(),
-            Some(ask),
-        ))
-        .await
+        let request = Request::new(Vec::new(), Vec::new(), None, Vec::new(), Some(ask));
+        Self::send_on(&self.leases, request).await
     }
 
     /// Commits a poll's new tasks and `storage` (its advanced cursor) if, inside the
@@ -232,8 +240,15 @@ impl Committer {
     }
 
     /// Sends a request built by [`Request::new`] and waits for its answer.
-    async fn send(&self, (request, answer): (Request, Answer)) -> Reply {
-        self.requests
+    async fn send(&self, request: (Request, Answer)) -> Reply {
+        Self::send_on(&self.requests, request).await
+    }
+
+    async fn send_on(
+        channel: &mpsc::Sender<Request>,
+        (request, answer): (Request, Answer),
+    ) -> Reply {
+        channel
             .send(request)
             .await
             .map_err(|_| Arc::new(QueueError::WriterStopped))?;
@@ -279,11 +294,24 @@ impl Gathered {
     }
 }
 
-async fn write_loop(
-    store: Arc<dyn QueueStore>,
-    mut receiver: mpsc::Receiver<Request>,
-    health: Arc<Health>,
-) {
+/// The writer's two inboxes.
+struct Channels {
+    requests: mpsc::Receiver<Request>,
+    leases: mpsc::Receiver<Request>,
+}
+
+impl Channels {
+    /// The next request, a lease first. `None` once every handle is gone.
+    async fn recv(&mut self) -> Option<Request> {
+        tokio::select! {
+            biased;
+            Some(lease) = self.leases.recv() => Some(lease),
+            request = self.requests.recv() => request,
+        }
+    }
+}
+
+async fn write_loop(store: Arc<dyn QueueStore>, mut channels: Channels, health: Arc<Health>) {
     // A claimed request that arrived while a batch was being gathered: it goes next,
     // alone.
     let mut held: Option<Request> = None;
@@ -291,7 +319,7 @@ async fn write_loop(
         let first = if let Some(request) = held.take() {
             request
         } else if health.is_failing() {
-            match tokio::time::timeout(PROBE_INTERVAL, receiver.recv()).await {
+            match tokio::time::timeout(PROBE_INTERVAL, channels.recv()).await {
                 Ok(Some(request)) => request,
                 Ok(None) => return,
                 Err(_idle) => {
@@ -303,7 +331,7 @@ async fn write_loop(
                 }
             }
         } else {
-            match receiver.recv().await {
+            match channels.recv().await {
                 Some(request) => request,
                 None => return,
             }
@@ -311,7 +339,7 @@ async fn write_loop(
         let mut gathered = Gathered::default();
         gathered.add(first);
         while gathered.batch.claim.is_none() && gathered.items() < MAX_BATCH_ITEMS {
-            match receiver.try_recv() {
+            match channels.requests.try_recv() {
                 Ok(request) if request.claim.is_some() => {
                     held = Some(request);
                     break;
@@ -319,6 +347,13 @@ async fn write_loop(
                 Ok(request) => gathered.add(request),
                 Err(_) => break,
             }
+        }
+        // Every lease asked for so far joins this transaction, unless it checks a
+        // poll's claim (losing the claim would fail them too).
+        while gathered.batch.claim.is_none()
+            && let Ok(lease) = channels.leases.try_recv()
+        {
+            gathered.add(lease);
         }
         let Gathered {
             batch,
