@@ -46,8 +46,9 @@ impl Failed {
 }
 
 /// How a batch commits: new tasks (answered 202 once committed), a poll's cursor and
-/// its claim are flushed to disk; a batch of delivery outcomes alone is not (see
-/// [`super::writer`]: a lost completion costs a redelivery).
+/// its claim are flushed to disk; a batch of delivery outcomes and leases alone is not
+/// (see [`super::writer`]: a lost completion or lease costs a redelivery). Leases that
+/// ride along with new tasks are flushed with them, at no extra cost.
 fn durability(batch: &WriteBatch) -> Durability {
     if batch.new_tasks.is_empty() && batch.storage.is_empty() && batch.claim.is_none() {
         Durability::Unflushed
