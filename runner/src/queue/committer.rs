@@ -419,10 +419,7 @@ mod tests {
     }
 
     async fn committer() -> (tempfile::TempDir, Committer) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
-            .await
-            .expect("queue");
+        let (dir, queue) = SqlQueue::temporary(Duration::from_secs(60)).await;
         (dir, Committer::start(Arc::new(queue)))
     }
 

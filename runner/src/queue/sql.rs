@@ -205,6 +205,20 @@ impl QueueStore for SqlQueue {
     }
 }
 
+#[cfg(test)]
+impl SqlQueue {
+    /// An embedded queue in a fresh temporary directory, removed when the directory
+    /// handle is dropped (keep it for as long as the queue).
+    #[allow(clippy::expect_used)]
+    pub(crate) async fn temporary(lease: Duration) -> (tempfile::TempDir, Self) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let queue = Self::connect(&Self::default_url(dir.path()), lease)
+            .await
+            .expect("queue");
+        (dir, queue)
+    }
+}
+
 /// A queue URL without its password, for messages.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {

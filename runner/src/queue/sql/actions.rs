@@ -182,10 +182,7 @@ mod tests {
     async fn queue_that_loses_every_race(
         state: Option<&str>,
     ) -> (tempfile::TempDir, SqlQueue, String) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
-            .await
-            .expect("queue");
+        let (dir, queue) = SqlQueue::temporary(Duration::from_secs(60)).await;
         let task = NewTask {
             id: uuid::Uuid::now_v7().to_string(),
             route: RouteKey {

@@ -278,11 +278,7 @@ mod tests {
     use super::*;
 
     async fn queue() -> (tempfile::TempDir, SqlQueue) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
-            .await
-            .expect("queue");
-        (dir, queue)
+        SqlQueue::temporary(Duration::from_secs(60)).await
     }
 
     /// SQLite's plan of `sql` with `params` integer parameters, steps joined.

@@ -533,10 +533,7 @@ mod tests {
     /// A lease, and the take-back of an expired one, write nothing to `task_counts`.
     #[tokio::test]
     async fn leases_write_no_counts() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), LEASE)
-            .await
-            .expect("queue");
+        let (_dir, queue) = SqlQueue::temporary(LEASE).await;
         let orders = route("orders");
         write(&queue, (0..3).map(|_| task(&orders)).collect(), Vec::new()).await;
         let rows = || async {
@@ -579,10 +576,7 @@ mod tests {
     /// The migration fills the counts from the tasks already queued.
     #[tokio::test]
     async fn the_migration_counts_the_tasks_already_queued() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), LEASE)
-            .await
-            .expect("queue");
+        let (_dir, queue) = SqlQueue::temporary(LEASE).await;
         let orders = route("orders");
         write(&queue, (0..3).map(|_| task(&orders)).collect(), Vec::new()).await;
         queue.lease(&orders, 1, now_ms()).await.expect("lease");

@@ -135,10 +135,7 @@ mod tests {
     /// as it was when every line was a row.
     #[tokio::test]
     async fn the_task_log_merges_the_queued_lines_with_later_ones_in_time_order() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
-            .await
-            .expect("queue");
+        let (_dir, queue) = SqlQueue::temporary(Duration::from_secs(60)).await;
         let route = RouteKey {
             namespace: "shop".into(),
             route: "orders".into(),

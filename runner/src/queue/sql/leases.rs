@@ -232,11 +232,7 @@ mod tests {
     use super::*;
 
     async fn queue() -> (tempfile::TempDir, SqlQueue) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
-            .await
-            .expect("queue");
-        (dir, queue)
+        SqlQueue::temporary(Duration::from_secs(60)).await
     }
 
     #[tokio::test]
@@ -256,13 +252,7 @@ mod tests {
         assert!(!queue.take_back_due(start + 1_001));
 
         // Leases shorter than four seconds are looked after four times per lease.
-        let dir = tempfile::tempdir().expect("temp dir");
-        let short = SqlQueue::connect(
-            &SqlQueue::default_url(dir.path()),
-            Duration::from_millis(200),
-        )
-        .await
-        .expect("queue");
+        let (_dir, short) = SqlQueue::temporary(Duration::from_millis(200)).await;
         assert!(short.take_back_due(start));
         assert!(!short.take_back_due(start + 49));
         assert!(short.take_back_due(start + 50));

@@ -172,10 +172,7 @@ mod tests {
 
     #[tokio::test]
     async fn done_tasks_lose_their_steps_only_when_kept_for_failed_tasks() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
-            .await
-            .expect("queue");
+        let (_dir, queue) = SqlQueue::temporary(Duration::from_secs(60)).await;
         let route = RouteKey {
             namespace: "default".into(),
             route: "orders".into(),

@@ -164,10 +164,7 @@ mod tests {
     /// FULL is 2, NORMAL 1.
     #[tokio::test]
     async fn a_released_connection_flushes_its_commits_again() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
-            .await
-            .expect("queue");
+        let (_dir, queue) = SqlQueue::temporary(Duration::from_secs(60)).await;
         let mut unflushed = Writer::acquire(Dialect::Sqlite, &queue.writer, Durability::Unflushed)
             .await
             .expect("acquire");
@@ -184,10 +181,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_dropped_while_relaxed_is_not_reused() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let queue = SqlQueue::connect(&SqlQueue::default_url(dir.path()), Duration::from_secs(60))
-            .await
-            .expect("queue");
+        let (_dir, queue) = SqlQueue::temporary(Duration::from_secs(60)).await;
         let mut unflushed = Writer::acquire(Dialect::Sqlite, &queue.writer, Durability::Unflushed)
             .await
             .expect("acquire");
