@@ -59,7 +59,7 @@ struct Outgoing {
 pub(super) async fn attempt(
     engine: &Engine,
     route: &RouteRuntime,
-    task: LeasedTask,
+    mut task: LeasedTask,
     pass: Pass,
 ) -> Attempted {
     let started = Instant::now();
@@ -72,7 +72,9 @@ pub(super) async fn attempt(
             task.attempts, route.compiled.spec.outgoing.connection
         )));
     }
-    let result = deliver_one(engine, route, &task, pass, &mut log)
+    // The item goes to the outgoing pipeline; the rest of the task settles the attempt.
+    let item = std::mem::take(&mut task.item);
+    let result = deliver_one(engine, route, &task, item, pass, &mut log)
         .instrument(span.clone())
         .await;
     settled(route, task, log, result, started, &span)
@@ -98,11 +100,12 @@ async fn deliver_one(
     engine: &Engine,
     route: &RouteRuntime,
     task: &LeasedTask,
+    item: Value,
     pass: Pass,
     log: &mut Vec<LogLine>,
 ) -> Result<Delivered, DeliveryError> {
     // Filtered out or not built: nothing was sent, the pass drops unsettled.
-    let Some((context, items)) = outgoing(engine, route, task, log).await? else {
+    let Some((context, items)) = outgoing(engine, route, item, log).await? else {
         return Ok(Delivered::Skipped);
     };
     let keys = idempotency_keys(task, items.len());
@@ -132,11 +135,12 @@ pub(super) async fn attempt_batch(
     let started = Instant::now();
     let mut attempted = Vec::with_capacity(tasks.len());
     let mut ready = Vec::with_capacity(tasks.len());
-    for task in tasks {
+    for mut task in tasks {
         first_attempt(route, &task);
         let span = spans::attempt(&task);
         let mut log = Vec::new();
-        let ran = outgoing(engine, route, &task, &mut log)
+        let item = std::mem::take(&mut task.item);
+        let ran = outgoing(engine, route, item, &mut log)
             .instrument(span.clone())
             .await;
         match ran {
@@ -259,24 +263,26 @@ fn idempotency_keys(task: &LeasedTask, count: usize) -> Vec<String> {
     (1..=count).map(|n| format!("{}-{n}", task.id)).collect()
 }
 
-/// Runs the outgoing pipeline. `None`: the item was filtered out.
+/// Runs the outgoing pipeline on a task's item (taken out of the task: nothing after
+/// the pipeline reads it, and a deep copy per attempt was measurable). `None`: the item
+/// was filtered out.
 async fn outgoing(
     engine: &Engine,
     route: &RouteRuntime,
-    task: &LeasedTask,
+    item: Value,
     log: &mut Vec<LogLine>,
 ) -> Result<Option<(Context, Vec<Value>)>, DeliveryError> {
     let context = Context::new(route.key.namespace.clone(), engine.storage().clone());
     let items = if route.outgoing.is_empty() {
-        vec![task.item.clone()]
+        vec![item]
     } else {
         let ran = if route.outgoing.needs_context() {
             route
                 .outgoing
-                .run_batch(vec![task.item.clone()], &context)
+                .run_batch(vec![item], &context)
                 .await
         } else {
-            route.outgoing.run(task.item.clone())
+            route.outgoing.run(item)
         };
         match ran {
             Ok((items, summary)) => {
