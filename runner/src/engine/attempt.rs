@@ -277,10 +277,7 @@ async fn outgoing(
         vec![item]
     } else {
         let ran = if route.outgoing.needs_context() {
-            route
-                .outgoing
-                .run_batch(vec![item], &context)
-                .await
+            route.outgoing.run_batch(vec![item], &context).await
         } else {
             route.outgoing.run(item)
         };
