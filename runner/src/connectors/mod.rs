@@ -21,6 +21,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use crate::queue::StoredItem;
+
 /// The incoming side of a polling route: fetches items on the schedule or on a manual
 /// trigger.
 #[async_trait]
@@ -110,6 +112,18 @@ pub trait Sink: Send + Sync {
         idempotency_key: &str,
     ) -> Result<DeliveryReport, DeliveryError>;
 
+    /// Delivers an item as the queue stored it, for a route without outgoing or
+    /// after-delivery steps: the default reads it ([`read_stored`]) and sends the value
+    /// with [`Sink::send`]; a sink that sends items as JSON may send the text as it is,
+    /// without reading it into a value and writing it out again.
+    async fn send_stored(
+        &self,
+        item: &StoredItem,
+        idempotency_key: &str,
+    ) -> Result<DeliveryReport, DeliveryError> {
+        self.send(&read_stored(item)?, idempotency_key).await
+    }
+
     /// Most tasks the engine hands to [`Sink::send_batch`] at once. 1 (the default):
     /// tasks are sent one by one, each with [`Sink::send`].
     fn batch_size(&self) -> usize {
@@ -134,6 +148,22 @@ pub trait Sink: Send + Sync {
         }
         results
     }
+}
+
+/// A stored item read into a value. Text that is not JSON (a row edited by hand, a
+/// damaged database) cannot make a request, and trying again cannot help: the task
+/// fails with the reason (serde_json's, which names a position, not the content).
+pub fn read_stored(item: &StoredItem) -> Result<Value, DeliveryError> {
+    item.read().map_err(stored_not_json)
+}
+
+/// A stored item's text, checked to be JSON (see [`read_stored`]), to send as it is.
+pub fn stored_json(item: &StoredItem) -> Result<&str, DeliveryError> {
+    item.json().map_err(stored_not_json)
+}
+
+fn stored_not_json(error: serde_json::Error) -> DeliveryError {
+    DeliveryError::Request(format!("the stored item is not JSON: {error}"))
 }
 
 /// A successful delivery.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::Engine;
 use super::intake::{IntakeError, Prepared, redact_lines};
 use crate::circuit::{Pass, Verdict};
-use crate::connectors::{DeliveryError, DeliveryReport};
+use crate::connectors::{DeliveryError, DeliveryReport, read_stored};
 use crate::metrics::events;
 use crate::queue::{Completion, LeasedTask, LogLine, Outcome, backoff_delay, now_ms};
 use crate::runtime::RouteRuntime;
@@ -59,7 +59,7 @@ struct Outgoing {
 pub(super) async fn attempt(
     engine: &Engine,
     route: &RouteRuntime,
-    mut task: LeasedTask,
+    task: LeasedTask,
     pass: Pass,
 ) -> Attempted {
     let started = Instant::now();
@@ -72,9 +72,7 @@ pub(super) async fn attempt(
             task.attempts, route.compiled.spec.outgoing.connection
         )));
     }
-    // The item goes to the outgoing pipeline; the rest of the task settles the attempt.
-    let item = std::mem::take(&mut task.item);
-    let result = deliver_one(engine, route, &task, item, pass, &mut log)
+    let result = deliver_one(engine, route, &task, pass, &mut log)
         .instrument(span.clone())
         .await;
     settled(route, task, log, result, started, &span)
@@ -95,16 +93,20 @@ fn since(at_ms: i64) -> Duration {
 }
 
 /// Runs the outgoing pipeline and sends each resulting item, stopping at the first
-/// failure.
+/// failure. A route without outgoing or after-delivery steps sends the item as it was
+/// stored ([`send_stored`]).
 async fn deliver_one(
     engine: &Engine,
     route: &RouteRuntime,
     task: &LeasedTask,
-    item: Value,
     pass: Pass,
     log: &mut Vec<LogLine>,
 ) -> Result<Delivered, DeliveryError> {
+    if route.outgoing.is_empty() && route.after_delivery.is_empty() {
+        return send_stored(route, task, pass, log).await;
+    }
     // Filtered out or not built: nothing was sent, the pass drops unsettled.
+    let item = read_stored(&task.item)?;
     let Some((context, items)) = outgoing(engine, route, item, log).await? else {
         return Ok(Delivered::Skipped);
     };
@@ -125,6 +127,28 @@ async fn deliver_one(
     delivered(engine, route, task, items, reports, &context, log).await
 }
 
+/// Sends an item the route does not reshape on its way out as the queue stored it:
+/// nothing reads the item or the receiver's answer into values, unless the sink needs
+/// them (see [`crate::connectors::Sink::send_stored`]).
+async fn send_stored(
+    route: &RouteRuntime,
+    task: &LeasedTask,
+    pass: Pass,
+    log: &mut Vec<LogLine>,
+) -> Result<Delivered, DeliveryError> {
+    match route.sink.send_stored(&task.item, &task.id).await {
+        Ok(report) => {
+            pass.settle(Verdict::Answered);
+            log_reports(task, std::slice::from_ref(&report), log);
+            Ok(Delivered::Done(Vec::new(), report.response))
+        }
+        Err(error) => {
+            pass.settle(verdict(&error));
+            Err(error)
+        }
+    }
+}
+
 /// One delivery attempt of several tasks, sent to the sink as one batch.
 pub(super) async fn attempt_batch(
     engine: &Engine,
@@ -135,14 +159,18 @@ pub(super) async fn attempt_batch(
     let started = Instant::now();
     let mut attempted = Vec::with_capacity(tasks.len());
     let mut ready = Vec::with_capacity(tasks.len());
-    for mut task in tasks {
+    for task in tasks {
         first_attempt(route, &task);
         let span = spans::attempt(&task);
         let mut log = Vec::new();
-        let item = std::mem::take(&mut task.item);
-        let ran = outgoing(engine, route, item, &mut log)
-            .instrument(span.clone())
-            .await;
+        let ran = match read_stored(&task.item) {
+            Ok(item) => {
+                outgoing(engine, route, item, &mut log)
+                    .instrument(span.clone())
+                    .await
+            }
+            Err(error) => Err(error),
+        };
         match ran {
             Err(error) => attempted.push(settled(route, task, log, Err(error), started, &span)),
             Ok(None) => attempted.push(settled(
@@ -263,9 +291,8 @@ fn idempotency_keys(task: &LeasedTask, count: usize) -> Vec<String> {
     (1..=count).map(|n| format!("{}-{n}", task.id)).collect()
 }
 
-/// Runs the outgoing pipeline on a task's item (taken out of the task: nothing after
-/// the pipeline reads it, and a deep copy per attempt was measurable). `None`: the item
-/// was filtered out.
+/// Runs the outgoing pipeline on a task's item (read from the stored text; nothing
+/// after the pipeline reads the task's item). `None`: the item was filtered out.
 async fn outgoing(
     engine: &Engine,
     route: &RouteRuntime,

@@ -4,7 +4,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -21,7 +20,7 @@ const MAX_LEASE_BATCH: usize = 256;
 /// Most tasks buffered (and leased at once) when the slots take them fast; bounds the
 /// size of a lease transaction.
 const MAX_BUFFER: usize = 1024;
-/// Most memory the buffered tasks hold (as [`held_bytes`] estimates it): a lease asks
+/// Most memory the buffered tasks hold (as [`task_bytes`] estimates it): a lease asks
 /// for no more tasks than fit at the size of the largest recent item, so large items
 /// are buffered a few at a time, not [`MAX_BUFFER`] of them.
 const MAX_BUFFER_BYTES: usize = 8 << 20;
@@ -454,33 +453,14 @@ fn paced_target(taken: usize, elapsed: Duration, floor: usize) -> usize {
     paced.clamp(floor, MAX_BUFFER.max(floor))
 }
 
-/// About the memory a leased task holds, in bytes: its item's nodes, strings and keys
-/// ([`held_bytes`]) and its identifiers.
+/// About the memory a leased task holds, in bytes: its item's stored text (a buffered
+/// task is not read into values until its attempt) and its identifiers.
 fn task_bytes(task: &LeasedTask) -> usize {
     size_of::<LeasedTask>()
-        + held_bytes(&task.item)
+        + task.item.text().len()
         + task.id.len()
         + task.lease_token.len()
         + task.trace.as_ref().map_or(0, String::len)
-}
-
-/// About the memory `value` holds, in bytes: a [`Value`] per node, the text of its
-/// strings, a `String` and the text of every key. An estimate (a map's own nodes are
-/// left out), far cheaper than serializing the item, linear in its nodes; items come
-/// from serde_json's parser, whose depth limit bounds the recursion.
-fn held_bytes(value: &Value) -> usize {
-    const NODE: usize = size_of::<Value>();
-    match value {
-        Value::Null | Value::Bool(_) | Value::Number(_) => NODE,
-        Value::String(text) => NODE + text.len(),
-        Value::Array(items) => NODE + items.iter().map(held_bytes).sum::<usize>(),
-        Value::Object(map) => {
-            NODE + map
-                .iter()
-                .map(|(key, value)| size_of::<String>() + key.len() + held_bytes(value))
-                .sum::<usize>()
-        }
-    }
 }
 
 /// Waits for a free slot and starts delivering `task` if the Connection's circuit lets
@@ -625,6 +605,7 @@ mod tests {
     use std::str::FromStr;
 
     use chrono::Timelike;
+    use serde_json::Value;
 
     use super::*;
 
@@ -654,7 +635,7 @@ mod tests {
                 namespace: "default".into(),
                 route: "items".into(),
             },
-            item,
+            item: crate::queue::StoredItem::of(&item),
             attempts: 1,
             lease_token: "token".into(),
             created_at_ms: 0,
@@ -714,15 +695,6 @@ mod tests {
         assert!(prefetch.bytes < held);
         prefetch.put_back(first);
         assert_eq!(prefetch.bytes, held);
-    }
-
-    #[test]
-    fn the_held_bytes_of_an_item_grow_with_its_text() {
-        let small = held_bytes(&serde_json::json!({"a": "x"}));
-        let large = held_bytes(&serde_json::json!({"a": "x".repeat(10_000)}));
-        assert!(large >= small + 9_999, "{small} {large}");
-        let nested = held_bytes(&serde_json::json!([[1, 2], {"k": [null, true]}]));
-        assert_eq!(nested, 8 * size_of::<Value>() + size_of::<String>() + 1);
     }
 
     #[test]

@@ -31,7 +31,7 @@ fn leased(route: &RouteKey) -> LeasedTask {
     LeasedTask {
         id: uuid::Uuid::now_v7().to_string(),
         route: route.clone(),
-        item: serde_json::json!({"n": 1}),
+        item: crate::queue::StoredItem::of(&serde_json::json!({"n": 1})),
         attempts: 1,
         lease_token: "lease".into(),
         created_at_ms: now_ms(),

@@ -172,12 +172,50 @@ impl NewTask {
     }
 }
 
+/// A leased task's item as the queue stored it: its JSON text (compact, as
+/// `serde_json` wrote it). It is read into a value only where a step or a sink needs one:
+/// a route without outgoing or after-delivery steps hands the text to its sink as it is
+/// (see [`crate::connectors::Sink::send_stored`]), and a buffered task holds the text,
+/// not a tree of values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredItem(String);
+
+impl StoredItem {
+    /// The item as stored: `text` is JSON, or reading it fails with the reason.
+    pub fn new(text: String) -> Self {
+        Self(text)
+    }
+
+    /// `value` as the queue stores it.
+    pub fn of(value: &serde_json::Value) -> Self {
+        Self(value.to_string())
+    }
+
+    /// The stored JSON text.
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+
+    /// The item as a value; an error when the stored text is not JSON (a row edited by
+    /// hand, or a damaged database).
+    pub fn read(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
+
+    /// The stored text, checked to be one JSON value (without building it), for a sink
+    /// that sends it as it is.
+    pub fn json(&self) -> Result<&str, serde_json::Error> {
+        serde_json::from_str::<serde::de::IgnoredAny>(&self.0)?;
+        Ok(&self.0)
+    }
+}
+
 /// A task handed to a runner for delivery.
 #[derive(Debug, Clone)]
 pub struct LeasedTask {
     pub id: String,
     pub route: RouteKey,
-    pub item: serde_json::Value,
+    pub item: StoredItem,
     /// Attempts including this one.
     pub attempts: i64,
     pub lease_token: String,

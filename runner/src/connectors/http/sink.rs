@@ -15,7 +15,8 @@ use url::Url;
 use super::batch::{BatchSettings, ItemResult, batch_key, item_results};
 use super::endpoint::{EndpointError, HttpEndpoint, resolve_headers, wire_method};
 use super::template::UrlTemplate;
-use crate::connectors::{DeliveryError, DeliveryReport, Sink};
+use crate::connectors::{DeliveryError, DeliveryReport, Sink, read_stored, stored_json};
+use crate::queue::StoredItem;
 use crate::redact;
 use crate::secrets::SecretSource;
 use crate::transform::JqProgram;
@@ -221,6 +222,28 @@ impl HttpSink {
         )))
     }
 
+    /// Sends one item's request with `body` as JSON and reports how it went.
+    async fn deliver(
+        &self,
+        url: Url,
+        body: Vec<u8>,
+        idempotency_key: &str,
+    ) -> Result<DeliveryReport, DeliveryError> {
+        let answered = self
+            .exchange(
+                url,
+                body,
+                "application/json",
+                idempotency_key,
+                self.keep_response,
+            )
+            .await?;
+        Ok(DeliveryReport {
+            summary: answered.summary,
+            response: answered.answer,
+        })
+    }
+
     /// One batch request for `chunk` (indexes into `items`, with their encoded
     /// bodies); one result per entry of `chunk`.
     async fn send_chunk(
@@ -307,19 +330,25 @@ impl Sink for HttpSink {
     ) -> Result<DeliveryReport, DeliveryError> {
         let url = self.url(item)?;
         let body = self.encode(item)?;
-        let answered = self
-            .exchange(
-                url,
-                body,
-                "application/json",
-                idempotency_key,
-                self.keep_response,
-            )
-            .await?;
-        Ok(DeliveryReport {
-            summary: answered.summary,
-            response: answered.answer,
-        })
+        self.deliver(url, body, idempotency_key).await
+    }
+
+    /// Without a `body` program and with a path that does not read the item, the
+    /// stored text is the body: it is the compact JSON [`HttpSink::encode`] would write
+    /// of the value read from it (checked to be JSON, not read into a value and written
+    /// out again).
+    async fn send_stored(
+        &self,
+        item: &StoredItem,
+        idempotency_key: &str,
+    ) -> Result<DeliveryReport, DeliveryError> {
+        match (&self.body, &self.fixed_url) {
+            (None, Some(url)) => {
+                let body = stored_json(item)?.as_bytes().to_vec();
+                self.deliver(url.clone(), body, idempotency_key).await
+            }
+            _ => self.send(&read_stored(item)?, idempotency_key).await,
+        }
     }
 
     fn batch_size(&self) -> usize {
@@ -458,6 +487,148 @@ mod tests {
         assert!(templated.fixed_url.is_none());
         let url = templated.url(&item).map(|url| url.to_string()).ok();
         assert_eq!(url.as_deref(), Some("http://127.0.0.1:9/api/items/a%2Fb"));
+    }
+
+    /// A receiver on loopback that answers 200 to every request and keeps each one's
+    /// path and body bytes.
+    async fn receiver() -> (String, Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>) {
+        let seen: Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+        let kept = seen.clone();
+        let app =
+            axum::Router::new().fallback(move |uri: axum::http::Uri, body: axum::body::Bytes| {
+                let kept = kept.clone();
+                async move {
+                    kept.lock()
+                        .unwrap_or_else(|e| panic!("{e}"))
+                        .push((uri.path().to_owned(), body.to_vec()));
+                    "ok"
+                }
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{address}/api/"), seen)
+    }
+
+    fn sink_to(base_url: &str, delivery: serde_json::Value) -> HttpSink {
+        let connection: switchyard_crds::v1alpha1::HttpConnection =
+            serde_json::from_value(serde_json::json!({"baseUrl": base_url}))
+                .unwrap_or_else(|e| panic!("{e}"));
+        let secrets = SecretSource { dir: None };
+        let endpoint =
+            HttpEndpoint::new(&connection, "default", &secrets).unwrap_or_else(|e| panic!("{e}"));
+        let delivery: HttpDelivery =
+            serde_json::from_value(delivery).unwrap_or_else(|e| panic!("{e}"));
+        HttpSink::new(Arc::new(endpoint), &delivery, "default", &secrets, false)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A stored item goes out as it was stored when nothing reshapes it: the receiver
+    /// gets the bytes `send` writes of the same item. A `body` program and a path that
+    /// reads the item still see the item's value.
+    #[tokio::test]
+    async fn a_stored_item_is_sent_as_the_value_would_be() {
+        let (base, seen) = receiver().await;
+        let item = serde_json::json!({"id": "a/b", "total": 12.5, "name": "Zoë \"Z\"\n", "lines": [1, -2, null]});
+        let stored = StoredItem::of(&item);
+        let bodies = |seen: &std::sync::Mutex<Vec<(String, Vec<u8>)>>| {
+            std::mem::take(&mut *seen.lock().unwrap_or_else(|e| panic!("{e}")))
+        };
+
+        let plain = sink_to(&base, serde_json::json!({"path": "/orders"}));
+        plain
+            .send(&item, "k1")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        plain
+            .send_stored(&stored, "k2")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got = bodies(&seen);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], got[1], "the stored text is the body send writes");
+        assert_eq!(got[1].1, stored.text().as_bytes());
+
+        let reshaped = sink_to(
+            &base,
+            serde_json::json!({"path": "/orders", "body": "{ref: .id}"}),
+        );
+        reshaped
+            .send_stored(&stored, "k3")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let templated = sink_to(&base, serde_json::json!({"path": "/orders/{{ .id }}"}));
+        templated
+            .send_stored(&stored, "k4")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got = bodies(&seen);
+        assert_eq!(
+            got[0],
+            ("/api/orders".to_owned(), br#"{"ref":"a/b"}"#.to_vec())
+        );
+        assert_eq!(got[1].0, "/api/orders/a%2Fb");
+        assert_eq!(got[1].1, stored.text().as_bytes());
+    }
+
+    /// Stored text that is not JSON (a row edited by hand) is never sent: each way of
+    /// sending fails the attempt with the reason, which names a position, not the text.
+    #[tokio::test]
+    async fn a_stored_item_that_is_not_json_is_not_sent() {
+        let (base, seen) = receiver().await;
+        for broken in ["{\"token\": \"s3cr3t\"", "", "{} {}", "s3cr3t"] {
+            let stored = StoredItem::new(broken.to_owned());
+            for delivery in [
+                serde_json::json!({"path": "/orders"}),
+                serde_json::json!({"path": "/orders", "body": "."}),
+                serde_json::json!({"path": "/orders/{{ .id }}"}),
+            ] {
+                let error = sink_to(&base, delivery.clone())
+                    .send_stored(&stored, "k")
+                    .await
+                    .err()
+                    .unwrap_or_else(|| panic!("{broken:?} {delivery} was sent"));
+                assert!(matches!(error, DeliveryError::Request(_)), "{error:?}");
+                let message = error.to_string();
+                assert!(message.contains("the stored item is not JSON"), "{message}");
+                assert!(!message.contains("s3cr3t"), "{message}");
+            }
+        }
+        assert!(seen.lock().unwrap_or_else(|e| panic!("{e}")).is_empty());
+    }
+
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 32, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(any::<String>(), inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// What makes sending the stored text safe: for any item, the text the queue
+        /// stores is byte for byte what `encode` writes of the value read back from it
+        /// (floats, escapes and key order included).
+        #[test]
+        fn the_stored_text_is_what_encode_writes_of_it(item in any_json()) {
+            let stored = StoredItem::of(&item);
+            let read = stored.read().unwrap_or_else(|e| panic!("{e}"));
+            let encoded = sink("/orders").encode(&read).unwrap_or_else(|e| panic!("{e}"));
+            proptest::prop_assert_eq!(stored.json().ok().map(str::as_bytes), Some(encoded.as_slice()));
+        }
     }
 
     #[test]

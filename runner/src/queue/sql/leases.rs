@@ -12,11 +12,10 @@ use sqlx::{Any, Row, Transaction};
 use super::SqlQueue;
 use super::counts::{CountChanges, CountWriter};
 use super::dialect::Dialect;
-use super::rows::parse_item;
 use super::states::{PENDING, PROCESSING};
 use super::writer::{Durability, Writer};
 use crate::metrics::events::{self, TakeBack};
-use crate::queue::{LeaseAsk, LeasedTask, QueueError, RouteKey, TaskState};
+use crate::queue::{LeaseAsk, LeasedTask, QueueError, RouteKey, StoredItem, TaskState};
 
 /// Every leased task due again (start-up of an embedded queue).
 static RECLAIM: LazyLock<String> = LazyLock::new(|| {
@@ -145,7 +144,8 @@ impl SqlQueue {
 
     /// Leases up to `ask.limit` of the route's due tasks in `tx`, under a token of
     /// their own. The rows are read into tasks once the transaction is over
-    /// ([`LeasedRows::read`]): an item that cannot be read fails its own lease, not the
+    /// ([`LeasedRows::read`]), their items kept as the stored text: an item that is not
+    /// JSON fails its own attempt (see [`StoredItem::read`]), not the lease or the
     /// transaction (and the writes committed with it).
     pub(super) async fn lease_on(
         &self,
@@ -202,7 +202,7 @@ impl LeasedRows {
                     .try_get("item")
                     .map_err(QueueError::db("read leased task"))?;
                 Ok(LeasedTask {
-                    item: parse_item(&id, &item)?,
+                    item: StoredItem::new(item),
                     attempts: row
                         .try_get("attempts")
                         .map_err(QueueError::db("read leased task"))?,
