@@ -135,7 +135,8 @@ pub trait QueueStore: Send + Sync + 'static {
     /// it can be leased at once), with `now_ms` as the time of every change. `Err`:
     /// nothing was committed, nothing leased. `Ok`: one answer per ask, in order; an ask
     /// whose leased rows cannot be read back fails alone (its tasks stay leased until
-    /// their lease runs out).
+    /// their lease runs out). Items are not read here: an item that is not JSON fails
+    /// its own attempt ([`StoredItem::read`]).
     async fn write_and_lease(
         &self,
         batch: WriteBatch,

@@ -258,6 +258,61 @@ mod tests {
         assert!(short.take_back_due(start + 50));
     }
 
+    /// A stored item that is not JSON (a row edited by hand) does not fail the lease:
+    /// every task is leased, and only that one's item fails to read (its attempt fails
+    /// with the reason; see `connectors::read_stored`).
+    #[tokio::test]
+    async fn an_item_that_is_not_json_is_leased_with_the_others() {
+        use crate::queue::{NewTask, QueueStore, WriteBatch};
+        let (_dir, queue) = queue().await;
+        let route = RouteKey {
+            namespace: "shop".into(),
+            route: "orders".into(),
+        };
+        let new_tasks: Vec<NewTask> = (0..3)
+            .map(|n| NewTask {
+                id: uuid::Uuid::now_v7().to_string(),
+                route: route.clone(),
+                item: serde_json::json!({"n": n}),
+                source: "webhook",
+                log: Vec::new(),
+                failure: None,
+                provenance: None,
+                trace: None,
+            })
+            .collect();
+        let broken = new_tasks[1].id.clone();
+        queue
+            .write(WriteBatch {
+                new_tasks,
+                ..WriteBatch::default()
+            })
+            .await
+            .expect("write");
+        sqlx::query("UPDATE tasks SET item = '{\"n\": ' WHERE id = $1")
+            .bind(broken.clone())
+            .execute(&queue.writer)
+            .await
+            .expect("break the item");
+        let leased = queue
+            .lease(&route, 8, crate::queue::now_ms())
+            .await
+            .expect("lease");
+        assert_eq!(leased.len(), 3);
+        for (n, task) in leased.iter().enumerate() {
+            if task.id == broken {
+                assert!(task.item.read().is_err());
+                assert!(task.item.json().is_err());
+            } else {
+                assert_eq!(task.item.read().ok(), Some(serde_json::json!({"n": n})));
+                assert_eq!(
+                    task.item.json().ok(),
+                    Some(format!("{{\"n\":{n}}}").as_str())
+                );
+            }
+        }
+    }
+
     /// SQLite's plan of `sql` with `params` integer parameters (the values do not matter
     /// to the plan), one step per line.
     async fn plan(queue: &SqlQueue, sql: &str, params: usize) -> Vec<String> {
