@@ -489,10 +489,13 @@ mod tests {
         assert_eq!(url.as_deref(), Some("http://127.0.0.1:9/api/items/a%2Fb"));
     }
 
+    /// The requests a test receiver saw: path and body bytes.
+    type Seen = std::sync::Mutex<Vec<(String, Vec<u8>)>>;
+
     /// A receiver on loopback that answers 200 to every request and keeps each one's
     /// path and body bytes.
-    async fn receiver() -> (String, Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>) {
-        let seen: Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    async fn receiver() -> (String, Arc<Seen>) {
+        let seen: Arc<Seen> = Arc::default();
         let kept = seen.clone();
         let app =
             axum::Router::new().fallback(move |uri: axum::http::Uri, body: axum::body::Bytes| {
@@ -533,9 +536,8 @@ mod tests {
         let (base, seen) = receiver().await;
         let item = serde_json::json!({"id": "a/b", "total": 12.5, "name": "Zoë \"Z\"\n", "lines": [1, -2, null]});
         let stored = StoredItem::of(&item);
-        let bodies = |seen: &std::sync::Mutex<Vec<(String, Vec<u8>)>>| {
-            std::mem::take(&mut *seen.lock().unwrap_or_else(|e| panic!("{e}")))
-        };
+        let bodies =
+            |seen: &Seen| std::mem::take(&mut *seen.lock().unwrap_or_else(|e| panic!("{e}")));
 
         let plain = sink_to(&base, serde_json::json!({"path": "/orders"}));
         plain
