@@ -6,7 +6,7 @@ use sqlx::Any;
 use super::SqlQueue;
 use super::counts::CountChanges;
 use super::dialect::{Dialect, INSERT_CHUNK};
-use crate::queue::{LogLine, NewTask, QueueError};
+use crate::queue::{LogLine, NewTask, QueueError, StoredItem};
 
 /// `lines` as the `log` column of `tasks` holds them: one JSON object per line, each
 /// ended by a newline (JSON escapes a newline inside a string, so the split is
@@ -46,7 +46,7 @@ impl SqlQueue {
                     .bind(task.route.namespace.clone())
                     .bind(task.route.route.clone())
                     .bind(state.as_str())
-                    .bind(task.item.to_string())
+                    .bind(StoredItem::of(&task.item).into_text())
                     .bind(task.source)
                     .bind(attempts)
                     .bind(now)
