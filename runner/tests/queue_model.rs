@@ -329,6 +329,7 @@ impl Harness {
                 }
                 let completion = Completion {
                     id: task.id,
+                    route: task.route,
                     lease_token: token,
                     outcome,
                     log: vec![],

@@ -109,20 +109,13 @@ async fn snapshots_are_applied_to_the_route_status_and_throttled() {
         .expect("enqueue");
     let leased = store.lease(&route, 2, now_ms()).await.expect("lease");
     let completions = vec![
-        Completion {
-            id: leased[0].id.clone(),
-            lease_token: leased[0].lease_token.clone(),
-            outcome: Outcome::Done,
-            log: vec![],
-        },
-        Completion {
-            id: leased[1].id.clone(),
-            lease_token: leased[1].lease_token.clone(),
-            outcome: Outcome::Failed {
+        Completion::of(&leased[0], Outcome::Done),
+        Completion::of(
+            &leased[1],
+            Outcome::Failed {
                 error: "POST https://erp/orders answered 422".into(),
             },
-            log: vec![],
-        },
+        ),
     ];
     store
         .write(WriteBatch {

@@ -523,6 +523,7 @@ fn settle(
     Attempted {
         completion: Completion {
             id: task.id,
+            route: task.route,
             lease_token: task.lease_token,
             outcome,
             log: redact_lines(log),

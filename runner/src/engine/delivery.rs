@@ -434,6 +434,7 @@ impl Prefetch {
             .drain(..)
             .map(|(task, _)| Completion {
                 id: task.id,
+                route: task.route,
                 lease_token: task.lease_token,
                 outcome: Outcome::Released,
                 log: note.map(LogLine::now).into_iter().collect(),

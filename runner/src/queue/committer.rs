@@ -458,12 +458,7 @@ mod tests {
         let (first, second) = (first.expect("lease"), second.expect("lease"));
         assert_eq!((first.len(), second.len()), (2, 1));
         assert_ne!(first[0].lease_token, second[0].lease_token);
-        let back = Completion {
-            id: second[0].id.clone(),
-            lease_token: second[0].lease_token.clone(),
-            outcome: crate::queue::Outcome::Released,
-            log: Vec::new(),
-        };
+        let back = Completion::of(&second[0], crate::queue::Outcome::Released);
         let (released, again) =
             tokio::join!(committer.complete(vec![back]), committer.lease(route(), 5));
         released.expect("release");

@@ -268,9 +268,25 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct Completion {
     pub id: String,
+    /// The leased task's route (from [`LeasedTask::route`]): the counts it moves. The
+    /// queue writes a completion without reading the task's route back.
+    pub route: RouteKey,
     pub lease_token: String,
     pub outcome: Outcome,
     pub log: Vec<LogLine>,
+}
+
+impl Completion {
+    /// `outcome` for `task`, under its lease, with no log lines.
+    pub fn of(task: &LeasedTask, outcome: Outcome) -> Self {
+        Self {
+            id: task.id.clone(),
+            route: task.route.clone(),
+            lease_token: task.lease_token.clone(),
+            outcome,
+            log: Vec::new(),
+        }
+    }
 }
 
 /// Everything one transaction writes.

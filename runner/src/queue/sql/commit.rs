@@ -271,6 +271,7 @@ mod tests {
     fn completion() -> Completion {
         Completion {
             id: "t1".into(),
+            route: route(),
             lease_token: "l1".into(),
             outcome: Outcome::Done,
             log: Vec::new(),

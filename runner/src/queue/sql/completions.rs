@@ -1,31 +1,32 @@
 //! Completions: the outcome of each delivery attempt, applied under the attempt's lease
 //! token in the group commit's transaction (a completion whose lease was lost changes
-//! nothing). Each statement returns the route of the tasks it changed, for the counts.
+//! nothing). The counts move by the rows each statement changed, on the route the
+//! completion names (its leased task's): nothing is read back. SQLite would collect
+//! `RETURNING` rows in a temporary table first, for every statement.
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use sqlx::Any;
-use sqlx::any::AnyRow;
 
 use super::SqlQueue;
 use super::counts::CountChanges;
 use super::dialect::{Dialect, INSERT_CHUNK};
 use super::states::{DONE, PENDING};
-use crate::queue::{Completion, Outcome, QueueError, TaskState};
+use crate::queue::{Completion, Outcome, QueueError, RouteKey, TaskState};
 
 /// A leased task handed back untried.
 static RELEASE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE tasks SET state = {PENDING}, attempts = attempts - 1, updated_at = $1, \
-         lease_until = NULL, lease_token = NULL WHERE id = $2 AND lease_token = $3 \
-         RETURNING namespace, route"
+         lease_until = NULL, lease_token = NULL WHERE id = $2 AND lease_token = $3"
     )
 });
 
 /// A leased task's attempt ended: `$1` is its next state.
 const FINISH: &str = "UPDATE tasks SET state = $1, updated_at = $2, next_attempt_at = COALESCE($3, next_attempt_at), \
      last_error = COALESCE($4, last_error), lease_until = NULL, lease_token = NULL \
-     WHERE id = $5 AND lease_token = $6 RETURNING namespace, route";
+     WHERE id = $5 AND lease_token = $6";
 
 impl SqlQueue {
     pub(super) async fn apply_completions(
@@ -38,47 +39,50 @@ impl SqlQueue {
         // A task matched under its lease token was `processing` (only a lease sets the
         // token; every other change clears it).
         let ended = TaskState::Processing;
-        // Successful deliveries are the bulk: one statement per lease token.
-        let mut done_by_token: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        // Successful deliveries are the bulk: one statement per lease token (one lease
+        // takes the tasks of one route).
+        let mut done_by_token: BTreeMap<(&str, &RouteKey), Vec<&str>> = BTreeMap::new();
         for completion in completions {
+            let route = &completion.route;
             match &completion.outcome {
                 Outcome::Done => done_by_token
-                    .entry(completion.lease_token.as_str())
+                    .entry((completion.lease_token.as_str(), route))
                     .or_default()
                     .push(completion.id.as_str()),
                 Outcome::Skipped => {
-                    let row = Self::finish_one(tx, completion, TaskState::Skipped, now, None, None)
+                    let n = Self::finish_one(tx, completion, TaskState::Skipped, now, None, None)
                         .await?;
-                    counts.moved_rows(row.as_slice(), ended, TaskState::Skipped)?;
+                    counts.moved(route, ended, TaskState::Skipped, n);
                 }
                 Outcome::Released => {
-                    let row = sqlx::query(&RELEASE)
+                    let n = sqlx::query(&RELEASE)
                         .bind(now)
                         .bind(completion.id.clone())
                         .bind(completion.lease_token.clone())
-                        .fetch_optional(&mut **tx)
+                        .execute(&mut **tx)
                         .await
-                        .map_err(QueueError::db("release task"))?;
-                    counts.moved_rows(row.as_slice(), ended, TaskState::Pending)?;
+                        .map_err(QueueError::db("release task"))?
+                        .rows_affected();
+                    counts.moved(route, ended, TaskState::Pending, n);
                 }
                 Outcome::Failed { error } => {
-                    let row =
+                    let n =
                         Self::finish_one(tx, completion, TaskState::Failed, now, None, Some(error))
                             .await?;
-                    counts.moved_rows(row.as_slice(), ended, TaskState::Failed)?;
+                    counts.moved(route, ended, TaskState::Failed, n);
                 }
                 Outcome::Waiting {
                     correlation,
                     until_ms,
                 } => {
-                    let row = Self::wait_one(tx, completion, correlation, *until_ms, now).await?;
-                    counts.moved_rows(row.as_slice(), ended, TaskState::Waiting)?;
+                    let n = Self::wait_one(tx, completion, correlation, *until_ms, now).await?;
+                    counts.moved(route, ended, TaskState::Waiting, n);
                 }
                 Outcome::Retry {
                     next_attempt_at_ms,
                     error,
                 } => {
-                    let row = Self::finish_one(
+                    let n = Self::finish_one(
                         tx,
                         completion,
                         TaskState::Pending,
@@ -87,15 +91,15 @@ impl SqlQueue {
                         Some(error),
                     )
                     .await?;
-                    counts.moved_rows(row.as_slice(), ended, TaskState::Pending)?;
+                    counts.moved(route, ended, TaskState::Pending, n);
                 }
             }
         }
-        for (token, ids) in done_by_token {
+        for ((token, route), ids) in done_by_token {
             for chunk in ids.chunks(INSERT_CHUNK) {
                 let sql = format!(
                     "UPDATE tasks SET state = {DONE}, updated_at = {}, lease_until = NULL, lease_token = NULL, \
-                     last_error = NULL WHERE lease_token = {} AND id IN ({}) RETURNING namespace, route",
+                     last_error = NULL WHERE lease_token = {} AND id IN ({})",
                     dialect.params(1, 1),
                     dialect.params(2, 1),
                     dialect.params(3, chunk.len())
@@ -104,11 +108,12 @@ impl SqlQueue {
                 for id in chunk {
                     query = query.bind(id.to_string());
                 }
-                let rows = query
-                    .fetch_all(&mut **tx)
+                let n = query
+                    .execute(&mut **tx)
                     .await
-                    .map_err(QueueError::db("complete tasks"))?;
-                counts.moved_rows(&rows, ended, TaskState::Done)?;
+                    .map_err(QueueError::db("complete tasks"))?
+                    .rows_affected();
+                counts.moved(route, ended, TaskState::Done, n);
             }
         }
         Ok(())
@@ -121,7 +126,7 @@ impl SqlQueue {
         now: i64,
         next_attempt_at: Option<i64>,
         error: Option<&String>,
-    ) -> Result<Option<AnyRow>, QueueError> {
+    ) -> Result<u64, QueueError> {
         sqlx::query(FINISH)
             .bind(state.as_str())
             .bind(now)
@@ -129,8 +134,9 @@ impl SqlQueue {
             .bind(error.cloned())
             .bind(completion.id.clone())
             .bind(completion.lease_token.clone())
-            .fetch_optional(&mut **tx)
+            .execute(&mut **tx)
             .await
+            .map(|done| done.rows_affected())
             .map_err(QueueError::db("complete task"))
     }
 }

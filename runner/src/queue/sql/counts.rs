@@ -314,8 +314,8 @@ mod tests {
 
     use super::*;
     use crate::queue::{
-        Ack, AckOutcome, Completion, LeasedTask, NewTask, OnTimeout, Outcome, QueueStore,
-        TaskAction, WriteBatch, now_ms,
+        Ack, AckOutcome, Completion, NewTask, OnTimeout, Outcome, QueueStore, TaskAction,
+        WriteBatch, now_ms,
     };
 
     const LEASE: Duration = Duration::from_secs(60);
@@ -337,15 +337,6 @@ mod tests {
             failure: None,
             provenance: None,
             trace: None,
-        }
-    }
-
-    fn completion(task: &LeasedTask, outcome: Outcome) -> Completion {
-        Completion {
-            id: task.id.clone(),
-            lease_token: task.lease_token.clone(),
-            outcome,
-            log: Vec::new(),
         }
     }
 
@@ -417,27 +408,27 @@ mod tests {
         queue.lease(&invoices, 8, now).await.expect("lease");
         assert_exact(&queue, "leases").await;
 
-        let mut stale = completion(&leased[7], Outcome::Done);
+        let mut stale = Completion::of(&leased[7], Outcome::Done);
         stale.lease_token = "lost".into();
         let outcomes = vec![
-            completion(&leased[0], Outcome::Done),
-            completion(&leased[1], Outcome::Done),
-            completion(&leased[2], Outcome::Skipped),
-            completion(
+            Completion::of(&leased[0], Outcome::Done),
+            Completion::of(&leased[1], Outcome::Done),
+            Completion::of(&leased[2], Outcome::Skipped),
+            Completion::of(
                 &leased[3],
                 Outcome::Failed {
                     error: "bad".into(),
                 },
             ),
-            completion(
+            Completion::of(
                 &leased[4],
                 Outcome::Retry {
                     next_attempt_at_ms: now,
                     error: "503".into(),
                 },
             ),
-            completion(&leased[5], Outcome::Released),
-            completion(
+            Completion::of(&leased[5], Outcome::Released),
+            Completion::of(
                 &leased[6],
                 Outcome::Waiting {
                     correlation: "c-6".into(),
@@ -459,7 +450,7 @@ mod tests {
         write(
             &queue,
             Vec::new(),
-            vec![completion(
+            vec![Completion::of(
                 &again[0],
                 Outcome::Waiting {
                     correlation: "c-7".into(),

@@ -171,12 +171,13 @@ mod tests {
         queue
             .write(WriteBatch {
                 completions: vec![Completion {
-                    id: id.clone(),
-                    lease_token: leased[0].lease_token.clone(),
-                    outcome: Outcome::Failed {
-                        error: "HTTP 503".into(),
-                    },
                     log: vec![attempt.clone()],
+                    ..Completion::of(
+                        &leased[0],
+                        Outcome::Failed {
+                            error: "HTTP 503".into(),
+                        },
+                    )
                 }],
                 ..WriteBatch::default()
             })

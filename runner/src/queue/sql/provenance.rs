@@ -200,12 +200,7 @@ mod tests {
             .write(WriteBatch {
                 completions: leased
                     .iter()
-                    .map(|task| Completion {
-                        id: task.id.clone(),
-                        lease_token: task.lease_token.clone(),
-                        outcome: Outcome::Done,
-                        log: Vec::new(),
-                    })
+                    .map(|task| Completion::of(task, Outcome::Done))
                     .collect(),
                 ..Default::default()
             })

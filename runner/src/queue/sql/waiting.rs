@@ -6,7 +6,6 @@
 
 use std::sync::LazyLock;
 
-use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
 
 use super::SqlQueue;
@@ -20,7 +19,7 @@ static WAIT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE tasks SET state = {WAITING}, updated_at = $1, next_attempt_at = $2, \
          correlation = $3, last_error = NULL, lease_until = NULL, lease_token = NULL \
-         WHERE id = $4 AND lease_token = $5 RETURNING namespace, route"
+         WHERE id = $4 AND lease_token = $5"
     )
 });
 
@@ -52,23 +51,24 @@ pub(super) static EXPIRE: LazyLock<String> = LazyLock::new(|| {
 });
 
 impl SqlQueue {
-    /// Records a delivered task as `waiting` (under its lease); its row (namespace,
-    /// route) if the lease was still held.
+    /// Records a delivered task as `waiting` (under its lease); 1 if the lease was still
+    /// held, else 0.
     pub(super) async fn wait_one(
         tx: &mut sqlx::Transaction<'_, Any>,
         completion: &Completion,
         correlation: &str,
         until_ms: i64,
         now: i64,
-    ) -> Result<Option<AnyRow>, QueueError> {
+    ) -> Result<u64, QueueError> {
         sqlx::query(&WAIT)
             .bind(now)
             .bind(until_ms)
             .bind(correlation.to_owned())
             .bind(completion.id.clone())
             .bind(completion.lease_token.clone())
-            .fetch_optional(&mut **tx)
+            .execute(&mut **tx)
             .await
+            .map(|waiting| waiting.rows_affected())
             .map_err(QueueError::db("record waiting task"))
     }
 
