@@ -1,5 +1,7 @@
 //! What differs between SQLite and PostgreSQL in the queue's statements.
 
+use std::fmt::Write as _;
+
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
 pub(super) const INSERT_CHUNK: usize = 500;
 
@@ -25,21 +27,39 @@ impl Dialect {
     /// positional `?`: with numbered ones, binding looks each name up in a list, which
     /// makes a 5,000-parameter batch insert quadratic. PostgreSQL only takes `$n`.
     pub(super) fn params(self, first: usize, count: usize) -> String {
-        match self {
-            Self::Sqlite => vec!["?"; count].join(", "),
-            Self::Postgres => (first..first + count)
-                .map(|n| format!("${n}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        }
+        let mut sql = String::with_capacity(count * 4);
+        self.push_params(&mut sql, first, count);
+        sql
     }
 
-    /// `(…), (…)` placeholders for a multi-row INSERT of `rows` × `cols` values.
+    /// `(…), (…)` placeholders for a multi-row INSERT of `rows` × `cols` values, written
+    /// into one string (the statement of every group commit's batch).
     pub(super) fn rows(self, rows: usize, cols: usize) -> String {
-        (0..rows)
-            .map(|row| format!("({})", self.params(row * cols + 1, cols)))
-            .collect::<Vec<_>>()
-            .join(", ")
+        let mut sql = String::with_capacity(rows * (cols * 4 + 4));
+        for row in 0..rows {
+            if row > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            self.push_params(&mut sql, row * cols + 1, cols);
+            sql.push(')');
+        }
+        sql
+    }
+
+    fn push_params(self, sql: &mut String, first: usize, count: usize) {
+        for n in first..first + count {
+            if n > first {
+                sql.push_str(", ");
+            }
+            match self {
+                Self::Sqlite => sql.push('?'),
+                // Writing to a String cannot fail.
+                Self::Postgres => {
+                    let _ = write!(sql, "${n}");
+                }
+            }
+        }
     }
 
     /// `FROM tasks` read through the partial index `index` (of the tasks in one state).
@@ -60,5 +80,21 @@ impl Dialect {
             Self::Sqlite => "",
             Self::Postgres => " FOR UPDATE SKIP LOCKED",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres_and_positional_for_sqlite() {
+        assert_eq!(Dialect::Postgres.params(3, 3), "$3, $4, $5");
+        assert_eq!(Dialect::Sqlite.params(3, 3), "?, ?, ?");
+        assert_eq!(Dialect::Postgres.params(1, 0), "");
+        assert_eq!(Dialect::Postgres.rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(Dialect::Sqlite.rows(3, 2), "(?, ?), (?, ?), (?, ?)");
+        assert_eq!(Dialect::Sqlite.rows(1, 1), "(?)");
+        assert_eq!(Dialect::Sqlite.rows(0, 4), "");
     }
 }
