@@ -405,7 +405,8 @@ mod tests {
         let now = now_ms();
         let leased = queue.lease(&orders, 8, now).await.expect("lease");
         assert_eq!(leased.len(), 8);
-        queue.lease(&invoices, 8, now).await.expect("lease");
+        let billed = queue.lease(&invoices, 8, now).await.expect("lease");
+        assert!(billed.len() >= 2, "{billed:?}");
         assert_exact(&queue, "leases").await;
 
         let mut stale = Completion::of(&leased[7], Outcome::Done);
@@ -436,6 +437,14 @@ mod tests {
                 },
             ),
             stale,
+            // Another route's outcomes in the same batch: its counts move, not orders'.
+            Completion::of(&billed[0], Outcome::Done),
+            Completion::of(
+                &billed[1],
+                Outcome::Failed {
+                    error: "bad".into(),
+                },
+            ),
         ];
         write(&queue, vec![task(&orders)], outcomes).await;
         assert_exact(&queue, "completions").await;
