@@ -98,8 +98,9 @@ impl SqlQueue {
         for ((token, route), ids) in done_by_token {
             for chunk in ids.chunks(INSERT_CHUNK) {
                 let sql = format!(
-                    "UPDATE tasks SET state = {DONE}, updated_at = {}, lease_until = NULL, lease_token = NULL, \
+                    "{} tasks SET state = {DONE}, updated_at = {}, lease_until = NULL, lease_token = NULL, \
                      last_error = NULL WHERE lease_token = {} AND id IN ({})",
+                    dialect.update(),
                     dialect.params(1, 1),
                     dialect.params(2, 1),
                     dialect.params(3, chunk.len())

@@ -176,8 +176,9 @@ impl CountChanges {
 /// Adds `rows` changes to their rows of `task_counts`.
 fn upsert_sql(dialect: Dialect, rows: usize) -> String {
     format!(
-        "INSERT INTO task_counts (namespace, route, state, slot, n) VALUES {} \
+        "{} INTO task_counts (namespace, route, state, slot, n) VALUES {} \
          ON CONFLICT (namespace, route, state, slot) DO UPDATE SET n = task_counts.n + excluded.n",
+        dialect.insert(),
         dialect.rows(rows, 5)
     )
 }

@@ -62,6 +62,28 @@ impl Dialect {
         }
     }
 
+    /// `INSERT` for a statement that writes many rows in a transaction that is rolled
+    /// back whole when any of its statements fails (every queue transaction: the group
+    /// commit closes its connection on an error, the others drop theirs). On SQLite it
+    /// is `INSERT OR FAIL`: a constraint that fails stops the statement without undoing
+    /// its earlier rows, so SQLite keeps no statement journal (a copy of every page the
+    /// statement changes, to undo that statement alone) — the transaction's rollback
+    /// undoes them. The errors are the same.
+    pub(super) fn insert(self) -> &'static str {
+        match self {
+            Self::Sqlite => "INSERT OR FAIL",
+            Self::Postgres => "INSERT",
+        }
+    }
+
+    /// `UPDATE` for a statement that changes many rows, as [`Dialect::insert`].
+    pub(super) fn update(self) -> &'static str {
+        match self {
+            Self::Sqlite => "UPDATE OR FAIL",
+            Self::Postgres => "UPDATE",
+        }
+    }
+
     /// `FROM tasks` read through the partial index `index` (of the tasks in one state).
     /// SQLite plans without statistics: it cannot know that the partial index is small,
     /// and would rather walk a route's every task in `tasks_by_route`. PostgreSQL's

@@ -34,7 +34,8 @@ impl SqlQueue {
     ) -> Result<(), QueueError> {
         for chunk in tasks.chunks(INSERT_CHUNK) {
             let sql = format!(
-                "INSERT INTO tasks (id, namespace, route, state, item, source, attempts, created_at, updated_at, next_attempt_at, last_error, trace_context, log) VALUES {}",
+                "{} INTO tasks (id, namespace, route, state, item, source, attempts, created_at, updated_at, next_attempt_at, last_error, trace_context, log) VALUES {}",
+                dialect.insert(),
                 dialect.rows(chunk.len(), 13)
             );
             let mut query = sqlx::query(&sql);
@@ -74,7 +75,8 @@ impl SqlQueue {
     ) -> Result<(), QueueError> {
         for chunk in lines.chunks(INSERT_CHUNK) {
             let sql = format!(
-                "INSERT INTO task_logs (task_id, at, seq, message) VALUES {}",
+                "{} INTO task_logs (task_id, at, seq, message) VALUES {}",
+                dialect.insert(),
                 dialect.rows(chunk.len(), 4)
             );
             let mut query = sqlx::query(&sql);

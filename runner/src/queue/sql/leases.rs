@@ -42,10 +42,11 @@ static TAKE_BACK: LazyLock<String> = LazyLock::new(|| {
 /// Leases up to `$6` of a route's due tasks, oldest first.
 pub(super) fn lease_sql(dialect: Dialect) -> String {
     format!(
-        "UPDATE tasks SET state = {PROCESSING}, attempts = attempts + 1, lease_until = $1, lease_token = $2, updated_at = $3 \
+        "{update} tasks SET state = {PROCESSING}, attempts = attempts + 1, lease_until = $1, lease_token = $2, updated_at = $3 \
          WHERE id IN (SELECT id FROM tasks WHERE namespace = $4 AND route = $5 AND state = {PENDING} \
          AND next_attempt_at <= $3 ORDER BY next_attempt_at, id LIMIT $6{lock}) \
          RETURNING id, item, attempts, created_at, trace_context",
+        update = dialect.update(),
         lock = dialect.lock_clause()
     )
 }

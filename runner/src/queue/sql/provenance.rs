@@ -33,8 +33,9 @@ impl SqlQueue {
             .collect();
         for chunk in kept.chunks(INSERT_CHUNK) {
             let sql = format!(
-                "INSERT INTO task_provenance (task_id, received, received_bytes, batch, steps, \
+                "{} INTO task_provenance (task_id, received, received_bytes, batch, steps, \
                  keep_steps, replay_of, from_step) VALUES {}",
+                dialect.insert(),
                 dialect.rows(chunk.len(), 8)
             );
             let mut query = sqlx::query(&sql);
