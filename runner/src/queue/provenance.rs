@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use switchyard_crds::v1alpha1::KeepSteps;
 
 /// Bytes of JSON a task keeps of its item as received and its items after each step,
@@ -133,7 +134,22 @@ pub struct KeptRecord {
 #[derive(Debug)]
 pub struct StepCapture {
     budget: usize,
-    pub steps: Vec<KeptStep>,
+    steps: Vec<CapturedStep>,
+}
+
+/// A [`KeptStep`] as captured: its items already JSON text, serialized once when the
+/// step ran, instead of copied as values and serialized again with the other steps.
+/// Written as a [`KeptStep`] is read.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CapturedStep {
+    step: u32,
+    label: String,
+    kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    items: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    omitted_bytes: Option<u64>,
 }
 
 impl StepCapture {
@@ -148,30 +164,46 @@ impl StepCapture {
     /// A capture that goes on from `earlier` steps (a replay from a later step), which
     /// count against `budget`.
     pub fn continuing(budget: usize, earlier: Vec<KeptStep>) -> Self {
-        Self {
-            budget: budget.saturating_sub(json_len(&earlier)),
-            steps: earlier,
-        }
+        let steps = earlier
+            .into_iter()
+            .map(|kept| CapturedStep {
+                step: kept.step,
+                label: kept.label,
+                kind: kept.kind,
+                items: kept.items.as_deref().and_then(raw_json),
+                omitted_bytes: kept.omitted_bytes,
+            })
+            .collect();
+        let mut capture = Self { budget, steps };
+        capture.budget = budget.saturating_sub(json_len(&capture.steps));
+        capture
     }
 
     /// Notes the items after step `index` (0-based in the pipeline).
     pub fn record(&mut self, index: usize, label: &str, kind: &str, items: &[Value]) {
+        // Counted first: no text is built for items over the budget.
         let bytes = json_len(items);
-        let kept = bytes <= self.budget;
-        if kept {
+        let items = (bytes <= self.budget).then(|| raw_json(items)).flatten();
+        if items.is_some() {
             self.budget -= bytes;
         }
-        self.steps.push(KeptStep {
+        self.steps.push(CapturedStep {
             step: u32::try_from(index + 1).unwrap_or(u32::MAX),
             label: label.to_owned(),
             kind: kind.to_owned(),
-            items: kept.then(|| items.to_vec()),
-            omitted_bytes: (!kept).then_some(bytes as u64),
+            omitted_bytes: items.is_none().then_some(bytes as u64),
+            items,
         });
     }
 }
 
-/// The kept steps of `capture` as stored.
+/// `items` as JSON text, kept as it is (serialized once, not parsed again). JSON
+/// values always serialize (their keys are strings): `None` cannot happen.
+fn raw_json(items: &[Value]) -> Option<Box<RawValue>> {
+    serde_json::value::to_raw_value(items).ok()
+}
+
+/// The kept steps of `capture` as stored: read back as [`KeptStep`]s.
 pub fn steps_json(capture: StepCapture) -> Option<String> {
     // JSON values always serialize (their keys are strings).
     serde_json::to_string(&capture.steps).ok()
@@ -281,9 +313,61 @@ mod tests {
         let mut capture = StepCapture::new(20);
         capture.record(0, "incoming step 1", "set", &[json!({"a": 1})]);
         capture.record(1, "incoming step 2", "jq", &[json!({"b": "x".repeat(40)})]);
-        assert_eq!(capture.steps[0].items, Some(vec![json!({"a": 1})]));
-        assert_eq!(capture.steps[1].items, None);
-        assert_eq!(capture.steps[1].omitted_bytes, Some(50));
+        let steps = read_back(capture);
+        assert_eq!(steps[0].items, Some(vec![json!({"a": 1})]));
+        assert_eq!(steps[1].items, None);
+        assert_eq!(steps[1].omitted_bytes, Some(50));
+    }
+
+    fn read_back(capture: StepCapture) -> Vec<KeptStep> {
+        let text = steps_json(capture).expect("the steps as JSON");
+        serde_json::from_str(&text).expect("read back as kept steps")
+    }
+
+    /// The steps are stored as text serialized while the pipeline ran; they read back as
+    /// the values they were, in the budget's bytes, and a replay that goes on from them
+    /// writes them again as they were.
+    #[test]
+    fn captured_steps_read_back_as_the_items_each_step_made() {
+        let first = [json!({"id": 7, "name": "a\"b", "lines": [1.5, null]})];
+        let second = [json!({"id": 7}), json!({"id": 8, "tags": ["x"]})];
+        let budget = json_len(&first) + json_len(&second);
+        let mut capture = StepCapture::new(budget);
+        capture.record(0, "incoming step 1", "set", &first);
+        capture.record(1, "Transformer/default/split step 1", "split", &second);
+        assert_eq!(capture.budget, 0, "both fit the budget exactly");
+        capture.record(2, "incoming step 3", "jq", &[json!({})]);
+        let text = steps_json(capture).expect("the steps as JSON");
+        let steps: Vec<KeptStep> = serde_json::from_str(&text).expect("kept steps");
+        assert_eq!(
+            steps,
+            vec![
+                KeptStep {
+                    step: 1,
+                    label: "incoming step 1".into(),
+                    kind: "set".into(),
+                    items: Some(first.to_vec()),
+                    omitted_bytes: None,
+                },
+                KeptStep {
+                    step: 2,
+                    label: "Transformer/default/split step 1".into(),
+                    kind: "split".into(),
+                    items: Some(second.to_vec()),
+                    omitted_bytes: None,
+                },
+                KeptStep {
+                    step: 3,
+                    label: "incoming step 3".into(),
+                    kind: "jq".into(),
+                    items: None,
+                    omitted_bytes: Some(4),
+                },
+            ]
+        );
+        let replay = StepCapture::continuing(MAX_KEPT_BYTES, steps[..2].to_vec());
+        assert_eq!(replay.budget, MAX_KEPT_BYTES - json_len(&replay.steps));
+        assert_eq!(read_back(replay), steps[..2].to_vec());
     }
 
     #[test]
