@@ -262,3 +262,82 @@ async fn postgres_failed_task_is_kept_with_its_steps_and_replayed_after_the_fix(
     failed_task_is_kept_with_its_steps_and_replayed_after_the_fix(Some(database.url.clone())).await;
     database.drop_now().await;
 }
+
+/// A one-object body is kept as the item as received in the text it was sent as (its
+/// bytes counted as sent); the same order in an array is kept as the parsed item. Either
+/// reads back as the order, and a replay from step 1 starts from it.
+#[tokio::test]
+async fn the_item_as_received_is_kept_as_sent() {
+    let receiver = Receiver::start(ReceiverMode::Accept {
+        delay: Duration::ZERO,
+    })
+    .await;
+    let dir = manifest_dir(&[("route.yaml", &route(&receiver.base_url(), "(.lines | add)"))]);
+    let secrets = tempfile::tempdir().expect("dir");
+    let tokens = secrets.path().join("tokens.yaml");
+    std::fs::write(
+        &tokens,
+        format!(
+            "- {{name: vera, role: viewer, token: {VIEWER}}}\n- {{name: eddie, role: editor, token: {EDITOR}}}\n"
+        ),
+    )
+    .expect("tokens file");
+    let options = RunnerOptions {
+        env: vec![(
+            "SWITCHYARD_API_TOKENS_FILE".into(),
+            tokens.display().to_string(),
+        )],
+        ..Default::default()
+    };
+    let runner = Runner::start(runner_bin!(), dir.path(), &options).await;
+    let order = json!({"id": "A-18", "lines": [1, 2], "note": "quote \" and ünïcode"});
+    let pretty = serde_json::to_string_pretty(&order).expect("pretty");
+    let as_object = format!("\n  {pretty}\r\n");
+    let as_array = format!("[{pretty}]");
+    let mut ids = Vec::new();
+    for body in [&as_object, &as_array] {
+        let response = runner
+            .client
+            .post(runner.url("/webhooks/default/orders"))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("webhook");
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.expect("answer");
+        assert_eq!(status, 202, "{answer}");
+        ids.push(answer["taskIds"][0].as_str().expect("id").to_owned());
+    }
+    let kept = task_in_state(&runner, &ids[0], "done").await;
+    assert_eq!(kept["provenance"]["received"], order, "{kept}");
+    assert_eq!(
+        kept["provenance"]["receivedBytes"],
+        json!(pretty.len()),
+        "the object's bytes as sent, without the whitespace around it"
+    );
+    let parsed = task_in_state(&runner, &ids[1], "done").await;
+    assert_eq!(parsed["provenance"]["received"], order, "{parsed}");
+    assert_eq!(
+        parsed["provenance"]["receivedBytes"],
+        json!(order.to_string().len()),
+        "an element of an array: the bytes of its JSON"
+    );
+
+    let (status, body) = call(
+        &runner,
+        reqwest::Method::POST,
+        &format!("/api/v1/namespaces/default/tasks/{}/replay", ids[0]),
+        EDITOR,
+        Some(json!({"fromStep": 1})),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let new_id = body["taskIds"][0].as_str().expect("new task").to_owned();
+    let replayed = task_in_state(&runner, &new_id, "done").await;
+    assert_eq!(
+        replayed["item"],
+        json!({"order": "A-18", "lines": [1, 2], "total": 3})
+    );
+    assert_eq!(replayed["provenance"]["received"], order);
+}

@@ -8,8 +8,8 @@ use tracing::Instrument;
 use super::auth::Identity;
 use super::{ApiError, AppState};
 use crate::audit::AuditAction;
-use crate::connectors::webhook::items_of_body;
-use crate::engine::IntakeError;
+use crate::connectors::webhook::{items_of_body, object_text};
+use crate::engine::{Arrived, IntakeError};
 use crate::queue::{RouteKey, StateCounts};
 
 /// A route and its queue.
@@ -220,10 +220,11 @@ pub async fn trigger(
         state.engine.poll_now(route).await
     } else {
         let items = items_of_body(&body, crate::limits::webhook_max_items(route))?;
+        let arrived = Arrived::with_text(items, object_text(&body).map(str::to_owned));
         let span = crate::telemetry::spans::intake(&route.key, "manual");
         let result = state
             .engine
-            .intake(route, items, "manual")
+            .intake(route, arrived, "manual")
             .instrument(span.clone())
             .await;
         crate::telemetry::spans::intake_done(&span, result.as_ref().map(Vec::len).map_err(|_| ()));

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::error::QUEUE_RETRY_AFTER_SECS;
 use super::{ApiError, AppState};
-use crate::connectors::webhook::items_of_body;
-use crate::engine::IntakeError;
+use crate::connectors::webhook::{items_of_body, object_text};
+use crate::engine::{Arrived, IntakeError};
 use crate::limits;
 use crate::metrics::events::{self, IntakeKind, RejectReason};
 use crate::runtime::RouteRuntime;
@@ -110,9 +110,11 @@ async fn accept(
         events::intake_rejected(&route.key, IntakeKind::Webhook, RejectReason::Body);
         ApiError::from(error)
     })?;
-    // The raw body is not needed past this point: free it before the pipeline runs.
+    // The item of a one-object body keeps the text it came as (its provenance); the
+    // raw body is not needed past this point: free it before the pipeline runs.
+    let arrived = Arrived::with_text(items, object_text(&body).map(str::to_owned));
     drop(body);
-    match state.engine.intake(route, items, "webhook").await {
+    match state.engine.intake(route, arrived, "webhook").await {
         Ok(task_ids) => Ok(Accepted { task_ids }),
         Err(error) => Err(intake_refused(route, &error)),
     }

@@ -429,7 +429,7 @@ async fn after_delivery(
             return Err(AfterDeliveryError::TriggerElsewhere { route: name });
         };
         let prepared = engine
-            .prepare(target, vec![item], "trigger")
+            .prepare(target, vec![item].into(), "trigger")
             .await
             .map_err(|source| AfterDeliveryError::Trigger {
                 route: name.clone(),

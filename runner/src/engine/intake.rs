@@ -63,6 +63,31 @@ impl IntakeError {
     }
 }
 
+/// The items of one intake, with the JSON text the one item of a request arrived as
+/// (a webhook whose body is that object), which its provenance keeps as the item as
+/// received instead of serializing the parsed item again.
+#[derive(Debug, Clone)]
+pub struct Arrived {
+    items: Vec<Value>,
+    /// The text of `items[0]` as sent; only when it is the only item.
+    text: Option<String>,
+}
+
+impl Arrived {
+    /// `items`, with `text`: the JSON text they were parsed from when that was one
+    /// object (dropped unless there is exactly one item).
+    pub fn with_text(items: Vec<Value>, text: Option<String>) -> Self {
+        let text = text.filter(|_| items.len() == 1);
+        Self { items, text }
+    }
+}
+
+impl From<Vec<Value>> for Arrived {
+    fn from(items: Vec<Value>) -> Self {
+        Self { items, text: None }
+    }
+}
+
 /// Tasks built by a route's incoming pipeline, not yet committed.
 pub(crate) struct Prepared {
     pub tasks: Vec<NewTask>,
@@ -101,10 +126,10 @@ impl Engine {
     pub async fn intake(
         &self,
         route: &RouteRuntime,
-        items: Vec<Value>,
+        items: impl Into<Arrived>,
         source: &'static str,
     ) -> Result<Vec<String>, IntakeError> {
-        self.intake_claimed(route, items, source, None, Vec::new())
+        self.intake_claimed(route, items.into(), source, None, Vec::new())
             .await
     }
 
@@ -113,7 +138,7 @@ impl Engine {
     pub(crate) async fn intake_claimed(
         &self,
         route: &RouteRuntime,
-        items: Vec<Value>,
+        items: Arrived,
         source: &'static str,
         claim: Option<&PollClaim>,
         storage: Vec<StoragePut>,
@@ -186,7 +211,7 @@ impl Engine {
     pub(crate) async fn prepare(
         &self,
         route: &RouteRuntime,
-        items: Vec<Value>,
+        items: Arrived,
         source: &'static str,
     ) -> Result<Prepared, IntakeError> {
         if route.suspended() {
@@ -225,7 +250,7 @@ impl Engine {
     async fn prepare_route(
         &self,
         route: &RouteRuntime,
-        items: Vec<Value>,
+        arrived: Arrived,
         source: &'static str,
         via: Option<&str>,
     ) -> Result<Prepared, IntakeError> {
@@ -233,6 +258,7 @@ impl Engine {
             Some(parent) => format!("{source} of route {parent}"),
             None => source.to_owned(),
         };
+        let Arrived { items, text } = arrived;
         if route.incoming.needs_context() || route.incoming.has_batch_steps() {
             return self.prepare_batch(route, items, source, &source_text).await;
         }
@@ -243,7 +269,10 @@ impl Engine {
             let (outputs, summary, kept) = if route.incoming.is_empty() {
                 (vec![item], None, None)
             } else {
-                let came_in = Received::Item(&item);
+                let came_in = match &text {
+                    Some(text) => Received::Sent { item: &item, text },
+                    None => Received::Item(&item),
+                };
                 let keep = route.compiled.processing.keep_steps;
                 let mut kept = provenance::record(came_in, None, keep, None);
                 let mut capture =

@@ -9,7 +9,7 @@ mod poller;
 mod replay;
 
 pub use admission::{DiskFloor, LimitSource, Limits, Refusal};
-pub use intake::IntakeError;
+pub use intake::{Arrived, IntakeError};
 pub use replay::{REPLAY_SOURCE, ReplayError};
 
 use std::collections::HashMap;

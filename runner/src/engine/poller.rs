@@ -165,7 +165,7 @@ async fn poll_once(
             Some(error) => Err(IntakeError::Poll(error)),
             None => {
                 engine
-                    .intake_claimed(route, batch.items, "poll", claim, storage)
+                    .intake_claimed(route, batch.items.into(), "poll", claim, storage)
                     .await
             }
         };

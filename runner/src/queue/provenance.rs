@@ -214,6 +214,9 @@ pub fn steps_json(capture: StepCapture) -> Option<String> {
 pub enum Received<'a> {
     /// One item (steps that run item by item).
     Item(&'a Value),
+    /// One item with the JSON text it arrived as (a request whose body was that one
+    /// object): the text is kept as sent, not serialized again.
+    Sent { item: &'a Value, text: &'a str },
     /// Every item of a request or poll (steps that see the whole batch).
     Batch(&'a [Value]),
 }
@@ -228,7 +231,11 @@ pub fn record(
 ) -> Arc<KeptRecord> {
     // Serialized once: the text is kept when it fits the budget, else only its size.
     let (text, received_bytes) = match received {
-        Received::Item(item) => json_text(item, MAX_KEPT_BYTES),
+        Received::Sent { text, .. } if text.len() <= MAX_KEPT_BYTES => {
+            (Some(text.to_owned()), text.len())
+        }
+        // Sent with more whitespace than fits: kept if its compact form does.
+        Received::Item(item) | Received::Sent { item, .. } => json_text(item, MAX_KEPT_BYTES),
         Received::Batch(items) => json_text(items, MAX_KEPT_BYTES),
     };
     let steps = capture.and_then(steps_json);
@@ -407,6 +414,45 @@ mod tests {
         assert_eq!(one.received.as_deref(), Some(item.to_string().as_str()));
         assert_eq!(one.received_bytes, item.to_string().len() as u64);
         assert_eq!(one.budget_left(), MAX_KEPT_BYTES - item.to_string().len());
+        // An item with the text it came as keeps that text, its bytes as sent.
+        let text = "{ \"id\": 7,\n  \"name\": \"a\\\"b\", \"lines\": [1.5, null] }";
+        let sent = record(
+            Received::Sent { item: &item, text },
+            None,
+            KeepSteps::Failed,
+            None,
+        );
+        assert_eq!(sent.received.as_deref(), Some(text));
+        assert_eq!(sent.received_bytes, text.len() as u64);
+        let read: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(read, item, "the text is the item");
+        // A text over the cap is kept compact if that fits, else only its size.
+        let spaced = format!("{text}{}", " ".repeat(MAX_KEPT_BYTES));
+        let compact = record(
+            Received::Sent {
+                item: &item,
+                text: &spaced,
+            },
+            None,
+            KeepSteps::Failed,
+            None,
+        );
+        assert_eq!(compact.received, Some(item.to_string()));
+        let big = json!("x".repeat(MAX_KEPT_BYTES));
+        let big_text = big.to_string();
+        let over = record(
+            Received::Sent {
+                item: &big,
+                text: &big_text,
+            },
+            None,
+            KeepSteps::Failed,
+            None,
+        );
+        assert_eq!(
+            (over.received.clone(), over.received_bytes),
+            (None, big_text.len() as u64)
+        );
         let items = [item.clone(), json!(2)];
         let batch = record(Received::Batch(&items), None, KeepSteps::Failed, None);
         let expected = Value::from(items.to_vec()).to_string();

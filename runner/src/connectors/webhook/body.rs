@@ -67,6 +67,13 @@ pub fn items_of_body(body: &[u8], max_items: usize) -> Result<Vec<Value>, BodyEr
     }
 }
 
+/// The body's text when it is one JSON object: the item as its sender wrote it, for a
+/// body [`items_of_body`] took as one item. `None` for an array.
+pub fn object_text(body: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(body).ok()?.trim_ascii();
+    text.starts_with('{').then_some(text)
+}
+
 /// The whole body: an object or an array of objects. A refusal other than bad JSON is
 /// left in `refused` (serde's error type can only carry text).
 struct Items<'a> {

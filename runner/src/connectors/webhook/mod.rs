@@ -7,5 +7,5 @@ mod body;
 mod cxml;
 
 pub use auth::{WebhookAuthError, WebhookAuthenticator, sign};
-pub use body::{BodyError, items_of_body};
+pub use body::{BodyError, items_of_body, object_text};
 pub use cxml::{CxmlIntake, CxmlRefusal};
