@@ -23,6 +23,7 @@ fn batch(route: &RouteKey, claim: &PollClaim, cursor: i64) -> WriteBatch {
             failure: None,
             provenance: None,
             trace: None,
+            stored: None,
         }],
         completions: vec![],
         claim: Some(claim.clone()),

@@ -32,6 +32,7 @@ fn task() -> NewTask {
         failure: None,
         provenance: None,
         trace: None,
+        stored: None,
     }
 }
 

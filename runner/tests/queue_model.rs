@@ -145,6 +145,7 @@ impl Harness {
                 failure: None,
                 provenance: None,
                 trace: None,
+                stored: None,
             })
             .collect();
         for task in &tasks {

@@ -42,6 +42,7 @@ async fn concurrent_runners_lease_disjoint_tasks_and_all_of_them() {
             failure: None,
             provenance: None,
             trace: None,
+            stored: None,
         })
         .collect();
     first

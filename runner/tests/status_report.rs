@@ -68,6 +68,7 @@ fn task(route: &RouteKey, n: u64) -> NewTask {
         failure: None,
         provenance: None,
         trace: None,
+        stored: None,
     }
 }
 

@@ -9,7 +9,7 @@ use super::{Engine, Refusal};
 use crate::connectors::Removal;
 use crate::metrics::{RouteMetrics, events};
 use crate::queue::provenance::{self, KeptRecord, Received, StepCapture};
-use crate::queue::{LogLine, NewTask, PollClaim, QueueError, StoragePut};
+use crate::queue::{LogLine, NewTask, PollClaim, QueueError, StoragePut, StoredItem};
 use crate::redact;
 use crate::runtime::RouteRuntime;
 use crate::transform::{Context, DeferredWrite, StepFailed, apply_deferred};
@@ -266,8 +266,8 @@ impl Engine {
         let mut tasks = Vec::with_capacity(received);
         let trace = crate::telemetry::context::current();
         for (index, item) in items.into_iter().enumerate() {
-            let (outputs, summary, kept) = if route.incoming.is_empty() {
-                (vec![item], None, None)
+            let (outputs, summary, kept, mut stored) = if route.incoming.is_empty() {
+                (vec![item], None, None, None)
             } else {
                 let came_in = match &text {
                     Some(text) => Received::Sent { item: &item, text },
@@ -281,8 +281,14 @@ impl Engine {
                     .incoming
                     .run_sync_from(vec![item], 0, capture.as_mut())
                     .map_err(|source| IntakeError::Transform { index, source })?;
+                // One task: its item's text is the last step's kept one.
+                let stored = capture
+                    .as_ref()
+                    .filter(|_| outputs.len() == 1)
+                    .and_then(StepCapture::last_item_text)
+                    .map(|text| StoredItem::new(text.to_owned()));
                 with_steps(&mut kept, capture);
-                (outputs, Some(summary), Some(kept))
+                (outputs, Some(summary), Some(kept), stored)
             };
             // One line for what came in and what the transformers made of it: a log row
             // per task is a write per task, on the hot path of intake.
@@ -305,6 +311,7 @@ impl Engine {
                     failure: None,
                     provenance: kept.clone(),
                     trace: trace.clone(),
+                    stored: stored.take(),
                 });
             }
         }
@@ -379,6 +386,7 @@ impl Engine {
                 failure: None,
                 provenance: Some(kept.clone()),
                 trace: trace.clone(),
+                stored: None,
             })
             .collect();
         Ok(Prepared {

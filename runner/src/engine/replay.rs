@@ -179,6 +179,7 @@ impl Engine {
                 failure: None,
                 provenance: Some(record.clone()),
                 trace: crate::telemetry::context::current(),
+                stored: None,
             })
             .collect();
         let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();

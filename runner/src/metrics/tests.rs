@@ -24,6 +24,7 @@ fn task(route: &RouteKey) -> NewTask {
         failure: None,
         provenance: None,
         trace: None,
+        stored: None,
     }
 }
 

@@ -414,6 +414,7 @@ mod tests {
                 failure: None,
                 provenance: None,
                 trace: None,
+                stored: None,
             })
             .collect()
     }

@@ -150,6 +150,9 @@ struct CapturedStep {
     items: Option<Box<RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     omitted_bytes: Option<u64>,
+    /// How many items the step made (not stored: `items` holds them).
+    #[serde(skip)]
+    made: usize,
 }
 
 impl StepCapture {
@@ -170,6 +173,7 @@ impl StepCapture {
                 step: kept.step,
                 label: kept.label,
                 kind: kept.kind,
+                made: kept.items.as_ref().map_or(0, Vec::len),
                 items: kept.items.as_deref().and_then(raw_json),
                 omitted_bytes: kept.omitted_bytes,
             })
@@ -181,6 +185,7 @@ impl StepCapture {
 
     /// Notes the items after step `index` (0-based in the pipeline).
     pub fn record(&mut self, index: usize, label: &str, kind: &str, items: &[Value]) {
+        let count = items.len();
         // Counted first: no text is built for items over the budget.
         let bytes = json_len(items);
         let items = (bytes <= self.budget).then(|| raw_json(items)).flatten();
@@ -193,7 +198,17 @@ impl StepCapture {
             kind: kind.to_owned(),
             omitted_bytes: items.is_none().then_some(bytes as u64),
             items,
+            made: count,
         });
+    }
+
+    /// The JSON text of the one item the last captured step made, when it made exactly
+    /// one and kept it: the text `[item]` was written as, without the brackets — the
+    /// item as the queue stores it, not serialized again.
+    pub fn last_item_text(&self) -> Option<&str> {
+        let last = self.steps.last().filter(|step| step.made == 1)?;
+        let text = last.items.as_ref()?.get();
+        text.strip_prefix('[')?.strip_suffix(']')
     }
 }
 
@@ -326,6 +341,26 @@ mod tests {
         assert_eq!(steps[1].omitted_bytes, Some(50));
     }
 
+    /// The last step's one item is the text the queue would write for it.
+    #[test]
+    fn the_last_steps_one_item_is_its_stored_text() {
+        let item = json!({"id": 7, "name": "a\"b]", "lines": [1.5, null, [2]]});
+        let mut capture = StepCapture::new(MAX_KEPT_BYTES);
+        assert_eq!(capture.last_item_text(), None, "no step yet");
+        capture.record(0, "incoming step 1", "split", &[json!(1), json!(2)]);
+        assert_eq!(capture.last_item_text(), None, "two items");
+        capture.record(1, "incoming step 2", "jq", std::slice::from_ref(&item));
+        assert_eq!(
+            capture.last_item_text(),
+            Some(crate::queue::StoredItem::of(&item).text())
+        );
+        capture.record(2, "incoming step 3", "jq", &[]);
+        assert_eq!(capture.last_item_text(), None, "no item");
+        let mut small = StepCapture::new(4);
+        small.record(0, "incoming step 1", "jq", std::slice::from_ref(&item));
+        assert_eq!(small.last_item_text(), None, "over the budget: not kept");
+    }
+
     fn read_back(capture: StepCapture) -> Vec<KeptStep> {
         let text = steps_json(capture).expect("the steps as JSON");
         serde_json::from_str(&text).expect("read back as kept steps")
@@ -373,6 +408,11 @@ mod tests {
             ]
         );
         let replay = StepCapture::continuing(MAX_KEPT_BYTES, steps[..2].to_vec());
+        assert_eq!(
+            replay.last_item_text(),
+            None,
+            "the last step made two items"
+        );
         assert_eq!(replay.budget, MAX_KEPT_BYTES - json_len(&replay.steps));
         assert_eq!(read_back(replay), steps[..2].to_vec());
     }

@@ -107,6 +107,10 @@ pub struct NewTask {
     /// The W3C `traceparent` of the span that queued it, while tracing is on
     /// ([`crate::telemetry::context::current`]).
     pub trace: Option<String>,
+    /// `item` as the queue stores it, when the pipeline already wrote that text (the
+    /// kept items of its last step); `None`: written from `item` when the task is
+    /// inserted.
+    pub stored: Option<StoredItem>,
 }
 
 /// The source of a task that records input a poll could not read (a file that is not
@@ -137,6 +141,16 @@ impl NewTask {
             failure: error,
             provenance: None,
             trace: crate::telemetry::context::current(),
+            stored: None,
+        }
+    }
+
+    /// The text to store for the task's `item`: the one the pipeline wrote, else
+    /// `item` serialized now.
+    pub fn item_text(&self) -> String {
+        match &self.stored {
+            Some(stored) => stored.text().to_owned(),
+            None => StoredItem::of(&self.item).into_text(),
         }
     }
 
@@ -168,6 +182,7 @@ impl NewTask {
             failure: Some(error),
             provenance: None,
             trace: crate::telemetry::context::current(),
+            stored: None,
         }
     }
 }

@@ -195,6 +195,7 @@ mod tests {
             failure: None,
             provenance: None,
             trace: None,
+            stored: None,
         };
         let id = task.id.clone();
         queue

@@ -338,6 +338,7 @@ mod tests {
             failure: None,
             provenance: None,
             trace: None,
+            stored: None,
         }
     }
 

@@ -6,7 +6,7 @@ use sqlx::Any;
 use super::SqlQueue;
 use super::counts::CountChanges;
 use super::dialect::{Dialect, INSERT_CHUNK};
-use crate::queue::{LogLine, NewTask, QueueError, StoredItem};
+use crate::queue::{LogLine, NewTask, QueueError};
 
 /// `lines` as the `log` column of `tasks` holds them: one JSON object per line, each
 /// ended by a newline (JSON escapes a newline inside a string, so the split is
@@ -47,7 +47,7 @@ impl SqlQueue {
                     .bind(task.route.namespace.clone())
                     .bind(task.route.route.clone())
                     .bind(state.as_str())
-                    .bind(StoredItem::of(&task.item).into_text())
+                    .bind(task.item_text())
                     .bind(task.source)
                     .bind(attempts)
                     .bind(now)
@@ -159,6 +159,7 @@ mod tests {
             failure: None,
             provenance: None,
             trace: None,
+            stored: None,
         };
         let id = task.id.clone();
         queue

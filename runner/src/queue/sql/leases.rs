@@ -280,6 +280,7 @@ mod tests {
                 failure: None,
                 provenance: None,
                 trace: None,
+                stored: None,
             })
             .collect();
         let broken = new_tasks[1].id.clone();

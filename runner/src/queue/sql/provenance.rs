@@ -168,6 +168,7 @@ mod tests {
             failure: None,
             provenance: Some(record),
             trace: None,
+            stored: None,
         }
     }
 
