@@ -220,7 +220,7 @@ pub async fn trigger(
         state.engine.poll_now(route).await
     } else {
         let items = items_of_body(&body, crate::limits::webhook_max_items(route))?;
-        let arrived = Arrived::with_text(items, object_text(&body).map(str::to_owned));
+        let arrived = Arrived::with_text(items, object_text(&body));
         let span = crate::telemetry::spans::intake(&route.key, "manual");
         let result = state
             .engine

@@ -112,7 +112,7 @@ async fn accept(
     })?;
     // The item of a one-object body keeps the text it came as (its provenance); the
     // raw body is not needed past this point: free it before the pipeline runs.
-    let arrived = Arrived::with_text(items, object_text(&body).map(str::to_owned));
+    let arrived = Arrived::with_text(items, object_text(&body));
     drop(body);
     match state.engine.intake(route, arrived, "webhook").await {
         Ok(task_ids) => Ok(Accepted { task_ids }),

@@ -75,9 +75,13 @@ pub struct Arrived {
 
 impl Arrived {
     /// `items`, with `text`: the JSON text they were parsed from when that was one
-    /// object (dropped unless there is exactly one item).
-    pub fn with_text(items: Vec<Value>, text: Option<String>) -> Self {
-        let text = text.filter(|_| items.len() == 1);
+    /// object. Copied only when there is exactly one item and the text fits what a
+    /// task keeps of it ([`provenance::MAX_KEPT_BYTES`]): a larger body is not held
+    /// while the pipeline runs, and its item is kept (or left out) as its compact JSON.
+    pub fn with_text(items: Vec<Value>, text: Option<&str>) -> Self {
+        let text = text
+            .filter(|text| items.len() == 1 && text.len() <= provenance::MAX_KEPT_BYTES)
+            .map(str::to_owned);
         Self { items, text }
     }
 }
@@ -472,5 +476,20 @@ mod tests {
             }),
         };
         assert_eq!(follower.category(), "intake_suspended");
+    }
+
+    /// The text of a one-item body travels with it only while it fits what a task
+    /// keeps; a larger body is not copied.
+    #[test]
+    fn only_the_text_of_one_item_that_fits_is_carried() {
+        let item = serde_json::json!({"id": 1});
+        let fits = "{ \"id\": 1 }";
+        let one = Arrived::with_text(vec![item.clone()], Some(fits));
+        assert_eq!(one.text.as_deref(), Some(fits));
+        let two = Arrived::with_text(vec![item.clone(), item.clone()], Some(fits));
+        assert_eq!(two.text, None);
+        let spaced = format!("{fits}{}", " ".repeat(provenance::MAX_KEPT_BYTES));
+        let large = Arrived::with_text(vec![item], Some(&spaced));
+        assert_eq!(large.text, None);
     }
 }
