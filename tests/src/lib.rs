@@ -10,7 +10,7 @@ pub mod scenario;
 pub mod servers;
 
 pub use receiver::{Receiver, ReceiverMode};
-pub use runner::{Runner, RunnerOptions};
+pub use runner::{ApiTokens, Runner, RunnerOptions};
 
 use std::time::{Duration, Instant};
 

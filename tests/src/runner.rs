@@ -23,6 +23,37 @@ pub struct RunnerOptions {
     pub stderr_pipe: bool,
 }
 
+/// An API tokens file (`SWITCHYARD_API_TOKENS_FILE`) in a directory of its own, kept
+/// as long as this value.
+pub struct ApiTokens {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl ApiTokens {
+    /// A file with one token per `(name, role, token)`.
+    pub fn write(tokens: &[(&str, &str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("a directory for the tokens file");
+        let path = dir.path().join("tokens.yaml");
+        let text: String = tokens
+            .iter()
+            .map(|(name, role, token)| {
+                format!("- {{name: {name}, role: {role}, token: {token}}}\n")
+            })
+            .collect();
+        std::fs::write(&path, text).expect("tokens file");
+        Self { _dir: dir, path }
+    }
+
+    /// The runner's environment entry that names the file (for [`RunnerOptions::env`]).
+    pub fn env(&self) -> (String, String) {
+        (
+            "SWITCHYARD_API_TOKENS_FILE".into(),
+            self.path.display().to_string(),
+        )
+    }
+}
+
 pub struct Runner {
     pub port: u16,
     child: Option<Child>,

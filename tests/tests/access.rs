@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchyard_e2e::{
-    Receiver, ReceiverMode, Runner, RunnerOptions, eventually, manifest_dir, runner_bin, scenario,
+    ApiTokens, Receiver, ReceiverMode, Runner, RunnerOptions, eventually, manifest_dir, runner_bin,
+    scenario,
 };
 
 const VIEWER: &str = "viewer-token-for-tests";
@@ -37,20 +38,9 @@ async fn a_viewer_gets_403_on_retry_and_an_editors_retry_and_a_reload_are_audite
         "route.yaml",
         &scenario::webhook_route(&receiver.base_url(), 1),
     )]);
-    let secrets = tempfile::tempdir().expect("dir");
-    let tokens = secrets.path().join("tokens.yaml");
-    std::fs::write(
-        &tokens,
-        format!(
-            "- {{name: vera, role: viewer, token: {VIEWER}}}\n- {{name: eddie, role: editor, token: {EDITOR}}}\n"
-        ),
-    )
-    .expect("tokens file");
+    let tokens = ApiTokens::write(&[("vera", "viewer", VIEWER), ("eddie", "editor", EDITOR)]);
     let options = RunnerOptions {
-        env: vec![(
-            "SWITCHYARD_API_TOKENS_FILE".into(),
-            tokens.display().to_string(),
-        )],
+        env: vec![tokens.env()],
         ..Default::default()
     };
     let runner = Runner::start(runner_bin!(), dir.path(), &options).await;

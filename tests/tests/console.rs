@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use switchyard_e2e::{
-    Receiver, ReceiverMode, Runner, RunnerOptions, eventually, in_ci, manifest_dir, runner_bin,
-    scenario,
+    ApiTokens, Receiver, ReceiverMode, Runner, RunnerOptions, eventually, in_ci, manifest_dir,
+    runner_bin, scenario,
 };
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -80,18 +80,12 @@ async fn the_console_filters_failed_tasks_and_retries_one_until_done() {
         "route.yaml",
         &scenario::webhook_route(&receiver.base_url(), 2),
     )]);
-    let secrets = tempfile::tempdir().expect("dir");
-    let tokens = secrets.path().join("tokens.yaml");
-    std::fs::write(
-        &tokens,
-        "- {name: editor-user, role: editor, token: console-editor-token}\n- {name: viewer-user, role: viewer, token: console-viewer-token}\n",
-    )
-    .expect("tokens");
+    let tokens = ApiTokens::write(&[
+        ("editor-user", "editor", "console-editor-token"),
+        ("viewer-user", "viewer", "console-viewer-token"),
+    ]);
     let options = RunnerOptions {
-        env: vec![(
-            "SWITCHYARD_API_TOKENS_FILE".into(),
-            tokens.display().to_string(),
-        )],
+        env: vec![tokens.env()],
         ..Default::default()
     };
     let runner = Runner::start(runner_bin!(), dir.path(), &options).await;

@@ -13,8 +13,8 @@ use kubectl_switchyard::output::Format;
 use kubectl_switchyard::{Command, RunnerClient, TaskAction, TasksArgs, run};
 use serde_json::{Value, json};
 use switchyard_e2e::{
-    Receiver, ReceiverMode, Runner, RunnerOptions, eventually, manifest_dir, runner_bin, scenario,
-    serve,
+    ApiTokens, Receiver, ReceiverMode, Runner, RunnerOptions, eventually, manifest_dir, runner_bin,
+    scenario, serve,
 };
 
 async fn proxy(
@@ -60,18 +60,9 @@ async fn the_plugin_lists_failed_tasks_retries_them_and_prints_tables_json_and_y
         "route.yaml",
         &scenario::webhook_route(&receiver.base_url(), 2),
     )]);
-    let secrets = tempfile::tempdir().expect("dir");
-    let tokens = secrets.path().join("tokens.yaml");
-    std::fs::write(
-        &tokens,
-        "- {name: ops, role: editor, token: plugin-editor-token}\n",
-    )
-    .expect("tokens");
+    let tokens = ApiTokens::write(&[("ops", "editor", "plugin-editor-token")]);
     let options = RunnerOptions {
-        env: vec![(
-            "SWITCHYARD_API_TOKENS_FILE".into(),
-            tokens.display().to_string(),
-        )],
+        env: vec![tokens.env()],
         ..Default::default()
     };
     let runner = Runner::start(runner_bin!(), dir.path(), &options).await;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchyard_e2e::pg::TestDatabase;
 use switchyard_e2e::{
-    Receiver, ReceiverMode, Runner, RunnerOptions, eventually, manifest_dir, runner_bin,
+    ApiTokens, Receiver, ReceiverMode, Runner, RunnerOptions, eventually, manifest_dir, runner_bin,
 };
 
 const VIEWER: &str = "viewer-token-for-provenance";
@@ -89,21 +89,10 @@ async fn failed_task_is_kept_with_its_steps_and_replayed_after_the_fix(queue_url
     })
     .await;
     let dir = manifest_dir(&[("route.yaml", &route(&receiver.base_url(), "0"))]);
-    let secrets = tempfile::tempdir().expect("dir");
-    let tokens = secrets.path().join("tokens.yaml");
-    std::fs::write(
-        &tokens,
-        format!(
-            "- {{name: vera, role: viewer, token: {VIEWER}}}\n- {{name: eddie, role: editor, token: {EDITOR}}}\n"
-        ),
-    )
-    .expect("tokens file");
+    let tokens = ApiTokens::write(&[("vera", "viewer", VIEWER), ("eddie", "editor", EDITOR)]);
     let options = RunnerOptions {
         queue_url,
-        env: vec![(
-            "SWITCHYARD_API_TOKENS_FILE".into(),
-            tokens.display().to_string(),
-        )],
+        env: vec![tokens.env()],
         ..Default::default()
     };
     let runner = Runner::start(runner_bin!(), dir.path(), &options).await;
@@ -273,20 +262,9 @@ async fn the_item_as_received_is_kept_as_sent() {
     })
     .await;
     let dir = manifest_dir(&[("route.yaml", &route(&receiver.base_url(), "(.lines | add)"))]);
-    let secrets = tempfile::tempdir().expect("dir");
-    let tokens = secrets.path().join("tokens.yaml");
-    std::fs::write(
-        &tokens,
-        format!(
-            "- {{name: vera, role: viewer, token: {VIEWER}}}\n- {{name: eddie, role: editor, token: {EDITOR}}}\n"
-        ),
-    )
-    .expect("tokens file");
+    let tokens = ApiTokens::write(&[("vera", "viewer", VIEWER), ("eddie", "editor", EDITOR)]);
     let options = RunnerOptions {
-        env: vec![(
-            "SWITCHYARD_API_TOKENS_FILE".into(),
-            tokens.display().to_string(),
-        )],
+        env: vec![tokens.env()],
         ..Default::default()
     };
     let runner = Runner::start(runner_bin!(), dir.path(), &options).await;
